@@ -1,0 +1,111 @@
+// Package cluster is where nodes live and how faults reach them.
+//
+// The core interface is tiny: a cluster has named nodes. Everything a
+// nemesis can do to them is an optional capability, discovered by type
+// assertion, so a runtime implements exactly what it can really do and a
+// fault it cannot apply is reported as unsupported instead of silently
+// doing nothing.
+//
+// Runtimes: the in-process simulated network of targets/sim, and (later)
+// local network namespaces, Docker and SSH.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Controller is the name of the test controller (where clients run) in a
+// Grudge, for runtimes that can cut clients off from nodes.
+const Controller = "controller"
+
+// Cluster is a set of named nodes.
+type Cluster interface {
+	// Nodes returns the node names, in a stable order.
+	Nodes() []string
+}
+
+// Killer can crash a node's processes and start them again.
+type Killer interface {
+	// Kill stops the node's processes abruptly (SIGKILL semantics).
+	Kill(ctx context.Context, node string) error
+	// Restart starts a killed node again with its data.
+	Restart(ctx context.Context, node string) error
+}
+
+// Pauser can freeze a node's processes and thaw them.
+type Pauser interface {
+	Pause(ctx context.Context, node string) error
+	Resume(ctx context.Context, node string) error
+}
+
+// Partitioner can drop traffic between nodes.
+type Partitioner interface {
+	// Partition replaces the current partition with g, atomically.
+	Partition(ctx context.Context, g Grudge) error
+	// HealNetwork removes every partition.
+	HealNetwork(ctx context.Context) error
+}
+
+// ClockSkewer can offset a node's wall clock.
+type ClockSkewer interface {
+	// SetClockOffset sets the node's clock to real time plus offset.
+	SetClockOffset(ctx context.Context, node string, offset time.Duration) error
+}
+
+// ErrUnsupported is wrapped by errors for faults a runtime cannot apply.
+var ErrUnsupported = errors.New("unsupported by this cluster runtime")
+
+// Grudge says which traffic is dropped: Grudge[dst] holds the sources whose
+// messages dst never receives. It is Jepsen's representation; one-way
+// partitions are grudges that are not symmetric. Controller may appear as
+// a source or destination on runtimes that support cutting clients off.
+type Grudge map[string][]string
+
+// Drops reports whether a message from src to dst is dropped.
+func (g Grudge) Drops(src, dst string) bool {
+	for _, s := range g[dst] {
+		if s == src {
+			return true
+		}
+	}
+	return false
+}
+
+// Bidirectional builds the grudge that separates the given components
+// completely: every node drops messages from every node of another
+// component.
+func Bidirectional(components ...[]string) Grudge {
+	g := make(Grudge)
+	for i, ci := range components {
+		for j, cj := range components {
+			if i == j {
+				continue
+			}
+			for _, dst := range ci {
+				g[dst] = append(g[dst], cj...)
+			}
+		}
+	}
+	return g
+}
+
+// String renders g deterministically, e.g. "n1 x n2,n3".
+func (g Grudge) String() string {
+	dsts := make([]string, 0, len(g))
+	for d := range g {
+		dsts = append(dsts, d)
+	}
+	sort.Strings(dsts)
+	parts := make([]string, 0, len(dsts))
+	for _, d := range dsts {
+		srcs := append([]string(nil), g[d]...)
+		sort.Strings(srcs)
+		parts = append(parts, fmt.Sprintf("%s<-x-%s", d, strings.Join(srcs, ",")))
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,41 @@
+// Package targets holds what every database target provides to the
+// runner; each database lives in its own subpackage (sim, postgres,
+// cassandra, redis, etcd).
+package targets
+
+import (
+	"context"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/workloads"
+)
+
+// Target is a configured database: it knows how to deploy its nodes.
+type Target interface {
+	// Name is the --target name, e.g. "sim".
+	Name() string
+	// Deploy starts the nodes and returns once they are healthy, or with
+	// an error when they could not be started within ctx.
+	Deploy(ctx context.Context) (Deployment, error)
+}
+
+// Deployment is a running cluster of a target.
+type Deployment interface {
+	// Cluster is where the nemesis applies faults.
+	Cluster() cluster.Cluster
+	// NewClient opens a client for one logical process. Clients are
+	// opened once per process id; a process that ended info gets a new
+	// client under its new id.
+	NewClient(ctx context.Context, process int) (workloads.Client, error)
+	// Describe returns the settings a reader of the report needs: topology,
+	// consistency levels, replication mode... as ordered pairs.
+	Describe() []Setting
+	// Close stops every node and releases everything the deployment made.
+	Close(ctx context.Context) error
+}
+
+// Setting is one described configuration value.
+type Setting struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
