@@ -7,6 +7,7 @@ import (
 	"context"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/store"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -35,7 +36,4 @@ type Deployment interface {
 }
 
 // Setting is one described configuration value.
-type Setting struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
+type Setting = store.Setting

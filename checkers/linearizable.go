@@ -1,0 +1,459 @@
+package checkers
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chaoscheck/chaoscheck/history"
+)
+
+// KindNonLinearizable is the anomaly kind of a key whose operations admit
+// no linearization.
+const KindNonLinearizable = "non-linearizable"
+
+// Linearizable checks that the history is linearizable, key by key, with
+// porcupine. Each key (Op.Key) is an independent object of Model, starting
+// in its initial state, so the keys are searched separately and in
+// parallel.
+//
+// The semantics are Jepsen's:
+//   - a fail operation certainly had no effect: it is left out;
+//   - an info operation, or an invocation that never completed, may take
+//     effect at any time after its invocation, or never: it is searched
+//     with an unknown result and a return time after every other event (a
+//     CAS with unknown outcome swaps if the register holds old, and is
+//     accepted unchanged otherwise). A read with unknown outcome carries no
+//     information and is left out;
+//   - real time is the order of the history (the history index), which is
+//     the order the controller observed the events in.
+//
+// The verdict is Valid only when every key was searched to the end and
+// found linearizable. A key whose operations the model cannot interpret,
+// the time limit or a cancelled context give Unknown with the undecided
+// keys named in Result.Reason (a non-linearizable key still makes the
+// result Invalid). Each non-linearizable key gives one anomaly of kind
+// KindNonLinearizable; see Check for how its witnesses are chosen.
+type Linearizable struct {
+	// Model is the sequential specification of every key. The zero value
+	// means ModelCASRegister.
+	Model Model
+	// TimeLimit bounds the whole check (0: no limit). Keys not decided in
+	// time make the verdict Unknown.
+	TimeLimit time.Duration
+	// VisualizeDir, when not empty, is where porcupine's HTML
+	// visualization of every non-linearizable key is written, as
+	// "linearizable-<sanitized key>.html". Result.Artifacts lists the
+	// files by name, relative to VisualizeDir (the run's output
+	// directory).
+	VisualizeDir string
+}
+
+// Name returns "linearizable".
+func (l Linearizable) Name() string { return "linearizable" }
+
+// keyResult is the outcome of one key.
+type keyResult struct {
+	verdict   Verdict
+	undecided bool   // stopped by the time limit or the context
+	reason    string // why the key is Unknown
+	anomaly   *Anomaly
+	artifact  string
+	note      string // a problem worth reporting that does not change the verdict
+	searched  int
+}
+
+// maxListed caps the keys and reasons a Reason enumerates.
+const maxListed = 10
+
+// Check judges h. Counts: "ops" (client operations), "ops_searched"
+// (operations given to the search: without failed operations and reads of
+// unknown outcome), "keys", "keys_invalid" and "keys_unknown".
+//
+// Witnesses of a non-linearizable key are chosen from porcupine's partial
+// linearizations. P is the longest one (ties broken by the smallest
+// sequence of operation ids, so the choice is deterministic); it leaves the
+// object in some state S. X is the operation, not in P, with the earliest
+// return: the search had to place X next and could not, from S or after
+// any of the operations that could still precede it. The anomaly's Ops are
+// the invoke and completion indexes of:
+//   - the tail of P: the operation that set S (the last in P to change
+//     the state) and up to 5 operations of P after it;
+//   - X;
+//   - up to 8 of the other unplaced operations invoked before X returned
+//     (those with known outcome first, then the most recent of unknown
+//     outcome): the operations that could have been placed before X.
+func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
+	name := l.Name()
+	if h == nil {
+		return unknown(name, "no history")
+	}
+	model := l.Model
+	if model == "" {
+		model = ModelCASRegister
+	}
+	if !model.valid() {
+		return unknown(name, fmt.Sprintf("unknown linearizability model %q (want %q, %q or %q)", model, ModelRegister, ModelCASRegister, ModelKV))
+	}
+	if err := ctx.Err(); err != nil {
+		return unknown(name, "not checked: "+err.Error())
+	}
+	pairs, err := h.Pairs()
+	if err != nil {
+		return unknown(name, "malformed history: "+err.Error())
+	}
+
+	// Partition the operations by key.
+	slot := make(map[string]int)
+	var keys []string
+	var groups [][]int32
+	for i, p := range pairs {
+		key := h.Ops[p.Invoke].Key
+		s, ok := slot[key]
+		if !ok {
+			s = len(keys)
+			slot[key] = s
+			keys = append(keys, key)
+			groups = append(groups, nil)
+		}
+		groups[s] = append(groups[s], int32(i))
+	}
+
+	res := Result{Checker: name, Verdict: Valid}
+	res.Count("ops", int64(len(pairs)))
+	res.Count("keys", int64(len(keys)))
+	res.Count("keys_invalid", 0)
+	res.Count("keys_unknown", 0)
+	if len(keys) == 0 {
+		res.Reason = "the history has no client operations"
+		return res
+	}
+
+	// stop makes every search unwind: the time limit or the context.
+	var stop, timedOut atomic.Bool
+	watchDone := make(chan struct{})
+	defer close(watchDone)
+	var limit <-chan time.Time
+	if l.TimeLimit > 0 {
+		t := time.NewTimer(l.TimeLimit)
+		defer t.Stop()
+		limit = t.C
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop.Store(true)
+		case <-limit:
+			timedOut.Store(true)
+			stop.Store(true)
+		case <-watchDone:
+		}
+	}()
+
+	// Largest keys first, so that the workers finish together.
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool {
+		ga, gb := len(groups[order[a]]), len(groups[order[b]])
+		if ga != gb {
+			return ga > gb
+		}
+		return keys[order[a]] < keys[order[b]]
+	})
+	results := make([]keyResult, len(keys))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(keys)) {
+		wg.Go(func() {
+			for {
+				n := int(next.Add(1) - 1)
+				if n >= len(order) {
+					return
+				}
+				s := order[n]
+				if stop.Load() {
+					results[s] = keyResult{verdict: Unknown, undecided: true}
+					continue
+				}
+				results[s] = l.checkKey(model, keys[s], h, pairs, groups[s], &stop)
+			}
+		})
+	}
+	wg.Wait()
+
+	// Assemble, in key order.
+	byName := make([]int, len(keys))
+	copy(byName, order)
+	sort.Slice(byName, func(a, b int) bool { return keys[byName[a]] < keys[byName[b]] })
+	var undecided, uninterpretable, notes []string
+	var searched int64
+	for _, s := range byName {
+		r := &results[s]
+		searched += int64(r.searched)
+		switch r.verdict {
+		case Invalid:
+			res.Count("keys_invalid", 1)
+			res.AddAnomaly(*r.anomaly)
+			if r.artifact != "" {
+				res.Artifacts = append(res.Artifacts, r.artifact)
+			}
+		case Unknown:
+			res.Count("keys_unknown", 1)
+			if r.undecided {
+				undecided = append(undecided, fmt.Sprintf("%q", keys[s]))
+			} else {
+				uninterpretable = append(uninterpretable, r.reason)
+			}
+		}
+		if r.note != "" {
+			notes = append(notes, r.note)
+		}
+	}
+	res.Count("ops_searched", searched)
+
+	var reasons []string
+	if len(undecided) > 0 {
+		why := "the check was cancelled (" + errText(ctx.Err()) + ")"
+		if timedOut.Load() {
+			why = fmt.Sprintf("the time limit of %s ran out", l.TimeLimit)
+		}
+		reasons = append(reasons, fmt.Sprintf("%s before %d of %d keys were decided: %s", why, len(undecided), len(keys), list(undecided)))
+	}
+	if len(uninterpretable) > 0 {
+		reasons = append(reasons, fmt.Sprintf("the %s model cannot interpret the operations of %d keys: %s", model, len(uninterpretable), list(uninterpretable)))
+	}
+	if len(notes) > 0 {
+		reasons = append(reasons, list(notes))
+	}
+	res.Reason = strings.Join(reasons, "; ")
+	if res.Verdict != Invalid && (len(undecided) > 0 || len(uninterpretable) > 0) {
+		res.Verdict = Unknown
+	}
+	return res
+}
+
+// errText renders a possibly nil error.
+func errText(err error) string {
+	if err == nil {
+		return "stopped"
+	}
+	return err.Error()
+}
+
+// list joins items, keeping at most maxListed of them.
+func list(items []string) string {
+	if len(items) <= maxListed {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:maxListed], ", ") + fmt.Sprintf(" and %d more", len(items)-maxListed)
+}
+
+// checkKey decides one key.
+func (l Linearizable) checkKey(model Model, key string, h *history.History, pairs []history.Pair, idx []int32, stop *atomic.Bool) (r keyResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = keyResult{verdict: Unknown, reason: fmt.Sprintf("key %q: internal error: %v", key, p)}
+		}
+	}()
+	k, err := buildKeyOps(model, key, h, pairs, idx, &interner{})
+	if err != nil {
+		return keyResult{verdict: Unknown, reason: fmt.Sprintf("key %q: %v", key, err)}
+	}
+	r.searched = len(k.ops)
+	if len(k.ops) == 0 || k.check(stop) {
+		r.verdict = Valid
+		return r
+	}
+	if stop.Load() {
+		r.verdict, r.undecided = Unknown, true
+		return r
+	}
+	// Not linearizable. Search again, keeping the partial linearizations
+	// that name the witnesses. A stop during this second search leaves
+	// fewer of them, but the verdict is already decided.
+	linearizable, w := k.checkVerbose(stop)
+	if linearizable {
+		return keyResult{verdict: Unknown, searched: len(k.ops), reason: fmt.Sprintf("key %q: porcupine answered both linearizable and not", key)}
+	}
+	a := witness(k, w.partials)
+	r.verdict, r.anomaly = Invalid, &a
+	if l.VisualizeDir != "" {
+		file := vizFileName(key)
+		err := os.MkdirAll(l.VisualizeDir, 0o755)
+		if err == nil {
+			err = k.visualize(w, filepath.Join(l.VisualizeDir, file))
+		}
+		if err != nil {
+			r.note = fmt.Sprintf("could not write the visualization of key %q: %v", key, err)
+		} else {
+			r.artifact = file
+		}
+	}
+	return r
+}
+
+// Witness selection limits.
+const (
+	maxTail       = 6 // operations of the prefix: the state setter and the last ones
+	maxCandidates = 8 // unplaced operations listed besides the stuck one
+	maxStateChars = 80
+)
+
+// witness builds the anomaly of a non-linearizable key from porcupine's
+// partial linearizations (ids into k.ops). See Linearizable.Check.
+func witness(k *keyOps, partials [][]int) Anomaly {
+	// P: the longest partial linearization, smallest sequence on ties.
+	var prefix []int
+	for _, p := range partials {
+		if len(p) > len(prefix) || (len(p) == len(prefix) && slices.Compare(p, prefix) < 0) {
+			prefix = p
+		}
+	}
+	placed := make([]bool, len(k.ops))
+	for _, id := range prefix {
+		if id >= 0 && id < len(placed) {
+			placed[id] = true
+		}
+	}
+	state, setter, _ := k.replay(prefix)
+
+	// X: the unplaced operation with the earliest return.
+	stuck := -1
+	for id := range k.ops {
+		if placed[id] {
+			continue
+		}
+		if stuck < 0 || k.ops[id].ret < k.ops[stuck].ret || (k.ops[id].ret == k.ops[stuck].ret && k.ops[id].call < k.ops[stuck].call) {
+			stuck = id
+		}
+	}
+
+	// The other unplaced operations invoked before X returned.
+	var known, unknownOps []int
+	if stuck >= 0 {
+		for id := range k.ops {
+			if placed[id] || id == stuck || k.ops[id].call > k.ops[stuck].ret {
+				continue
+			}
+			if k.ops[id].unknown {
+				unknownOps = append(unknownOps, id)
+			} else {
+				known = append(known, id)
+			}
+		}
+	}
+	slices.Reverse(unknownOps) // most recent first
+	candidates := append(known, unknownOps...)
+	nCandidates := len(candidates)
+	if len(candidates) > maxCandidates {
+		candidates = candidates[:maxCandidates]
+	}
+
+	// The tail of P.
+	var tail []int
+	switch {
+	case len(prefix) <= maxTail:
+		tail = prefix
+	case setter >= 0 && setter < len(prefix)-maxTail+1:
+		tail = append([]int{prefix[setter]}, prefix[len(prefix)-maxTail+1:]...)
+	default:
+		tail = prefix[len(prefix)-maxTail:]
+	}
+
+	var ops []int
+	add := func(id int) {
+		o := &k.ops[id]
+		ops = append(ops, o.invoke)
+		if !o.open {
+			ops = append(ops, o.complete)
+		}
+	}
+	for _, id := range tail {
+		add(id)
+	}
+	if stuck >= 0 {
+		add(stuck)
+	}
+	for _, id := range candidates {
+		add(id)
+	}
+	slices.Sort(ops)
+	ops = slices.Compact(ops)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "no order of the %d operations on key %q is consistent with %s: ", len(k.ops), k.key, k.model.describeObject())
+	if len(prefix) == 0 {
+		fmt.Fprintf(&b, "not even a first operation can be placed from the initial state %s", clip(state))
+	} else {
+		fmt.Fprintf(&b, "the longest linearizable prefix has %d of them, ends with the %s and leaves the state at %s", len(prefix), k.ops[prefix[len(prefix)-1]].describe(), clip(state))
+		if setter >= 0 {
+			fmt.Fprintf(&b, " (set by the %s)", k.ops[prefix[setter]].describe())
+		} else {
+			b.WriteString(" (the initial state)")
+		}
+	}
+	if stuck < 0 {
+		b.WriteString("; porcupine named no operation that cannot be placed")
+		return Anomaly{Kind: KindNonLinearizable, Key: k.key, Ops: ops, Message: b.String()}
+	}
+	fmt.Fprintf(&b, "; after it, the %s cannot be placed", k.ops[stuck].describe())
+	if nCandidates == 0 {
+		b.WriteString(", and no other operation was invoked before it returned")
+	} else {
+		descs := make([]string, len(candidates))
+		for n, id := range candidates {
+			descs[n] = k.ops[id].describe()
+		}
+		more := ""
+		if nCandidates > len(candidates) {
+			more = fmt.Sprintf(" and %d more", nCandidates-len(candidates))
+		}
+		fmt.Fprintf(&b, ", whichever of the %d other operations invoked before it returned (%s%s) are placed before it", nCandidates, strings.Join(descs, ", "), more)
+	}
+	return Anomaly{Kind: KindNonLinearizable, Key: k.key, Ops: ops, Message: b.String()}
+}
+
+// clip shortens a state description for a message.
+func clip(s string) string {
+	if len(s) <= maxStateChars {
+		return s
+	}
+	return s[:maxStateChars] + "…"
+}
+
+// vizFileName is the visualization file of key: "linearizable-<key>.html"
+// with every character outside [A-Za-z0-9._-] replaced by '_'. When the
+// key had to be changed (or is empty or long) a hash of the original key
+// is appended, so that distinct keys never share a file.
+func vizFileName(key string) string {
+	var b strings.Builder
+	for _, r := range key {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	s := b.String()
+	if s != key || key == "" || len(s) > 64 {
+		if len(s) > 64 {
+			s = s[:64]
+		}
+		f := fnv.New32a()
+		f.Write([]byte(key))
+		s = fmt.Sprintf("%s-%08x", s, f.Sum32())
+	}
+	return "linearizable-" + s + ".html"
+}

@@ -1,0 +1,101 @@
+package checkers
+
+// This file holds the small helpers shared by the workload checkers Set,
+// Counter, Session and LostUpdate. Their names carry a "wl" prefix so they
+// cannot collide with the helpers of other checkers in this package.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/chaoscheck/chaoscheck/history"
+)
+
+// wlPollEvery is how many loop iterations a workload checker runs between
+// two looks at its context.
+const wlPollEvery = 4096
+
+// wlPairs validates h (indexes, types, times, the one-op-in-flight rule)
+// and pairs its client operations. Any error makes the caller's verdict
+// Unknown: a checker does not judge a history it cannot trust.
+func wlPairs(h *history.History) ([]history.Pair, error) {
+	if h == nil {
+		return nil, errors.New("no history")
+	}
+	if err := h.Validate(); err != nil {
+		return nil, err
+	}
+	return h.Pairs()
+}
+
+// wlContext returns ctx, or a background context when ctx is nil, so that
+// a careless caller gets a verdict rather than a panic.
+func wlContext(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
+// wlCancelled builds the Unknown result of a checker stopped by its
+// context.
+func wlCancelled(name string, err error) Result {
+	return unknown(name, fmt.Sprintf("stopped before deciding: %v", err))
+}
+
+// wlWitness returns the history indexes of the operations at the given
+// positions, in history order, without duplicates and without
+// history.Open (the missing completion of a never-completed operation).
+func wlWitness(h *history.History, positions ...int) []int {
+	out := make([]int, 0, len(positions))
+	for _, i := range positions {
+		if i < 0 || i >= len(h.Ops) {
+			continue
+		}
+		out = append(out, h.Ops[i].Index)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// wlOpRef describes an operation for a message: "#12 (process 3)".
+func wlOpRef(h *history.History, i int) string {
+	if i < 0 || i >= len(h.Ops) {
+		return "(never completed)"
+	}
+	return fmt.Sprintf("#%d (process %s)", h.Ops[i].Index, h.Ops[i].Process)
+}
+
+// wlPairRef describes a client operation by its invocation and completion:
+// "#12..#15 by process 3", or "#12..open by process 3" when it never
+// completed.
+func wlPairRef(h *history.History, p history.Pair) string {
+	end := "open"
+	if p.Complete != history.Open {
+		end = fmt.Sprintf("#%d", h.Ops[p.Complete].Index)
+	}
+	return fmt.Sprintf("#%d..%s by process %s", h.Ops[p.Invoke].Index, end, h.Ops[p.Invoke].Process)
+}
+
+// wlBadOp builds the error of an operation a checker cannot interpret.
+func wlBadOp(op *history.Op, format string, args ...any) error {
+	return fmt.Errorf("op %d (%s %s): %s", op.Index, op.Process, op.F, fmt.Sprintf(format, args...))
+}
+
+// wlListSample renders up to max history indexes as "#1, #5, #9" and says
+// how many more there are.
+func wlListSample(idx []int, max int) string {
+	s := ""
+	for n, i := range idx {
+		if n == max {
+			return s + fmt.Sprintf(" and %d more", len(idx)-max)
+		}
+		if n > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("#%d", i)
+	}
+	return s
+}

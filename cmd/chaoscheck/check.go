@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chaoscheck/chaoscheck/checkers"
+	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/runner"
+	"github.com/chaoscheck/chaoscheck/store"
+)
+
+func newCheckCmd() *cobra.Command {
+	var (
+		format, model, out string
+		checkerNames       []string
+		timeLimit          time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "check FILE",
+		Short: "Check a history file (chaoscheck JSONL, Jepsen history.edn or console log)",
+		Long: `Check a recorded history offline. The format is detected from the content
+or named with --format (jsonl, edn, jepsen-log). Prints a verdict table and
+writes results.json (and porcupine's visualization of a non-linearizable
+key) next to the file, or into --out.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := history.ParseFormat(format)
+			if err != nil {
+				return badInput(err)
+			}
+			cs, err := buildCheckers(checkerNames, model, timeLimit, out, args[0])
+			if err != nil {
+				return badInput(err)
+			}
+			h, info, err := history.Load(args[0], f)
+			if err != nil {
+				return badInput(err)
+			}
+			if info.Truncated {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: last line %d was cut short (a crash mid-write?) and was ignored\n", args[0], info.TruncatedLine)
+			}
+			outDir := outDirFor(out, args[0])
+			if err := os.MkdirAll(outDir, 0o755); err != nil {
+				return badInput(fmt.Errorf("create output directory: %w", err))
+			}
+			checks := runner.Check(cmd.Context(), h, []runner.Group{{Checkers: cs}})
+			res := store.Results{
+				SchemaVersion: store.SchemaVersion,
+				Verdict:       store.Verdict(checks),
+				Stats:         runner.Stats(h),
+				Checks:        checks,
+				History:       historyRef(outDir, args[0]),
+			}
+			printChecks(cmd.OutOrStdout(), res)
+			path := filepath.Join(outDir, store.ResultsFile)
+			if err := store.WriteJSON(path, res); err != nil {
+				return couldNotRun(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "results: %s\n", path)
+			return verdictCode(exitFor(res.Verdict))
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&format, "format", "", "history format: jsonl, edn, jepsen-log (default: detect)")
+	fl.StringVar(&model, "model", string(checkers.ModelCASRegister), "linearizability model: register, cas-register, kv")
+	fl.StringSliceVar(&checkerNames, "checker", []string{"linearizable"}, "checkers: linearizable, set, counter, session, lost-update")
+	fl.StringVar(&out, "out", "", "directory for results.json (default: beside FILE)")
+	fl.DurationVar(&timeLimit, "time-limit", 0, "bound on the linearizability search (0: none); past it the verdict is unknown")
+	cmd.SetContext(context.Background())
+	return cmd
+}
+
+// buildCheckers turns --checker names into checkers.
+func buildCheckers(names []string, model string, limit time.Duration, out, file string) ([]checkers.Checker, error) {
+	if limit < 0 {
+		return nil, fmt.Errorf("--time-limit must not be negative")
+	}
+	m, err := checkers.ParseModel(model)
+	if err != nil {
+		return nil, err
+	}
+	var cs []checkers.Checker
+	for _, n := range names {
+		switch strings.TrimSpace(n) {
+		case "linearizable":
+			cs = append(cs, &checkers.Linearizable{Model: m, TimeLimit: limit, VisualizeDir: outDirFor(out, file)})
+		case "set":
+			cs = append(cs, &checkers.Set{})
+		case "counter":
+			cs = append(cs, &checkers.Counter{})
+		case "session":
+			cs = append(cs, &checkers.Session{})
+		case "lost-update":
+			cs = append(cs, &checkers.LostUpdate{})
+		default:
+			return nil, fmt.Errorf("unknown checker %q (known: linearizable, set, counter, session, lost-update)", n)
+		}
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("no checker given")
+	}
+	return cs, nil
+}
+
+func outDirFor(out, file string) string {
+	if out != "" {
+		return out
+	}
+	return filepath.Dir(file)
+}
+
+// historyRef names the history file relative to the results directory when
+// possible.
+func historyRef(outDir, file string) string {
+	if rel, err := filepath.Rel(outDir, file); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return file
+	}
+	return abs
+}
+
+func exitFor(v checkers.Verdict) int {
+	switch v {
+	case checkers.Valid:
+		return exitValid
+	case checkers.Invalid:
+		return exitInvalid
+	}
+	return exitUnknown
+}
+
+// printChecks prints the verdict table.
+func printChecks(w io.Writer, res store.Results) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKLOAD\tCHECKER\tVERDICT\tANOMALIES\tNOTE")
+	for _, c := range res.Checks {
+		wl := c.Workload
+		if wl == "" {
+			wl = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", wl, c.Checker, c.Verdict, anomalySummary(c.AnomalyCounts), oneLine(c.Reason))
+	}
+	tw.Flush()
+	s := res.Stats
+	fmt.Fprintf(w, "operations: %d invoked, %d ok, %d fail, %d info, %d open; %d nemesis events\n",
+		s.Invocations, s.OK, s.Fail, s.Info, s.Open, s.NemesisEvents)
+	fmt.Fprintf(w, "verdict: %s\n", strings.ToUpper(string(res.Verdict)))
+}
+
+func anomalySummary(counts map[string]int) string {
+	if len(counts) == 0 {
+		return "-"
+	}
+	kinds := make([]string, 0, len(counts))
+	for k := range counts {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s=%d", k, counts[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return s
+}

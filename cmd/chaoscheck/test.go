@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/chaoscheck/chaoscheck/checkers"
+	"github.com/chaoscheck/chaoscheck/nemesis"
+	"github.com/chaoscheck/chaoscheck/runner"
+	"github.com/chaoscheck/chaoscheck/store"
+	"github.com/chaoscheck/chaoscheck/workloads"
+)
+
+// testFlags are the flags of `chaoscheck test`.
+type testFlags struct {
+	target          string
+	workloads       []string
+	nemesis         []string
+	nemesisInterval time.Duration
+	nemesisNodes    string
+	concurrency     int
+	rate            float64
+	timeLimit       time.Duration
+	opTimeout       time.Duration
+	recovery        time.Duration
+	checkTimeLimit  time.Duration
+	seed            int64
+	name            string
+	storeRoot       string
+	expect          string
+	keys            int
+	cas             bool
+	counter         string
+
+	sim simFlags
+}
+
+func newTestCmd() *cobra.Command {
+	var tf testFlags
+	cmd := &cobra.Command{
+		Use:   "test",
+		Short: "Run a test: clients and faults against a cluster, then check and report",
+		Long: `Run a test. With no flags: the built-in simulated cluster (3 replicas, CL ONE),
+register and ryw workloads, partitions, 30 seconds.
+
+The run directory store/<name>/<timestamp>/ receives test.json,
+history.jsonl (streamed), results.json and report.html.
+Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runTest(cmd, &tf)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&tf.target, "target", "sim", "database: sim (built in)")
+	fl.StringSliceVar(&tf.workloads, "workload", []string{"register", "ryw"}, "workloads: "+strings.Join(workloads.Names(), ", "))
+	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: none, partition, one-node, halves, majorities-ring, bridge, one-way, kill, pause, clock")
+	fl.DurationVar(&tf.nemesisInterval, "nemesis-interval", 5*time.Second, "time a fault lasts, and between faults")
+	fl.StringVar(&tf.nemesisNodes, "nemesis-nodes", "one", "nodes hit by kill, pause and clock: one, minority, majority, all or a count")
+	fl.IntVar(&tf.concurrency, "concurrency", 10, "concurrent clients")
+	fl.Float64Var(&tf.rate, "rate", 500, "operations per second over all clients (0: unlimited)")
+	fl.DurationVar(&tf.timeLimit, "time-limit", 30*time.Second, "how long clients run")
+	fl.DurationVar(&tf.opTimeout, "op-timeout", 2*time.Second, "per-operation timeout; a write past it is recorded info")
+	fl.DurationVar(&tf.recovery, "recovery-time", 2*time.Second, "time the healed cluster gets before the final reads")
+	fl.DurationVar(&tf.checkTimeLimit, "check-time-limit", time.Minute, "bound on the linearizability search; past it the verdict is unknown")
+	fl.Int64Var(&tf.seed, "seed", 0, "random seed (default: from the clock; always saved in test.json)")
+	fl.StringVar(&tf.name, "name", "", "test name in the store (default: target-workloads)")
+	fl.StringVar(&tf.storeRoot, "store", "store", "store directory")
+	fl.StringVar(&tf.expect, "expect", "", "for CI: exit 0 only if the verdict is this (valid, invalid, unknown)")
+	fl.IntVar(&tf.keys, "keys", 5, "keys per shared-key workload")
+	fl.BoolVar(&tf.cas, "cas", true, "include compare-and-set in the register workload")
+	fl.StringVar(&tf.counter, "counter", "rmw", "counter increments: rmw (read-modify-write) or native")
+	tf.sim.register(fl)
+	return cmd
+}
+
+func runTest(cmd *cobra.Command, tf *testFlags) error {
+	cfg, err := tf.config(cmd)
+	if err != nil {
+		return badInput(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// After the first signal, restore the default so a second one
+		// kills at once.
+		<-ctx.Done()
+		stop()
+	}()
+	errOut := cmd.ErrOrStderr()
+	cfg.Progress = errOut
+	out, err := runner.Run(ctx, cfg)
+	if err != nil {
+		if errors.Is(err, runner.ErrSetup) {
+			return couldNotRun(err)
+		}
+		if out == nil {
+			return badInput(err)
+		}
+		return couldNotRun(err)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintln(w)
+	printChecks(w, out.Results)
+	if out.Results.Interrupted {
+		fmt.Fprintln(w, "interrupted: the run was stopped early; faults were healed and the partial history checked")
+	}
+	for _, e := range out.Results.Errors {
+		fmt.Fprintln(w, "run error:", e)
+	}
+	fmt.Fprintf(w, "seed: %d\nrun directory: %s\n", cfg.Seed, out.Dir)
+	code := exitFor(out.Results.Verdict)
+	if out.Results.Interrupted && code == exitValid {
+		code = exitUnknown
+	}
+	if tf.expect != "" {
+		if string(out.Results.Verdict) == tf.expect && !out.Results.Interrupted {
+			fmt.Fprintf(w, "expected %s: ok\n", tf.expect)
+			return nil
+		}
+		fmt.Fprintf(w, "expected %s, got %s\n", tf.expect, out.Results.Verdict)
+		if code == exitValid {
+			code = exitInvalid
+		}
+	}
+	return verdictCode(code)
+}
+
+// config validates the flags and builds the runner configuration.
+func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
+	switch tf.expect {
+	case "", string(checkers.Valid), string(checkers.Invalid), string(checkers.Unknown):
+	default:
+		return runner.Config{}, fmt.Errorf("--expect must be valid, invalid or unknown, got %q", tf.expect)
+	}
+	if tf.concurrency <= 0 {
+		return runner.Config{}, fmt.Errorf("--concurrency must be positive, got %d", tf.concurrency)
+	}
+	if tf.opTimeout <= 0 {
+		return runner.Config{}, fmt.Errorf("--op-timeout must be positive, got %v", tf.opTimeout)
+	}
+	if !cmd.Flags().Changed("seed") {
+		tf.seed = time.Now().UnixNano()
+	}
+	wopts := workloads.DefaultOptions()
+	wopts.Keys = tf.keys
+	wopts.CAS = tf.cas
+	switch tf.counter {
+	case "rmw":
+	case "native":
+		wopts.NativeCounter = true
+	default:
+		return runner.Config{}, fmt.Errorf("--counter must be rmw or native, got %q", tf.counter)
+	}
+	var ws []workloads.Workload
+	for _, n := range tf.workloads {
+		w, err := workloads.New(strings.TrimSpace(n), wopts)
+		if err != nil {
+			return runner.Config{}, err
+		}
+		ws = append(ws, w)
+	}
+	nodes, err := nemesis.ParseTargets(tf.nemesisNodes)
+	if err != nil {
+		return runner.Config{}, err
+	}
+	faults, err := nemesis.Parse(tf.nemesis, nodes)
+	if err != nil {
+		return runner.Config{}, err
+	}
+	target, err := tf.buildTarget()
+	if err != nil {
+		return runner.Config{}, err
+	}
+	name := tf.name
+	if name == "" {
+		name = tf.target + "-" + strings.Join(tf.workloads, "-")
+	}
+	var settings []store.Setting
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			settings = append(settings, store.Setting{Name: "--" + f.Name, Value: f.Value.String()})
+		}
+	})
+	cmdline := append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...)
+	if !cmd.Flags().Changed("seed") {
+		cmdline = append(cmdline, fmt.Sprintf("--seed=%d", tf.seed))
+	}
+	return runner.Config{
+		Name:            name,
+		StoreRoot:       tf.storeRoot,
+		Target:          target,
+		Workloads:       ws,
+		Faults:          faults,
+		NemesisInterval: tf.nemesisInterval,
+		Concurrency:     tf.concurrency,
+		Rate:            tf.rate,
+		TimeLimit:       tf.timeLimit,
+		OpTimeout:       tf.opTimeout,
+		RecoveryTime:    tf.recovery,
+		CheckTimeLimit:  tf.checkTimeLimit,
+		Seed:            tf.seed,
+		CommandLine:     cmdline,
+		Settings:        settings,
+	}, nil
+}

@@ -1,0 +1,434 @@
+// Package nemesis injects faults into a cluster on a schedule and
+// guarantees that every fault it applied is healed.
+//
+// A Fault is a typed spec with one job: apply one instance of itself to a
+// cluster and return how to undo it. The Nemesis wraps faults with the
+// bookkeeping (history events, the list of active faults, healing at stop)
+// so that each fault stays simple. Faults use only the optional cluster
+// capabilities they need and report ErrUnsupported-wrapped errors, up
+// front, for clusters that lack them.
+package nemesis
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
+)
+
+// Fault is one kind of fault.
+type Fault interface {
+	// Name is the kind, e.g. "partition"; it names the history events
+	// start-<name> and stop-<name>.
+	Name() string
+	// Check reports whether c can apply this fault, before the test
+	// starts.
+	Check(c cluster.Cluster) error
+	// Apply applies one instance, chosen with rng.
+	Apply(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Applied, error)
+}
+
+// Applied is an active fault instance.
+type Applied struct {
+	// Description says what was done, e.g. "halves n1 | n2,n3".
+	Description string
+	// Nodes are the nodes affected.
+	Nodes []string
+	// Heal undoes the fault. It must be safe to call once.
+	Heal func(ctx context.Context) error
+}
+
+// Targets chooses which nodes a node fault hits.
+type Targets string
+
+const (
+	// One random node.
+	One Targets = "one"
+	// Minority: fewer than half of the nodes (at least one).
+	Minority Targets = "minority"
+	// Majority: more than half of the nodes.
+	Majority Targets = "majority"
+	// All nodes.
+	All Targets = "all"
+)
+
+// ParseTargets accepts one, minority, majority, all or a node count.
+func ParseTargets(s string) (Targets, error) {
+	switch Targets(s) {
+	case One, Minority, Majority, All:
+		return Targets(s), nil
+	}
+	if n, err := strconv.Atoi(s); err == nil && n > 0 {
+		return Targets(s), nil
+	}
+	return "", fmt.Errorf("bad node selection %q: want one, minority, majority, all or a positive count", s)
+}
+
+// pick draws the nodes t selects.
+func (t Targets) pick(nodes []string, rng *rand.Rand) ([]string, error) {
+	n := len(nodes)
+	var k int
+	switch t {
+	case One, "":
+		k = 1
+	case Minority:
+		k = max((n-1)/2, 1)
+	case Majority:
+		k = n/2 + 1
+	case All:
+		k = n
+	default:
+		c, err := strconv.Atoi(string(t))
+		if err != nil || c <= 0 {
+			return nil, fmt.Errorf("bad node selection %q", t)
+		}
+		k = c
+	}
+	if k > n {
+		return nil, fmt.Errorf("node selection %q needs %d nodes, the cluster has %d", t, k, n)
+	}
+	return shuffled(nodes, rng)[:k], nil
+}
+
+func shuffled(nodes []string, rng *rand.Rand) []string {
+	out := append([]string(nil), nodes...)
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+// Shape is a partition shape.
+type Shape string
+
+const (
+	// OneNode isolates one node from all others.
+	OneNode Shape = "one-node"
+	// Halves splits the nodes in two, the bigger half a majority.
+	Halves Shape = "halves"
+	// MajoritiesRing: every node sees a majority, but no two nodes see the
+	// same one (Jepsen's majorities-ring).
+	MajoritiesRing Shape = "majorities-ring"
+	// Bridge: two halves joined by one node that sees both.
+	Bridge Shape = "bridge"
+	// OneWay: one node stops receiving from the others, which still
+	// receive from it.
+	OneWay Shape = "one-way"
+	// PrimaryIsolated is reserved for primary/replica targets.
+)
+
+// Shapes lists the partition shapes.
+var Shapes = []Shape{OneNode, Halves, MajoritiesRing, Bridge, OneWay}
+
+// Partition cuts the network in one of Shapes (drawn at random when
+// several).
+type Partition struct {
+	Shapes []Shape
+}
+
+func (p *Partition) Name() string { return "partition" }
+
+func (p *Partition) Check(c cluster.Cluster) error {
+	if _, ok := c.(cluster.Partitioner); !ok {
+		return fmt.Errorf("partition: %w", cluster.ErrUnsupported)
+	}
+	if len(c.Nodes()) < 2 {
+		return fmt.Errorf("partition needs at least 2 nodes")
+	}
+	return nil
+}
+
+func (p *Partition) Apply(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Applied, error) {
+	shapes := p.Shapes
+	if len(shapes) == 0 {
+		shapes = Shapes
+	}
+	shape := shapes[rng.IntN(len(shapes))]
+	g, desc, err := Grudge(shape, c.Nodes(), rng)
+	if err != nil {
+		return Applied{}, err
+	}
+	pc := c.(cluster.Partitioner)
+	if err := pc.Partition(ctx, g); err != nil {
+		return Applied{}, fmt.Errorf("partition %s: %w", shape, err)
+	}
+	return Applied{
+		Description: string(shape) + " " + desc,
+		Nodes:       sortedCopy(c.Nodes()),
+		Heal:        pc.HealNetwork,
+	}, nil
+}
+
+// Grudge builds the grudge of a shape over nodes and a short description.
+func Grudge(shape Shape, nodes []string, rng *rand.Rand) (cluster.Grudge, string, error) {
+	n := len(nodes)
+	s := shuffled(nodes, rng)
+	switch shape {
+	case OneNode:
+		return cluster.Bidirectional(s[:1], s[1:]), componentsString(s[:1], s[1:]), nil
+	case Halves:
+		k := n / 2
+		return cluster.Bidirectional(s[:k], s[k:]), componentsString(s[:k], s[k:]), nil
+	case Bridge:
+		if n < 3 {
+			return nil, "", fmt.Errorf("bridge needs at least 3 nodes")
+		}
+		// s[0] is the bridge; a and b see it but not each other.
+		k := (n - 1) / 2
+		a, b := s[1:1+k], s[1+k:]
+		g := cluster.Bidirectional(a, b)
+		return g, fmt.Sprintf("%s | bridge %s | %s", strings.Join(sortedCopy(a), ","), s[0], strings.Join(sortedCopy(b), ",")), nil
+	case MajoritiesRing:
+		if n < 3 {
+			return nil, "", fmt.Errorf("majorities-ring needs at least 3 nodes")
+		}
+		// Node i hears exactly a majority m (itself included): the
+		// nearest (m-1)/2 nodes on each side of the ring, plus one more
+		// forward when m-1 is odd. Every node sees a majority, no two see
+		// the same one (for n >= 4), and the grudges are one-way where
+		// the ring is lopsided.
+		m := n/2 + 1
+		h, extra := (m-1)/2, (m-1)%2 == 1
+		g := make(cluster.Grudge)
+		for i, dst := range s {
+			for j, src := range s {
+				d := (j - i + n) % n
+				if d == 0 || min(d, n-d) <= h || (extra && d == h+1) {
+					continue
+				}
+				g[dst] = append(g[dst], src)
+			}
+		}
+		return g, "ring " + strings.Join(s, "-"), nil
+	case OneWay:
+		g := cluster.Grudge{s[0]: append([]string(nil), s[1:]...)}
+		return g, fmt.Sprintf("%s hears nothing from %s", s[0], strings.Join(sortedCopy(s[1:]), ",")), nil
+	}
+	return nil, "", fmt.Errorf("unknown partition shape %q", shape)
+}
+
+func componentsString(cs ...[]string) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = strings.Join(sortedCopy(c), ",")
+	}
+	return strings.Join(parts, " | ")
+}
+
+// Kill crashes nodes and restarts them on heal.
+type Kill struct{ Targets Targets }
+
+func (k *Kill) Name() string { return "kill" }
+
+func (k *Kill) Check(c cluster.Cluster) error {
+	if _, ok := c.(cluster.Killer); !ok {
+		return fmt.Errorf("kill: %w", cluster.ErrUnsupported)
+	}
+	_, err := k.Targets.pick(c.Nodes(), rand.New(rand.NewPCG(0, 0)))
+	return err
+}
+
+func (k *Kill) Apply(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Applied, error) {
+	kc := c.(cluster.Killer)
+	return applyToNodes(ctx, c, rng, k.Targets, "killed", kc.Kill, kc.Restart)
+}
+
+// Pause freezes nodes and resumes them on heal.
+type Pause struct{ Targets Targets }
+
+func (p *Pause) Name() string { return "pause" }
+
+func (p *Pause) Check(c cluster.Cluster) error {
+	if _, ok := c.(cluster.Pauser); !ok {
+		return fmt.Errorf("pause: %w", cluster.ErrUnsupported)
+	}
+	_, err := p.Targets.pick(c.Nodes(), rand.New(rand.NewPCG(0, 0)))
+	return err
+}
+
+func (p *Pause) Apply(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Applied, error) {
+	pc := c.(cluster.Pauser)
+	return applyToNodes(ctx, c, rng, p.Targets, "paused", pc.Pause, pc.Resume)
+}
+
+// applyToNodes does an action to the picked nodes, undoing what it did if
+// one fails, and heals with the inverse.
+func applyToNodes(ctx context.Context, c cluster.Cluster, rng *rand.Rand, t Targets, verb string,
+	do, undo func(context.Context, string) error) (Applied, error) {
+	nodes, err := t.pick(c.Nodes(), rng)
+	if err != nil {
+		return Applied{}, err
+	}
+	nodes = sortedCopy(nodes)
+	for i, n := range nodes {
+		if err := do(ctx, n); err != nil {
+			for _, done := range nodes[:i] {
+				_ = undo(context.WithoutCancel(ctx), done)
+			}
+			return Applied{}, fmt.Errorf("%s %s: %w", verb, n, err)
+		}
+	}
+	heal := func(ctx context.Context) error {
+		var first error
+		for _, n := range nodes {
+			if err := undo(ctx, n); err != nil && first == nil {
+				first = fmt.Errorf("undo %s %s: %w", verb, n, err)
+			}
+		}
+		return first
+	}
+	return Applied{Description: verb + " " + strings.Join(nodes, ","), Nodes: nodes, Heal: heal}, nil
+}
+
+// Clock skews node clocks: a bump sets an offset; a strobe flips between
+// the offset and zero every Period until healed.
+type Clock struct {
+	Targets Targets
+	// MaxOffset bounds the drawn offset (either sign); default 10s.
+	MaxOffset time.Duration
+	// Strobe, when set, makes every second application a strobe.
+	Strobe bool
+	// Period of a strobe; default 50ms.
+	Period time.Duration
+}
+
+func (k *Clock) Name() string { return "clock" }
+
+func (k *Clock) Check(c cluster.Cluster) error {
+	if _, ok := c.(cluster.ClockSkewer); !ok {
+		return fmt.Errorf("clock: %w", cluster.ErrUnsupported)
+	}
+	_, err := k.Targets.pick(c.Nodes(), rand.New(rand.NewPCG(0, 0)))
+	return err
+}
+
+func (k *Clock) Apply(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Applied, error) {
+	cs := c.(cluster.ClockSkewer)
+	nodes, err := k.Targets.pick(c.Nodes(), rng)
+	if err != nil {
+		return Applied{}, err
+	}
+	nodes = sortedCopy(nodes)
+	maxOff := k.MaxOffset
+	if maxOff <= 0 {
+		maxOff = 10 * time.Second
+	}
+	offsets := make([]time.Duration, len(nodes))
+	parts := make([]string, len(nodes))
+	for i, n := range nodes {
+		off := time.Duration(rng.Int64N(int64(2*maxOff))) - maxOff
+		offsets[i] = off.Round(time.Millisecond)
+		if err := cs.SetClockOffset(ctx, n, offsets[i]); err != nil {
+			resetClocks(context.WithoutCancel(ctx), cs, nodes[:i])
+			return Applied{}, fmt.Errorf("clock %s: %w", n, err)
+		}
+		parts[i] = fmt.Sprintf("%s%+v", n, offsets[i])
+	}
+	desc := "bump " + strings.Join(parts, " ")
+	stop := func() {}
+	if k.Strobe && rng.IntN(2) == 1 {
+		desc = "strobe " + strings.Join(parts, " ")
+		period := k.Period
+		if period <= 0 {
+			period = 50 * time.Millisecond
+		}
+		stop = strobe(cs, nodes, offsets, period)
+	}
+	heal := func(ctx context.Context) error {
+		stop()
+		return resetClocks(ctx, cs, nodes)
+	}
+	return Applied{Description: desc, Nodes: nodes, Heal: heal}, nil
+}
+
+// strobe flips the nodes' clocks between their offsets and zero until the
+// returned stop is called; stop waits for the flipping goroutine to end.
+func strobe(cs cluster.ClockSkewer, nodes []string, offsets []time.Duration, period time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		on := true
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				on = !on
+				for i, n := range nodes {
+					off := time.Duration(0)
+					if on {
+						off = offsets[i]
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), period)
+					_ = cs.SetClockOffset(ctx, n, off)
+					cancel()
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func resetClocks(ctx context.Context, cs cluster.ClockSkewer, nodes []string) error {
+	var first error
+	for _, n := range nodes {
+		if err := cs.SetClockOffset(ctx, n, 0); err != nil && first == nil {
+			first = fmt.Errorf("reset clock of %s: %w", n, err)
+		}
+	}
+	return first
+}
+
+// Parse builds faults from --nemesis names: partition, kill, pause, clock,
+// or a partition shape name (halves, one-node, ...) for that shape only.
+// "none" or "" gives no faults.
+func Parse(names []string, t Targets) ([]Fault, error) {
+	var out []Fault
+	for _, raw := range names {
+		name := strings.TrimSpace(raw)
+		switch name {
+		case "", "none":
+			continue
+		case "partition":
+			out = append(out, &Partition{})
+		case "kill":
+			out = append(out, &Kill{Targets: t})
+		case "pause":
+			out = append(out, &Pause{Targets: t})
+		case "clock":
+			out = append(out, &Clock{Targets: t, Strobe: true})
+		default:
+			found := false
+			for _, s := range Shapes {
+				if string(s) == name {
+					out = append(out, &Partition{Shapes: []Shape{s}})
+					found = true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("unknown nemesis %q (known: none, partition, %s, kill, pause, clock)", name, shapeNames())
+			}
+		}
+	}
+	return out, nil
+}
+
+func shapeNames() string {
+	s := make([]string, len(Shapes))
+	for i, sh := range Shapes {
+		s[i] = string(sh)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,110 @@
+package runner
+
+import (
+	"context"
+	"strings"
+
+	"github.com/chaoscheck/chaoscheck/checkers"
+	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/store"
+	"github.com/chaoscheck/chaoscheck/workloads"
+)
+
+// Group is a set of checkers judging the operations whose keys start with
+// KeyPrefix (all operations when empty).
+type Group struct {
+	Workload  string
+	KeyPrefix string
+	Checkers  []checkers.Checker
+}
+
+// Groups returns one group per workload, over its own keys.
+func Groups(ws []workloads.Workload, o workloads.CheckOptions) []Group {
+	out := make([]Group, len(ws))
+	for i, w := range ws {
+		out[i] = Group{Workload: w.Name(), KeyPrefix: workloads.KeyPrefix(w.Name()), Checkers: w.Checkers(o)}
+	}
+	return out
+}
+
+// Check runs every group's checkers. Each checker sees a sub-history of
+// its group's client operations plus all nemesis events, re-indexed from
+// zero; the indexes in its anomalies are mapped back to the full history,
+// so witnesses always name lines of history.jsonl.
+func Check(ctx context.Context, h *history.History, groups []Group) []store.Check {
+	var out []store.Check
+	for _, g := range groups {
+		sub, orig := filter(h, g.KeyPrefix)
+		for _, c := range g.Checkers {
+			res := c.Check(ctx, sub)
+			if res.Checker == "" {
+				res.Checker = c.Name()
+			}
+			for i := range res.Anomalies {
+				for j, idx := range res.Anomalies[i].Ops {
+					if idx >= 0 && idx < len(orig) {
+						res.Anomalies[i].Ops[j] = orig[idx]
+					}
+				}
+			}
+			out = append(out, store.Check{Workload: g.Workload, Result: res})
+		}
+	}
+	return out
+}
+
+// filter returns the client ops with the key prefix plus nemesis events,
+// re-indexed, and the original index of each.
+func filter(h *history.History, prefix string) (*history.History, []int) {
+	if prefix == "" {
+		orig := make([]int, len(h.Ops))
+		for i := range orig {
+			orig[i] = i
+		}
+		return h, orig
+	}
+	sub := &history.History{}
+	var orig []int
+	for i := range h.Ops {
+		op := h.Ops[i]
+		if op.IsClient() && !strings.HasPrefix(op.Key, prefix) {
+			continue
+		}
+		orig = append(orig, op.Index)
+		op.Index = len(sub.Ops)
+		sub.Ops = append(sub.Ops, op)
+	}
+	return sub, orig
+}
+
+// Stats counts the operations of h.
+func Stats(h *history.History) store.Stats {
+	var s store.Stats
+	pending := map[history.Process]bool{}
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		if !op.IsClient() {
+			s.NemesisEvents++
+			continue
+		}
+		switch op.Type {
+		case history.Invoke:
+			s.Invocations++
+			pending[op.Process] = true
+		case history.OK:
+			s.OK++
+			delete(pending, op.Process)
+		case history.Fail:
+			s.Fail++
+			delete(pending, op.Process)
+		case history.Info:
+			s.Info++
+			delete(pending, op.Process)
+		}
+	}
+	s.Open = len(pending)
+	if n := len(h.Ops); n > 0 {
+		s.DurationNS = h.Ops[n-1].Time
+	}
+	return s
+}

@@ -1,0 +1,551 @@
+// Package runner owns the life of a test: deploy the target, wait until it
+// is healthy, run concurrent clients and the nemesis for the time limit,
+// heal every fault, let the cluster recover, do the final reads, check the
+// history and write the run directory.
+//
+// Determinism: one seed drives everything random. The runner draws from it,
+// in a fixed order, the nemesis's generator and one generator per client
+// slot, so that with the same seed every process draws the same operations
+// (which of them overlap still depends on timing).
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/nemesis"
+	"github.com/chaoscheck/chaoscheck/store"
+	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/workloads"
+)
+
+// Config is a test.
+type Config struct {
+	// Name names the test in the store.
+	Name string
+	// StoreRoot is the store directory (default "store").
+	StoreRoot string
+	// Target is the configured database.
+	Target targets.Target
+	// Workloads run side by side; client slots are dealt round-robin.
+	Workloads []workloads.Workload
+	// Faults are the nemesis's repertoire (none: no faults).
+	Faults []nemesis.Fault
+	// NemesisInterval is the time between a fault's start and its heal,
+	// and between a heal and the next start.
+	NemesisInterval time.Duration
+	// Concurrency is the number of client slots (processes at a time).
+	Concurrency int
+	// Rate limits invocations per second over all clients (0: no limit).
+	Rate float64
+	// TimeLimit is how long clients run.
+	TimeLimit time.Duration
+	// OpTimeout bounds each operation; past it the client gives up and the
+	// operation is recorded info (or fail, for a read).
+	OpTimeout time.Duration
+	// RecoveryTime is how long the healed cluster gets to converge before
+	// the final reads.
+	RecoveryTime time.Duration
+	// DeployTimeout bounds deploying and waiting for health.
+	DeployTimeout time.Duration
+	// CheckTimeLimit bounds the linearizability search (0: none).
+	CheckTimeLimit time.Duration
+	// Seed drives every random choice.
+	Seed int64
+	// CommandLine is recorded in test.json so the report can say how to
+	// rerun.
+	CommandLine []string
+	// Settings are extra configuration lines for test.json (flags...).
+	Settings []store.Setting
+	// Progress receives live progress lines (nil: none).
+	Progress io.Writer
+	// ProgressEvery is the progress period (default 2s).
+	ProgressEvery time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.StoreRoot == "" {
+		c.StoreRoot = "store"
+	}
+	if c.OpTimeout <= 0 {
+		c.OpTimeout = 2 * time.Second
+	}
+	if c.DeployTimeout <= 0 {
+		c.DeployTimeout = 2 * time.Minute
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = 2 * time.Second
+	}
+}
+
+// Validate reports a bad configuration.
+func (c *Config) Validate() error {
+	switch {
+	case c.Target == nil:
+		return errors.New("no target")
+	case len(c.Workloads) == 0:
+		return errors.New("no workload")
+	case c.Concurrency < len(c.Workloads):
+		return fmt.Errorf("concurrency %d is less than the %d workloads: each workload needs a client", c.Concurrency, len(c.Workloads))
+	case c.TimeLimit <= 0:
+		return fmt.Errorf("time limit must be positive, got %v", c.TimeLimit)
+	case c.Rate < 0:
+		return fmt.Errorf("rate must not be negative, got %v", c.Rate)
+	case len(c.Faults) > 0 && c.NemesisInterval <= 0:
+		return fmt.Errorf("nemesis interval must be positive, got %v", c.NemesisInterval)
+	case c.RecoveryTime < 0:
+		return fmt.Errorf("recovery time must not be negative, got %v", c.RecoveryTime)
+	}
+	seen := map[string]bool{}
+	for _, w := range c.Workloads {
+		if seen[w.Name()] {
+			return fmt.Errorf("workload %s given twice", w.Name())
+		}
+		seen[w.Name()] = true
+	}
+	return nil
+}
+
+// Outcome is what a finished run produced.
+type Outcome struct {
+	Dir     string
+	Results store.Results
+}
+
+// ErrSetup wraps failures that prevented the test from running (deploy,
+// clients, store): exit code 255 territory.
+var ErrSetup = errors.New("test could not run")
+
+// Run runs the test. Cancelling ctx (Ctrl-C) stops clients and nemesis,
+// heals every fault and still checks and saves what was recorded; the
+// results are then marked interrupted. An error is returned only when no
+// verdict could be produced; it wraps ErrSetup when the test could not
+// start.
+func Run(ctx context.Context, cfg Config) (*Outcome, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	dir, err := store.NewRunDir(cfg.StoreRoot, cfg.Name, start)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	r := &run{cfg: cfg, dir: dir, log: cfg.Progress}
+	if r.log == nil {
+		r.log = io.Discard
+	}
+	return r.run(ctx, start)
+}
+
+type run struct {
+	cfg Config
+	dir string
+	log io.Writer
+
+	rec     *history.Recorder
+	counts  opCounts
+	nem     *nemesis.Nemesis
+	nextPID atomic.Int64
+}
+
+type opCounts struct {
+	invoked, ok, fail, info atomic.Int64
+}
+
+func (r *run) printf(format string, args ...any) { fmt.Fprintf(r.log, format+"\n", args...) }
+
+func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
+	cfg := r.cfg
+	master := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(cfg.Seed)^0x9e3779b97f4a7c15))
+	nemRNG := rand.New(rand.NewPCG(master.Uint64(), master.Uint64()))
+	slotRNG := make([]*rand.Rand, cfg.Concurrency)
+	for i := range slotRNG {
+		slotRNG[i] = rand.New(rand.NewPCG(master.Uint64(), master.Uint64()))
+	}
+
+	info := r.testInfo(start)
+	if err := store.WriteJSON(filepath.Join(r.dir, store.TestFile), info); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+
+	r.printf("deploying %s...", cfg.Target.Name())
+	dctx, cancel := context.WithTimeout(ctx, cfg.DeployTimeout)
+	dep, err := cfg.Target.Deploy(dctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("%w: deploy %s: %v", ErrSetup, cfg.Target.Name(), err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), nemesis.HealTimeout)
+		defer cancel()
+		if err := dep.Close(cctx); err != nil {
+			r.printf("warning: closing %s: %v", cfg.Target.Name(), err)
+		}
+	}()
+	info.TargetSettings = dep.Describe()
+	if err := store.WriteJSON(filepath.Join(r.dir, store.TestFile), info); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+
+	f, err := os.Create(filepath.Join(r.dir, store.HistoryFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w: create history: %v", ErrSetup, err)
+	}
+	w := history.NewWriter(f)
+	r.rec = history.NewRecorder(w)
+
+	r.nem, err = nemesis.New(dep.Cluster(), cfg.Faults, cfg.NemesisInterval, nemRNG, r.rec)
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+
+	var runErrs []string
+	interrupted := r.clientsAndNemesis(ctx, dep, slotRNG)
+	if err := r.nem.Heal(ctx); err != nil {
+		runErrs = append(runErrs, "healing faults: "+err.Error())
+		r.printf("ERROR healing faults: %v", err)
+	} else {
+		r.printf("all faults healed")
+	}
+	if !interrupted {
+		interrupted = r.recoverAndFinalRead(ctx, dep)
+	}
+	if err := w.Close(); err != nil {
+		runErrs = append(runErrs, "writing history: "+err.Error())
+	}
+	if err := r.rec.Err(); err != nil {
+		runErrs = append(runErrs, "recording history: "+err.Error())
+	}
+
+	h := r.rec.History()
+	r.printf("checking %d operations...", h.ClientOps())
+	checks := Check(context.WithoutCancel(ctx), h, Groups(cfg.Workloads, workloads.CheckOptions{TimeLimit: cfg.CheckTimeLimit, OutDir: r.dir}))
+	res := store.Results{
+		SchemaVersion: store.SchemaVersion,
+		Verdict:       store.Verdict(checks),
+		Interrupted:   interrupted,
+		Errors:        runErrs,
+		Stats:         Stats(h),
+		Checks:        checks,
+		History:       store.HistoryFile,
+	}
+	if len(runErrs) > 0 && res.Verdict == "valid" {
+		// A fault that did not heal, or a history not fully written,
+		// makes "valid" unproven.
+		res.Verdict = "unknown"
+	}
+	if err := store.WriteJSON(filepath.Join(r.dir, store.ResultsFile), res); err != nil {
+		return &Outcome{Dir: r.dir, Results: res}, err
+	}
+	return &Outcome{Dir: r.dir, Results: res}, nil
+}
+
+// testInfo is test.json before deploy (the target adds its settings after).
+func (r *run) testInfo(start time.Time) store.TestInfo {
+	cfg := r.cfg
+	names := make([]string, len(cfg.Workloads))
+	for i, w := range cfg.Workloads {
+		names[i] = w.Name()
+	}
+	faults := make([]string, len(cfg.Faults))
+	for i, f := range cfg.Faults {
+		faults[i] = f.Name()
+	}
+	conf := []store.Setting{
+		{Name: "concurrency", Value: fmt.Sprint(cfg.Concurrency)},
+		{Name: "rate", Value: fmt.Sprint(cfg.Rate)},
+		{Name: "time-limit", Value: cfg.TimeLimit.String()},
+		{Name: "op-timeout", Value: cfg.OpTimeout.String()},
+		{Name: "nemesis-interval", Value: cfg.NemesisInterval.String()},
+		{Name: "recovery-time", Value: cfg.RecoveryTime.String()},
+		{Name: "check-time-limit", Value: cfg.CheckTimeLimit.String()},
+	}
+	return store.TestInfo{
+		Name:        cfg.Name,
+		Start:       start,
+		CommandLine: cfg.CommandLine,
+		Seed:        cfg.Seed,
+		Target:      cfg.Target.Name(),
+		Workloads:   names,
+		Nemesis:     faults,
+		Config:      append(conf, cfg.Settings...),
+		Versions:    Versions(),
+	}
+}
+
+// Versions names the build of chaoscheck and Go.
+func Versions() []store.Setting {
+	v := "devel"
+	rev := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				rev = s.Value
+			}
+		}
+	}
+	out := []store.Setting{{Name: "chaoscheck", Value: v}, {Name: "go", Value: runtime.Version()}}
+	if rev != "" {
+		out = append(out, store.Setting{Name: "revision", Value: rev})
+	}
+	return out
+}
+
+// clientsAndNemesis runs the clients and the nemesis for the time limit and
+// returns whether ctx was cancelled (interrupted).
+func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slotRNG []*rand.Rand) bool {
+	cfg := r.cfg
+	r.printf("running %d clients for %v (seed %d)...", cfg.Concurrency, cfg.TimeLimit, cfg.Seed)
+	// stop ends the generation of new operations; ops in flight finish
+	// under their own timeout. ctx (Ctrl-C) cancels them too.
+	stopCtx, stop := context.WithTimeout(ctx, cfg.TimeLimit)
+	defer stop()
+	limiter := newLimiter(cfg.Rate)
+	r.nextPID.Store(int64(cfg.Concurrency))
+
+	var wg sync.WaitGroup
+	nemDone := make(chan struct{})
+	go func() {
+		defer close(nemDone)
+		r.nem.Run(stopCtx)
+	}()
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		r.progress(stopCtx)
+	}()
+	for slot := 0; slot < cfg.Concurrency; slot++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wl := cfg.Workloads[slot%len(cfg.Workloads)]
+			r.client(ctx, stopCtx, dep, wl, slot, slotRNG[slot], limiter)
+		}()
+	}
+	wg.Wait()
+	stop()
+	<-nemDone
+	<-progressDone
+	return ctx.Err() != nil
+}
+
+// client runs one slot: a process until its op ends info, then the next
+// process id (old + concurrency steps are not needed: ids are handed out
+// from a shared counter, so they stay unique).
+func (r *run) client(ctx, stopCtx context.Context, dep targets.Deployment, wl workloads.Workload, slot int, rng *rand.Rand, lim *limiter) {
+	pid := slot
+	for stopCtx.Err() == nil {
+		sess, err := r.open(ctx, dep, wl, pid)
+		if err != nil {
+			r.printf("process %d: %v", pid, err)
+			// Retry later with the same process id: nothing was invoked.
+			if !sleepCtx(stopCtx, time.Second) {
+				return
+			}
+			continue
+		}
+		crashed := r.loop(ctx, stopCtx, sess, pid, rng, lim)
+		sess.close()
+		if !crashed {
+			return
+		}
+		pid = int(r.nextPID.Add(1) - 1)
+	}
+}
+
+// session is one process's client and the workload's worker on it.
+type session struct {
+	worker workloads.Worker
+	client workloads.Client
+}
+
+func (s *session) close() { _ = s.client.Close() }
+
+// node is the coordinator of the last request, when the client knows it.
+func (s *session) node() string {
+	if nr, ok := s.client.(workloads.NodeReporter); ok {
+		return nr.LastNode()
+	}
+	return ""
+}
+
+func (r *run) open(ctx context.Context, dep targets.Deployment, wl workloads.Workload, pid int) (*session, error) {
+	octx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+	defer cancel()
+	c, err := dep.NewClient(octx, pid)
+	if err != nil {
+		return nil, fmt.Errorf("open client: %w", err)
+	}
+	worker, err := wl.NewWorker(c)
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return &session{worker: worker, client: c}, nil
+}
+
+// loop performs operations until stopCtx ends (false) or an operation
+// ends info (true: the process must not invoke again).
+func (r *run) loop(ctx, stopCtx context.Context, sess *session, pid int, rng *rand.Rand, lim *limiter) bool {
+	for {
+		if !lim.wait(stopCtx) {
+			return false
+		}
+		inv := sess.worker.Next(rng)
+		if r.invoke(ctx, sess, pid, inv) == history.Info {
+			return true
+		}
+	}
+}
+
+// invoke records the invocation, performs it and records the completion.
+func (r *run) invoke(ctx context.Context, sess *session, pid int, inv workloads.Invocation) history.Type {
+	r.rec.Record(history.Op{Type: history.Invoke, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: inv.Value})
+	r.counts.invoked.Add(1)
+	octx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+	c := sess.worker.Do(octx, inv)
+	cancel()
+	r.rec.Record(history.Op{Type: c.Type, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: c.Value, Error: c.Error, Node: sess.node()})
+	switch c.Type {
+	case history.OK:
+		r.counts.ok.Add(1)
+	case history.Fail:
+		r.counts.fail.Add(1)
+	default:
+		r.counts.info.Add(1)
+	}
+	return c.Type
+}
+
+// recoverAndFinalRead waits RecoveryTime, then performs the final
+// invocations of workloads that have them. It returns true when ctx was
+// cancelled meanwhile.
+func (r *run) recoverAndFinalRead(ctx context.Context, dep targets.Deployment) bool {
+	var finals []workloads.Workload
+	for _, w := range r.cfg.Workloads {
+		if _, ok := w.(workloads.Finisher); ok {
+			finals = append(finals, w)
+		}
+	}
+	if len(finals) == 0 {
+		return ctx.Err() != nil
+	}
+	if r.cfg.RecoveryTime > 0 {
+		r.printf("letting the cluster recover for %v...", r.cfg.RecoveryTime)
+		if !sleepCtx(ctx, r.cfg.RecoveryTime) {
+			return true
+		}
+	}
+	r.printf("final reads...")
+	for _, w := range finals {
+		for _, inv := range w.(workloads.Finisher).FinalInvocations() {
+			// Each final read gets a fresh process, retried a few times
+			// while it fails (a read that fails has no effect).
+			for attempt := 0; attempt < 5; attempt++ {
+				if ctx.Err() != nil {
+					return true
+				}
+				pid := int(r.nextPID.Add(1) - 1)
+				sess, err := r.open(ctx, dep, w, pid)
+				if err != nil {
+					r.printf("final read: %v", err)
+					sleepCtx(ctx, time.Second)
+					continue
+				}
+				t := r.invoke(ctx, sess, pid, inv)
+				sess.close()
+				if t == history.OK {
+					break
+				}
+			}
+		}
+	}
+	return ctx.Err() != nil
+}
+
+// progress prints a line every ProgressEvery until ctx ends.
+func (r *run) progress(ctx context.Context) {
+	t := time.NewTicker(r.cfg.ProgressEvery)
+	defer t.Stop()
+	var last int64
+	lastT := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n := r.counts.invoked.Load()
+			rate := float64(n-last) / now.Sub(lastT).Seconds()
+			last, lastT = n, now
+			faults := r.nem.Active()
+			fs := "none"
+			if len(faults) > 0 {
+				fs = fmt.Sprint(faults)
+			}
+			r.printf("[%5.1fs] %6.0f ops/s  ok=%d fail=%d info=%d  faults: %s",
+				r.rec.Elapsed().Seconds(), rate, r.counts.ok.Load(), r.counts.fail.Load(), r.counts.info.Load(), fs)
+		}
+	}
+}
+
+// sleepCtx waits d or until ctx ends; false when ctx ended.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// limiter spaces invocations over all clients to a rate; nil means no
+// limit.
+type limiter struct {
+	mu       sync.Mutex
+	interval time.Duration
+	next     time.Time
+}
+
+func newLimiter(rate float64) *limiter {
+	if rate <= 0 {
+		return nil
+	}
+	return &limiter{interval: time.Duration(float64(time.Second) / rate)}
+}
+
+// wait blocks until the caller's slot; false when ctx ended first.
+func (l *limiter) wait(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if l == nil {
+		return true
+	}
+	l.mu.Lock()
+	now := time.Now()
+	if l.next.Before(now) {
+		l.next = now
+	}
+	at := l.next
+	l.next = l.next.Add(l.interval)
+	l.mu.Unlock()
+	return sleepCtx(ctx, time.Until(at))
+}

@@ -1,0 +1,276 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ConsistencyLevel is how many replicas must answer a read (R) or
+// acknowledge a write (W), named the way Cassandra names them. The zero
+// value means QUORUM.
+type ConsistencyLevel int
+
+const (
+	// One needs a single replica.
+	One ConsistencyLevel = iota + 1
+	// Two needs two replicas.
+	Two
+	// Quorum needs a majority: N/2 + 1 replicas.
+	Quorum
+	// All needs every replica.
+	All
+)
+
+// ParseConsistency parses "ONE", "TWO", "QUORUM" or "ALL", in any case.
+func ParseConsistency(s string) (ConsistencyLevel, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "ONE":
+		return One, nil
+	case "TWO":
+		return Two, nil
+	case "QUORUM":
+		return Quorum, nil
+	case "ALL":
+		return All, nil
+	}
+	return 0, fmt.Errorf("sim: unknown consistency level %q (want ONE, TWO, QUORUM or ALL)", s)
+}
+
+// String returns the level's name, e.g. "QUORUM".
+func (l ConsistencyLevel) String() string {
+	switch l {
+	case 0, Quorum:
+		return "QUORUM"
+	case One:
+		return "ONE"
+	case Two:
+		return "TWO"
+	case All:
+		return "ALL"
+	}
+	return fmt.Sprintf("ConsistencyLevel(%d)", int(l))
+}
+
+// Replicas is how many of n replicas the level needs, or 0 for an unknown
+// level.
+func (l ConsistencyLevel) Replicas(n int) int {
+	switch l {
+	case One:
+		return 1
+	case Two:
+		return 2
+	case 0, Quorum:
+		return n/2 + 1
+	case All:
+		return n
+	}
+	return 0
+}
+
+// CoordinatorMode says which node coordinates a client's requests.
+type CoordinatorMode int
+
+const (
+	// Sticky binds each client process to one node: process mod N. It is
+	// the zero value.
+	Sticky CoordinatorMode = iota
+	// Random sends every request to a node chosen at random, which may be
+	// down: the request then fails with a refused connection.
+	Random
+)
+
+// ParseCoordinatorMode parses "sticky" or "random", in any case.
+func ParseCoordinatorMode(s string) (CoordinatorMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "sticky":
+		return Sticky, nil
+	case "random":
+		return Random, nil
+	}
+	return 0, fmt.Errorf("sim: unknown coordinator mode %q (want sticky or random)", s)
+}
+
+// String returns "sticky" or "random".
+func (m CoordinatorMode) String() string {
+	switch m {
+	case Sticky:
+		return "sticky"
+	case Random:
+		return "random"
+	}
+	return fmt.Sprintf("CoordinatorMode(%d)", int(m))
+}
+
+// Defaults of the zero Config.
+const (
+	DefaultNodes          = 3
+	DefaultReplicationLag = 100 * time.Millisecond
+	DefaultNetworkLatency = time.Millisecond
+	DefaultRequestTimeout = 500 * time.Millisecond
+	DefaultFlushInterval  = 200 * time.Millisecond
+)
+
+// Config configures a simulated cluster. The zero Config is valid: three
+// nodes, QUORUM reads and writes, sticky coordinators. A zero field takes
+// its default.
+type Config struct {
+	// Nodes is N, the number of nodes (named n1..nN) and also the
+	// replication factor: every key lives on every node. Default 3.
+	Nodes int
+
+	// ReadCL and WriteCL are the consistency levels of reads and writes.
+	// Default QUORUM.
+	ReadCL, WriteCL ConsistencyLevel
+	// R and W, when positive, give the number of replicas explicitly
+	// instead of ReadCL and WriteCL; setting both a level and a different
+	// count is an error.
+	R, W int
+
+	// ReplicationLag delays the write to every replica the coordinator
+	// does not need for its W acknowledgements: replication to them is
+	// asynchronous. Default 100ms; negative means no extra delay.
+	ReplicationLag time.Duration
+	// NetworkLatency is the maximum delay of one message; each message
+	// takes a uniformly random time in [0, NetworkLatency]. Default 1ms;
+	// negative means none.
+	NetworkLatency time.Duration
+	// RequestTimeout is how long a coordinator waits for its R or W
+	// replicas to answer. A client waits 3×RequestTimeout for its
+	// coordinator. Default 500ms.
+	RequestTimeout time.Duration
+
+	// ReadRepair makes a read write the newest value it saw back to the
+	// replicas that answered with an older one.
+	ReadRepair bool
+	// HintedHandoff makes a coordinator keep a write meant for a replica
+	// it sees down, and replay it when the replica is back.
+	HintedHandoff bool
+
+	// LoseUnflushedOnKill makes a killed node lose the writes it had not
+	// flushed. Nodes flush every FlushInterval (default 200ms).
+	LoseUnflushedOnKill bool
+	FlushInterval       time.Duration
+
+	// Coordinator chooses the node that coordinates a request.
+	Coordinator CoordinatorMode
+
+	// Seed seeds every random choice: network latencies and random
+	// coordinators.
+	Seed int64
+}
+
+// DefaultConfig returns the zero Config with every default filled in.
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
+// withDefaults fills in the zero fields and turns "negative means none"
+// durations into zero.
+func (c Config) withDefaults() Config {
+	if c.Nodes == 0 {
+		c.Nodes = DefaultNodes
+	}
+	if c.R == 0 && c.ReadCL == 0 {
+		c.ReadCL = Quorum
+	}
+	if c.W == 0 && c.WriteCL == 0 {
+		c.WriteCL = Quorum
+	}
+	switch {
+	case c.ReplicationLag == 0:
+		c.ReplicationLag = DefaultReplicationLag
+	case c.ReplicationLag < 0:
+		c.ReplicationLag = 0
+	}
+	switch {
+	case c.NetworkLatency == 0:
+		c.NetworkLatency = DefaultNetworkLatency
+	case c.NetworkLatency < 0:
+		c.NetworkLatency = 0
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	return c
+}
+
+// Validate reports the first thing wrong with c (after defaults), e.g. a
+// consistency level that needs more replicas than there are nodes.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.Nodes < 1 {
+		return fmt.Errorf("sim: Nodes must be at least 1, got %d", c.Nodes)
+	}
+	for _, side := range []struct {
+		what  string
+		cl    ConsistencyLevel
+		n     int
+		field string
+	}{
+		{"read", c.ReadCL, c.R, "R"},
+		{"write", c.WriteCL, c.W, "W"},
+	} {
+		if side.cl != 0 && side.cl.Replicas(1) == 0 {
+			return fmt.Errorf("sim: unknown %s consistency level %d", side.what, int(side.cl))
+		}
+		if side.n < 0 {
+			return fmt.Errorf("sim: %s must not be negative, got %d", side.field, side.n)
+		}
+		if side.n > 0 && side.cl != 0 && side.cl.Replicas(c.Nodes) != side.n {
+			return fmt.Errorf("sim: %s consistency %v (%d replicas) contradicts %s=%d; set one or the other",
+				side.what, side.cl, side.cl.Replicas(c.Nodes), side.field, side.n)
+		}
+	}
+	if r := c.ReadReplicas(); r > c.Nodes {
+		return fmt.Errorf("sim: reads need R=%d replicas but there are only N=%d nodes", r, c.Nodes)
+	}
+	if w := c.WriteReplicas(); w > c.Nodes {
+		return fmt.Errorf("sim: writes need W=%d replicas but there are only N=%d nodes", w, c.Nodes)
+	}
+	if c.RequestTimeout < 0 {
+		return fmt.Errorf("sim: RequestTimeout must be positive, got %v", c.RequestTimeout)
+	}
+	if c.FlushInterval < 0 {
+		return fmt.Errorf("sim: FlushInterval must be positive, got %v", c.FlushInterval)
+	}
+	if c.Coordinator != Sticky && c.Coordinator != Random {
+		return errors.New("sim: unknown coordinator mode " + c.Coordinator.String())
+	}
+	return nil
+}
+
+// ReadReplicas is R, the number of replicas a read waits for.
+func (c Config) ReadReplicas() int {
+	c = c.withDefaults()
+	if c.R > 0 {
+		return c.R
+	}
+	return c.ReadCL.Replicas(c.Nodes)
+}
+
+// WriteReplicas is W, the number of replicas a write waits for.
+func (c Config) WriteReplicas() int {
+	c = c.withDefaults()
+	if c.W > 0 {
+		return c.W
+	}
+	return c.WriteCL.Replicas(c.Nodes)
+}
+
+// clientTimeout is how long a client waits for its coordinator: long
+// enough for a CAS (a read then a write, each up to RequestTimeout) to
+// report the coordinator's own timeout, plus the two network hops.
+func (c Config) clientTimeout() time.Duration {
+	return 3*c.RequestTimeout + 2*c.NetworkLatency
+}
+
+// levelName describes one side, e.g. "QUORUM (R=2)" or "R=2".
+func levelName(cl ConsistencyLevel, field string, n int) string {
+	if cl == 0 {
+		return fmt.Sprintf("%s=%d", field, n)
+	}
+	return fmt.Sprintf("%v (%s=%d)", cl, field, n)
+}

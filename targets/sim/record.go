@@ -1,0 +1,135 @@
+package sim
+
+import (
+	"maps"
+	"slices"
+)
+
+// The data model. Each replica keeps, per key, one record. A record holds
+// the three kinds of value the workloads use (a key is only ever used as
+// one kind, so the others stay empty):
+//
+//   - a register: one int64 and the timestamp of the write that set it.
+//     Conflicts resolve by last-write-wins on that timestamp, which comes
+//     from the COORDINATOR's clock. A coordinator whose clock is behind
+//     therefore writes values that lose to older writes: acknowledged
+//     writes that vanish.
+//   - a set: the elements ever added. Adds commute, so replicas merge by
+//     union and no add is ever lost once it reached a replica.
+//   - a counter: one shard per coordinator node, like Cassandra's counter
+//     shards. An increment through node n reads n's own shard, adds the
+//     delta and writes the shard with the next version of n's own logical
+//     clock; replicas keep, per shard, the highest version. The counter is
+//     the sum of the shards. Increments through one coordinator serialise
+//     on that node, so they are never lost unless the coordinator forgets
+//     its own shard (a kill losing unflushed writes) and reuses versions.
+//
+// Every write, read repair and hint is a record merged into a replica with
+// merge, a join: commutative, associative, idempotent. Replicas that have
+// seen the same writes, in any order, hold the same record.
+
+// cell is a last-write-wins register value.
+type cell struct {
+	ts    int64 // coordinator clock, Unix nanoseconds
+	value int64
+	ok    bool // false: never written
+}
+
+// newer reports whether a beats b under last-write-wins: the higher
+// timestamp, ties broken by the higher value so every replica picks the
+// same winner.
+func (a cell) newer(b cell) bool {
+	switch {
+	case !a.ok:
+		return false
+	case !b.ok:
+		return true
+	case a.ts != b.ts:
+		return a.ts > b.ts
+	}
+	return a.value > b.value
+}
+
+// shard is one coordinator's part of a counter.
+type shard struct {
+	version uint64 // the coordinator's logical clock for this shard
+	value   int64
+}
+
+// record is one replica's state for one key. A record that has been handed
+// to another goroutine (in a message, a hint or a result) is never
+// mutated again; merge copies what it takes.
+type record struct {
+	reg    cell
+	set    map[int64]struct{}
+	shards map[string]shard
+}
+
+// merge folds src into r and reports whether r changed.
+func (r *record) merge(src *record) bool {
+	changed := false
+	if src.reg.newer(r.reg) {
+		r.reg = src.reg
+		changed = true
+	}
+	for e := range src.set {
+		if _, ok := r.set[e]; !ok {
+			if r.set == nil {
+				r.set = make(map[int64]struct{})
+			}
+			r.set[e] = struct{}{}
+			changed = true
+		}
+	}
+	for id, s := range src.shards {
+		if cur, ok := r.shards[id]; !ok || s.version > cur.version {
+			if r.shards == nil {
+				r.shards = make(map[string]shard)
+			}
+			r.shards[id] = s
+			changed = true
+		}
+	}
+	return changed
+}
+
+// covers reports whether merging src into r would change nothing: r is at
+// least as new as src.
+func (r *record) covers(src *record) bool {
+	if src.reg.newer(r.reg) {
+		return false
+	}
+	for e := range src.set {
+		if _, ok := r.set[e]; !ok {
+			return false
+		}
+	}
+	for id, s := range src.shards {
+		if cur, ok := r.shards[id]; !ok || s.version > cur.version {
+			return false
+		}
+	}
+	return true
+}
+
+// clone returns a deep copy of r; clone of nil is an empty record.
+func (r *record) clone() *record {
+	if r == nil {
+		return &record{}
+	}
+	return &record{reg: r.reg, set: maps.Clone(r.set), shards: maps.Clone(r.shards)}
+}
+
+// elements returns the set's elements in ascending order.
+func (r *record) elements() []int64 {
+	return slices.Sorted(maps.Keys(r.set))
+}
+
+// counter returns the sum of the counter's shards.
+func (r *record) counter() int64 {
+	var sum int64
+	for _, s := range r.shards {
+		sum += s.value
+	}
+	return sum
+}

@@ -1,0 +1,173 @@
+// Package workloads generates the operations concurrent clients perform and
+// names the checkers that judge the resulting history. A workload knows
+// nothing about any database: it talks to the small client interfaces of
+// client.go, which each target implements as far as its database allows.
+//
+// Rules every workload keeps so its histories stay checkable:
+//   - written values are unique (a shared counter), so a read names the
+//     one write it observed;
+//   - the key space is small, so operations on a key really overlap;
+//   - a worker has one operation in flight (the runner guarantees it).
+package workloads
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/chaoscheck/chaoscheck/checkers"
+	"github.com/chaoscheck/chaoscheck/history"
+)
+
+// Invocation is what a worker asks for: the f, key and value of an invoke
+// event.
+type Invocation struct {
+	F     string
+	Key   string
+	Value history.Value
+}
+
+// Completion is what the worker saw: the type, value and error of the
+// completion event.
+type Completion struct {
+	Type  history.Type
+	Value history.Value
+	Error string
+}
+
+// Worker performs one process's operations. It is used by one goroutine at
+// a time.
+type Worker interface {
+	// Next draws the next invocation.
+	Next(rng *rand.Rand) Invocation
+	// Do performs inv against the database and says what happened.
+	Do(ctx context.Context, inv Invocation) Completion
+}
+
+// Workload is one kind of test traffic.
+type Workload interface {
+	// Name is the --workload name.
+	Name() string
+	// NewWorker binds a process's client. It fails, naming the missing
+	// capability, when the client cannot perform this workload.
+	NewWorker(c Client) (Worker, error)
+	// Checkers returns the checkers that judge this workload's history.
+	Checkers(opts CheckOptions) []checkers.Checker
+}
+
+// Finisher is implemented by workloads that need reads after the faults
+// are healed and the cluster had time to recover (the set's final read).
+type Finisher interface {
+	FinalInvocations() []Invocation
+}
+
+// CheckOptions are the settings checkers take from the run.
+type CheckOptions struct {
+	// TimeLimit bounds the linearizability search per run (0: none).
+	TimeLimit time.Duration
+	// OutDir is where checkers may write artifacts (porcupine's
+	// visualization).
+	OutDir string
+}
+
+// Options configure the workloads.
+type Options struct {
+	// Keys is the size of the key space of shared-key workloads.
+	Keys int
+	// CAS enables compare-and-set operations in the register workload.
+	CAS bool
+	// NativeCounter makes the counter workload use the database's native
+	// increments (CounterClient) instead of read-modify-write.
+	NativeCounter bool
+}
+
+// DefaultOptions are the defaults of `chaoscheck test`.
+func DefaultOptions() Options { return Options{Keys: 5, CAS: true} }
+
+// Names lists the workloads New knows, sorted.
+func Names() []string {
+	names := make([]string, 0, len(constructors))
+	for n := range constructors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+var constructors = map[string]func(Options) Workload{
+	"register":    func(o Options) Workload { return newRegister(o) },
+	"set":         func(o Options) Workload { return newSet(o) },
+	"counter":     func(o Options) Workload { return newCounter(o) },
+	"ryw":         func(o Options) Workload { return newRYW(o) },
+	"lost-update": func(o Options) Workload { return newLostUpdate(o) },
+}
+
+// New returns the named workload. Its keys are prefixed with its name, so
+// several workloads can run in one test without sharing keys.
+func New(name string, opts Options) (Workload, error) {
+	c, ok := constructors[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown workload %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	if opts.Keys <= 0 {
+		return nil, fmt.Errorf("workload %s: key count must be positive, got %d", name, opts.Keys)
+	}
+	return c(opts), nil
+}
+
+// KeyPrefix is the prefix of every key the named workload uses.
+func KeyPrefix(workload string) string { return workload + ":" }
+
+// uniqueValues hands out written values that are unique within a workload.
+type uniqueValues struct{ next atomic.Int64 }
+
+func (u *uniqueValues) take() int64 { return u.next.Add(1) }
+
+// keyName is the i-th key of a workload.
+func keyName(workload string, i int) string { return fmt.Sprintf("%s%d", KeyPrefix(workload), i) }
+
+// needs reports a client lacking a workload's interface.
+func needs(workload, iface string, c Client) error {
+	return fmt.Errorf("workload %s needs a client with %s; the target's client (%T) does not have it", workload, iface, c)
+}
+
+// completeRead maps a read's outcome: a failed read had no effect.
+func completeRead(v history.Value, err error) Completion {
+	if err != nil {
+		return Completion{Type: history.Fail, Error: errText(err)}
+	}
+	return Completion{Type: history.OK, Value: v}
+}
+
+// completeWrite maps a write's outcome: Definite errors are fail, any other
+// error is info (the write may have happened).
+func completeWrite(v history.Value, err error) Completion {
+	switch {
+	case err == nil:
+		return Completion{Type: history.OK, Value: v}
+	case IsDefinite(err):
+		return Completion{Type: history.Fail, Value: v, Error: errText(err)}
+	default:
+		return Completion{Type: history.Info, Value: v, Error: errText(err)}
+	}
+}
+
+func errText(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout: " + err.Error()
+	}
+	return err.Error()
+}
+
+// readValue turns a register read into a history value.
+func readValue(v int64, found bool) history.Value {
+	if !found {
+		return history.Nil()
+	}
+	return history.Int(v)
+}
