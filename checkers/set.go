@@ -520,19 +520,3 @@ func (s *setRun) finish(keys int) {
 	}
 	res.Reason = strings.Join(notes, "; ")
 }
-
-// wlKeySample renders up to five keys.
-func wlKeySample(keys []string) string {
-	var b strings.Builder
-	for n, k := range keys {
-		if n == 5 {
-			fmt.Fprintf(&b, " and %d more", len(keys)-5)
-			break
-		}
-		if n > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%q", k)
-	}
-	return b.String()
-}

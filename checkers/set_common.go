@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/chaoscheck/chaoscheck/history"
 )
@@ -98,4 +99,20 @@ func wlListSample(idx []int, max int) string {
 		s += fmt.Sprintf("#%d", i)
 	}
 	return s
+}
+
+// wlKeySample renders up to five keys.
+func wlKeySample(keys []string) string {
+	var b strings.Builder
+	for n, k := range keys {
+		if n == 5 {
+			fmt.Fprintf(&b, " and %d more", len(keys)-5)
+			break
+		}
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", k)
+	}
+	return b.String()
 }

@@ -324,9 +324,10 @@ func (p *ednParser) atom(tok string, line int) (ednNode, error) {
 func (p *ednParser) number(tok string, line int) (ednNode, error) {
 	digits := strings.TrimSuffix(tok, "N")
 	if i, err := strconv.ParseInt(digits, 10, 64); err == nil {
-		if digits != tok || !hasLeadingZero(digits) {
-			return ednNode{kind: ednInt, line: line, i: i}, nil
+		if hasLeadingZero(digits) {
+			return ednNode{}, p.errorf("unsupported octal integer %s", tok)
 		}
+		return ednNode{kind: ednInt, line: line, i: i}, nil
 	} else if errors.Is(err, strconv.ErrRange) {
 		return ednNode{}, p.errorf("integer %s does not fit in 64 bits", tok)
 	}

@@ -1,0 +1,397 @@
+package history
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+)
+
+// ReadEDN reads a Jepsen history in EDN: op maps one after another (the
+// history.edn of Jepsen, one map a line) or inside one vector or list
+// (which may span many lines), possibly written as record literals
+// (#jepsen.history.Op{...}). Comments, commas and #_ discards are allowed.
+//
+// Keys of an op map (keywords):
+//
+//   - :type (required) :invoke, :ok, :fail or :info.
+//   - :f (required) a keyword or string, kept without the colon.
+//   - :process (required) a non-negative integer, or :nemesis.
+//   - :value nil, an integer, a string, a keyword (read as the string of
+//     its name, without the colon), or a vector, list or set of those,
+//     nested. Anything else (maps, booleans, floats, symbols) is an error
+//     for a client op; for a nemesis op the value is kept as a string of
+//     its EDN text.
+//   - :time nanoseconds since the start of the test. When no op has a
+//     time, each op's time is its position; an op without one among ops
+//     with times takes the time of the op before it.
+//   - :index ignored for ordering: ops are always re-indexed by position,
+//     and an :index that differs is kept in Extra["jepsen-index"].
+//   - :key a string, keyword or integer (as decimal text).
+//   - :error a string or keyword (its name), or any other form (its EDN
+//     text).
+//   - :node a string, keyword or integer.
+//
+// Other keys are kept in Extra under their name: strings as their
+// contents, every other form as its EDN text. String keys always go to
+// Extra.
+//
+// As in Jepsen logs, an :info or :fail completion whose :value is a
+// keyword (old Jepsen wrote `:value :timed-out`) is read as carrying its
+// invocation's value, with the keyword's name as Error (or in
+// Extra["jepsen-value"] when the op also has an :error).
+//
+// A last line without a newline that ends inside an op map is what a crash
+// in the middle of a write leaves: it is dropped and reported in ReadInfo.
+// Any other syntax error is an error naming its line. The history must
+// pass Validate.
+func ReadEDN(r io.Reader) (*History, ReadInfo, error) {
+	var info ReadInfo
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 64<<10)
+	}
+	p := newEDNParser(br)
+	im := newImporter()
+	err := readEDNOps(p, im, &info)
+	if p.consumed {
+		info.Lines = p.line
+		if p.lastNL {
+			info.Lines--
+		}
+	}
+	if err != nil {
+		return nil, info, fmt.Errorf("history: edn %w", err)
+	}
+	h := im.finish()
+	if err := h.Validate(); err != nil {
+		return nil, info, fmt.Errorf("history: invalid edn history: %w", err)
+	}
+	return h, info, nil
+}
+
+// readEDNOps reads top-level forms into im.
+func readEDNOps(p *ednParser, im *importer, info *ReadInfo) error {
+	for {
+		c, ok, err := p.skip(0)
+		if err != nil || !ok {
+			return err
+		}
+		start := p.line
+		switch c {
+		case ')', ']', '}':
+			return p.errorf("unexpected %q", c)
+		case '[', '(':
+			p.read()
+			closer := byte(']')
+			if c == '(' {
+				closer = ')'
+			}
+			for {
+				c, ok, err := p.skip(1)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return p.eofError("a collection of ops", start)
+				}
+				if isCloser(c) {
+					p.read()
+					if c != closer {
+						return p.errorf("%q closes a collection opened with %q at line %d", c, opener(closer), start)
+					}
+					break
+				}
+				n, err := p.form(1)
+				if err != nil {
+					return err
+				}
+				if err := im.addEDN(n); err != nil {
+					return err
+				}
+			}
+		default:
+			n, err := p.form(0)
+			var ee *ednError
+			if errors.As(err, &ee) && ee.eof && start == p.line {
+				info.Truncated = true
+				info.TruncatedLine = start
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := im.addEDN(n); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// importer accumulates the ops of an imported history and applies the
+// rules the importers share.
+type importer struct {
+	ops     []Op
+	timed   []bool // whether ops[i] came with a time
+	anyTime bool
+	pending map[Process]Value // value of each process's open invocation
+}
+
+func newImporter() *importer {
+	return &importer{pending: make(map[Process]Value)}
+}
+
+// add appends op, stamping its index.
+func (im *importer) add(op Op, timed bool) {
+	op.Index = len(im.ops)
+	im.ops = append(im.ops, op)
+	im.timed = append(im.timed, timed)
+	im.anyTime = im.anyTime || timed
+}
+
+// setValue sets op.Value from the EDN form n (nil when absent), applying
+// the keyword rule for :info and :fail completions, and tracks the value
+// of open invocations. op.Type and op.Process must be set.
+func (im *importer) setValue(op *Op, n *ednNode) error {
+	if !op.IsClient() {
+		if n != nil {
+			v, err := ednValue(*n, 0)
+			if err != nil {
+				v = Str(n.String())
+			}
+			op.Value = v
+		}
+		return nil
+	}
+	switch {
+	case n == nil:
+		op.Value = Nil()
+	case n.kind == ednKeyword && (op.Type == Info || op.Type == Fail):
+		op.Value = im.pending[op.Process]
+		if op.Error == "" {
+			op.Error = n.s
+		} else if _, ok := op.Extra["jepsen-value"]; !ok {
+			setExtra(op, "jepsen-value", n.String())
+		}
+	default:
+		v, err := ednValue(*n, 0)
+		if err != nil {
+			return err
+		}
+		op.Value = v
+	}
+	if op.Type == Invoke {
+		im.pending[op.Process] = op.Value
+	} else {
+		delete(im.pending, op.Process)
+	}
+	return nil
+}
+
+// finish returns the history, filling in times.
+func (im *importer) finish() *History {
+	var last int64
+	for i := range im.ops {
+		switch {
+		case !im.anyTime:
+			im.ops[i].Time = int64(i)
+		case !im.timed[i]:
+			im.ops[i].Time = last
+		}
+		last = im.ops[i].Time
+	}
+	return &History{Ops: im.ops}
+}
+
+func setExtra(op *Op, k, v string) {
+	if op.Extra == nil {
+		op.Extra = make(map[string]string)
+	}
+	op.Extra[k] = v
+}
+
+// ednField names the standard keys of an op map.
+var ednFields = map[string]bool{
+	"index": true, "time": true, "type": true, "process": true, "f": true,
+	"key": true, "value": true, "error": true, "node": true,
+}
+
+// addEDN converts one op map (or a tagged op map) and adds it.
+func (im *importer) addEDN(n ednNode) error {
+	m := n
+	for m.kind == ednTagged && len(m.items) == 1 {
+		m = m.items[0]
+	}
+	if m.kind != ednMap {
+		return &ednError{line: n.line, msg: fmt.Sprintf("expected an op map, got a %s", m.kind)}
+	}
+	fail := func(format string, args ...any) error {
+		return &ednError{line: n.line, msg: fmt.Sprintf(format, args...)}
+	}
+	var (
+		op                     Op
+		value                  *ednNode
+		index                  int64
+		hasType, hasF, hasProc bool
+		hasTime, hasIndex      bool
+		seen                   = make(map[string]bool, len(m.items)/2)
+	)
+	for k := 0; k+1 < len(m.items); k += 2 {
+		key, v := m.items[k], m.items[k+1]
+		var field, extra string // a standard field, or the Extra key
+		switch {
+		case key.kind == ednKeyword && ednFields[key.s]:
+			field = key.s
+		case key.kind == ednKeyword || key.kind == ednString:
+			extra = key.s
+		default:
+			extra = key.String()
+		}
+		dest := "field " + field
+		if field == "" {
+			dest = "extra " + extra
+		}
+		if seen[dest] {
+			return fail("duplicate key %s", key)
+		}
+		seen[dest] = true
+		if field == "" {
+			setExtra(&op, extra, extraText(v))
+			continue
+		}
+		switch field {
+		case "type":
+			s, ok := nameOf(v)
+			if !ok || !Type(s).Valid() {
+				return fail(":type must be :invoke, :ok, :fail or :info, got %s", v)
+			}
+			op.Type, hasType = Type(s), true
+		case "f":
+			s, ok := nameOf(v)
+			if !ok || s == "" {
+				return fail(":f must be a keyword or string, got %s", v)
+			}
+			op.F, hasF = s, true
+		case "process":
+			switch {
+			case v.kind == ednInt && v.i >= 0 && v.i <= math.MaxInt32:
+				op.Process = Process(v.i)
+			case (v.kind == ednKeyword || v.kind == ednString) && v.s == "nemesis":
+				op.Process = Nemesis
+			default:
+				return fail(":process must be a non-negative 32-bit integer or :nemesis, got %s", v)
+			}
+			hasProc = true
+		case "value":
+			value = &m.items[k+1]
+		case "time":
+			if v.kind != ednInt {
+				return fail(":time must be an integer, got %s", v)
+			}
+			op.Time, hasTime = v.i, true
+		case "index":
+			if v.kind != ednInt {
+				return fail(":index must be an integer, got %s", v)
+			}
+			index, hasIndex = v.i, true
+		case "key":
+			switch v.kind {
+			case ednString, ednKeyword:
+				op.Key = v.s
+			case ednInt:
+				op.Key = strconv.FormatInt(v.i, 10)
+			case ednNil:
+			default:
+				return fail(":key must be a string, keyword or integer, got %s", v)
+			}
+		case "error":
+			op.Error = textOf(v)
+		case "node":
+			op.Node = textOf(v)
+		}
+	}
+	switch {
+	case !hasType:
+		return fail("op has no :type")
+	case !hasF:
+		return fail("op has no :f")
+	case !hasProc:
+		return fail("op has no :process")
+	}
+	if err := im.setValue(&op, value); err != nil {
+		return fail(":value: %v", err)
+	}
+	if hasIndex && index != int64(len(im.ops)) {
+		if _, ok := op.Extra["jepsen-index"]; !ok {
+			setExtra(&op, "jepsen-index", strconv.FormatInt(index, 10))
+		}
+	}
+	im.add(op, hasTime)
+	return nil
+}
+
+// nameOf returns the name of a keyword or the contents of a string.
+func nameOf(n ednNode) (string, bool) {
+	if n.kind == ednKeyword || n.kind == ednString {
+		return n.s, true
+	}
+	return "", false
+}
+
+// textOf renders a form as text for a string field: strings as they are,
+// keywords as their name, integers in decimal, nil as "", anything else as
+// EDN.
+func textOf(n ednNode) string {
+	switch n.kind {
+	case ednString, ednKeyword:
+		return n.s
+	case ednNil:
+		return ""
+	case ednInt:
+		return strconv.FormatInt(n.i, 10)
+	}
+	return n.String()
+}
+
+// extraText renders a form for Extra: strings as their contents, anything
+// else as EDN text.
+func extraText(n ednNode) string {
+	if n.kind == ednString {
+		return n.s
+	}
+	return n.String()
+}
+
+// ednValue converts a form into a Value.
+func ednValue(n ednNode, depth int) (Value, error) {
+	if depth > maxValueDepth {
+		return Value{}, fmt.Errorf("value nested deeper than %d", maxValueDepth)
+	}
+	switch n.kind {
+	case ednNil:
+		return Nil(), nil
+	case ednInt:
+		return Int(n.i), nil
+	case ednString, ednKeyword:
+		return Str(n.s), nil
+	case ednChar:
+		return Str(string(n.r)), nil
+	case ednVector, ednList, ednSet:
+		vs := make([]Value, len(n.items))
+		for k := range n.items {
+			v, err := ednValue(n.items[k], depth+1)
+			if err != nil {
+				return Value{}, err
+			}
+			vs[k] = v
+		}
+		return List(vs...), nil
+	case ednTagged:
+		if len(n.items) == 1 {
+			return ednValue(n.items[0], depth)
+		}
+	}
+	return Value{}, fmt.Errorf("unsupported %s %s (values are nil, integers, strings, keywords and collections of those)", n.kind, n)
+}
