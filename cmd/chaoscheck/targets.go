@@ -46,6 +46,7 @@ type simFlags struct {
 	hintedHandoff  bool
 	loseUnflushed  bool
 	coordinator    string
+	setMode        string
 }
 
 func (s *simFlags) register(fl *pflag.FlagSet) {
@@ -62,6 +63,7 @@ func (s *simFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&s.hintedHandoff, "hinted-handoff", false, "sim: coordinators replay writes to replicas that were unreachable")
 	fl.BoolVar(&s.loseUnflushed, "lose-unflushed", false, "sim: a killed node loses writes it had not flushed")
 	fl.StringVar(&s.coordinator, "coordinator", "random", "sim: coordinator per request: random or sticky (one node per client)")
+	fl.StringVar(&s.setMode, "set-mode", "union", "sim: sets as per-element adds (union) or one last-write-wins value (lww)")
 }
 
 func (s *simFlags) config(seed int64) (sim.Config, error) {
@@ -106,6 +108,9 @@ func (s *simFlags) config(seed int64) (sim.Config, error) {
 	}
 	if cfg.Coordinator, err = sim.ParseCoordinatorMode(s.coordinator); err != nil {
 		return cfg, fmt.Errorf("--coordinator: %w", err)
+	}
+	if cfg.SetMode, err = sim.ParseSetMode(s.setMode); err != nil {
+		return cfg, fmt.Errorf("--set-mode: %w", err)
 	}
 	return cfg, cfg.Validate()
 }

@@ -77,9 +77,14 @@ func (cl *Client) call(ctx context.Context, op string, run func(co coordinator) 
 	if err := ctx.Err(); err != nil {
 		return result{}, workloads.Definite(err)
 	}
+	select {
+	case <-cl.c.net.done:
+		return result{}, workloads.Definite(fmt.Errorf("%s: %w: the deployment is closed", op, ErrClosed))
+	default:
+	}
 	n, err := cl.coordinatorFor()
 	if err != nil {
-		return result{}, workloads.Definite(err)
+		return result{}, workloads.Definite(fmt.Errorf("%s: %w", op, err))
 	}
 	if !n.isUp() {
 		return result{}, workloads.Definite(fmt.Errorf("%w: %s: coordinator %s is down", ErrConnectionRefused, op, n.name))
@@ -170,6 +175,9 @@ func (cl *Client) ReadModifyWrite(ctx context.Context, key string, next func(old
 // Add adds element to the set key at W.
 func (cl *Client) Add(ctx context.Context, key string, element int64) error {
 	_, err := cl.call(ctx, "add", func(co coordinator) result {
+		if cl.c.cfg.SetMode == SetLWW {
+			return result{err: co.lwwSetAdd(key, element)}
+		}
 		return result{err: co.write("add", key, setAdd(element))}
 	})
 	return err
@@ -184,6 +192,9 @@ func (cl *Client) ReadSet(ctx context.Context, key string) ([]int64, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cl.c.cfg.SetMode == SetLWW {
+		return append([]int64{}, res.rec.lset.elems...), nil
 	}
 	if els := res.rec.elements(); els != nil {
 		return els, nil

@@ -103,6 +103,37 @@ func (m CoordinatorMode) String() string {
 	return fmt.Sprintf("CoordinatorMode(%d)", int(m))
 }
 
+// SetMode is how the sim stores sets.
+type SetMode int
+
+const (
+	// SetUnion: per-element adds that merge by union; never lost once on
+	// a replica.
+	SetUnion SetMode = iota
+	// SetLWW: the whole set is one value, read, extended and written back
+	// under last-write-wins.
+	SetLWW
+)
+
+// ParseSetMode parses "union" or "lww".
+func ParseSetMode(s string) (SetMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "union":
+		return SetUnion, nil
+	case "lww":
+		return SetLWW, nil
+	}
+	return 0, fmt.Errorf("sim: unknown set mode %q (want union or lww)", s)
+}
+
+// String returns "union" or "lww".
+func (m SetMode) String() string {
+	if m == SetLWW {
+		return "lww"
+	}
+	return "union"
+}
+
 // Defaults of the zero Config.
 const (
 	DefaultNodes          = 3
@@ -155,6 +186,11 @@ type Config struct {
 
 	// Coordinator chooses the node that coordinates a request.
 	Coordinator CoordinatorMode
+
+	// SetMode is how sets are stored: SetUnion (default, adds merge like a
+	// Cassandra set collection) or SetLWW (the whole set is one
+	// last-write-wins value).
+	SetMode SetMode
 
 	// Seed seeds every random choice: network latencies and random
 	// coordinators.
@@ -235,6 +271,9 @@ func (c Config) Validate() error {
 	}
 	if c.FlushInterval < 0 {
 		return fmt.Errorf("sim: FlushInterval must be positive, got %v", c.FlushInterval)
+	}
+	if c.SetMode != SetUnion && c.SetMode != SetLWW {
+		return errors.New("sim: unknown set mode " + c.SetMode.String())
 	}
 	if c.Coordinator != Sticky && c.Coordinator != Random {
 		return errors.New("sim: unknown coordinator mode " + c.Coordinator.String())

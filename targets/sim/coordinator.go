@@ -3,6 +3,8 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -245,6 +247,23 @@ func registerWrite(v int64) func(*record, int64) *record {
 	return func(_ *record, now int64) *record {
 		return &record{reg: cell{ts: now, value: v, ok: true}}
 	}
+}
+
+// lwwSetAdd reads the whole set at R and writes it back with e added, at
+// W, stamped with the coordinator's clock: two steps, not atomic, and the
+// write loses to any write with a later timestamp.
+func (co coordinator) lwwSetAdd(key string, e int64) error {
+	rec, err := co.read("add", key)
+	if err != nil {
+		return workloads.Definite(fmt.Errorf("add: read step, nothing written: %w", err))
+	}
+	elems := rec.lset.elems
+	if _, found := slices.BinarySearch(elems, e); !found {
+		elems = slices.Insert(slices.Clone(elems), sort.Search(len(elems), func(i int) bool { return elems[i] >= e }), e)
+	}
+	return co.write("add", key, func(_ *record, now int64) *record {
+		return &record{lset: lwwSet{ts: now, elems: elems, ok: true}}
+	})
 }
 
 // setAdd is the delta adding e to a set.

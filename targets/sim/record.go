@@ -15,7 +15,14 @@ import (
 //     therefore writes values that lose to older writes: acknowledged
 //     writes that vanish.
 //   - a set: the elements ever added. Adds commute, so replicas merge by
-//     union and no add is ever lost once it reached a replica.
+//     union and no add is ever lost once it reached a replica (like a
+//     Cassandra set collection).
+//   - a set stored as ONE value (SetLWW): the whole set with the
+//     timestamp of the write that set it, as an application does that
+//     keeps a list in a document or a JSON blob. An add reads the set and
+//     writes it back with the element added; conflicts resolve by
+//     last-write-wins like a register, so concurrent adds and clock skew
+//     lose acknowledged elements.
 //   - a counter: one shard per coordinator node, like Cassandra's counter
 //     shards. An increment through node n reads n's own shard, adds the
 //     delta and writes the shard with the next version of n's own logical
@@ -63,6 +70,31 @@ type record struct {
 	reg    cell
 	set    map[int64]struct{}
 	shards map[string]shard
+	lset   lwwSet
+}
+
+// lwwSet is a whole set under last-write-wins. Its elements are never
+// mutated once stored.
+type lwwSet struct {
+	ts    int64
+	elems []int64 // ascending
+	ok    bool
+}
+
+// newer reports whether a beats b under last-write-wins, ties broken by
+// the longer then the lexicographically larger list.
+func (a lwwSet) newer(b lwwSet) bool {
+	switch {
+	case !a.ok:
+		return false
+	case !b.ok:
+		return true
+	case a.ts != b.ts:
+		return a.ts > b.ts
+	case len(a.elems) != len(b.elems):
+		return len(a.elems) > len(b.elems)
+	}
+	return slices.Compare(a.elems, b.elems) > 0
 }
 
 // merge folds src into r and reports whether r changed.
@@ -70,6 +102,10 @@ func (r *record) merge(src *record) bool {
 	changed := false
 	if src.reg.newer(r.reg) {
 		r.reg = src.reg
+		changed = true
+	}
+	if src.lset.newer(r.lset) {
+		r.lset = src.lset
 		changed = true
 	}
 	for e := range src.set {
@@ -96,7 +132,7 @@ func (r *record) merge(src *record) bool {
 // covers reports whether merging src into r would change nothing: r is at
 // least as new as src.
 func (r *record) covers(src *record) bool {
-	if src.reg.newer(r.reg) {
+	if src.reg.newer(r.reg) || src.lset.newer(r.lset) {
 		return false
 	}
 	for e := range src.set {
@@ -117,7 +153,7 @@ func (r *record) clone() *record {
 	if r == nil {
 		return &record{}
 	}
-	return &record{reg: r.reg, set: maps.Clone(r.set), shards: maps.Clone(r.shards)}
+	return &record{reg: r.reg, set: maps.Clone(r.set), shards: maps.Clone(r.shards), lset: r.lset}
 }
 
 // elements returns the set's elements in ascending order.

@@ -157,6 +157,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		{Name: "replication", Value: replication},
 		{Name: "replication lag", Value: cfg.ReplicationLag.String()},
 		{Name: "conflict resolution", Value: "last write wins, by coordinator clock"},
+		{Name: "sets", Value: setModeText(cfg.SetMode)},
 		{Name: "network latency", Value: fmt.Sprintf("0-%v per message", cfg.NetworkLatency)},
 		{Name: "request timeout", Value: cfg.RequestTimeout.String()},
 		{Name: "read repair", Value: onOff(cfg.ReadRepair)},
@@ -172,3 +173,10 @@ func (d *Deployment) Describe() []targets.Setting {
 // has returned, or with an error when ctx ends first. Closing twice is
 // harmless.
 func (d *Deployment) Close(ctx context.Context) error { return d.cluster.close(ctx) }
+
+func setModeText(m SetMode) string {
+	if m == SetLWW {
+		return "lww: the whole set is one value, read and written back (last write wins)"
+	}
+	return "union: per-element adds merge (no add is lost once on a replica)"
+}
