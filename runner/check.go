@@ -6,7 +6,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/history"
-	"github.com/chaoscheck/chaoscheck/store"
+	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -31,8 +31,8 @@ func Groups(ws []workloads.Workload, o workloads.CheckOptions) []Group {
 // its group's client operations plus all nemesis events, re-indexed from
 // zero; the indexes in its anomalies are mapped back to the full history,
 // so witnesses always name lines of history.jsonl.
-func Check(ctx context.Context, h *history.History, groups []Group) []store.Check {
-	var out []store.Check
+func Check(ctx context.Context, h *history.History, groups []Group) []rundir.Check {
+	var out []rundir.Check
 	for _, g := range groups {
 		sub, orig := filter(h, g.KeyPrefix)
 		for _, c := range g.Checkers {
@@ -47,7 +47,7 @@ func Check(ctx context.Context, h *history.History, groups []Group) []store.Chec
 					}
 				}
 			}
-			out = append(out, store.Check{Workload: g.Workload, Result: res})
+			out = append(out, rundir.Check{Workload: g.Workload, Result: res})
 		}
 	}
 	return out
@@ -78,8 +78,8 @@ func filter(h *history.History, prefix string) (*history.History, []int) {
 }
 
 // Stats counts the operations of h.
-func Stats(h *history.History) store.Stats {
-	var s store.Stats
+func Stats(h *history.History) rundir.Stats {
+	var s rundir.Stats
 	pending := map[history.Process]bool{}
 	for i := range h.Ops {
 		op := &h.Ops[i]

@@ -15,7 +15,7 @@ import (
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/runner"
-	"github.com/chaoscheck/chaoscheck/store"
+	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/targets/sim"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
@@ -66,7 +66,7 @@ func runLesson(t *testing.T, l lesson) *runner.Outcome {
 }
 
 // check returns the named check of a workload.
-func check(t *testing.T, out *runner.Outcome, workload, checker string) store.Check {
+func check(t *testing.T, out *runner.Outcome, workload, checker string) rundir.Check {
 	t.Helper()
 	for _, c := range out.Results.Checks {
 		if c.Workload == workload && c.Checker == checker {
@@ -74,12 +74,12 @@ func check(t *testing.T, out *runner.Outcome, workload, checker string) store.Ch
 		}
 	}
 	t.Fatalf("no %s/%s check in %+v", workload, checker, out.Results.Checks)
-	return store.Check{}
+	return rundir.Check{}
 }
 
 func loadHistory(t *testing.T, out *runner.Outcome) *history.History {
 	t.Helper()
-	h, _, err := history.Load(out.Dir+"/"+store.HistoryFile, history.FormatJSONL)
+	h, _, err := history.Load(out.Dir+"/"+rundir.HistoryFile, history.FormatJSONL)
 	if err != nil {
 		t.Fatal(err)
 	}

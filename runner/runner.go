@@ -25,7 +25,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/nemesis"
-	"github.com/chaoscheck/chaoscheck/store"
+	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
@@ -67,7 +67,7 @@ type Config struct {
 	// rerun.
 	CommandLine []string
 	// Settings are extra configuration lines for test.json (flags...).
-	Settings []store.Setting
+	Settings []rundir.Setting
 	// Progress receives live progress lines (nil: none).
 	Progress io.Writer
 	// ProgressEvery is the progress period (default 2s).
@@ -107,6 +107,9 @@ func (c *Config) Validate() error {
 	case c.RecoveryTime < 0:
 		return fmt.Errorf("recovery time must not be negative, got %v", c.RecoveryTime)
 	}
+	if err := rundir.ValidateName(c.Name); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for _, w := range c.Workloads {
 		if seen[w.Name()] {
@@ -120,7 +123,7 @@ func (c *Config) Validate() error {
 // Outcome is what a finished run produced.
 type Outcome struct {
 	Dir     string
-	Results store.Results
+	Results rundir.Results
 }
 
 // ErrSetup wraps failures that prevented the test from running (deploy,
@@ -138,7 +141,7 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 		return nil, err
 	}
 	start := time.Now()
-	dir, err := store.NewRunDir(cfg.StoreRoot, cfg.Name, start)
+	dir, err := rundir.NewRunDir(cfg.StoreRoot, cfg.Name, start)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
@@ -176,7 +179,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 	}
 
 	info := r.testInfo(start)
-	if err := store.WriteJSON(filepath.Join(r.dir, store.TestFile), info); err != nil {
+	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.TestFile), info); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 
@@ -195,11 +198,11 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		}
 	}()
 	info.TargetSettings = dep.Describe()
-	if err := store.WriteJSON(filepath.Join(r.dir, store.TestFile), info); err != nil {
+	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.TestFile), info); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 
-	f, err := os.Create(filepath.Join(r.dir, store.HistoryFile))
+	f, err := os.Create(filepath.Join(r.dir, rundir.HistoryFile))
 	if err != nil {
 		return nil, fmt.Errorf("%w: create history: %v", ErrSetup, err)
 	}
@@ -233,28 +236,28 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 	h := r.rec.History()
 	r.printf("checking %d operations...", h.ClientOps())
 	checks := Check(context.WithoutCancel(ctx), h, Groups(cfg.Workloads, workloads.CheckOptions{TimeLimit: cfg.CheckTimeLimit, OutDir: r.dir}))
-	res := store.Results{
-		SchemaVersion: store.SchemaVersion,
-		Verdict:       store.Verdict(checks),
+	res := rundir.Results{
+		SchemaVersion: rundir.SchemaVersion,
+		Verdict:       rundir.Verdict(checks),
 		Interrupted:   interrupted,
 		Errors:        runErrs,
 		Stats:         Stats(h),
 		Checks:        checks,
-		History:       store.HistoryFile,
+		History:       rundir.HistoryFile,
 	}
 	if len(runErrs) > 0 && res.Verdict == "valid" {
 		// A fault that did not heal, or a history not fully written,
 		// makes "valid" unproven.
 		res.Verdict = "unknown"
 	}
-	if err := store.WriteJSON(filepath.Join(r.dir, store.ResultsFile), res); err != nil {
+	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.ResultsFile), res); err != nil {
 		return &Outcome{Dir: r.dir, Results: res}, err
 	}
 	return &Outcome{Dir: r.dir, Results: res}, nil
 }
 
 // testInfo is test.json before deploy (the target adds its settings after).
-func (r *run) testInfo(start time.Time) store.TestInfo {
+func (r *run) testInfo(start time.Time) rundir.TestInfo {
 	cfg := r.cfg
 	names := make([]string, len(cfg.Workloads))
 	for i, w := range cfg.Workloads {
@@ -264,7 +267,7 @@ func (r *run) testInfo(start time.Time) store.TestInfo {
 	for i, f := range cfg.Faults {
 		faults[i] = f.Name()
 	}
-	conf := []store.Setting{
+	conf := []rundir.Setting{
 		{Name: "concurrency", Value: fmt.Sprint(cfg.Concurrency)},
 		{Name: "rate", Value: fmt.Sprint(cfg.Rate)},
 		{Name: "time-limit", Value: cfg.TimeLimit.String()},
@@ -273,7 +276,7 @@ func (r *run) testInfo(start time.Time) store.TestInfo {
 		{Name: "recovery-time", Value: cfg.RecoveryTime.String()},
 		{Name: "check-time-limit", Value: cfg.CheckTimeLimit.String()},
 	}
-	return store.TestInfo{
+	return rundir.TestInfo{
 		Name:        cfg.Name,
 		Start:       start,
 		CommandLine: cfg.CommandLine,
@@ -287,7 +290,7 @@ func (r *run) testInfo(start time.Time) store.TestInfo {
 }
 
 // Versions names the build of chaoscheck and Go.
-func Versions() []store.Setting {
+func Versions() []rundir.Setting {
 	v := "devel"
 	rev := ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
@@ -300,9 +303,9 @@ func Versions() []store.Setting {
 			}
 		}
 	}
-	out := []store.Setting{{Name: "chaoscheck", Value: v}, {Name: "go", Value: runtime.Version()}}
+	out := []rundir.Setting{{Name: "chaoscheck", Value: v}, {Name: "go", Value: runtime.Version()}}
 	if rev != "" {
-		out = append(out, store.Setting{Name: "revision", Value: rev})
+		out = append(out, rundir.Setting{Name: "revision", Value: rev})
 	}
 	return out
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/nemesis"
-	"github.com/chaoscheck/chaoscheck/store"
+	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -46,19 +46,19 @@ func TestCorrectTargetIsValid(t *testing.T) {
 		t.Fatalf("only %d ok ops", out.Results.Stats.OK)
 	}
 	// The run directory has every file and the latest links resolve.
-	for _, f := range []string{store.TestFile, store.HistoryFile, store.ResultsFile} {
+	for _, f := range []string{rundir.TestFile, rundir.HistoryFile, rundir.ResultsFile} {
 		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {
 			t.Error(err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(root, "latest", store.ResultsFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(root, "latest", rundir.ResultsFile)); err != nil {
 		t.Errorf("store/latest: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "noop", "latest", store.HistoryFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(root, "noop", "latest", rundir.HistoryFile)); err != nil {
 		t.Errorf("store/noop/latest: %v", err)
 	}
 	// The streamed history reads back whole and agrees with the stats.
-	f, err := os.Open(filepath.Join(out.Dir, store.HistoryFile))
+	f, err := os.Open(filepath.Join(out.Dir, rundir.HistoryFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +70,8 @@ func TestCorrectTargetIsValid(t *testing.T) {
 	if got := Stats(h); got.OK != out.Results.Stats.OK || got.Invocations != out.Results.Stats.Invocations {
 		t.Fatalf("history on disk %+v, results %+v", got, out.Results.Stats)
 	}
-	var ti store.TestInfo
-	if err := store.ReadJSON(filepath.Join(out.Dir, store.TestFile), &ti); err != nil || ti.Seed != 1 || len(ti.TargetSettings) == 0 {
+	var ti rundir.TestInfo
+	if err := rundir.ReadJSON(filepath.Join(out.Dir, rundir.TestFile), &ti); err != nil || ti.Seed != 1 || len(ti.TargetSettings) == 0 {
 		t.Fatalf("test.json: %v %+v", err, ti)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"context"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
-	"github.com/chaoscheck/chaoscheck/store"
+	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -36,4 +36,4 @@ type Deployment interface {
 }
 
 // Setting is one described configuration value.
-type Setting = store.Setting
+type Setting = rundir.Setting

@@ -16,7 +16,7 @@ import (
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/runner"
-	"github.com/chaoscheck/chaoscheck/store"
+	"github.com/chaoscheck/chaoscheck/rundir"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -54,16 +54,16 @@ key) next to the file, or into --out.`,
 				return badInput(fmt.Errorf("create output directory: %w", err))
 			}
 			checks := runner.Check(cmd.Context(), h, []runner.Group{{Checkers: cs}})
-			res := store.Results{
-				SchemaVersion: store.SchemaVersion,
-				Verdict:       store.Verdict(checks),
+			res := rundir.Results{
+				SchemaVersion: rundir.SchemaVersion,
+				Verdict:       rundir.Verdict(checks),
 				Stats:         runner.Stats(h),
 				Checks:        checks,
 				History:       historyRef(outDir, args[0]),
 			}
 			printChecks(cmd.OutOrStdout(), res)
-			path := filepath.Join(outDir, store.ResultsFile)
-			if err := store.WriteJSON(path, res); err != nil {
+			path := filepath.Join(outDir, rundir.ResultsFile)
+			if err := rundir.WriteJSON(path, res); err != nil {
 				return couldNotRun(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "results: %s\n", path)
@@ -143,7 +143,7 @@ func exitFor(v checkers.Verdict) int {
 }
 
 // printChecks prints the verdict table.
-func printChecks(w io.Writer, res store.Results) {
+func printChecks(w io.Writer, res rundir.Results) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKLOAD\tCHECKER\tVERDICT\tANOMALIES\tNOTE")
 	for _, c := range res.Checks {

@@ -17,7 +17,7 @@ import (
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/runner"
-	"github.com/chaoscheck/chaoscheck/store"
+	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -186,10 +186,10 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	if name == "" {
 		name = tf.target + "-" + strings.Join(tf.workloads, "-")
 	}
-	var settings []store.Setting
+	var settings []rundir.Setting
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if f.Changed {
-			settings = append(settings, store.Setting{Name: "--" + f.Name, Value: f.Value.String()})
+			settings = append(settings, rundir.Setting{Name: "--" + f.Name, Value: f.Value.String()})
 		}
 	})
 	cmdline := append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...)

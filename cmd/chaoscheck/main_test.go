@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/rundir"
+)
+
+// Bad input gets exit code 254 and never a panic.
+func TestBadInputExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.txt")
+	os.WriteFile(garbage, []byte("this is not a history\n"), 0o644)
+	empty := filepath.Join(dir, "empty.jsonl")
+	os.WriteFile(empty, nil, 0o644)
+	for _, args := range [][]string{
+		{"test", "--no-such-flag"},
+		{"test", "--cl", "TWELVE"},
+		{"test", "--target", "oracle"},
+		{"test", "--target", "postgres"},
+		{"test", "--workload", "bank"},
+		{"test", "--nemesis", "meteor"},
+		{"test", "--nemesis-nodes", "-3", "--nemesis", "kill"},
+		{"test", "--time-limit", "soon"},
+		{"test", "--concurrency", "0"},
+		{"test", "--expect", "maybe"},
+		{"test", "--name", "../../etc", "--store", dir},
+		{"test", "--nodes", "3", "--r", "5"},
+		{"check"},
+		{"check", filepath.Join(dir, "missing.jsonl")},
+		{"check", garbage},
+		{"check", empty},
+		{"check", "--format", "xml", garbage},
+		{"check", "--model", "queue", garbage},
+		{"check", "--checker", "bank", garbage},
+		{"export", "--format", "csv", garbage},
+		{"nonsense"},
+	} {
+		if code := run(args); code != exitBadInput {
+			t.Errorf("%v: exit %d, want %d", args, code, exitBadInput)
+		}
+	}
+}
+
+// check agrees with the known verdicts of real Jepsen histories and exits
+// 0 for valid, 1 for invalid.
+func TestCheckExitCodes(t *testing.T) {
+	out := t.TempDir()
+	data := filepath.Join("..", "..", "testdata", "porcupine")
+	if code := run([]string{"check", "--out", out, filepath.Join(data, "etcd", "etcd_002.log")}); code != exitValid {
+		t.Errorf("etcd_002 (linearizable): exit %d", code)
+	}
+	if code := run([]string{"check", "--out", out, filepath.Join(data, "etcd", "etcd_000.log")}); code != exitInvalid {
+		t.Errorf("etcd_000 (not linearizable): exit %d", code)
+	}
+	if code := run([]string{"check", "--out", out, "--model", "kv", filepath.Join(data, "kv", "c10-bad.txt")}); code != exitInvalid {
+		t.Errorf("kv c10-bad: exit %d", code)
+	}
+	var res rundir.Results
+	if err := rundir.ReadJSON(filepath.Join(out, rundir.ResultsFile), &res); err != nil || res.Verdict != "invalid" {
+		t.Errorf("results.json: %v %+v", err, res.Verdict)
+	}
+}
+
+// buildBinary compiles chaoscheck once for the tests that need a real
+// process (signals).
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "chaoscheck")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// Ctrl-C during a fault: the process heals the fault (the history records
+// its stop), writes a history that `check` reads, marks the results
+// interrupted, and exits with a verdict code, not a crash.
+func TestInterruptDuringFaultHealsAndKeepsHistory(t *testing.T) {
+	bin := buildBinary(t)
+	st := t.TempDir()
+	cmd := exec.Command(bin, "test", "--store", st, "--name", "sigint", "--time-limit", "2m",
+		"--nemesis", "partition,kill,pause,clock", "--nemesis-interval", "200ms", "--seed", "9")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+
+	// Wait until a fault is in force: a start event is the last nemesis
+	// event in the streamed history.
+	hist := filepath.Join(st, "sigint", "latest", rundir.HistoryFile)
+	deadline := time.Now().Add(30 * time.Second)
+	for !faultActive(hist) {
+		if time.Now().After(deadline) {
+			t.Fatal("no fault became active within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("chaoscheck did not exit within 60s of SIGINT")
+	}
+	var ee *exec.ExitError
+	code := 0
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	if code != exitInvalid && code != exitUnknown {
+		t.Fatalf("exit %d after SIGINT (%v), want 1 or 2", code, err)
+	}
+	h, info, err := history.Load(hist, history.FormatAuto)
+	if err != nil || info.Truncated {
+		t.Fatalf("history after SIGINT: %v %+v", err, info)
+	}
+	starts, stops := 0, 0
+	for _, op := range h.Ops {
+		if op.Process == history.Nemesis && op.Type == history.Info && op.Error == "" {
+			if strings.HasPrefix(op.F, "start-") {
+				starts++
+			} else if strings.HasPrefix(op.F, "stop-") {
+				stops++
+			}
+		}
+	}
+	if starts == 0 || starts != stops {
+		t.Fatalf("%d faults started, %d healed", starts, stops)
+	}
+	var res rundir.Results
+	if err := rundir.ReadJSON(filepath.Join(st, "sigint", "latest", rundir.ResultsFile), &res); err != nil || !res.Interrupted {
+		t.Fatalf("results: %v interrupted=%v", err, res.Interrupted)
+	}
+	if code := run([]string{"check", "--out", t.TempDir(), hist}); code == exitBadInput || code == exitCrashed {
+		t.Fatalf("check of the interrupted history: exit %d", code)
+	}
+}
+
+// faultActive reports whether the last nemesis event in the history file
+// is a successful start.
+func faultActive(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	last := ""
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, `"process":"nemesis"`) && strings.Contains(line, `"type":"info"`) {
+			last = line
+		}
+	}
+	return strings.Contains(last, `"f":"start-`) && !strings.Contains(last, `"error"`)
+}
