@@ -225,7 +225,7 @@ func (im *importer) addEDN(n ednNode) error {
 		m = m.items[0]
 	}
 	if m.kind != ednMap {
-		return &ednError{line: n.line, msg: fmt.Sprintf("expected an op map, got a %s", m.kind)}
+		return &ednError{line: n.line, msg: fmt.Sprintf("expected an op map, got %s", m.kind.withArticle())}
 	}
 	fail := func(format string, args ...any) error {
 		return &ednError{line: n.line, msg: fmt.Sprintf(format, args...)}

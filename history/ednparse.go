@@ -47,6 +47,17 @@ func (k ednKind) String() string {
 	return "unknown"
 }
 
+// withArticle returns the name of k after "a" or "an".
+func (k ednKind) withArticle() string {
+	switch k {
+	case ednInt:
+		return "an integer"
+	case ednNil:
+		return "nil"
+	}
+	return "a " + k.String()
+}
+
 // ednNode is one parsed EDN form.
 type ednNode struct {
 	kind  ednKind
@@ -482,15 +493,17 @@ func (p *ednParser) dispatch(line, depth int) (ednNode, error) {
 	return ednNode{}, p.errorf("unsupported dispatch #%c", c)
 }
 
-// parseEDNForm parses s as exactly one EDN form.
-func parseEDNForm(s string) (ednNode, error) {
+// parseEDNForm parses s as exactly one EDN form, as if nested depth
+// levels deep.
+func parseEDNForm(s string, depth int) (ednNode, error) {
 	p := newEDNParser(bufio.NewReaderSize(strings.NewReader(s), 16))
-	return p.single()
+	return p.single(depth)
 }
 
-// single parses the rest of the input as exactly one form.
-func (p *ednParser) single() (ednNode, error) {
-	c, ok, err := p.skip(0)
+// single parses the rest of the input as exactly one form, as if nested
+// depth levels deep.
+func (p *ednParser) single(depth int) (ednNode, error) {
+	c, ok, err := p.skip(depth)
 	if err != nil {
 		return ednNode{}, err
 	}
@@ -500,11 +513,11 @@ func (p *ednParser) single() (ednNode, error) {
 	if isCloser(c) {
 		return ednNode{}, p.errorf("unexpected %q", c)
 	}
-	n, err := p.form(0)
+	n, err := p.form(depth)
 	if err != nil {
 		return ednNode{}, err
 	}
-	if _, ok, err := p.skip(0); err != nil {
+	if _, ok, err := p.skip(depth); err != nil {
 		return ednNode{}, err
 	} else if ok {
 		return ednNode{}, p.errorf("more than one value")

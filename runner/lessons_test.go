@@ -14,8 +14,8 @@ import (
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/nemesis"
-	"github.com/chaoscheck/chaoscheck/runner"
 	"github.com/chaoscheck/chaoscheck/rundir"
+	"github.com/chaoscheck/chaoscheck/runner"
 	"github.com/chaoscheck/chaoscheck/targets/sim"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )

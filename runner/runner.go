@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -202,11 +201,10 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 
-	f, err := os.Create(filepath.Join(r.dir, rundir.HistoryFile))
+	w, err := history.Create(filepath.Join(r.dir, rundir.HistoryFile))
 	if err != nil {
 		return nil, fmt.Errorf("%w: create history: %v", ErrSetup, err)
 	}
-	w := history.NewWriter(f)
 	r.rec = history.NewRecorder(w)
 
 	r.nem, err = nemesis.New(dep.Cluster(), cfg.Faults, cfg.NemesisInterval, nemRNG, r.rec)

@@ -8,12 +8,6 @@ import (
 	"github.com/chaoscheck/chaoscheck/history"
 )
 
-// NotSwapped is the third element of an ok CAS completion whose compare
-// failed: [old new "not-swapped"]. Recording it ok (instead of Jepsen's fail)
-// lets the linearizability checker verify that the register really did not
-// hold old, a stronger check.
-const NotSwapped = "not-swapped"
-
 // register: reads, unique writes and CAS on a small key space, checked for
 // linearizability (each key an independent register).
 type register struct {
@@ -105,7 +99,7 @@ func doRegister(ctx context.Context, c RegisterClient, inv Invocation) Completio
 		ov, _ := inv.Value.AsInts()
 		swapped, err := c.CAS(ctx, inv.Key, ov[0], ov[1])
 		if err == nil && !swapped {
-			return Completion{Type: history.OK, Value: history.List(history.Int(ov[0]), history.Int(ov[1]), history.Str(NotSwapped))}
+			return Completion{Type: history.OK, Value: history.List(history.Int(ov[0]), history.Int(ov[1]), history.Str(history.NotSwapped))}
 		}
 		return completeWrite(inv.Value, err)
 	}
