@@ -185,11 +185,13 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 		}
 		v, _ := op.Value.AsInt()
 		if v < lower || v > upper {
-			res.AddAnomaly(Anomaly{
-				Kind:    "counter-out-of-bounds",
-				Key:     op.Key,
-				Ops:     wlWitness(h, p.Invoke, p.Complete),
-				Message: counterMessage(h, p, v, lower, upper),
+			wlAddAnomaly(&res, "counter-out-of-bounds", func() Anomaly {
+				return Anomaly{
+					Kind:    "counter-out-of-bounds",
+					Key:     op.Key,
+					Ops:     wlWitness(h, p.Invoke, p.Complete),
+					Message: counterMessage(h, p, v, lower, upper),
+				}
 			})
 		}
 	}

@@ -52,7 +52,7 @@ import (
 //     after the element was known and did not contain it, while a read that
 //     began later did. One anomaly per element, whose witnesses are the add
 //     (and the read that made it known, if any), the last such stale read
-//     and the later read that contained it. StalenessNS is that stale
+//     and the next read that contained it. StalenessNS is that stale
 //     read's completion time minus the time the element became known (the
 //     add's ok completion, or the completion of the read that revealed it).
 //     The message says how many reads missed it.
@@ -77,9 +77,11 @@ import (
 // expected to be unique per key; an element added more than once is judged
 // on all its adds together (its earliest ok add makes it known).
 //
-// The checker runs in time linear in the size of the history (including
-// the elements returned by reads) plus a sort, and in memory linear in the
-// largest key.
+// The checker runs in time linear in the size of the history (counting
+// the elements returned by reads) plus two binary searches per element,
+// and in memory linear in the largest key: a read's absent elements are
+// never enumerated, so a database that returns empty sets to a long
+// history costs no more than one that answers well.
 type Set struct {
 	// AllowStale makes stale reads legal: they are counted (and noted in
 	// Result.Reason) but are not anomalies. Leave it false to require
@@ -136,8 +138,8 @@ type setRun struct {
 	lists   []int32
 
 	attempted, acknowledged, failed, indeterminate, reads int64
-	lost, unexpected, failPresent, recovered, stale          int64
-	staleReads, neverRead                                    int64
+	lost, unexpected, failPresent, recovered, stale       int64
+	staleReads, neverRead                                 int64
 
 	recoveredOps  []int
 	fallbackKeys  []string
@@ -370,30 +372,37 @@ func (s *setRun) judge(key string, reads []int, e *setElem, fp history.Pair, fin
 		switch {
 		case e.adds == 0:
 			s.unexpected++
-			s.res.AddAnomaly(Anomaly{
-				Kind: "unexpected", Key: key,
-				Ops:     wlWitness(h, r.Invoke, r.Complete),
-				Message: fmt.Sprintf("read %s of key %q returned element %d, which no add ever attempted", wlPairRef(h, r), key, e.value),
+			wlAddAnomaly(s.res, "unexpected", func() Anomaly {
+				return Anomaly{
+					Kind: "unexpected", Key: key,
+					Ops:     wlWitness(h, r.Invoke, r.Complete),
+					Message: fmt.Sprintf("read %s of key %q returned element %d, which no add ever attempted", wlPairRef(h, r), key, e.value),
+				}
 			})
 			return
 		case e.liveInv < 0:
 			s.failPresent++
-			how := "whose add"
-			if e.adds > 1 {
-				how = fmt.Sprintf("whose %d adds all failed; the first,", e.adds)
-			}
-			s.res.AddAnomaly(Anomaly{
-				Kind: "fail-add-present", Key: key,
-				Ops:     wlWitness(h, e.failInv, e.failCmp, r.Invoke, r.Complete),
-				Message: fmt.Sprintf("read %s of key %q returned element %d, %s %s, failed: a failed add certainly had no effect", wlPairRef(h, r), key, e.value, how, wlPairRef(h, history.Pair{Invoke: e.failInv, Complete: e.failCmp})),
+			wlAddAnomaly(s.res, "fail-add-present", func() Anomaly {
+				add := wlPairRef(h, history.Pair{Invoke: e.failInv, Complete: e.failCmp})
+				how := fmt.Sprintf("whose add %s failed", add)
+				if e.adds > 1 {
+					how = fmt.Sprintf("whose %d adds all failed (the first is %s)", e.adds, add)
+				}
+				return Anomaly{
+					Kind: "fail-add-present", Key: key,
+					Ops:     wlWitness(h, e.failInv, e.failCmp, r.Invoke, r.Complete),
+					Message: fmt.Sprintf("read %s of key %q returned element %d, %s: a failed add certainly had no effect", wlPairRef(h, r), key, e.value, how),
+				}
 			})
 			return
 		case e.firstReadCmp < e.liveInv:
 			s.unexpected++
-			s.res.AddAnomaly(Anomaly{
-				Kind: "unexpected", Key: key,
-				Ops:     wlWitness(h, r.Invoke, r.Complete, e.liveInv),
-				Message: fmt.Sprintf("read %s of key %q returned element %d before any add of it was invoked (the first is #%d)", wlPairRef(h, r), key, e.value, h.Ops[e.liveInv].Index),
+			wlAddAnomaly(s.res, "unexpected", func() Anomaly {
+				return Anomaly{
+					Kind: "unexpected", Key: key,
+					Ops:     wlWitness(h, r.Invoke, r.Complete, e.liveInv),
+					Message: fmt.Sprintf("read %s of key %q returned element %d before any add of it was invoked (the first is #%d)", wlPairRef(h, r), key, e.value, h.Ops[e.liveInv].Index),
+				}
 			})
 			return
 		}
@@ -418,29 +427,35 @@ func (s *setRun) judge(key string, reads []int, e *setElem, fp history.Pair, fin
 		}
 		return
 	}
-	// The add, and the read that revealed the element if that came first.
-	add := history.Pair{Invoke: e.okInv, Complete: e.okCmp}
-	if e.okInv < 0 {
-		add = history.Pair{Invoke: e.indInv, Complete: e.indCmp}
-	}
-	wit := []int{add.Invoke, add.Complete}
-	why := fmt.Sprintf("add %s completed ok", wlPairRef(h, add))
-	if known != e.okCmp {
+	// proof gives the witnesses that the element was in the set from
+	// known on, and says why: the add, and the read that revealed the
+	// element if that came first. Built only for an anomaly.
+	proof := func() (wit []int, why string) {
+		add := history.Pair{Invoke: e.okInv, Complete: e.okCmp}
+		if e.okInv < 0 {
+			add = history.Pair{Invoke: e.indInv, Complete: e.indCmp}
+		}
+		wit = []int{add.Invoke, add.Complete}
+		if known == e.okCmp {
+			return wit, fmt.Sprintf("add %s completed ok", wlPairRef(h, add))
+		}
 		r := readPair(e.firstRead)
-		wit = append(wit, r.Invoke, r.Complete)
 		outcome := "completed ok later"
 		if e.okInv < 0 {
 			outcome = "has an unknown outcome"
 		}
-		why = fmt.Sprintf("read %s returned it (its add %s %s)", wlPairRef(h, r), wlPairRef(h, add), outcome)
+		return append(wit, r.Invoke, r.Complete), fmt.Sprintf("read %s returned it (its add %s %s)", wlPairRef(h, r), wlPairRef(h, add), outcome)
 	}
 
 	if known < fp.Invoke && e.lastRead != final {
 		s.lost++
-		s.res.AddAnomaly(Anomaly{
-			Kind: "lost", Key: key,
-			Ops:     wlWitness(h, append(wit, fp.Invoke, fp.Complete)...),
-			Message: fmt.Sprintf("element %d of key %q is lost: %s before the final read %s began, yet that read does not contain it", e.value, key, why, wlPairRef(h, fp)),
+		wlAddAnomaly(s.res, "lost", func() Anomaly {
+			wit, why := proof()
+			return Anomaly{
+				Kind: "lost", Key: key,
+				Ops:     wlWitness(h, append(wit, fp.Invoke, fp.Complete)...),
+				Message: fmt.Sprintf("element %d of key %q is lost: %s before the final read %s began, yet that read does not contain it", e.value, key, why, wlPairRef(h, fp)),
+			}
 		})
 		return
 	}
@@ -477,13 +492,17 @@ func (s *setRun) judge(key string, reads []int, e *setElem, fp history.Pair, fin
 		s.staleAllowed += int64(missing)
 		return
 	}
-	sr, later := readPair(r), readPair(e.lastRead)
-	s.res.AddAnomaly(Anomaly{
-		Kind: "stale-read", Key: key,
-		Ops:         wlWitness(h, append(wit, sr.Invoke, sr.Complete, later.Invoke, later.Complete)...),
-		StalenessNS: h.Ops[sr.Complete].Time - h.Ops[known].Time,
-		Message: fmt.Sprintf("read %s of key %q missed element %d although %s before it began; the later read %s contained it (%d read(s) missed it in all)",
-			wlPairRef(h, sr), key, e.value, why, wlPairRef(h, later), missing),
+	// l[j+1] is the first read after r that contains the element.
+	sr, later := readPair(r), readPair(int(l[j+1]))
+	wlAddAnomaly(s.res, "stale-read", func() Anomaly {
+		wit, why := proof()
+		return Anomaly{
+			Kind: "stale-read", Key: key,
+			Ops:         wlWitness(h, append(wit, sr.Invoke, sr.Complete, later.Invoke, later.Complete)...),
+			StalenessNS: h.Ops[sr.Complete].Time - h.Ops[known].Time,
+			Message: fmt.Sprintf("read %s of key %q missed element %d although %s before it began; the later read %s contained it (%d read(s) missed it in all)",
+				wlPairRef(h, sr), key, e.value, why, wlPairRef(h, later), missing),
+		}
 	})
 }
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/history"
-	"github.com/chaoscheck/chaoscheck/runner"
 	"github.com/chaoscheck/chaoscheck/rundir"
+	"github.com/chaoscheck/chaoscheck/runner"
 )
 
 func newCheckCmd() *cobra.Command {
