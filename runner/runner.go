@@ -24,6 +24,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/nemesis"
+	"github.com/chaoscheck/chaoscheck/reports"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/workloads"
@@ -248,10 +249,14 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		// makes "valid" unproven.
 		res.Verdict = "unknown"
 	}
+	out := &Outcome{Dir: r.dir, Results: res}
 	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.ResultsFile), res); err != nil {
-		return &Outcome{Dir: r.dir, Results: res}, err
+		return out, err
 	}
-	return &Outcome{Dir: r.dir, Results: res}, nil
+	if err := reports.WriteFiles(r.dir, reports.Input{Test: &info, Results: res, History: h, Dir: r.dir}); err != nil {
+		return out, fmt.Errorf("write report: %w", err)
+	}
+	return out, nil
 }
 
 // testInfo is test.json before deploy (the target adds its settings after).

@@ -81,6 +81,6 @@ input, 255 the test could not run.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
-	root.AddCommand(newTestCmd(), newCheckCmd(), newExportCmd())
+	root.AddCommand(newTestCmd(), newCheckCmd(), newExportCmd(), newReportCmd(), newServeCmd())
 	return root
 }

@@ -118,7 +118,7 @@ func runTest(cmd *cobra.Command, tf *testFlags) error {
 	for _, e := range out.Results.Errors {
 		fmt.Fprintln(w, "run error:", e)
 	}
-	fmt.Fprintf(w, "seed: %d\nrun directory: %s\n", cfg.Seed, out.Dir)
+	fmt.Fprintf(w, "seed: %d\nrun directory: %s\nreport: %s\n", cfg.Seed, out.Dir, filepath.Join(out.Dir, rundir.ReportFile))
 	code := exitFor(out.Results.Verdict)
 	if out.Results.Interrupted && code == exitValid {
 		code = exitUnknown

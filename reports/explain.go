@@ -1,0 +1,351 @@
+package reports
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/chaoscheck/chaoscheck/rundir"
+)
+
+// explanation is what a report says about one anomaly class.
+type explanation struct {
+	// Title names the class for people.
+	Title string
+	// What the anomaly means, in plain words.
+	What string
+	// Cause is the usual configuration mistake (or bug) behind it.
+	Cause string
+	// Facts are the target settings worth quoting for this class, in
+	// order: see targetFacts.sentences.
+	Facts []fact
+}
+
+// fact names a kind of target setting an explanation can quote.
+type fact int
+
+const (
+	factQuorum fact = iota
+	factCoordinator
+	factConflict
+	factReplication
+	factDurability
+	factReadRepair
+	factAvailability
+)
+
+// explanations maps anomaly kinds (checkers' Anomaly.Kind) to their
+// explanation. Kinds missing here get genericExplanation.
+var explanations = map[string]explanation{
+	"non-linearizable": {
+		Title: "Not linearizable",
+		What: "No order of this key's operations agrees both with real time (an operation that completed before another began must take effect first) " +
+			"and with a single register: at some point a read returned a value that could not have been the latest one, or a write took effect out of order. " +
+			"Linearizability is what a client of a single machine would see; here the cluster behaved like several diverging copies.",
+		Cause: "Reads and writes answered by too few replicas to overlap (W + R ≤ N, e.g. consistency level ONE), asynchronous replication, " +
+			"or conflicts resolved by last-write-wins on node clocks that disagree.",
+		Facts: []fact{factQuorum, factConflict, factReplication, factCoordinator, factReadRepair},
+	},
+	"stale-read": {
+		Title: "Stale read",
+		What: "A read missed a write that had already completed before the read began, although a later read saw it: " +
+			"the read was answered by a replica that had not caught up yet.",
+		Cause: "Reads at a consistency level that does not overlap the write quorum (W + R ≤ N), reading from asynchronous followers, " +
+			"or replicas cut off by a partition that keep serving reads.",
+		Facts: []fact{factQuorum, factReplication, factReadRepair, factCoordinator},
+	},
+	"lost": {
+		Title: "Lost write",
+		What: "An element whose add was acknowledged (or that a read had already returned) is missing from the final read, taken after every fault was healed: " +
+			"the database confirmed a write and then forgot it.",
+		Cause: "Acknowledging a write before enough replicas made it durable (W = 1, asynchronous replication, periodic fsync), " +
+			"so a crash or a partition loses it; or last-write-wins overwriting a concurrent update of the same set.",
+		Facts: []fact{factDurability, factQuorum, factReplication, factConflict},
+	},
+	"unexpected": {
+		Title: "Unexpected element",
+		What:  "A read returned an element that no add ever attempted, or returned it before any add of it was invoked: the database produced data nobody wrote (yet).",
+		Cause: "Rarely a configuration problem: usually corruption, a client mixing up keys or connections, or data left over from an earlier test in the same keyspace.",
+	},
+	"fail-add-present": {
+		Title: "Failed write took effect",
+		What: "An add that the database reported as definitely failed is present in a later read. " +
+			"Clients (and checkers) rely on a definite failure meaning \"nothing was applied\", so they may retry and apply it twice.",
+		Cause: "A coordinator that reports failure (too few acknowledgements within the timeout) after some replicas already applied the write, " +
+			"which is then propagated rather than rolled back; or a client that turns a timeout (unknown outcome) into a definite failure.",
+		Facts: []fact{factQuorum, factReplication},
+	},
+	"read-your-writes": {
+		Title: "Read-your-writes violated",
+		What:  "After one of its writes was acknowledged, the same client read an older value (or nothing): a user would see their own change disappear.",
+		Cause: "One session's requests going to different replicas (a random coordinator or load balancer) while reads and writes do not overlap (W + R ≤ N), " +
+			"with no sticky sessions or session tokens.",
+		Facts: []fact{factQuorum, factCoordinator, factReplication},
+	},
+	"monotonic-reads": {
+		Title: "Monotonic reads violated",
+		What:  "A client read a value, then later read an older one: for that client, time went backwards.",
+		Cause: "Successive reads of one session answered by different replicas at different replication points (random coordinator, low read consistency), " +
+			"without read repair or session guarantees.",
+		Facts: []fact{factQuorum, factCoordinator, factReadRepair, factReplication},
+	},
+	"monotonic-writes": {
+		Title: "Monotonic writes violated",
+		What:  "Two writes of one client were seen in the opposite order: a reader observed the second write, then the first one as if it were newer.",
+		Cause: "Writes of one session routed to different coordinators and ordered by last-write-wins on clocks that disagree (clock skew), " +
+			"or replicas applying asynchronous updates out of order.",
+		Facts: []fact{factConflict, factCoordinator, factQuorum},
+	},
+	"phantom-read": {
+		Title: "Phantom read",
+		What:  "A read returned a value that no write of that key attempted, whose only write had failed, or whose write began only after the read returned.",
+		Cause: "Failed writes that were partially applied and not rolled back, clients reusing values or keys, or data corruption.",
+		Facts: []fact{factQuorum, factReplication},
+	},
+	"lost-update": {
+		Title: "Lost update",
+		What:  "Two acknowledged read-modify-write operations read the same value and both wrote: the second overwrote an update it never saw.",
+		Cause: "Read-modify-write done as a plain read followed by a plain write. Quorums (W + R > N) do not prevent it: it needs compare-and-set, " +
+			"lightweight transactions (Paxos/Raft) or serializable isolation.",
+		Facts: []fact{factConflict, factQuorum},
+	},
+	"counter-out-of-bounds": {
+		Title: "Counter out of bounds",
+		What: "A read of the counter returned a value outside what the increments allow: lower than the acknowledged increments " +
+			"(increments lost, or a stale read) or higher than every attempted increment (an increment applied twice).",
+		Cause: "Reads at a consistency level that misses recent increments (W + R ≤ N), increments lost on a crash, " +
+			"or non-idempotent increments retried after a timeout.",
+		Facts: []fact{factQuorum, factDurability, factReplication},
+	},
+}
+
+// genericExplanation explains a kind this report does not know.
+func genericExplanation(kind string) explanation {
+	return explanation{
+		Title: kind,
+		What:  "The checker found operations that no correct execution of the workload allows. This report has no specific explanation for the class \"" + kind + "\": read the checker's message and the witness operations below.",
+		Cause: "Often weak consistency settings (W + R ≤ N), asynchronous replication or clock-based conflict resolution; check the target settings.",
+		Facts: []fact{factQuorum},
+	}
+}
+
+// explain returns the explanation of kind.
+func explain(kind string) explanation {
+	if e, ok := explanations[kind]; ok {
+		return e
+	}
+	return genericExplanation(kind)
+}
+
+// targetFacts are the settings of the target an explanation can quote,
+// read from TestInfo.TargetSettings by loose name matching, so that any
+// target describing itself with names like "read consistency", "write CL"
+// or "nodes" gets concrete explanations.
+type targetFacts struct {
+	N, R, W                   int    // 0: unknown
+	ReadCL, WriteCL           string // as described, e.g. "ONE (R=1)"
+	Coordinator, Conflict     string
+	Replication, Durability   string
+	ReadRepair, HintedHandoff string
+	Faults                    []string
+}
+
+var (
+	firstInt = regexp.MustCompile(`\d+`)
+	rCount   = regexp.MustCompile(`\bR\s*=\s*(\d+)`)
+	wCount   = regexp.MustCompile(`\bW\s*=\s*(\d+)`)
+)
+
+// readFacts extracts targetFacts from a test description (nil: none).
+func readFacts(ti *rundir.TestInfo) targetFacts {
+	var tf targetFacts
+	if ti == nil {
+		return tf
+	}
+	tf.Faults = ti.Nemesis
+	var nodes, rf int
+	for _, s := range ti.TargetSettings {
+		name := strings.ToLower(strings.TrimSpace(s.Name))
+		words := strings.FieldsFunc(name, func(r rune) bool { return r == ' ' || r == '-' || r == '_' })
+		has := func(w string) bool {
+			for _, x := range words {
+				if x == w {
+					return true
+				}
+			}
+			return false
+		}
+		level := has("consistency") || has("cl") || has("level") || has("quorum")
+		switch {
+		case name == "nodes" || name == "node count" || name == "n" || name == "cluster size":
+			nodes = atoiFirst(s.Value)
+		case strings.Contains(name, "replication factor") || name == "rf" || name == "replicas":
+			rf = atoiFirst(s.Value)
+		case (has("read") && level) || name == "r":
+			tf.ReadCL = s.Value
+		case (has("write") && level) || name == "w":
+			tf.WriteCL = s.Value
+		case has("coordinator") || strings.Contains(name, "load balancing"):
+			tf.Coordinator = s.Value
+		case strings.Contains(name, "conflict"):
+			tf.Conflict = s.Value
+		case name == "replication":
+			tf.Replication = s.Value
+		case has("durability") || has("fsync") || has("commitlog"):
+			tf.Durability = s.Value
+		case name == "read repair":
+			tf.ReadRepair = s.Value
+		case name == "hinted handoff":
+			tf.HintedHandoff = s.Value
+		}
+	}
+	tf.N = rf
+	if tf.N == 0 {
+		tf.N = nodes
+	}
+	tf.R = replicas(tf.ReadCL, rCount, tf.N)
+	tf.W = replicas(tf.WriteCL, wCount, tf.N)
+	return tf
+}
+
+func atoiFirst(s string) int {
+	n, _ := strconv.Atoi(firstInt.FindString(s))
+	return n
+}
+
+// replicas reads how many replicas a level needs: "R=2" in the value, or
+// the level's name (ONE, TWO, THREE, QUORUM, ALL), or a bare number.
+func replicas(v string, count *regexp.Regexp, n int) int {
+	if v == "" {
+		return 0
+	}
+	if m := count.FindStringSubmatch(v); m != nil {
+		k, _ := strconv.Atoi(m[1])
+		return k
+	}
+	switch strings.ToUpper(strings.Fields(v)[0]) {
+	case "ONE", "LOCAL_ONE":
+		return 1
+	case "TWO":
+		return 2
+	case "THREE":
+		return 3
+	case "QUORUM", "LOCAL_QUORUM", "MAJORITY":
+		if n > 0 {
+			return n/2 + 1
+		}
+	case "ALL":
+		return n
+	}
+	if k, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		return k
+	}
+	return 0
+}
+
+// hasFault reports whether the test injected a fault named like f.
+func (tf targetFacts) hasFault(f string) bool {
+	for _, x := range tf.Faults {
+		if strings.Contains(strings.ToLower(x), f) {
+			return true
+		}
+	}
+	return false
+}
+
+// levelName is a short name for a level as described: "ONE" from
+// "ONE (R=1)".
+func levelName(v string) string {
+	if i := strings.Index(v, " ("); i > 0 {
+		return v[:i]
+	}
+	return v
+}
+
+// sentences makes the facts concrete for this target: one sentence per
+// fact it can say something about.
+func (tf targetFacts) sentences(facts []fact) []string {
+	var out []string
+	for _, f := range facts {
+		if s := tf.sentence(f); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (tf targetFacts) sentence(f fact) string {
+	switch f {
+	case factQuorum:
+		if tf.R <= 0 || tf.W <= 0 || tf.N <= 0 {
+			return ""
+		}
+		levels := fmt.Sprintf("writes at %s and reads at %s", levelName(tf.WriteCL), levelName(tf.ReadCL))
+		if levelName(tf.WriteCL) == levelName(tf.ReadCL) {
+			levels = fmt.Sprintf("writes and reads at %s", levelName(tf.WriteCL))
+		}
+		if tf.W+tf.R <= tf.N {
+			return fmt.Sprintf("This target: %s: W + R = %d + %d = %d ≤ N = %d, so the replicas answering a read need not include any replica that acknowledged the latest write, and a read can miss it.",
+				levels, tf.W, tf.R, tf.W+tf.R, tf.N)
+		}
+		return fmt.Sprintf("This target: %s: W + R = %d + %d = %d > N = %d, so every read quorum overlaps every write quorum; with overlapping quorums look at the other causes.",
+			levels, tf.W, tf.R, tf.W+tf.R, tf.N)
+	case factCoordinator:
+		if containsFold(tf.Coordinator, "random") {
+			return "Coordinator: " + tf.Coordinator + ", so one client's successive requests reach different nodes, which may be at different replication points."
+		}
+	case factConflict:
+		if tf.Conflict == "" {
+			return ""
+		}
+		s := "Conflict resolution: " + tf.Conflict + "."
+		if containsFold(tf.Conflict, "clock") && tf.hasFault("clock") {
+			s += " This test skews clocks (nemesis clock): a write stamped by a node whose clock runs behind loses to an older write."
+		}
+		return s
+	case factReplication:
+		if containsFold(tf.Replication, "asynchronous") {
+			return "Replication: " + tf.Replication + "."
+		}
+	case factDurability:
+		if containsFold(tf.Durability, "lose") || containsFold(tf.Durability, "loss") {
+			s := "Durability: " + tf.Durability + "."
+			if tf.hasFault("kill") {
+				s += " This test kills nodes (nemesis kill)."
+			}
+			return s
+		}
+	case factReadRepair:
+		if strings.EqualFold(strings.TrimSpace(tf.ReadRepair), "off") {
+			s := "Read repair is off"
+			if strings.EqualFold(strings.TrimSpace(tf.HintedHandoff), "off") {
+				s += " and so is hinted handoff"
+			}
+			return s + ": a replica that missed a write stays behind until replication reaches it."
+		}
+	case factAvailability:
+		if tf.N <= 0 || (tf.R <= 0 && tf.W <= 0) {
+			return ""
+		}
+		var parts []string
+		if tf.W > 0 {
+			parts = append(parts, fmt.Sprintf("writes at %s need W = %d of N = %d replicas and so tolerate %s down or cut off", levelName(tf.WriteCL), tf.W, tf.N, nodesWord(tf.N-tf.W)))
+		}
+		if tf.R > 0 {
+			parts = append(parts, fmt.Sprintf("reads at %s need R = %d and tolerate %s", levelName(tf.ReadCL), tf.R, nodesWord(tf.N-tf.R)))
+		}
+		return "This target: " + strings.Join(parts, "; ") + "."
+	}
+	return ""
+}
+
+func nodesWord(k int) string {
+	switch {
+	case k <= 0:
+		return "no node"
+	case k == 1:
+		return "1 node"
+	}
+	return strconv.Itoa(k) + " nodes"
+}
