@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -76,7 +75,6 @@ key) next to the file, or into --out.`,
 	fl.StringSliceVar(&checkerNames, "checker", []string{"linearizable"}, "checkers: linearizable, set, counter, session, lost-update")
 	fl.StringVar(&out, "out", "", "directory for results.json (default: beside FILE)")
 	fl.DurationVar(&timeLimit, "time-limit", 0, "bound on the linearizability search (0: none); past it the verdict is unknown")
-	cmd.SetContext(context.Background())
 	return cmd
 }
 

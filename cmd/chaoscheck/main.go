@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -49,7 +50,7 @@ func main() {
 func run(args []string) int {
 	root := newRoot()
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return exitValid
 	}
@@ -81,6 +82,6 @@ input, 255 the test could not run.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
-	root.AddCommand(newTestCmd(), newCheckCmd(), newExportCmd(), newReportCmd(), newServeCmd())
+	root.AddCommand(newTestCmd(), newCheckCmd(), newExportCmd(), newReportCmd(), newServeCmd(), newHealCmd())
 	return root
 }

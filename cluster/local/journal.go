@@ -1,0 +1,361 @@
+//go:build linux
+
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// journalData is what a journal file holds: every resource of one cluster,
+// recorded before it was created.
+type journalData struct {
+	Prefix string `json:"prefix"`
+	// OwnerPID and OwnerStart identify the controller process that wrote
+	// the journal (start time from /proc/<pid>/stat, field 22).
+	OwnerPID   int    `json:"owner_pid"`
+	OwnerStart uint64 `json:"owner_start"`
+	Subnet     string `json:"subnet,omitempty"`
+	StateDir   string `json:"state_dir,omitempty"`
+	CgroupDir  string `json:"cgroup_dir,omitempty"`
+	// Namespaces are network namespace names, the switch first.
+	Namespaces []string `json:"namespaces,omitempty"`
+	// RootVeths are veths in the root namespace.
+	RootVeths []string      `json:"root_veths,omitempty"`
+	NftTables []nftTableRef `json:"nft_tables,omitempty"`
+	// Cgroups are cgroup directories, parents before children.
+	Cgroups []string      `json:"cgroups,omitempty"`
+	Procs   []journalProc `json:"procs,omitempty"`
+}
+
+type nftTableRef struct {
+	NS     string `json:"ns"`
+	Family string `json:"family"`
+	Name   string `json:"name"`
+}
+
+// journalProc is a started process. Start is its start time in clock
+// ticks since boot (/proc/<pid>/stat field 22), so a reused pid is never
+// killed.
+type journalProc struct {
+	Node  string `json:"node"`
+	Name  string `json:"name"`
+	PID   int    `json:"pid"`
+	Start uint64 `json:"start"`
+}
+
+// journal is the on-disk record of a cluster's resources.
+type journal struct {
+	path string
+	mu   sync.Mutex
+	data journalData
+}
+
+func journalPath(dir, prefix string) string {
+	return filepath.Join(dir, "journal-"+prefix+".json")
+}
+
+// newJournal creates the journal file; it fails if one with the same
+// prefix exists (a leftover: run HealAll, or a clash: pick another prefix).
+func newJournal(dir, prefix string) (*journal, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("local: journal dir: %w", err)
+	}
+	self, err := procStart(os.Getpid())
+	if err != nil {
+		return nil, fmt.Errorf("local: own start time: %w", err)
+	}
+	jr := &journal{path: journalPath(dir, prefix), data: journalData{Prefix: prefix, OwnerPID: os.Getpid(), OwnerStart: self}}
+	f, err := os.OpenFile(jr.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("local: journal %s exists: a cluster with prefix %q is running or was left behind (run HealAll / chaoscheck heal): %w", jr.path, prefix, err)
+		}
+		return nil, fmt.Errorf("local: journal: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("local: journal: %w", err)
+	}
+	return jr, jr.update(func(*journalData) {})
+}
+
+// update applies f to the journal and writes it to disk (atomically,
+// synced) before returning.
+func (jr *journal) update(f func(*journalData)) error {
+	jr.mu.Lock()
+	defer jr.mu.Unlock()
+	f(&jr.data)
+	b, err := json.MarshalIndent(&jr.data, "", "  ")
+	if err != nil {
+		return fmt.Errorf("local: journal: %w", err)
+	}
+	tmp := jr.path + ".tmp"
+	fh, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("local: journal: %w", err)
+	}
+	_, werr := fh.Write(b)
+	serr := fh.Sync()
+	cerr := fh.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("local: journal: %w", err)
+	}
+	if err := os.Rename(tmp, jr.path); err != nil {
+		return fmt.Errorf("local: journal: %w", err)
+	}
+	return nil
+}
+
+// procStart returns the start time of pid in clock ticks since boot.
+func procStart(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// comm (field 2) may hold spaces and parentheses: parse after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); starttime is field 22.
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// alive reports whether pid is running and is the process that started at
+// start (not a reuse of its pid). Zombies count as gone.
+func alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, err := procStart(pid)
+	if err != nil || st != start {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || !strings.HasPrefix(strings.TrimSpace(s[i+1:]), "Z")
+}
+
+// HealReport says what HealAll found and removed.
+type HealReport struct {
+	// Journals are the journal files healed (and deleted).
+	Journals []string
+	// Skipped are journals of clusters whose controller process is still
+	// running (another live run): left alone.
+	Skipped []string
+	// Removed describes each resource removed, e.g. "netns cc1a2b-n1".
+	Removed []string
+}
+
+// HealAll removes what crashed runs left behind: for every journal in dir
+// (DefaultJournalDir if empty) it kills the recorded processes whose start
+// time still matches, thaws, empties and removes the cgroups, deletes the
+// nft tables, root-side veths and namespaces, then deletes the journal.
+// Journals owned by another live process are skipped (reported in
+// Skipped); those owned by the calling process are healed, so calling
+// HealAll while this process holds a live Cluster destroys it.
+//
+// It runs under context.WithoutCancel bounded by CleanupTimeout.
+func HealAll(ctx context.Context, dir string) (HealReport, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+	defer cancel()
+	if dir == "" {
+		dir = DefaultJournalDir
+	}
+	var rep HealReport
+	paths, err := filepath.Glob(filepath.Join(dir, "journal-*.json"))
+	if err != nil {
+		return rep, fmt.Errorf("local: heal: %w", err)
+	}
+	var errs []error
+	for _, p := range paths {
+		r, err := healJournal(ctx, p, false)
+		rep.Removed = append(rep.Removed, r.Removed...)
+		rep.Skipped = append(rep.Skipped, r.Skipped...)
+		rep.Journals = append(rep.Journals, r.Journals...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return rep, fmt.Errorf("local: heal: %w", err)
+	}
+	return rep, nil
+}
+
+// healJournal removes everything one journal records. Unless force, a
+// journal whose owner is another live process is skipped.
+func healJournal(ctx context.Context, path string, force bool) (HealReport, error) {
+	var rep HealReport
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return rep, fmt.Errorf("read journal: %w", err)
+	}
+	var j journalData
+	if len(strings.TrimSpace(string(b))) > 0 {
+		if err := json.Unmarshal(b, &j); err != nil {
+			return rep, fmt.Errorf("journal %s: %w", path, err)
+		}
+	}
+	if !force && j.OwnerPID != os.Getpid() && alive(j.OwnerPID, j.OwnerStart) {
+		rep.Skipped = append(rep.Skipped, path)
+		return rep, nil
+	}
+	var errs []error
+	// Processes: SIGKILL each recorded process group whose leader is still
+	// the recorded process, then cgroup.kill catches anything else.
+	for _, p := range j.Procs {
+		if alive(p.PID, p.Start) {
+			if err := syscall.Kill(-p.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				errs = append(errs, fmt.Errorf("kill process group %d: %w", p.PID, err))
+			} else {
+				rep.Removed = append(rep.Removed, fmt.Sprintf("process %d (%s/%s)", p.PID, p.Node, p.Name))
+			}
+		}
+	}
+	// Cgroups, children first.
+	cgs := slices.Clone(j.Cgroups)
+	slices.SortFunc(cgs, func(a, b string) int { return len(b) - len(a) })
+	for _, cg := range cgs {
+		if _, err := os.Stat(cg); err != nil {
+			continue
+		}
+		if err := removeCgroup(ctx, cg); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rep.Removed = append(rep.Removed, "cgroup "+cg)
+	}
+	// Sweep cgroups under the cluster's cgroup that the journal did not
+	// name (none expected).
+	if j.CgroupDir != "" {
+		if err := sweepCgroups(ctx, j.CgroupDir, &rep); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// nft tables in namespaces that still exist.
+	for _, t := range j.NftTables {
+		if !netnsExists(t.NS) {
+			continue
+		}
+		if err := runIn(ctx, t.NS, "", "nft", "delete", "table", t.Family, t.Name); err != nil {
+			if strings.Contains(err.Error(), "No such file") {
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		rep.Removed = append(rep.Removed, fmt.Sprintf("nft table %s %s (netns %s)", t.Family, t.Name, t.NS))
+	}
+	// Root-side veths before namespaces: `ip netns del` is asynchronous and
+	// a lingering veth makes the next setup fail with "File exists".
+	for _, v := range j.RootVeths {
+		if !linkExists(v) {
+			continue
+		}
+		if err := ip(ctx, "link", "del", v); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rep.Removed = append(rep.Removed, "veth "+v)
+	}
+	for i := len(j.Namespaces) - 1; i >= 0; i-- {
+		ns := j.Namespaces[i]
+		if !netnsExists(ns) {
+			continue
+		}
+		if err := ip(ctx, "netns", "del", ns); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rep.Removed = append(rep.Removed, "netns "+ns)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return rep, fmt.Errorf("heal %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return rep, fmt.Errorf("remove journal: %w", err)
+	}
+	_ = os.Remove(path + ".tmp")
+	rep.Journals = append(rep.Journals, path)
+	return rep, nil
+}
+
+// sweepCgroups removes dir's subdirectories (deepest first) and dir.
+func sweepCgroups(ctx context.Context, dir string, rep *HealReport) error {
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	var dirs []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("walk %s: %w", dir, err)
+	}
+	var errs []error
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := removeCgroup(ctx, dirs[i]); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rep.Removed = append(rep.Removed, "cgroup "+dirs[i])
+	}
+	return errors.Join(errs...)
+}
+
+// netnsExists reports whether /run/netns/<name> exists.
+func netnsExists(name string) bool {
+	_, err := os.Stat(filepath.Join("/run/netns", name))
+	return err == nil
+}
+
+// linkExists reports whether a link of that name is in the root namespace.
+func linkExists(name string) bool {
+	_, err := os.Stat(filepath.Join("/sys/class/net", name))
+	return err == nil
+}
+
+// pollUntil calls cond every few milliseconds until it returns true, ctx is
+// done, or timeout passes.
+func pollUntil(ctx context.Context, timeout time.Duration, cond func() bool) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if cond() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return cond()
+		case <-t.C:
+		}
+	}
+}

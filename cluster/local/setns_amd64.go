@@ -1,0 +1,7 @@
+//go:build linux
+
+package local
+
+// sysSetns is the setns(2) system call number on linux/amd64 (the syscall
+// package does not export it).
+const sysSetns = 308

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chaoscheck/chaoscheck/cluster/local"
+)
+
+func newHealCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "heal",
+		Short: "Remove what a killed run left on this machine (namespaces, nftables rules, frozen cgroups, processes)",
+		Long: `Reads the journals of local-cluster runs (written before every resource is
+created) and removes whatever a run that did not end cleanly left behind:
+processes (only if their start time still matches), frozen cgroups,
+nftables tables, veths and network namespaces. Journals of runs whose
+controller process is still alive are left alone.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := local.HealAll(cmd.Context(), dir)
+			w := cmd.OutOrStdout()
+			for _, r := range rep.Removed {
+				fmt.Fprintln(w, "removed", r)
+			}
+			for _, s := range rep.Skipped {
+				fmt.Fprintln(w, "skipped (its run is still alive):", s)
+			}
+			if err != nil {
+				return couldNotRun(fmt.Errorf("heal: %w", err))
+			}
+			if len(rep.Journals) == 0 {
+				fmt.Fprintln(w, "nothing to heal")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "journal-dir", local.DefaultJournalDir, "where local-cluster journals are kept")
+	return cmd
+}
