@@ -109,3 +109,19 @@ func (g Grudge) String() string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// Failoverer is implemented by primary/replica deployments (PostgreSQL
+// streaming replication, Redis replicaof): it knows which node is the
+// primary and can promote another. Clients of such a target follow the
+// primary it names.
+type Failoverer interface {
+	// Primary names the current primary.
+	Primary() string
+	// Promote makes the most advanced reachable replica the primary
+	// (excluding the nodes in exclude, e.g. the old primary being killed)
+	// and points clients at it. It returns the new primary.
+	Promote(ctx context.Context, exclude []string) (string, error)
+	// Rejoin brings a former primary back as a replica of the current
+	// primary (rewinding it if it has diverged).
+	Rejoin(ctx context.Context, node string) error
+}

@@ -409,6 +409,10 @@ func Parse(names []string, t Targets) ([]Fault, error) {
 			out = append(out, &Pause{Targets: t})
 		case "clock":
 			out = append(out, &Clock{Targets: t, Strobe: true})
+		case "failover":
+			out = append(out, &Failover{Isolate: 2 * time.Second})
+		case "kill-primary":
+			out = append(out, &Failover{})
 		default:
 			found := false
 			for _, s := range Shapes {
@@ -418,7 +422,7 @@ func Parse(names []string, t Targets) ([]Fault, error) {
 				}
 			}
 			if !found {
-				return nil, fmt.Errorf("unknown nemesis %q (known: none, partition, %s, kill, pause, clock)", name, shapeNames())
+				return nil, fmt.Errorf("unknown nemesis %q (known: none, partition, %s, kill, pause, clock, failover, kill-primary)", name, shapeNames())
 			}
 		}
 	}
