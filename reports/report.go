@@ -31,6 +31,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/measures"
 	"github.com/chaoscheck/chaoscheck/rundir"
 )
 
@@ -226,6 +227,31 @@ type view struct {
 	Latency      *latencyView
 	Throughput   *throughputView
 	Nodes        *nodesView
+	Measures     *measuresView
+}
+
+// measuresView shows results.json's measurements.
+type measuresView struct {
+	Failovers    []failoverRow
+	Staleness    *stalenessRow
+	Availability []availabilityRow
+}
+
+type failoverRow struct {
+	Desc, Start, Downtime, Window, Elements string
+	Lost                                    int
+}
+
+type stalenessRow struct {
+	Source                string
+	Count                 int
+	P50, P90, P99, MaxDur string
+}
+
+type availabilityRow struct {
+	Fault                 string
+	During, Outside       measures.Outcomes
+	DuringPct, OutsidePct string
 }
 
 // testView is the header's description of the test (test.json).
@@ -330,6 +356,7 @@ func buildView(in Input) *view {
 	if v.Verdict == "" {
 		v.Verdict = "UNKNOWN"
 	}
+	v.Measures = buildMeasures(res.Measurements)
 	switch res.Verdict {
 	case checkers.Valid:
 		v.VerdictClass, v.VerdictText = "valid", "every checker decided, and found no anomaly"
@@ -809,4 +836,40 @@ func historyStats(h *history.History) rundir.Stats {
 		s.DurationNS = h.Ops[n-1].Time
 	}
 	return s
+}
+
+// buildMeasures formats the measurements; nil when there are none.
+func buildMeasures(m measures.Measurements) *measuresView {
+	if len(m.Failovers) == 0 && m.Staleness == nil && len(m.Availability) == 0 {
+		return nil
+	}
+	mv := &measuresView{}
+	for _, f := range m.Failovers {
+		els := make([]string, len(f.LostElements))
+		for i, e := range f.LostElements {
+			els[i] = strconv.FormatInt(e, 10)
+		}
+		row := failoverRow{
+			Desc: f.Description, Start: fmt.Sprintf("%.3f", float64(f.StartNS)/1e9),
+			Downtime: fmtDuration(f.DowntimeNS), Lost: f.LostWrites, Elements: strings.Join(els, " "),
+		}
+		if f.LossWindowNS > 0 {
+			row.Window = fmtDuration(f.LossWindowNS)
+		}
+		mv.Failovers = append(mv.Failovers, row)
+	}
+	if d := m.Staleness; d != nil {
+		mv.Staleness = &stalenessRow{Source: d.Source, Count: d.Count, P50: fmtDuration(d.P50NS), P90: fmtDuration(d.P90NS), P99: fmtDuration(d.P99NS), MaxDur: fmtDuration(d.MaxNS)}
+	}
+	pct := func(o measures.Outcomes) string {
+		n := o.OK + o.Fail + o.Info
+		if n == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f%%", 100*float64(o.OK)/float64(n))
+	}
+	for _, a := range m.Availability {
+		mv.Availability = append(mv.Availability, availabilityRow{Fault: a.Fault, During: a.During, Outside: a.Outside, DuringPct: pct(a.During), OutsidePct: pct(a.Outside)})
+	}
+	return mv
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/checkers"
+	"github.com/chaoscheck/chaoscheck/measures"
 )
 
 // File names inside a run directory.
@@ -141,9 +142,21 @@ type Results struct {
 	Errors []string `json:"errors,omitempty"`
 	Stats  Stats    `json:"stats"`
 	Checks []Check  `json:"checks"`
+	// Measurements are numbers derived from the history and the checks
+	// (failover cost, staleness, availability during faults).
+	Measurements measures.Measurements `json:"measurements"`
 	// History is the history file the checks judged, relative to the
 	// results file when it is in the same directory.
 	History string `json:"history"`
+}
+
+// CheckResults returns the checker results of checks.
+func CheckResults(checks []Check) []checkers.Result {
+	out := make([]checkers.Result, len(checks))
+	for i, c := range checks {
+		out[i] = c.Result
+	}
+	return out
 }
 
 // Verdict merges the verdicts of checks: Invalid if any anomaly, Unknown if

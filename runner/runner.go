@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/measures"
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/reports"
 	"github.com/chaoscheck/chaoscheck/rundir"
@@ -242,6 +243,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		Errors:        runErrs,
 		Stats:         Stats(h),
 		Checks:        checks,
+		Measurements:  measures.Compute(h, rundir.CheckResults(checks)),
 		History:       rundir.HistoryFile,
 	}
 	if len(runErrs) > 0 && res.Verdict == "valid" {

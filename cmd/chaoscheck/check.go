@@ -14,6 +14,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/measures"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/runner"
 )
@@ -58,6 +59,7 @@ key) next to the file, or into --out.`,
 				Verdict:       rundir.Verdict(checks),
 				Stats:         runner.Stats(h),
 				Checks:        checks,
+				Measurements:  measures.Compute(h, rundir.CheckResults(checks)),
 				History:       historyRef(outDir, args[0]),
 			}
 			printChecks(cmd.OutOrStdout(), res)

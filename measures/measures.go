@@ -1,0 +1,297 @@
+// Package measures turns a checked history into the numbers a reader of a
+// run wants next to the verdicts: what a failover cost (acknowledged writes
+// lost, the window they were lost in, the time without a successful
+// write), how stale the stale reads were, and how available the database
+// stayed during each kind of fault.
+//
+// Measurements never judge: verdicts come from the checkers. They are
+// derived from the history (controller times only) and from the checkers'
+// anomalies, so `chaoscheck check` on a saved history recomputes the same
+// numbers.
+package measures
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/chaoscheck/chaoscheck/checkers"
+	"github.com/chaoscheck/chaoscheck/history"
+)
+
+// Measurements of one run.
+type Measurements struct {
+	Failovers    []Failover     `json:"failovers,omitempty"`
+	Staleness    *Distribution  `json:"staleness,omitempty"`
+	Availability []Availability `json:"availability,omitempty"`
+}
+
+// Failover is what one failover (a start-failover nemesis event) cost.
+type Failover struct {
+	Description string `json:"description"`
+	// StartNS is when the nemesis began the failover; EndNS when it
+	// reported the new primary (ns since the test start).
+	StartNS int64 `json:"start_ns"`
+	EndNS   int64 `json:"end_ns"`
+	// DowntimeNS is the longest stretch with no successful write that
+	// overlaps the failover.
+	DowntimeNS int64 `json:"downtime_ns"`
+	// LostWrites counts acknowledged writes (set adds) that completed
+	// before this failover and are missing from the final read;
+	// LostElements lists them (at most checkers.MaxAnomalies, as the set
+	// checker keeps).
+	LostWrites   int     `json:"lost_writes"`
+	LostElements []int64 `json:"lost_elements,omitempty"`
+	// LossWindowNS is the time from the completion of the earliest lost
+	// write to the start of the failover: writes acknowledged in that
+	// window were at risk.
+	LossWindowNS int64 `json:"loss_window_ns,omitempty"`
+}
+
+// Distribution summarises durations.
+type Distribution struct {
+	// Source says what was measured.
+	Source string `json:"source"`
+	Count  int    `json:"count"`
+	P50NS  int64  `json:"p50_ns"`
+	P90NS  int64  `json:"p90_ns"`
+	P99NS  int64  `json:"p99_ns"`
+	MaxNS  int64  `json:"max_ns"`
+}
+
+// Outcomes counts completions by type.
+type Outcomes struct {
+	OK   int `json:"ok"`
+	Fail int `json:"fail"`
+	Info int `json:"info"`
+}
+
+// Availability compares the outcomes of client operations invoked while a
+// kind of fault was active with those invoked while no fault was.
+type Availability struct {
+	Fault   string   `json:"fault"`
+	During  Outcomes `json:"during"`
+	Outside Outcomes `json:"outside"`
+}
+
+// window is a fault in force from start to end.
+type window struct {
+	fault, desc string
+	start, end  int64
+	invokedAt   int64
+}
+
+// faultWindows pairs start-X completions with the next stop-X completion;
+// a fault never stopped lasts to the end of the history.
+func faultWindows(h *history.History) []window {
+	var out []window
+	open := map[string]int{}
+	var lastInvoke = map[string]int64{}
+	var end int64
+	if n := len(h.Ops); n > 0 {
+		end = h.Ops[n-1].Time
+	}
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		if op.IsClient() {
+			continue
+		}
+		kind, isStart := strings.CutPrefix(op.F, "start-")
+		if !isStart {
+			var isStop bool
+			if kind, isStop = strings.CutPrefix(op.F, "stop-"); !isStop {
+				continue
+			}
+			if op.Type == history.Info {
+				if w, ok := open[kind]; ok {
+					out[w].end = op.Time
+					delete(open, kind)
+				}
+			}
+			continue
+		}
+		if op.Type == history.Invoke {
+			lastInvoke[kind] = op.Time
+			continue
+		}
+		if op.Error != "" {
+			continue
+		}
+		desc, _ := op.Value.AsString()
+		open[kind] = len(out)
+		out = append(out, window{fault: kind, desc: desc, start: op.Time, end: end, invokedAt: lastInvoke[kind]})
+	}
+	return out
+}
+
+// Compute derives the measurements of h from it and its check results.
+func Compute(h *history.History, results []checkers.Result) Measurements {
+	var m Measurements
+	windows := faultWindows(h)
+	pairs, err := h.Pairs()
+	if err != nil {
+		return m
+	}
+	m.Availability = availability(h, pairs, windows)
+	m.Staleness = staleness(results)
+	m.Failovers = failovers(h, pairs, windows, results)
+	return m
+}
+
+func availability(h *history.History, pairs []history.Pair, windows []window) []Availability {
+	if len(windows) == 0 {
+		return nil
+	}
+	byFault := map[string]*Availability{}
+	var order []string
+	for _, w := range windows {
+		if byFault[w.fault] == nil {
+			byFault[w.fault] = &Availability{Fault: w.fault}
+			order = append(order, w.fault)
+		}
+	}
+	var outside Outcomes
+	for _, p := range pairs {
+		t := h.Ops[p.Invoke].Time
+		hit := false
+		for _, w := range windows {
+			if t >= w.start && t < w.end {
+				count(&byFault[w.fault].During, h.Outcome(p))
+				hit = true
+			}
+		}
+		if !hit {
+			count(&outside, h.Outcome(p))
+		}
+	}
+	out := make([]Availability, len(order))
+	for i, f := range order {
+		out[i] = *byFault[f]
+		out[i].Outside = outside
+	}
+	return out
+}
+
+func count(o *Outcomes, t history.Type) {
+	switch t {
+	case history.OK:
+		o.OK++
+	case history.Fail:
+		o.Fail++
+	default:
+		o.Info++
+	}
+}
+
+// staleness summarises the StalenessNS of every anomaly that has one.
+func staleness(results []checkers.Result) *Distribution {
+	var ds []int64
+	kinds := map[string]bool{}
+	for _, r := range results {
+		for _, a := range r.Anomalies {
+			if a.StalenessNS > 0 {
+				ds = append(ds, a.StalenessNS)
+				kinds[a.Kind] = true
+			}
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	slices.Sort(ds)
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	q := func(p float64) int64 { return ds[min(len(ds)-1, int(p*float64(len(ds))))] }
+	return &Distribution{
+		Source: "how long after the missed write completed the stale read returned (" + strings.Join(names, ", ") + " witnesses)",
+		Count:  len(ds), P50NS: q(0.5), P90NS: q(0.9), P99NS: q(0.99), MaxNS: ds[len(ds)-1],
+	}
+}
+
+// isWrite reports whether f changes the database.
+func isWrite(f string) bool {
+	switch f {
+	case "write", "add", "cas", "rmw":
+		return true
+	}
+	return false
+}
+
+func failovers(h *history.History, pairs []history.Pair, windows []window, results []checkers.Result) []Failover {
+	var out []Failover
+	for _, w := range windows {
+		if w.fault != "failover" {
+			continue
+		}
+		out = append(out, Failover{Description: w.desc, StartNS: w.invokedAt, EndNS: w.start})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	// Ok write completions, in time order (completions are recorded in
+	// time order, and pairs are in invocation order: sort).
+	var oks []int64
+	for _, p := range pairs {
+		if c := h.Completion(p); c != nil && c.Type == history.OK && isWrite(c.F) {
+			oks = append(oks, c.Time)
+		}
+	}
+	slices.Sort(oks)
+	var last int64
+	if n := len(h.Ops); n > 0 {
+		last = h.Ops[n-1].Time
+	}
+	for i := range out {
+		out[i].DowntimeNS = longestGap(oks, out[i].StartNS, out[i].EndNS, last)
+	}
+	// Lost acknowledged writes: each set "lost" anomaly names the add's
+	// invoke and completion first; it is charged to the first failover
+	// that began after the add completed.
+	earliest := make([]int64, len(out))
+	for _, r := range results {
+		for _, a := range r.Anomalies {
+			if a.Kind != "lost" || len(a.Ops) < 2 {
+				continue
+			}
+			add, done := &h.Ops[a.Ops[0]], &h.Ops[a.Ops[1]]
+			for i := range out {
+				if done.Time <= out[i].StartNS {
+					out[i].LostWrites++
+					if e, ok := add.Value.AsInt(); ok {
+						out[i].LostElements = append(out[i].LostElements, e)
+					}
+					if earliest[i] == 0 || done.Time < earliest[i] {
+						earliest[i] = done.Time
+					}
+					break
+				}
+			}
+		}
+	}
+	for i := range out {
+		if earliest[i] > 0 {
+			out[i].LossWindowNS = out[i].StartNS - earliest[i]
+		}
+		slices.Sort(out[i].LostElements)
+	}
+	return out
+}
+
+// longestGap is the longest interval between consecutive ok write
+// completions (or the history's end) that overlaps [from, to].
+func longestGap(oks []int64, from, to, end int64) int64 {
+	var best int64
+	prev := int64(0)
+	for _, t := range append(oks, end) {
+		if t >= from && prev <= to && t-prev > best {
+			best = t - prev
+		}
+		prev = t
+		if prev > to && t > to {
+			break
+		}
+	}
+	return best
+}

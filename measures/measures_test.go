@@ -1,0 +1,74 @@
+package measures
+
+import (
+	"testing"
+
+	"github.com/chaoscheck/chaoscheck/checkers"
+	"github.com/chaoscheck/chaoscheck/history"
+)
+
+// builder appends ops with explicit times.
+type builder struct{ h history.History }
+
+func (b *builder) op(t int64, typ history.Type, p history.Process, f string, v history.Value) int {
+	i := len(b.h.Ops)
+	b.h.Ops = append(b.h.Ops, history.Op{Index: i, Time: t, Type: typ, Process: p, F: f, Key: "set:0", Value: v})
+	return i
+}
+
+func TestFailoverMeasures(t *testing.T) {
+	var b builder
+	n := history.Nemesis
+	// Two acknowledged adds before the failover (the second will be lost),
+	// the failover from 100 to 130, no ok write until 200.
+	a1 := b.op(10, history.Invoke, 0, "add", history.Int(1))
+	b.op(20, history.OK, 0, "add", history.Int(1))
+	a2 := b.op(60, history.Invoke, 0, "add", history.Int(2))
+	c2 := b.op(70, history.OK, 0, "add", history.Int(2))
+	b.op(100, history.Invoke, n, "start-failover", history.Nil())
+	b.op(130, history.Info, n, "start-failover", history.Str("primary n1 killed, n2 promoted"))
+	b.op(140, history.Invoke, 1, "add", history.Int(3))
+	b.op(150, history.Fail, 1, "add", history.Int(3))
+	b.op(190, history.Invoke, 1, "add", history.Int(4))
+	b.op(200, history.OK, 1, "add", history.Int(4))
+	b.op(300, history.Invoke, n, "stop-failover", history.Nil())
+	b.op(310, history.Info, n, "stop-failover", history.Str("primary n1 killed, n2 promoted"))
+	r := b.op(320, history.Invoke, 2, "read", history.Nil())
+	b.op(330, history.OK, 2, "read", history.Ints(1, 4))
+	if err := b.h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	_ = a1
+	res := []checkers.Result{{Checker: "set", Anomalies: []checkers.Anomaly{{Kind: "lost", Ops: []int{a2, c2, r, r + 1}}}}}
+	m := Compute(&b.h, res)
+	if len(m.Failovers) != 1 {
+		t.Fatalf("failovers: %+v", m.Failovers)
+	}
+	f := m.Failovers[0]
+	if f.StartNS != 100 || f.EndNS != 130 {
+		t.Errorf("failover interval %d-%d", f.StartNS, f.EndNS)
+	}
+	if f.DowntimeNS != 130 { // last ok write at 70, next at 200
+		t.Errorf("downtime %d, want 130", f.DowntimeNS)
+	}
+	if f.LostWrites != 1 || len(f.LostElements) != 1 || f.LostElements[0] != 2 || f.LossWindowNS != 30 {
+		t.Errorf("lost %+v", f)
+	}
+	if len(m.Availability) != 1 || m.Availability[0].During.Fail != 1 || m.Availability[0].During.OK != 1 {
+		t.Errorf("availability %+v", m.Availability)
+	}
+}
+
+func TestStalenessDistribution(t *testing.T) {
+	var as []checkers.Anomaly
+	for i := int64(1); i <= 100; i++ {
+		as = append(as, checkers.Anomaly{Kind: "read-your-writes", StalenessNS: i})
+	}
+	d := staleness([]checkers.Result{{Anomalies: as}})
+	if d == nil || d.Count != 100 || d.P50NS != 51 || d.P90NS != 91 || d.MaxNS != 100 {
+		t.Fatalf("%+v", d)
+	}
+	if staleness(nil) != nil {
+		t.Fatal("staleness without anomalies")
+	}
+}
