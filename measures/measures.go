@@ -36,14 +36,15 @@ type Failover struct {
 	// overlaps the failover.
 	DowntimeNS int64 `json:"downtime_ns"`
 	// LostWrites counts acknowledged writes (set adds) that completed
-	// before this failover and are missing from the final read;
+	// before this failover finished (the old primary may have acknowledged
+	// them while it was isolated) and are missing from the final read;
 	// LostElements lists them (at most checkers.MaxAnomalies, as the set
 	// checker keeps).
 	LostWrites   int     `json:"lost_writes"`
 	LostElements []int64 `json:"lost_elements,omitempty"`
 	// LossWindowNS is the time from the completion of the earliest lost
-	// write to the start of the failover: writes acknowledged in that
-	// window were at risk.
+	// write to the end of the failover (the promotion): writes
+	// acknowledged in that window were lost.
 	LossWindowNS int64 `json:"loss_window_ns,omitempty"`
 }
 
@@ -248,7 +249,7 @@ func failovers(h *history.History, pairs []history.Pair, windows []window, resul
 	}
 	// Lost acknowledged writes: each set "lost" anomaly names the add's
 	// invoke and completion first; it is charged to the first failover
-	// that began after the add completed.
+	// that finished after the add completed.
 	earliest := make([]int64, len(out))
 	for _, r := range results {
 		for _, a := range r.Anomalies {
@@ -257,7 +258,7 @@ func failovers(h *history.History, pairs []history.Pair, windows []window, resul
 			}
 			add, done := &h.Ops[a.Ops[0]], &h.Ops[a.Ops[1]]
 			for i := range out {
-				if done.Time <= out[i].StartNS {
+				if done.Time <= out[i].EndNS {
 					out[i].LostWrites++
 					if e, ok := add.Value.AsInt(); ok {
 						out[i].LostElements = append(out[i].LostElements, e)
@@ -272,7 +273,7 @@ func failovers(h *history.History, pairs []history.Pair, windows []window, resul
 	}
 	for i := range out {
 		if earliest[i] > 0 {
-			out[i].LossWindowNS = out[i].StartNS - earliest[i]
+			out[i].LossWindowNS = out[i].EndNS - earliest[i]
 		}
 		slices.Sort(out[i].LostElements)
 	}

@@ -51,7 +51,7 @@ func TestFailoverMeasures(t *testing.T) {
 	if f.DowntimeNS != 130 { // last ok write at 70, next at 200
 		t.Errorf("downtime %d, want 130", f.DowntimeNS)
 	}
-	if f.LostWrites != 1 || len(f.LostElements) != 1 || f.LostElements[0] != 2 || f.LossWindowNS != 30 {
+	if f.LostWrites != 1 || len(f.LostElements) != 1 || f.LostElements[0] != 2 || f.LossWindowNS != 60 {
 		t.Errorf("lost %+v", f)
 	}
 	if len(m.Availability) != 1 || m.Availability[0].During.Fail != 1 || m.Availability[0].During.OK != 1 {

@@ -184,6 +184,9 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 
+	if sd, ok := cfg.Target.(targets.StateDirSetter); ok {
+		sd.SetStateDir(filepath.Join(r.dir, "nodes"))
+	}
 	r.printf("deploying %s...", cfg.Target.Name())
 	dctx, cancel := context.WithTimeout(ctx, cfg.DeployTimeout)
 	dep, err := cfg.Target.Deploy(dctx)

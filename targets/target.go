@@ -37,3 +37,11 @@ type Deployment interface {
 
 // Setting is one described configuration value.
 type Setting = rundir.Setting
+
+// StateDirSetter is implemented by targets that keep only logs and small
+// state on disk (not data directories, which would bloat the store). The
+// runner points it at the run directory (nodes/), so each node's log ends
+// up next to the history it explains.
+type StateDirSetter interface {
+	SetStateDir(dir string)
+}

@@ -8,15 +8,17 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/targets/etcd"
+	"github.com/chaoscheck/chaoscheck/targets/postgres"
 	"github.com/chaoscheck/chaoscheck/targets/sim"
 )
 
 // targetNames are the --target values.
-var targetNames = []string{"sim"}
+var targetNames = []string{"sim", "postgres", "etcd"}
 
 // plannedTargets are real databases whose targets are not built yet: asking
 // for one is a clear error, not a silent fallback to the simulator.
-var plannedTargets = []string{"postgres", "cassandra", "redis", "etcd"}
+var plannedTargets = []string{"cassandra", "redis"}
 
 func (tf *testFlags) buildTarget() (targets.Target, error) {
 	switch tf.target {
@@ -26,6 +28,18 @@ func (tf *testFlags) buildTarget() (targets.Target, error) {
 			return nil, err
 		}
 		return sim.New(cfg)
+	case "etcd":
+		cfg, err := tf.etcd.config(tf)
+		if err != nil {
+			return nil, err
+		}
+		return etcd.New(cfg)
+	case "postgres":
+		cfg, err := tf.pg.config(tf)
+		if err != nil {
+			return nil, err
+		}
+		return postgres.New(cfg)
 	}
 	for _, p := range plannedTargets {
 		if tf.target == p {
@@ -50,7 +64,7 @@ type simFlags struct {
 }
 
 func (s *simFlags) register(fl *pflag.FlagSet) {
-	fl.IntVar(&s.nodes, "nodes", 3, "sim: nodes (= replication factor)")
+	fl.IntVar(&s.nodes, "nodes", 3, "nodes (sim: = replication factor; postgres: 1 primary + replicas)")
 	fl.StringVar(&s.cl, "cl", "ONE", "sim: consistency level of reads and writes: ONE, TWO, QUORUM, ALL")
 	fl.StringVar(&s.rcl, "read-cl", "", "sim: read consistency level (default: --cl)")
 	fl.StringVar(&s.wcl, "write-cl", "", "sim: write consistency level (default: --cl)")
@@ -122,4 +136,59 @@ func noneIfZero(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// etcdFlags configure the etcd target.
+type etcdFlags struct {
+	read    string
+	preVote bool
+}
+
+func (e *etcdFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&e.read, "etcd-read", "linearizable", "etcd: reads linearizable (quorum) or serializable (any member's local state)")
+	fl.BoolVar(&e.preVote, "pre-vote", true, "etcd: raft pre-vote (recorded in test.json)")
+}
+
+func (e *etcdFlags) config(tf *testFlags) (etcd.Config, error) {
+	mode, err := etcd.ParseReadMode(e.read)
+	if err != nil {
+		return etcd.Config{}, fmt.Errorf("--etcd-read: %w", err)
+	}
+	sticky := false
+	switch tf.sim.coordinator {
+	case "sticky":
+		sticky = true
+	case "random":
+	default:
+		return etcd.Config{}, fmt.Errorf("--coordinator must be random or sticky, got %q", tf.sim.coordinator)
+	}
+	return etcd.Config{Nodes: tf.sim.nodes, Read: mode, PreVote: etcd.Bool(e.preVote), Seed: tf.seed, Sticky: sticky}, nil
+}
+
+// pgFlags configure the PostgreSQL target.
+type pgFlags struct {
+	replication, isolation, readFrom string
+}
+
+func (p *pgFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&p.replication, "replication", "async", "postgres: streaming replication async or sync (synchronous_commit=on, ANY 1 standby)")
+	fl.StringVar(&p.isolation, "isolation", "read-committed", "postgres: read-committed, repeatable-read or serializable")
+	fl.StringVar(&p.readFrom, "read-from", "primary", "postgres: reads go to the primary, a replica or any node")
+}
+
+func (p *pgFlags) config(tf *testFlags) (postgres.Config, error) {
+	rep, err := postgres.ParseReplication(p.replication)
+	if err != nil {
+		return postgres.Config{}, fmt.Errorf("--replication: %w", err)
+	}
+	iso, err := postgres.ParseIsolation(p.isolation)
+	if err != nil {
+		return postgres.Config{}, fmt.Errorf("--isolation: %w", err)
+	}
+	rf, err := postgres.ParseReadFrom(p.readFrom)
+	if err != nil {
+		return postgres.Config{}, fmt.Errorf("--read-from: %w", err)
+	}
+	cfg := postgres.Config{Nodes: tf.sim.nodes, Replication: rep, Isolation: iso, ReadFrom: rf, Seed: tf.seed}
+	return cfg, cfg.Validate()
 }

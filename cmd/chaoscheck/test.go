@@ -42,7 +42,9 @@ type testFlags struct {
 	cas             bool
 	counter         string
 
-	sim simFlags
+	sim  simFlags
+	etcd etcdFlags
+	pg   pgFlags
 }
 
 func newTestCmd() *cobra.Command {
@@ -62,9 +64,9 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tf.target, "target", "sim", "database: sim (built in)")
+	fl.StringVar(&tf.target, "target", "sim", "database: sim (built in); postgres, etcd (real servers in network namespaces; need root)")
 	fl.StringSliceVar(&tf.workloads, "workload", []string{"register", "ryw"}, "workloads: "+strings.Join(workloads.Names(), ", "))
-	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: none, partition, one-node, halves, majorities-ring, bridge, one-way, kill, pause, clock")
+	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: none, partition, one-node, halves, majorities-ring, bridge, one-way, kill, pause, clock, failover, kill-primary")
 	fl.DurationVar(&tf.nemesisInterval, "nemesis-interval", 5*time.Second, "time a fault lasts, and between faults")
 	fl.StringVar(&tf.nemesisNodes, "nemesis-nodes", "one", "nodes hit by kill, pause and clock: one, minority, majority, all or a count")
 	fl.IntVar(&tf.concurrency, "concurrency", 10, "concurrent clients")
@@ -81,6 +83,8 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 	fl.BoolVar(&tf.cas, "cas", true, "include compare-and-set in the register workload")
 	fl.StringVar(&tf.counter, "counter", "rmw", "counter increments: rmw (read-modify-write) or native")
 	tf.sim.register(fl)
+	tf.etcd.register(fl)
+	tf.pg.register(fl)
 	return cmd
 }
 

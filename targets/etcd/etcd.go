@@ -1,0 +1,273 @@
+//go:build linux
+
+// Package etcd is the etcd target: a static etcd cluster (Debian's
+// etcd-server, 3.4) with one member per node of a local network-namespace
+// cluster (cluster/local), and clients built on the official Go client
+// (go.etcd.io/etcd/client/v3).
+//
+// Each member runs as a direct child of the controller inside its node's
+// namespace, as the unprivileged user nobody, with its data directory under
+// the state dir. Faults: kill/restart, pause/resume and partitions of the
+// local runtime. Clock faults are unsupported: etcd is a Go program, which
+// reads the time through the vDSO where no LD_PRELOAD clock shim reaches,
+// so the deployment's cluster deliberately lacks cluster.ClockSkewer and
+// the nemesis refuses clock faults up front.
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/targets"
+)
+
+// DefaultBinary is the etcd server of the Debian package etcd-server.
+const DefaultBinary = "/usr/bin/etcd"
+
+// Ports every member listens on, inside its own namespace.
+const (
+	ClientPort = 2379
+	PeerPort   = 2380
+)
+
+// ReadMode is how reads are served.
+type ReadMode int
+
+const (
+	// Linearizable reads go through the raft read index (etcd's default):
+	// a member that cannot reach a quorum does not answer them.
+	Linearizable ReadMode = iota
+	// Serializable reads are answered from the local member's state,
+	// possibly stale (clientv3.WithSerializable).
+	Serializable
+)
+
+// String returns "linearizable" or "serializable".
+func (m ReadMode) String() string {
+	switch m {
+	case Linearizable:
+		return "linearizable"
+	case Serializable:
+		return "serializable"
+	}
+	return fmt.Sprintf("ReadMode(%d)", int(m))
+}
+
+// ParseReadMode accepts "linearizable" or "serializable".
+func ParseReadMode(s string) (ReadMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "linearizable":
+		return Linearizable, nil
+	case "serializable":
+		return Serializable, nil
+	}
+	return 0, fmt.Errorf("etcd: read mode %q: want linearizable or serializable", s)
+}
+
+// Config configures the etcd target.
+type Config struct {
+	// Nodes is the number of members (default 3).
+	Nodes int
+	// Read is how clients read (default Linearizable).
+	Read ReadMode
+	// PreVote enables raft pre-vote (--pre-vote). Nil means the default,
+	// true; use Bool(false) to disable it. It is recorded in Describe.
+	PreVote *bool
+	// StateDir holds data directories and logs. Empty: a new directory
+	// under os.TempDir(), kept after Close for its logs.
+	StateDir string
+	// Subnet is the local runtime's /24 (zero: local.DefaultSubnet). Two
+	// clusters running at the same time on one machine need different
+	// subnets.
+	Subnet netip.Prefix
+	// Seed is recorded in Describe. etcd draws its election timeouts from
+	// its own randomness; nothing in the deployment depends on the seed.
+	Seed int64
+	// Sticky binds each client to one member (process mod Nodes) instead
+	// of balancing over all members. It is what exposes stale serializable
+	// reads from a partitioned member.
+	Sticky bool
+	// Binary is the etcd server executable (default DefaultBinary).
+	Binary string
+}
+
+// Bool returns a pointer to b, for Config.PreVote.
+func Bool(b bool) *bool { return &b }
+
+// preVote returns the effective pre-vote setting.
+func (c Config) preVote() bool { return c.PreVote == nil || *c.PreVote }
+
+func (c *Config) defaults() {
+	if c.Nodes == 0 {
+		c.Nodes = 3
+	}
+	if c.PreVote == nil {
+		c.PreVote = Bool(true)
+	}
+	if c.Binary == "" {
+		c.Binary = DefaultBinary
+	}
+}
+
+// Validate reports a bad configuration.
+func (c Config) Validate() error {
+	if c.Nodes < 1 || c.Nodes > local.MaxNodes {
+		return fmt.Errorf("etcd: %d nodes: want 1 to %d", c.Nodes, local.MaxNodes)
+	}
+	if c.Read != Linearizable && c.Read != Serializable {
+		return fmt.Errorf("etcd: bad read mode %v", c.Read)
+	}
+	if c.Subnet.IsValid() && (!c.Subnet.Addr().Is4() || c.Subnet.Bits() != 24) {
+		return fmt.Errorf("etcd: subnet %v: want an IPv4 /24", c.Subnet)
+	}
+	return nil
+}
+
+// Target is a configured etcd cluster. It implements targets.Target.
+type Target struct {
+	cfg Config
+}
+
+var _ targets.Target = (*Target)(nil)
+
+// New fills in defaults, validates cfg and returns the target.
+func New(cfg Config) (*Target, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Target{cfg: cfg}, nil
+}
+
+// Name returns "etcd".
+func (t *Target) Name() string { return "etcd" }
+
+// Config returns the configuration with defaults filled in.
+func (t *Target) Config() Config { return t.cfg }
+
+// Probe checks what a deployment needs: the local runtime (root,
+// iproute2, nftables, cgroup v2) and the etcd binary. A missing
+// libfaketime is not an error: clock faults are unsupported for etcd
+// anyway.
+func (t *Target) Probe(ctx context.Context) error {
+	var errs []error
+	if err := local.Probe(ctx); err != nil && !onlyNoFaketime(err) {
+		errs = append(errs, err)
+	}
+	if _, err := exec.LookPath(t.cfg.Binary); err != nil {
+		errs = append(errs, fmt.Errorf("etcd server %s missing (install Debian package etcd-server): %w", t.cfg.Binary, err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("etcd: probe (needs root and Debian packages etcd-server, iproute2, nftables): %w", err)
+	}
+	return nil
+}
+
+// onlyNoFaketime reports whether a local.Probe error is only the missing
+// libfaketime.
+func onlyNoFaketime(err error) bool {
+	if !errors.Is(err, local.ErrNoFaketime) {
+		return false
+	}
+	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+		if j, ok := u.(interface{ Unwrap() []error }); ok {
+			es := j.Unwrap()
+			return len(es) == 1 && errors.Is(es[0], local.ErrNoFaketime)
+		}
+	}
+	return true
+}
+
+// Deploy probes the machine, removes what crashed earlier runs left
+// (local.HealAll: note that it also destroys live local clusters of this
+// very process), creates the namespaces, starts one member per node as
+// the user nobody and waits, bounded by HealthTimeout and ctx, until every
+// member answers a linearizable read with a leader elected. On error
+// everything it created is removed.
+func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
+	if err := t.Probe(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := local.HealAll(ctx, ""); err != nil {
+		return nil, fmt.Errorf("etcd: remove leftovers of earlier runs: %w", err)
+	}
+	stateDir, err := prepareStateDir(t.cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	uid, gid := lookupNobody()
+	lc, err := local.Up(ctx, local.Config{
+		Prefix: local.RandomPrefix(), Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: stateDir,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	d := newDeployment(t.cfg, lc, stateDir, uid, gid)
+	if err := d.start(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("etcd: deploy: %w", err), d.Close(ctx))
+	}
+	return d, nil
+}
+
+// lookupNobody returns the uid and gid of the user nobody (65534 when the
+// user database does not say).
+func lookupNobody() (uint32, uint32) {
+	uid, gid := uint32(65534), uint32(65534)
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return uid, gid
+	}
+	if v, err := strconv.ParseUint(u.Uid, 10, 32); err == nil {
+		uid = uint32(v)
+	}
+	if v, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
+		gid = uint32(v)
+	}
+	return uid, gid
+}
+
+// prepareStateDir creates the state dir (a temporary one when dir is
+// empty), makes it searchable and checks that every ancestor is
+// searchable by others, so that the unprivileged members reach their data
+// directories.
+func prepareStateDir(dir string) (string, error) {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "chaoscheck-etcd-")
+		if err != nil {
+			return "", fmt.Errorf("etcd: state dir: %w", err)
+		}
+		dir = d
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("etcd: state dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("etcd: state dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", fmt.Errorf("etcd: state dir: %w", err)
+	}
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return "", fmt.Errorf("etcd: state dir ancestor: %w", err)
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return "", fmt.Errorf("etcd: state dir %s: ancestor %s (mode %v) is not searchable by the user nobody the members run as; choose a state dir under a world-searchable directory", dir, p, st.Mode().Perm())
+		}
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	return dir, nil
+}

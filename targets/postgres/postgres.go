@@ -1,0 +1,359 @@
+//go:build linux
+
+// Package postgres is the PostgreSQL 15 target: one primary and streaming
+// replicas, each server a process in its own network namespace of a local
+// cluster (cluster/local), with clients on the controller talking to the
+// nodes over TCP with pgx.
+//
+// # Topology
+//
+// n1 is initdb'ed and started as the first primary; every other node is a
+// pg_basebackup clone (-R -X stream) streaming from it. cluster_name is the
+// node name, so pg_stat_replication and synchronous_standby_names name
+// standbys n2, n3... Replication is asynchronous, or synchronous with
+// synchronous_standby_names = 'ANY 1 (<every other node>)'. fsync stays on.
+//
+// # Clients
+//
+// Writes, compare-and-sets, native increments and read-modify-write
+// transactions go to the current primary (Cluster.Primary, read on every
+// request, so clients follow a failover at once); reads go to the node
+// Config.ReadFrom names. A client keeps one connection per node it has
+// used and reconnects after a failure.
+//
+// # Failover
+//
+// Deployment.Cluster returns a *Cluster, which implements
+// cluster.Failoverer on top of the local runtime's faults: see Promote and
+// Rejoin.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/workloads"
+)
+
+// schema is created on the first primary: registers and counters live in
+// kv, sets in sets.
+var schema = []string{
+	"CREATE TABLE kv (key text PRIMARY KEY, value bigint NOT NULL)",
+	"CREATE TABLE sets (key text NOT NULL, elem bigint NOT NULL, PRIMARY KEY (key, elem))",
+}
+
+// Target is a configured PostgreSQL cluster; it implements targets.Target.
+type Target struct {
+	cfg Config // with defaults, valid
+}
+
+var _ targets.Target = (*Target)(nil)
+
+// New validates cfg and returns the target.
+func New(cfg Config) (*Target, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Target{cfg: cfg}, nil
+}
+
+// Name returns "postgres".
+func (t *Target) Name() string { return "postgres" }
+
+// Config returns the configuration with defaults filled in.
+func (t *Target) Config() Config { return t.cfg }
+
+// Probe checks what a deployment needs: the local runtime (root, iproute2,
+// nftables, cgroup v2), the PostgreSQL binaries and the postgres user. A
+// missing libfaketime is not an error here (only clock skew needs it).
+func (t *Target) Probe(ctx context.Context) error {
+	var errs []error
+	if err := local.Probe(ctx); err != nil && !onlyNoFaketime(err) {
+		errs = append(errs, err)
+	}
+	for _, tool := range []string{"postgres", "initdb", "pg_basebackup"} {
+		if _, err := os.Stat(filepath.Join(t.cfg.BinDir, tool)); err != nil {
+			errs = append(errs, fmt.Errorf("%s missing in %s (install Debian package postgresql-15): %w", tool, t.cfg.BinDir, err))
+		}
+	}
+	if _, _, err := lookupUser(t.cfg.User); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("postgres: probe (needs root and Debian packages postgresql-15, iproute2, nftables; faketime for clock skew): %w", err)
+	}
+	return nil
+}
+
+// onlyNoFaketime reports whether a local.Probe error is only the missing
+// libfaketime.
+func onlyNoFaketime(err error) bool {
+	if !errors.Is(err, local.ErrNoFaketime) {
+		return false
+	}
+	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+		if j, ok := u.(interface{ Unwrap() []error }); ok {
+			es := j.Unwrap()
+			return len(es) == 1 && errors.Is(es[0], local.ErrNoFaketime)
+		}
+	}
+	return true
+}
+
+// Deploy probes the machine, removes what crashed earlier runs left
+// (local.HealAll: note that it also destroys live local clusters of this
+// very process), creates the namespaces, initdb's and starts the primary,
+// creates the schema, clones and starts the replicas and waits until all
+// of them stream (and, in sync mode, until synchronous_standby_names is
+// in force). Every wait is bounded; on error everything is removed.
+func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
+	if err := t.Probe(ctx); err != nil {
+		return nil, err
+	}
+	uid, gid, err := lookupUser(t.cfg.User)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := local.HealAll(ctx, ""); err != nil {
+		return nil, fmt.Errorf("postgres: remove leftovers of earlier runs: %w", err)
+	}
+	stateDir, err := prepareStateDir(t.cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	lc, err := local.Up(ctx, local.Config{
+		Prefix: local.RandomPrefix(), Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: stateDir,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	srv := &server{cfg: t.cfg, lc: lc, dirs: layout{root: stateDir}, uid: uid, gid: gid}
+	d := &Deployment{cfg: t.cfg, srv: srv, cl: newCluster(srv, "n1"), stateDir: stateDir}
+	if err := d.start(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("postgres: deploy: %w", err), lc.Down(ctx))
+	}
+	return d, nil
+}
+
+// prepareStateDir creates the state dir (a temporary one when dir is
+// empty), makes it searchable and checks that the server's user can reach
+// it.
+func prepareStateDir(dir string) (string, error) {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "chaoscheck-postgres-")
+		if err != nil {
+			return "", fmt.Errorf("postgres: state dir: %w", err)
+		}
+		dir = d
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("postgres: state dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("postgres: state dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", fmt.Errorf("postgres: state dir: %w", err)
+	}
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return "", fmt.Errorf("postgres: state dir ancestor: %w", err)
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return "", fmt.Errorf("postgres: state dir %s: ancestor %s (mode %v) is not searchable by the postgres user; choose a state dir under a world-searchable directory", dir, p, st.Mode().Perm())
+		}
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	return dir, nil
+}
+
+// start brings the servers up on a fresh local cluster.
+func (d *Deployment) start(ctx context.Context) error {
+	srv, lc := d.srv, d.srv.lc
+	nodes := lc.Nodes()
+	primary := nodes[0]
+	t0 := time.Now()
+	phase := func(name string) {
+		now := time.Now()
+		d.phases = append(d.phases, fmt.Sprintf("%s %v", name, now.Sub(t0).Round(time.Millisecond)))
+		t0 = now
+	}
+	if err := srv.initPrimary(ctx, primary); err != nil {
+		return err
+	}
+	phase("initdb")
+	p, err := lc.Start(ctx, primary, srv.spec(primary))
+	if err != nil {
+		return err
+	}
+	if err := srv.waitReady(ctx, primary, p); err != nil {
+		return err
+	}
+	if err := srv.exec(ctx, primary, schema...); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	phase("primary up")
+	// Clone and start the replicas in parallel; each step is bounded.
+	replicas := nodes[1:]
+	errs := make([]error, len(replicas))
+	var wg sync.WaitGroup
+	for i, n := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.cloneFrom(ctx, n, primary); err != nil {
+				errs[i] = err
+				return
+			}
+			p, err := lc.Start(ctx, n, srv.spec(n))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = srv.waitReady(ctx, n, p)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	phase("replicas cloned and up")
+	if err := srv.waitStreaming(ctx, primary, replicas); err != nil {
+		return err
+	}
+	phase("streaming")
+	if d.cfg.Replication == Sync {
+		sctx, cancel := context.WithTimeout(ctx, AdminTimeout)
+		err := d.cl.setSyncStandbys(sctx, primary)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return srv.admin(ctx, primary, func(ctx context.Context, c *pgx.Conn) error {
+		if err := c.QueryRow(ctx, "SHOW server_version").Scan(&d.version); err != nil {
+			return fmt.Errorf("server version: %w", err)
+		}
+		return c.QueryRow(ctx, "SHOW fsync").Scan(&d.fsync)
+	})
+}
+
+// Deployment is a running PostgreSQL cluster; it implements
+// targets.Deployment.
+type Deployment struct {
+	cfg      Config
+	srv      *server
+	cl       *Cluster
+	stateDir string
+	version  string
+	fsync    string
+	phases   []string
+}
+
+// Phases returns how long each step of the deployment took, e.g.
+// "initdb 1.2s".
+func (d *Deployment) Phases() []string { return append([]string(nil), d.phases...) }
+
+var _ targets.Deployment = (*Deployment)(nil)
+
+// Cluster returns the *Cluster (local runtime faults plus failover).
+func (d *Deployment) Cluster() cluster.Cluster { return d.cl }
+
+// PG returns the cluster with its concrete type.
+func (d *Deployment) PG() *Cluster { return d.cl }
+
+// StateDir returns the directory holding data directories and logs.
+func (d *Deployment) StateDir() string { return d.stateDir }
+
+// NewClient returns a client for one process. It connects lazily, on its
+// first request, so a node that is down makes operations fail rather than
+// the client.
+func (d *Deployment) NewClient(ctx context.Context, process int) (workloads.Client, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: new client: %w", err)
+	}
+	seed := uint64(d.cfg.Seed)
+	return &Client{
+		d:     d,
+		rng:   rand.New(rand.NewPCG(seed, uint64(process))),
+		conns: map[string]*pgx.Conn{},
+		pids:  map[string]int{},
+	}, nil
+}
+
+// Describe returns the topology and the consistency-relevant settings.
+func (d *Deployment) Describe() []targets.Setting {
+	nodes := d.cl.Nodes()
+	sync := "asynchronous (synchronous_standby_names='')"
+	if d.cfg.Replication == Sync {
+		sync = fmt.Sprintf("synchronous (synchronous_commit=on, synchronous_standby_names='%s', set on every new primary)", d.cl.syncStandbyNames(d.cl.Primary()))
+	}
+	return []targets.Setting{
+		{Name: "database", Value: "PostgreSQL " + d.version},
+		{Name: "nodes", Value: fmt.Sprintf("%d (%s), streaming replication", len(nodes), strings.Join(nodes, " "))},
+		{Name: "primary", Value: d.cl.Primary()},
+		{Name: "replication", Value: sync},
+		{Name: "isolation", Value: fmt.Sprintf("%s for read-modify-write transactions (BEGIN ISOLATION LEVEL %s); single statements at read committed", d.cfg.Isolation, d.cfg.Isolation.SQL())},
+		{Name: "read from", Value: d.cfg.ReadFrom.String()},
+		{Name: "writes to", Value: "the current primary"},
+		{Name: "fsync", Value: d.fsync},
+		{Name: "failover", Value: "promote the most advanced reachable standby (pg_promote), re-point the others; rejoin = wipe + pg_basebackup"},
+		{Name: "state dir", Value: d.stateDir},
+	}
+}
+
+// CloseTimeout bounds Close.
+const CloseTimeout = local.CleanupTimeout
+
+// Close kills every server and removes the namespaces, bounded by
+// CloseTimeout even when ctx is already cancelled. The state dir (data and
+// logs) is kept.
+func (d *Deployment) Close(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CloseTimeout)
+	defer cancel()
+	if err := d.srv.lc.Down(ctx); err != nil {
+		return fmt.Errorf("postgres: close: %w", err)
+	}
+	return nil
+}
+
+// readNode picks the node serving a read.
+func (d *Deployment) readNode(rng *rand.Rand) string {
+	primary := d.cl.Primary()
+	var live []string
+	switch d.cfg.ReadFrom {
+	case Replica:
+		for _, n := range d.cl.Replicas() {
+			if d.cl.Live(n) {
+				live = append(live, n)
+			}
+		}
+	case Any:
+		for _, n := range d.cl.Nodes() {
+			if n == primary || d.cl.Live(n) {
+				live = append(live, n)
+			}
+		}
+	}
+	if len(live) == 0 {
+		return primary
+	}
+	return live[rng.IntN(len(live))]
+}
