@@ -111,6 +111,7 @@ type Cluster struct {
 	cgDir    string // this cluster's cgroup: cgRoot/prefix
 	faketime string // libfaketime path, "" if missing
 	jr       *journal
+	release  func() // drops the claim on an automatically chosen subnet
 
 	mu     sync.Mutex
 	closed bool
@@ -154,7 +155,8 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Nodes < 1 || cfg.Nodes > MaxNodes {
 		return nil, fmt.Errorf("local: %d nodes: want 1 to %d", cfg.Nodes, MaxNodes)
 	}
-	if !cfg.Subnet.IsValid() {
+	autoSubnet := !cfg.Subnet.IsValid()
+	if autoSubnet {
 		cfg.Subnet = DefaultSubnet
 	}
 	if !cfg.Subnet.Addr().Is4() || cfg.Subnet.Bits() != 24 {
@@ -177,15 +179,24 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("local: must run as root (network namespaces, nftables, cgroups)")
 	}
-	if err := subnetFree(cfg.Subnet); err != nil {
+	release := func() {}
+	if autoSubnet {
+		p, rel, err := claimSubnet(cfg.JournalDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Subnet, release = p, rel
+	} else if err := subnetFree(cfg.Subnet); err != nil {
 		return nil, err
 	}
 	cgRoot, err := cgroup2Mount()
 	if err != nil {
+		release()
 		return nil, err
 	}
 	jr, err := newJournal(cfg.JournalDir, cfg.Prefix)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	c := &Cluster{
@@ -198,6 +209,7 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 		cgDir:    filepath.Join(cgRoot, cfg.Prefix),
 		faketime: findFaketime(),
 		jr:       jr,
+		release:  release,
 	}
 	for i := 1; i <= cfg.Nodes; i++ {
 		n := &node{
@@ -214,6 +226,7 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
 		defer cancel()
 		_, herr := healJournal(cctx, jr.path, true)
+		release()
 		return nil, errors.Join(fmt.Errorf("local: up: %w", err), herr)
 	}
 	return c, nil
@@ -394,6 +407,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 	}
 	_, err := healJournal(ctx, c.jr.path, true)
 	errs = append(errs, err)
+	c.release()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("local: down %s: %w", c.cfg.Prefix, err)
 	}
