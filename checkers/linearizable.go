@@ -33,7 +33,10 @@ const KindNonLinearizable = "non-linearizable"
 //     with an unknown result and a return time after every other event (a
 //     CAS with unknown outcome swaps if the register holds old, and is
 //     accepted unchanged otherwise). A read with unknown outcome carries no
-//     information and is left out;
+//     information and is left out. Two exact reductions spare the search
+//     most of the work these operations cause (see linReduceUnknown): a write
+//     of unknown outcome whose value nobody observes is left out, and one
+//     whose value a later operation needs must return before it;
 //   - real time is the order of the history (the history index), which is
 //     the order the controller observed the events in.
 //
@@ -61,10 +64,10 @@ type Linearizable struct {
 // Name returns "linearizable".
 func (l Linearizable) Name() string { return "linearizable" }
 
-// keyResult is the outcome of one key.
-type keyResult struct {
+// linKeyResult is the outcome of one key.
+type linKeyResult struct {
 	verdict   Verdict
-	undecided bool   // stopped by the time limit or the context
+	undecided bool   // stopped: time limit, context, or grace after Invalid
 	reason    string // why the key is Unknown
 	anomaly   *Anomaly
 	artifact  string
@@ -72,12 +75,20 @@ type keyResult struct {
 	searched  int
 }
 
-// maxListed caps the keys and reasons a Reason enumerates.
-const maxListed = 10
+// linMaxListed caps the keys and reasons a Reason enumerates.
+const linMaxListed = 10
 
 // Check judges h. Counts: "ops" (client operations), "ops_searched"
-// (operations given to the search: without failed operations and reads of
-// unknown outcome), "keys", "keys_invalid" and "keys_unknown".
+// (operations given to the search: without failed operations, reads of
+// unknown outcome and the unobserved writes of unknown outcome that
+// cannot matter, see linReduceUnknown), "keys", "keys_invalid" and
+// "keys_unknown".
+//
+// Keys are searched in parallel, largest first. Once one key is found
+// non-linearizable the verdict is decided (Invalid); the keys still being
+// searched then get 5 more seconds (porcupine can take exponential time
+// and memory on a hard key), and those not decided by then count in
+// keys_unknown and are named in Reason.
 //
 // Witnesses of a non-linearizable key are chosen from porcupine's partial
 // linearizations. P is the longest one (ties broken by the smallest
@@ -86,8 +97,9 @@ const maxListed = 10
 // return: the search had to place X next and could not, from S or after
 // any of the operations that could still precede it. The anomaly's Ops are
 // the invoke and completion indexes of:
-//   - the tail of P: the operation that set S (the last in P to change
-//     the state) and up to 5 operations of P after it;
+//   - the tail of P: its last 6 operations, or, when the operation that
+//     set S (the last in P to change the state) is not among them, that
+//     operation and the last 5 (all of P when it is that short);
 //   - X;
 //   - up to 8 of the other unplaced operations invoked before X returned
 //     (those with known outcome first, then the most recent of unknown
@@ -112,7 +124,8 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 		return unknown(name, "malformed history: "+err.Error())
 	}
 
-	// Partition the operations by key.
+	// Partition the operations by key. Each worker interprets the
+	// operations of its key.
 	slot := make(map[string]int)
 	var keys []string
 	var groups [][]int32
@@ -138,8 +151,9 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 		return res
 	}
 
-	// stop makes every search unwind: the time limit or the context.
-	var stop, timedOut atomic.Bool
+	// stop makes every search unwind: the time limit, the context, or the
+	// grace period after the verdict was decided.
+	var stop, timedOut, graceOver atomic.Bool
 	watchDone := make(chan struct{})
 	defer close(watchDone)
 	var limit <-chan time.Time
@@ -148,14 +162,33 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 		defer t.Stop()
 		limit = t.C
 	}
+	decided := make(chan struct{})
+	var decidedOnce sync.Once
+	onInvalid := func() { decidedOnce.Do(func() { close(decided) }) }
 	go func() {
-		select {
-		case <-ctx.Done():
-			stop.Store(true)
-		case <-limit:
-			timedOut.Store(true)
-			stop.Store(true)
-		case <-watchDone:
+		var grace <-chan time.Time
+		dec := decided
+		for {
+			select {
+			case <-ctx.Done():
+				stop.Store(true)
+				return
+			case <-limit:
+				timedOut.Store(true)
+				stop.Store(true)
+				return
+			case <-dec:
+				dec = nil
+				t := time.NewTimer(linDecidedGrace)
+				defer t.Stop()
+				grace = t.C
+			case <-grace:
+				graceOver.Store(true)
+				stop.Store(true)
+				return
+			case <-watchDone:
+				return
+			}
 		}
 	}()
 
@@ -171,7 +204,7 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 		}
 		return keys[order[a]] < keys[order[b]]
 	})
-	results := make([]keyResult, len(keys))
+	results := make([]linKeyResult, len(keys))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(keys)) {
@@ -183,10 +216,10 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 				}
 				s := order[n]
 				if stop.Load() {
-					results[s] = keyResult{verdict: Unknown, undecided: true}
+					results[s] = linKeyResult{verdict: Unknown, undecided: true}
 					continue
 				}
-				results[s] = l.checkKey(model, keys[s], h, pairs, groups[s], &stop)
+				results[s] = l.checkKey(model, keys[s], h, pairs, groups[s], &stop, onInvalid)
 			}
 		})
 	}
@@ -196,7 +229,7 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 	byName := make([]int, len(keys))
 	copy(byName, order)
 	sort.Slice(byName, func(a, b int) bool { return keys[byName[a]] < keys[byName[b]] })
-	var undecided, uninterpretable, notes []string
+	var undecided, uninterpretable, notes []string // uninterpretable: or otherwise unchecked
 	var searched int64
 	for _, s := range byName {
 		r := &results[s]
@@ -224,17 +257,22 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 
 	var reasons []string
 	if len(undecided) > 0 {
-		why := "the check was cancelled (" + errText(ctx.Err()) + ")"
-		if timedOut.Load() {
+		var why string
+		switch {
+		case timedOut.Load():
 			why = fmt.Sprintf("the time limit of %s ran out", l.TimeLimit)
+		case graceOver.Load():
+			why = fmt.Sprintf("the history is non-linearizable, and the search of the other keys was stopped %s after that was found", linDecidedGrace)
+		default:
+			why = "the check was cancelled (" + linErrText(ctx.Err()) + ")"
 		}
-		reasons = append(reasons, fmt.Sprintf("%s before %d of %d keys were decided: %s", why, len(undecided), len(keys), list(undecided)))
+		reasons = append(reasons, fmt.Sprintf("%s: %d of %d keys not decided: %s", why, len(undecided), len(keys), linList(undecided)))
 	}
 	if len(uninterpretable) > 0 {
-		reasons = append(reasons, fmt.Sprintf("the %s model cannot interpret the operations of %d keys: %s", model, len(uninterpretable), list(uninterpretable)))
+		reasons = append(reasons, fmt.Sprintf("%d keys could not be checked with the %s model: %s", len(uninterpretable), model, linList(uninterpretable)))
 	}
 	if len(notes) > 0 {
-		reasons = append(reasons, list(notes))
+		reasons = append(reasons, linList(notes))
 	}
 	res.Reason = strings.Join(reasons, "; ")
 	if res.Verdict != Invalid && (len(undecided) > 0 || len(uninterpretable) > 0) {
@@ -243,33 +281,41 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 	return res
 }
 
-// errText renders a possibly nil error.
-func errText(err error) string {
+// linErrText renders a possibly nil error.
+func linErrText(err error) string {
 	if err == nil {
 		return "stopped"
 	}
 	return err.Error()
 }
 
-// list joins items, keeping at most maxListed of them.
-func list(items []string) string {
-	if len(items) <= maxListed {
+// linList joins items, keeping at most linMaxListed of them.
+func linList(items []string) string {
+	if len(items) <= linMaxListed {
 		return strings.Join(items, ", ")
 	}
-	return strings.Join(items[:maxListed], ", ") + fmt.Sprintf(" and %d more", len(items)-maxListed)
+	return strings.Join(items[:linMaxListed], ", ") + fmt.Sprintf(" and %d more", len(items)-linMaxListed)
 }
 
 // checkKey decides one key.
-func (l Linearizable) checkKey(model Model, key string, h *history.History, pairs []history.Pair, idx []int32, stop *atomic.Bool) (r keyResult) {
+func (l Linearizable) checkKey(model Model, key string, h *history.History, pairs []history.Pair, idx []int32, stop *atomic.Bool, onInvalid func()) (r linKeyResult) {
 	defer func() {
 		if p := recover(); p != nil {
-			r = keyResult{verdict: Unknown, reason: fmt.Sprintf("key %q: internal error: %v", key, p)}
+			r = linKeyResult{verdict: Unknown, reason: fmt.Sprintf("key %q: internal error: %v", key, p)}
 		}
 	}()
-	k, err := buildKeyOps(model, key, h, pairs, idx, &interner{})
-	if err != nil {
-		return keyResult{verdict: Unknown, reason: fmt.Sprintf("key %q: %v", key, err)}
+	ops := make([]linOp, 0, len(idx))
+	for _, i := range idx {
+		var o linOp
+		keep, err := model.interpretPair(h, pairs[i], &o)
+		if err != nil {
+			return linKeyResult{verdict: Unknown, reason: fmt.Sprintf("key %q: %v", key, err)}
+		}
+		if keep {
+			ops = append(ops, o)
+		}
 	}
+	k := buildLinKey(model, key, ops)
 	r.searched = len(k.ops)
 	if len(k.ops) == 0 || k.check(stop) {
 		r.verdict = Valid
@@ -282,14 +328,15 @@ func (l Linearizable) checkKey(model Model, key string, h *history.History, pair
 	// Not linearizable. Search again, keeping the partial linearizations
 	// that name the witnesses. A stop during this second search leaves
 	// fewer of them, but the verdict is already decided.
+	onInvalid()
 	linearizable, w := k.checkVerbose(stop)
 	if linearizable {
-		return keyResult{verdict: Unknown, searched: len(k.ops), reason: fmt.Sprintf("key %q: porcupine answered both linearizable and not", key)}
+		return linKeyResult{verdict: Unknown, searched: len(k.ops), reason: fmt.Sprintf("key %q: porcupine answered both linearizable and not", key)}
 	}
-	a := witness(k, w.partials)
+	a := linWitness(k, w.partials, stop.Load())
 	r.verdict, r.anomaly = Invalid, &a
 	if l.VisualizeDir != "" {
-		file := vizFileName(key)
+		file := VisualizationFile(key)
 		err := os.MkdirAll(l.VisualizeDir, 0o755)
 		if err == nil {
 			err = k.visualize(w, filepath.Join(l.VisualizeDir, file))
@@ -303,16 +350,25 @@ func (l Linearizable) checkKey(model Model, key string, h *history.History, pair
 	return r
 }
 
+// linDecidedGrace is how long the keys still being searched may run once a
+// key is found non-linearizable: the verdict is then decided, and
+// porcupine can take exponential time and memory on a hard key. Keys not
+// decided by then count as unknown and are named in the Reason.
+const linDecidedGrace = 5 * time.Second
+
 // Witness selection limits.
 const (
-	maxTail       = 6 // operations of the prefix: the state setter and the last ones
-	maxCandidates = 8 // unplaced operations listed besides the stuck one
-	maxStateChars = 80
+	linMaxTail       = 6 // operations of the prefix: the state setter and the last ones
+	linMaxCandidates = 8 // unplaced operations listed besides the stuck one
+	linMaxStateChars = 80
 )
 
-// witness builds the anomaly of a non-linearizable key from porcupine's
+// linWitness builds the anomaly of a non-linearizable key from porcupine's
 // partial linearizations (ids into k.ops). See Linearizable.Check.
-func witness(k *keyOps, partials [][]int) Anomaly {
+//
+// cut says that the witness search was stopped before it finished: the
+// prefix is then only the longest found, and the message says so.
+func linWitness(k *linKey, partials [][]int, cut bool) Anomaly {
 	// P: the longest partial linearization, smallest sequence on ties.
 	var prefix []int
 	for _, p := range partials {
@@ -356,19 +412,19 @@ func witness(k *keyOps, partials [][]int) Anomaly {
 	slices.Reverse(unknownOps) // most recent first
 	candidates := append(known, unknownOps...)
 	nCandidates := len(candidates)
-	if len(candidates) > maxCandidates {
-		candidates = candidates[:maxCandidates]
+	if len(candidates) > linMaxCandidates {
+		candidates = candidates[:linMaxCandidates]
 	}
 
 	// The tail of P.
 	var tail []int
 	switch {
-	case len(prefix) <= maxTail:
+	case len(prefix) <= linMaxTail:
 		tail = prefix
-	case setter >= 0 && setter < len(prefix)-maxTail+1:
-		tail = append([]int{prefix[setter]}, prefix[len(prefix)-maxTail+1:]...)
+	case setter >= 0 && setter < len(prefix)-linMaxTail+1:
+		tail = append([]int{prefix[setter]}, prefix[len(prefix)-linMaxTail+1:]...)
 	default:
-		tail = prefix[len(prefix)-maxTail:]
+		tail = prefix[len(prefix)-linMaxTail:]
 	}
 
 	var ops []int
@@ -393,10 +449,20 @@ func witness(k *keyOps, partials [][]int) Anomaly {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "no order of the %d operations on key %q is consistent with %s: ", len(k.ops), k.key, k.model.describeObject())
-	if len(prefix) == 0 {
-		fmt.Fprintf(&b, "not even a first operation can be placed from the initial state %s", clip(state))
-	} else {
-		fmt.Fprintf(&b, "the longest linearizable prefix has %d of them, ends with the %s and leaves the state at %s", len(prefix), k.ops[prefix[len(prefix)-1]].describe(), clip(state))
+	switch {
+	case cut:
+		fmt.Fprintf(&b, "(the search for witnesses was stopped before it finished) the longest linearizable prefix found has %d of them and leaves the state at %s", len(prefix), linClip(state))
+		if setter >= 0 {
+			fmt.Fprintf(&b, " (set by the %s)", k.ops[prefix[setter]].describe())
+		}
+		if stuck >= 0 {
+			fmt.Fprintf(&b, "; the search was trying to place the %s", k.ops[stuck].describe())
+		}
+		return Anomaly{Kind: KindNonLinearizable, Key: k.key, Ops: ops, Message: b.String()}
+	case len(prefix) == 0:
+		fmt.Fprintf(&b, "not even a first operation can be placed from the initial state %s", linClip(state))
+	default:
+		fmt.Fprintf(&b, "the longest linearizable prefix has %d of them, ends with the %s and leaves the state at %s", len(prefix), k.ops[prefix[len(prefix)-1]].describe(), linClip(state))
 		if setter >= 0 {
 			fmt.Fprintf(&b, " (set by the %s)", k.ops[prefix[setter]].describe())
 		} else {
@@ -419,24 +485,31 @@ func witness(k *keyOps, partials [][]int) Anomaly {
 		if nCandidates > len(candidates) {
 			more = fmt.Sprintf(" and %d more", nCandidates-len(candidates))
 		}
-		fmt.Fprintf(&b, ", whichever of the %d other operations invoked before it returned (%s%s) are placed before it", nCandidates, strings.Join(descs, ", "), more)
+		if nCandidates == 1 {
+			fmt.Fprintf(&b, ", with or without the other operation invoked before it returned (the %s) placed before it", descs[0])
+		} else {
+			fmt.Fprintf(&b, ", whichever of the %d other operations invoked before it returned (%s%s) are placed before it", nCandidates, strings.Join(descs, ", "), more)
+		}
 	}
 	return Anomaly{Kind: KindNonLinearizable, Key: k.key, Ops: ops, Message: b.String()}
 }
 
-// clip shortens a state description for a message.
-func clip(s string) string {
-	if len(s) <= maxStateChars {
+// linClip shortens a state description for a message.
+func linClip(s string) string {
+	if len(s) <= linMaxStateChars {
 		return s
 	}
-	return s[:maxStateChars] + "…"
+	return s[:linMaxStateChars] + "…"
 }
 
-// vizFileName is the visualization file of key: "linearizable-<key>.html"
-// with every character outside [A-Za-z0-9._-] replaced by '_'. When the
-// key had to be changed (or is empty or long) a hash of the original key
-// is appended, so that distinct keys never share a file.
-func vizFileName(key string) string {
+// VisualizationFile is the name of the visualization file the
+// Linearizable checker writes for key: "linearizable-<key>.html" with
+// every character outside [A-Za-z0-9._-] replaced by '_'. When the key had
+// to be changed, is empty (the register of a single-register history) or
+// is long, the FNV-1a hash of the original key is appended
+// ("linearizable-a_b-1a2b3c4d.html"), so that distinct keys never share a
+// file.
+func VisualizationFile(key string) string {
 	var b strings.Builder
 	for _, r := range key {
 		switch {

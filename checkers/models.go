@@ -6,6 +6,7 @@ package checkers
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -70,84 +71,100 @@ func (m Model) describeObject() string {
 	return "a single register"
 }
 
-// opKind is what an operation does to the model state.
-type opKind uint8
+// linKind is what an operation does to the model state.
+type linKind uint8
 
 const (
-	// opRead: ok read; the register must hold reg.
-	opRead opKind = iota
-	// opWrite: write of reg (ok, info or open).
-	opWrite
-	// opCAS: ok CAS that swapped: the register must hold reg, then holds
+	// linRead: ok read; the register must hold reg.
+	linRead linKind = iota
+	// linWrite: write of reg (ok, info or open).
+	linWrite
+	// linCAS: ok CAS that swapped: the register must hold reg, then holds
 	// reg2.
-	opCAS
-	// opCASNotSwapped: ok CAS whose compare failed: the register must not
+	linCAS
+	// linCASNotSwapped: ok CAS whose compare failed: the register must not
 	// hold reg.
-	opCASNotSwapped
-	// opCASUnknown: info or open CAS: if the register holds reg it becomes
+	linCASNotSwapped
+	// linCASUnknown: info or open CAS: if the register holds reg it becomes
 	// reg2, otherwise nothing happens (accepted either way).
-	opCASUnknown
-	// opGet: ok get; the cell must hold str.
-	opGet
-	// opPut: put of str.
-	opPut
-	// opAppend: append of str.
-	opAppend
+	linCASUnknown
+	// linGet: ok get; the cell must hold str.
+	linGet
+	// linPut: put of str.
+	linPut
+	// linAppend: append of str.
+	linAppend
 )
 
-// regVal is an interned register value: within one check, two equal values
+// linVal is an interned register value: within one check, two equal values
 // are the same pointer, so the porcupine state comparison is a pointer
 // comparison and stepping allocates nothing.
-type regVal struct {
+type linVal struct {
 	id    uint64 // 0 for the empty register
 	v     int64
 	empty bool
+	// The following are set per key by linReduceUnknown, never on linEmpty,
+	// which is shared.
+	//
+	// observed: some ok read returns this value or some CAS compares
+	// against it.
+	observed bool
+	// writers is how many operations may write this value.
+	writers int32
+	// needed is the earliest return of an operation that requires the
+	// register to hold this value (an ok read of it, an ok CAS that
+	// swapped from it), or -1.
+	needed int64
 }
 
-// regEmpty is the empty register, the initial state of every key.
-var regEmpty = &regVal{empty: true}
+// linEmpty is the empty register, the initial state of every key.
+var linEmpty = &linVal{empty: true}
 
-func (r *regVal) String() string {
+func (r *linVal) String() string {
 	if r == nil || r.empty {
 		return "nil"
 	}
 	return strconv.FormatInt(r.v, 10)
 }
 
-// interner hands out one *regVal per distinct integer.
-type interner struct {
-	m     map[int64]*regVal
-	chunk []regVal
+// linInterner hands out one *linVal per distinct integer.
+type linInterner struct {
+	m     map[int64]*linVal
+	chunk []linVal
 }
 
-func (in *interner) get(v int64) *regVal {
+func (in *linInterner) get(v int64) *linVal {
 	if r, ok := in.m[v]; ok {
 		return r
 	}
 	if in.m == nil {
-		in.m = make(map[int64]*regVal)
+		in.m = make(map[int64]*linVal)
 	}
 	if len(in.chunk) == 0 {
-		in.chunk = make([]regVal, 256)
+		in.chunk = make([]linVal, 256)
 	}
 	r := &in.chunk[0]
 	in.chunk = in.chunk[1:]
-	*r = regVal{id: uint64(len(in.m)) + 1, v: v}
+	*r = linVal{id: uint64(len(in.m)) + 1, v: v, needed: -1}
 	in.m[v] = r
 	return r
 }
 
 // linOp is one client operation as the search sees it.
 type linOp struct {
-	kind opKind
+	kind linKind
 	// unknown: the outcome is unknown (info or never completed); the op
 	// may take effect at any time after its invocation, or never.
 	unknown bool
 	open    bool // never completed
-	reg     *regVal
-	reg2    *regVal
-	str     string
-	f       string
+	// v1 and v2 are the integers of a register op (the value read or
+	// written, or CAS old and new); empty marks a read of nil. reg and reg2
+	// are their interned forms, set by buildLinKey.
+	v1, v2 int64
+	empty  bool
+	reg    *linVal
+	reg2   *linVal
+	str    string
 	// invoke and complete are history indexes (complete is history.Open
 	// for a never-completed op); process is the client.
 	invoke   int
@@ -181,21 +198,21 @@ func (o *linOp) describe() string {
 	}
 	var body string
 	switch o.kind {
-	case opRead:
+	case linRead:
 		body = fmt.Sprintf("read #%d returning %s", o.ref(), o.reg)
-	case opWrite:
+	case linWrite:
 		body = fmt.Sprintf("write #%d of %s", o.ref(), o.reg)
-	case opCAS:
+	case linCAS:
 		body = fmt.Sprintf("cas #%d [%s %s] (swapped)", o.ref(), o.reg, o.reg2)
-	case opCASNotSwapped:
+	case linCASNotSwapped:
 		body = fmt.Sprintf("cas #%d [%s %s] (not swapped)", o.ref(), o.reg, o.reg2)
-	case opCASUnknown:
+	case linCASUnknown:
 		body = fmt.Sprintf("cas #%d [%s %s]", o.ref(), o.reg, o.reg2)
-	case opGet:
+	case linGet:
 		body = fmt.Sprintf("get #%d returning %s", o.ref(), strconv.Quote(o.str))
-	case opPut:
+	case linPut:
 		body = fmt.Sprintf("put #%d of %s", o.ref(), strconv.Quote(o.str))
-	case opAppend:
+	case linAppend:
 		body = fmt.Sprintf("append #%d of %s", o.ref(), strconv.Quote(o.str))
 	}
 	return prefix + body + suffix
@@ -205,21 +222,21 @@ func (o *linOp) describe() string {
 func (o *linOp) short() string {
 	var s string
 	switch o.kind {
-	case opRead:
+	case linRead:
 		s = "read() -> " + o.reg.String()
-	case opWrite:
+	case linWrite:
 		s = "write(" + o.reg.String() + ")"
-	case opCAS:
+	case linCAS:
 		s = "cas(" + o.reg.String() + ", " + o.reg2.String() + ") -> swapped"
-	case opCASNotSwapped:
+	case linCASNotSwapped:
 		s = "cas(" + o.reg.String() + ", " + o.reg2.String() + ") -> not swapped"
-	case opCASUnknown:
+	case linCASUnknown:
 		s = "cas(" + o.reg.String() + ", " + o.reg2.String() + ")"
-	case opGet:
+	case linGet:
 		s = "get() -> " + strconv.Quote(o.str)
-	case opPut:
+	case linPut:
 		s = "put(" + strconv.Quote(o.str) + ")"
-	case opAppend:
+	case linAppend:
 		s = "append(" + strconv.Quote(o.str) + ")"
 	}
 	if o.unknown {
@@ -228,22 +245,22 @@ func (o *linOp) short() string {
 	return s
 }
 
-// regStep applies op to the register state st. It is the whole register
+// linRegStep applies op to the register state st. It is the whole register
 // semantics; ok is false when op cannot take effect in state st.
-func regStep(st *regVal, op *linOp) (ok bool, next *regVal) {
+func linRegStep(st *linVal, op *linOp) (ok bool, next *linVal) {
 	switch op.kind {
-	case opRead:
+	case linRead:
 		return st == op.reg, st
-	case opWrite:
+	case linWrite:
 		return true, op.reg
-	case opCAS:
+	case linCAS:
 		if st == op.reg {
 			return true, op.reg2
 		}
 		return false, st
-	case opCASNotSwapped:
+	case linCASNotSwapped:
 		return st != op.reg, st
-	case opCASUnknown:
+	case linCASUnknown:
 		if st == op.reg {
 			return true, op.reg2
 		}
@@ -252,102 +269,214 @@ func regStep(st *regVal, op *linOp) (ok bool, next *regVal) {
 	return false, st
 }
 
-// kvStep applies op to the string cell st.
-func kvStep(st string, op *linOp) (ok bool, next string) {
+// linKVStep applies op to the string cell st.
+func linKVStep(st string, op *linOp) (ok bool, next string) {
 	switch op.kind {
-	case opGet:
+	case linGet:
 		return st == op.str, st
-	case opPut:
+	case linPut:
 		return true, op.str
-	case opAppend:
+	case linAppend:
 		return true, st + op.str
 	}
 	return false, st
 }
 
-// keyOps is one key's operations, ready for the search. ops[i] is the
+// linKey is one key's operations, ready for the search. ops[i] is the
 // operation of porcupine id i.
-type keyOps struct {
+type linKey struct {
 	model Model
 	key   string
 	ops   []linOp
 	pops  []porcupine.Operation
 }
 
-// badOp is the error of an operation the model cannot interpret.
-func badOp(op *history.Op, format string, args ...any) error {
-	return fmt.Errorf("op #%d (%s %s): %s", op.Index, op.Type, op.F, fmt.Sprintf(format, args...))
+// linBadOp is the error of an operation the model cannot interpret.
+func linBadOp(op *history.Op, format string, args ...any) error {
+	return fmt.Errorf("cannot interpret op #%d (%s %s): %s", op.Index, op.Type, op.F, fmt.Sprintf(format, args...))
 }
 
-// buildKeyOps interprets the client operations pairs[idx[...]] of one key
-// under model m. Failed operations and reads with an unknown outcome are
-// dropped: they had no effect and carry no information. Time is the
-// history position: the order in which the controller observed the events,
-// exact and free of ties. Unknown outcomes return at +infinity.
-func buildKeyOps(m Model, key string, h *history.History, pairs []history.Pair, idx []int32, in *interner) (*keyOps, error) {
-	k := &keyOps{model: m, key: key, ops: make([]linOp, 0, len(idx))}
-	for _, pi := range idx {
-		p := pairs[pi]
-		inv := &h.Ops[p.Invoke]
-		comp := h.Completion(p)
-		outcome := h.Outcome(p)
-		o := linOp{
-			f:        inv.F,
-			invoke:   inv.Index,
-			complete: history.Open,
-			process:  inv.Process,
-			unknown:  outcome == history.Info,
-			open:     comp == nil,
-		}
-		if comp != nil {
-			o.complete = comp.Index
-		}
-		keep, err := m.interpret(&o, inv, comp, outcome, in)
-		if err != nil {
-			return nil, err
-		}
-		if keep {
-			o.call = int64(p.Invoke)
-			o.ret = math.MaxInt64
-			if !o.unknown {
-				o.ret = int64(p.Complete)
-			}
-			k.ops = append(k.ops, o)
+// interpretPair interprets one client operation under model m into o.
+// keep is false for an operation the search must not see: failed
+// operations (no effect) and reads with an unknown outcome (no
+// information). Time is the history position, the order in which the
+// controller observed the events: exact and free of ties. An unknown
+// outcome returns at +infinity.
+func (m Model) interpretPair(h *history.History, p history.Pair, o *linOp) (keep bool, err error) {
+	inv := &h.Ops[p.Invoke]
+	comp := h.Completion(p)
+	outcome := history.Info
+	if comp != nil {
+		outcome = comp.Type
+	}
+	*o = linOp{
+		invoke:   inv.Index,
+		complete: history.Open,
+		process:  inv.Process,
+		unknown:  outcome == history.Info,
+		open:     comp == nil,
+		call:     int64(p.Invoke),
+		ret:      math.MaxInt64,
+	}
+	if comp != nil {
+		o.complete = comp.Index
+		if !o.unknown {
+			o.ret = int64(p.Complete)
 		}
 	}
+	return m.interpret(o, inv, comp, outcome)
+}
+
+// buildLinKey prepares the interpreted operations of one key for the
+// search: it interns the register values, applies the exact reductions of
+// linReduceUnknown and builds porcupine's operations. ops is taken over.
+func buildLinKey(m Model, key string, ops []linOp) *linKey {
+	if m != ModelKV {
+		linIntern(ops)
+		ops = linReduceUnknown(ops)
+	}
+	return newLinKey(m, key, ops)
+}
+
+// linIntern sets reg and reg2 of register operations from their integers,
+// one *linVal per distinct value.
+func linIntern(ops []linOp) {
+	var in linInterner
+	for n := range ops {
+		o := &ops[n]
+		switch o.kind {
+		case linRead:
+			o.reg = linEmpty
+			if !o.empty {
+				o.reg = in.get(o.v1)
+			}
+		case linWrite:
+			o.reg = in.get(o.v1)
+		case linCAS, linCASNotSwapped, linCASUnknown:
+			o.reg, o.reg2 = in.get(o.v1), in.get(o.v2)
+		}
+	}
+}
+
+// newLinKey builds porcupine's operations of ops.
+func newLinKey(m Model, key string, ops []linOp) *linKey {
+	k := &linKey{model: m, key: key, ops: ops}
 	k.pops = make([]porcupine.Operation, len(k.ops))
 	for n := range k.ops {
 		k.pops[n] = porcupine.Operation{Input: &k.ops[n], Call: k.ops[n].call, Return: k.ops[n].ret}
 	}
-	return k, nil
+	return k
+}
+
+// linReduceUnknown applies two exact reductions to the writes and CAS of
+// unknown outcome (info or never completed), which otherwise stay pending
+// until the end of the search and multiply the placements it tries.
+//
+// Drop the unobserved. Let u be an unknown-outcome write of x, or CAS
+// [a x], where no ok read returns x, no CAS compares against x, and no ok
+// not-swapped CAS returned after u was invoked. If the key is
+// linearizable without u, it is with u (u takes effect last, i.e. never).
+// Conversely, take a linearization with u, where u set the register to x.
+// Until the next write, the operations placed after u cannot observe x:
+// they are neither reads (none returns x), nor CAS that swapped or did not
+// swap (none compares against x, and no not-swapped CAS returned after
+// u's invocation), so they are CAS of unknown outcome, which accept any
+// state. Removing u changes the state only up to that next write, and
+// none of these operations checks it: what remains is a linearization
+// without u. So u is dropped.
+//
+// Bound the needed. Let u be an unknown-outcome write of x, or CAS [a x],
+// where u is the only operation that may write x, and some operation
+// requires the register to hold x (an ok read returning x, an ok CAS that
+// swapped from x). In every linearization u takes effect (as a swap, for
+// a CAS) before all of them, hence before the earliest of their returns,
+// R. So u's return can be R instead of +infinity (or its call, if R comes
+// first, a history that is not linearizable either way) without changing
+// the verdict.
+func linReduceUnknown(ops []linOp) []linOp {
+	nsRet := int64(-1) // latest return of an ok not-swapped CAS
+	need := func(r *linVal, ret int64) {
+		if r.needed < 0 || ret < r.needed {
+			r.needed = ret
+		}
+	}
+	for n := range ops {
+		o := &ops[n]
+		switch o.kind {
+		case linRead:
+			if o.reg != linEmpty {
+				o.reg.observed = true
+				need(o.reg, o.ret)
+			}
+		case linWrite:
+			o.reg.writers++
+		case linCAS:
+			o.reg.observed = true
+			need(o.reg, o.ret)
+			o.reg2.writers++
+		case linCASUnknown:
+			o.reg.observed = true
+			o.reg2.writers++
+		case linCASNotSwapped:
+			o.reg.observed = true
+			nsRet = max(nsRet, o.ret)
+		}
+	}
+	kept := ops[:0]
+	for _, o := range ops {
+		var x *linVal
+		switch {
+		case !o.unknown:
+		case o.kind == linWrite:
+			x = o.reg
+		case o.kind == linCASUnknown:
+			x = o.reg2
+		}
+		if x != nil && !x.observed && o.call > nsRet {
+			continue
+		}
+		if x != nil && x.writers == 1 && x.needed >= 0 {
+			o.ret = max(o.call, x.needed)
+		}
+		kept = append(kept, o)
+	}
+	return kept
 }
 
 // interpret fills o from the invocation and completion of one operation.
 // keep is false for an operation the search must not see.
-func (m Model) interpret(o *linOp, inv, comp *history.Op, outcome history.Type, in *interner) (keep bool, err error) {
+func (m Model) interpret(o *linOp, inv, comp *history.Op, outcome history.Type) (keep bool, err error) {
 	isReg := m == ModelRegister || m == ModelCASRegister
 	switch {
 	case isReg && inv.F == "read":
 		if outcome != history.OK {
 			return false, nil
 		}
-		o.kind = opRead
-		o.reg, err = regValue(comp, comp.Value, in)
-		return err == nil, err
+		o.kind = linRead
+		if comp.Value.IsNil() {
+			o.empty = true
+			return true, nil
+		}
+		i, ok := comp.Value.AsInt()
+		if !ok {
+			return false, linBadOp(comp, "read must return an integer or nil, got %s", comp.Value)
+		}
+		o.v1 = i
+		return true, nil
 	case isReg && inv.F == "write":
 		if outcome == history.Fail {
 			return false, nil
 		}
-		o.kind = opWrite
+		o.kind = linWrite
 		v := inv.Value
 		if v.IsNil() && outcome == history.OK {
 			v = comp.Value
 		}
 		i, ok := v.AsInt()
 		if !ok {
-			return false, badOp(inv, "write needs an integer value, got %s", v)
+			return false, linBadOp(inv, "write needs an integer value, got %s", v)
 		}
-		o.reg = in.get(i)
+		o.v1 = i
 		return true, nil
 	case m == ModelCASRegister && inv.F == "cas":
 		if outcome == history.Fail {
@@ -360,30 +489,30 @@ func (m Model) interpret(o *linOp, inv, comp *history.Op, outcome history.Type, 
 			}
 		}
 		if !ok || len(args) != 2 {
-			return false, badOp(inv, "cas needs [old new] integers, got %s", inv.Value)
+			return false, linBadOp(inv, "cas needs [old new] integers, got %s", inv.Value)
 		}
-		o.reg, o.reg2 = in.get(args[0]), in.get(args[1])
+		o.v1, o.v2 = args[0], args[1]
 		switch {
 		case outcome != history.OK:
-			o.kind = opCASUnknown
+			o.kind = linCASUnknown
 		case comp.Value.IsNil():
-			o.kind = opCAS
+			o.kind = linCAS
 		default:
 			vs, isList := comp.Value.AsList()
 			if !isList || (len(vs) != 2 && len(vs) != 3) {
-				return false, badOp(comp, "ok cas completion must be [old new] or [old new %q], got %s", NotSwapped, comp.Value)
+				return false, linBadOp(comp, "ok cas completion must be [old new] or [old new %q], got %s", NotSwapped, comp.Value)
 			}
 			if len(vs) == 3 {
 				if s, isStr := vs[2].AsString(); !isStr || s != NotSwapped {
-					return false, badOp(comp, "ok cas completion must be [old new] or [old new %q], got %s", NotSwapped, comp.Value)
+					return false, linBadOp(comp, "ok cas completion must be [old new] or [old new %q], got %s", NotSwapped, comp.Value)
 				}
-				o.kind = opCASNotSwapped
+				o.kind = linCASNotSwapped
 			} else {
-				o.kind = opCAS
+				o.kind = linCAS
 			}
 			got, isInts := history.List(vs[:2]...).AsInts()
 			if !isInts || got[0] != args[0] || got[1] != args[1] {
-				return false, badOp(comp, "ok cas completion %s does not match its invocation %s", comp.Value, inv.Value)
+				return false, linBadOp(comp, "ok cas completion %s does not match its invocation %s", comp.Value, inv.Value)
 			}
 		}
 		return true, nil
@@ -391,13 +520,13 @@ func (m Model) interpret(o *linOp, inv, comp *history.Op, outcome history.Type, 
 		if outcome != history.OK {
 			return false, nil
 		}
-		o.kind = opGet
+		o.kind = linGet
 		if comp.Value.IsNil() {
 			return true, nil
 		}
 		s, ok := comp.Value.AsString()
 		if !ok {
-			return false, badOp(comp, "get must return a string or nil, got %s", comp.Value)
+			return false, linBadOp(comp, "get must return a string or nil, got %s", comp.Value)
 		}
 		o.str = s
 		return true, nil
@@ -405,9 +534,9 @@ func (m Model) interpret(o *linOp, inv, comp *history.Op, outcome history.Type, 
 		if outcome == history.Fail {
 			return false, nil
 		}
-		o.kind = opPut
+		o.kind = linPut
 		if inv.F == "append" {
-			o.kind = opAppend
+			o.kind = linAppend
 		}
 		v := inv.Value
 		if v.IsNil() && outcome == history.OK {
@@ -415,7 +544,7 @@ func (m Model) interpret(o *linOp, inv, comp *history.Op, outcome history.Type, 
 		}
 		s, ok := v.AsString()
 		if !ok {
-			return false, badOp(inv, "%s needs a string value, got %s", inv.F, v)
+			return false, linBadOp(inv, "%s needs a string value, got %s", inv.F, v)
 		}
 		o.str = s
 		return true, nil
@@ -427,26 +556,13 @@ func (m Model) interpret(o *linOp, inv, comp *history.Op, outcome history.Type, 
 	case ModelKV:
 		want = "get, put, append"
 	}
-	return false, badOp(inv, "f %q is not an operation of the %s model (%s)", inv.F, m, want)
-}
-
-// regValue interprets a read result: an integer, or nil for the empty
-// register.
-func regValue(op *history.Op, v history.Value, in *interner) (*regVal, error) {
-	if v.IsNil() {
-		return regEmpty, nil
-	}
-	i, ok := v.AsInt()
-	if !ok {
-		return nil, badOp(op, "read must return an integer or nil, got %s", v)
-	}
-	return in.get(i), nil
+	return false, linBadOp(inv, "f %q is not an operation of the %s model (%s)", inv.F, m, want)
 }
 
 // porcupineModel returns the porcupine model of k. When stop is non-nil
 // and becomes true, every step fails so that the search unwinds at once;
 // the caller must then disregard a "not linearizable" answer.
-func (k *keyOps) porcupineModel(stop *atomic.Bool) porcupine.Model {
+func (k *linKey) porcupineModel(stop *atomic.Bool) porcupine.Model {
 	describeOp := func(input, _ interface{}) string {
 		if o, ok := input.(*linOp); ok {
 			return o.short()
@@ -469,8 +585,12 @@ func (k *keyOps) porcupineModel(stop *atomic.Bool) porcupine.Model {
 				if !ok {
 					return false, state
 				}
-				ok, next := kvStep(st, o)
+				ok, next := linKVStep(st, o)
 				return ok, next
+			},
+			Hash: func(state interface{}) uint64 {
+				s, _ := state.(string)
+				return maphash.String(linKVSeed, s)
 			},
 			DescribeOperation:         describeOp,
 			DescribeState:             func(state interface{}) string { s, _ := state.(string); return strconv.Quote(s) },
@@ -478,40 +598,43 @@ func (k *keyOps) porcupineModel(stop *atomic.Bool) porcupine.Model {
 		}
 	}
 	return porcupine.Model{
-		Init: func() interface{} { return regEmpty },
+		Init: func() interface{} { return linEmpty },
 		Step: func(state, input, _ interface{}) (bool, interface{}) {
 			if stop != nil && stop.Load() {
 				return false, state
 			}
-			st, _ := state.(*regVal)
+			st, _ := state.(*linVal)
 			o, ok := input.(*linOp)
 			if !ok {
 				return false, state
 			}
-			ok, next := regStep(st, o)
+			ok, next := linRegStep(st, o)
 			return ok, next
 		},
 		Hash: func(state interface{}) uint64 {
-			if st, ok := state.(*regVal); ok {
+			if st, ok := state.(*linVal); ok {
 				return st.id * 0x9e3779b97f4a7c15
 			}
 			return 0
 		},
 		DescribeOperation:         describeOp,
-		DescribeState:             func(state interface{}) string { st, _ := state.(*regVal); return st.String() },
+		DescribeState:             func(state interface{}) string { st, _ := state.(*linVal); return st.String() },
 		DescribeOperationMetadata: describeMeta,
 	}
 }
 
+// linKVSeed seeds the hash of kv states.
+var linKVSeed = maphash.MakeSeed()
+
 // check reports whether k is linearizable. With stop set during the
 // search, false means "undecided".
-func (k *keyOps) check(stop *atomic.Bool) bool {
+func (k *linKey) check(stop *atomic.Bool) bool {
 	return porcupine.CheckOperations(k.porcupineModel(stop), k.pops)
 }
 
-// witnessInfo is what the verbose search tells about a non-linearizable
+// linWitnessInfo is what the verbose search tells about a non-linearizable
 // key, in our own types.
-type witnessInfo struct {
+type linWitnessInfo struct {
 	// partials are porcupine's maximal partial linearizations, as ids into
 	// k.ops.
 	partials [][]int
@@ -521,7 +644,7 @@ type witnessInfo struct {
 // checkVerbose runs the search again, keeping porcupine's partial
 // linearizations. It labels the operations with client rows and history
 // indexes first, for the visualization.
-func (k *keyOps) checkVerbose(stop *atomic.Bool) (linearizable bool, w witnessInfo) {
+func (k *linKey) checkVerbose(stop *atomic.Bool) (linearizable bool, w linWitnessInfo) {
 	clients := make(map[history.Process]int)
 	for i := range k.pops {
 		o := &k.ops[i]
@@ -546,7 +669,7 @@ func (k *keyOps) checkVerbose(stop *atomic.Bool) (linearizable bool, w witnessIn
 }
 
 // visualize writes porcupine's HTML visualization of w to path.
-func (k *keyOps) visualize(w witnessInfo, path string) (err error) {
+func (k *linKey) visualize(w linWitnessInfo, path string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("porcupine visualization failed: %v", r)
@@ -559,12 +682,12 @@ func (k *keyOps) visualize(w witnessInfo, path string) (err error) {
 // state. It returns the final state, described, and the position in seq
 // of the last operation that changed the state (-1 when none did). ok is
 // false if some step is refused, which a partial linearization never is.
-func (k *keyOps) replay(seq []int) (state string, setter int, ok bool) {
+func (k *linKey) replay(seq []int) (state string, setter int, ok bool) {
 	setter = -1
 	if k.model == ModelKV {
 		st := ""
 		for n, id := range seq {
-			step, next := kvStep(st, &k.ops[id])
+			step, next := linKVStep(st, &k.ops[id])
 			if !step {
 				return strconv.Quote(st), setter, false
 			}
@@ -575,9 +698,9 @@ func (k *keyOps) replay(seq []int) (state string, setter int, ok bool) {
 		}
 		return strconv.Quote(st), setter, true
 	}
-	st := regEmpty
+	st := linEmpty
 	for n, id := range seq {
-		step, next := regStep(st, &k.ops[id])
+		step, next := linRegStep(st, &k.ops[id])
 		if !step {
 			return st.String(), setter, false
 		}

@@ -20,6 +20,7 @@ import (
 
 // Measurements of one run.
 type Measurements struct {
+	Load         *Load          `json:"load,omitempty"`
 	Failovers    []Failover     `json:"failovers,omitempty"`
 	Staleness    *Distribution  `json:"staleness,omitempty"`
 	Availability []Availability `json:"availability,omitempty"`
@@ -46,6 +47,27 @@ type Failover struct {
 	// write to the end of the failover (the promotion): writes
 	// acknowledged in that window were lost.
 	LossWindowNS int64 `json:"loss_window_ns,omitempty"`
+}
+
+// Load is how client operations spread over the nodes that served them
+// (Op.Node of completions): the hot-partition measure.
+type Load struct {
+	// Nodes lists per-node counts, busiest first.
+	Nodes []NodeLoad `json:"nodes"`
+	// Hottest is the busiest node.
+	Hottest string `json:"hottest"`
+	// Imbalance is the busiest node's count over the mean count (1: even;
+	// N: one node of N serves everything).
+	Imbalance float64 `json:"imbalance"`
+	// ServerSide are per-node counts reported by the servers themselves
+	// (e.g. Redis INFO commandstats), when the target can say.
+	ServerSide map[string]int64 `json:"server_side,omitempty"`
+}
+
+// NodeLoad is one node's share.
+type NodeLoad struct {
+	Node string `json:"node"`
+	Ops  int    `json:"ops"`
 }
 
 // Distribution summarises durations.
@@ -132,6 +154,7 @@ func Compute(h *history.History, results []checkers.Result) Measurements {
 	if err != nil {
 		return m
 	}
+	m.Load = load(h)
 	m.Availability = availability(h, pairs, windows)
 	m.Staleness = staleness(results)
 	m.Failovers = failovers(h, pairs, windows, results)
@@ -295,4 +318,35 @@ func longestGap(oks []int64, from, to, end int64) int64 {
 		}
 	}
 	return best
+}
+
+// load counts completed client operations per serving node; nil when no
+// operation names its node.
+func load(h *history.History) *Load {
+	counts := map[string]int{}
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		if op.IsClient() && op.Type != history.Invoke && op.Node != "" {
+			counts[op.Node]++
+		}
+	}
+	if len(counts) == 0 {
+		return nil
+	}
+	l := &Load{}
+	total := 0
+	for n, c := range counts {
+		l.Nodes = append(l.Nodes, NodeLoad{Node: n, Ops: c})
+		total += c
+	}
+	slices.SortFunc(l.Nodes, func(a, b NodeLoad) int {
+		if a.Ops != b.Ops {
+			return b.Ops - a.Ops
+		}
+		return strings.Compare(a.Node, b.Node)
+	})
+	l.Hottest = l.Nodes[0].Node
+	mean := float64(total) / float64(len(l.Nodes))
+	l.Imbalance = float64(l.Nodes[0].Ops) / mean
+	return l
 }

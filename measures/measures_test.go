@@ -72,3 +72,16 @@ func TestStalenessDistribution(t *testing.T) {
 		t.Fatal("staleness without anomalies")
 	}
 }
+
+func TestLoad(t *testing.T) {
+	var b builder
+	for i, n := range []string{"n1", "n1", "n1", "n2", "n1", "n3"} {
+		b.op(int64(2*i), history.Invoke, 0, "read", history.Nil())
+		b.op(int64(2*i+1), history.OK, 0, "read", history.Int(1))
+		b.h.Ops[len(b.h.Ops)-1].Node = n
+	}
+	l := load(&b.h)
+	if l == nil || l.Hottest != "n1" || l.Nodes[0].Ops != 4 || l.Imbalance != 2 {
+		t.Fatalf("%+v", l)
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -523,7 +522,7 @@ func anomalyCards(in Input, a *analysis, facts targetFacts) []card {
 				}
 				l := linkView{Href: filepath.ToSlash(art), Label: art}
 				c.Links = append(c.Links, l)
-				if c.Witness != nil && art == vizFileName(c.Witness.Key) {
+				if c.Witness != nil && art == checkers.VisualizationFile(c.Witness.Key) {
 					c.Witness.Viz = &l
 				}
 			}
@@ -784,31 +783,6 @@ func opList(ops []int) string {
 		parts = append(parts, "#"+strconv.Itoa(o))
 	}
 	return strings.Join(parts, " ")
-}
-
-// vizFileName is the name the linearizable checker gives the
-// visualization of key (checkers.Linearizable.VisualizeDir), used to link
-// the witness's own key; a name it does not match is still listed.
-func vizFileName(key string) string {
-	var b strings.Builder
-	for _, r := range key {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	s := b.String()
-	if s != key || key == "" || len(s) > 64 {
-		if len(s) > 64 {
-			s = s[:64]
-		}
-		f := fnv.New32a()
-		_, _ = f.Write([]byte(key))
-		s = fmt.Sprintf("%s-%08x", s, f.Sum32())
-	}
-	return "linearizable-" + s + ".html"
 }
 
 // historyStats counts the operations of h, like the runner's statistics.

@@ -220,6 +220,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 
 	var runErrs []string
 	interrupted := r.clientsAndNemesis(ctx, dep, slotRNG)
+	serverOps := r.serverOps(ctx, dep)
 	if err := r.nem.Heal(ctx); err != nil {
 		runErrs = append(runErrs, "healing faults: "+err.Error())
 		r.printf("ERROR healing faults: %v", err)
@@ -254,6 +255,9 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		// makes "valid" unproven.
 		res.Verdict = "unknown"
 	}
+	if res.Measurements.Load != nil {
+		res.Measurements.Load.ServerSide = serverOps
+	}
 	out := &Outcome{Dir: r.dir, Results: res}
 	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.ResultsFile), res); err != nil {
 		return out, err
@@ -262,6 +266,23 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		return out, fmt.Errorf("write report: %w", err)
 	}
 	return out, nil
+}
+
+// serverOps asks the deployment, when it can say, how many operations each
+// node served by its own count (nil otherwise).
+func (r *run) serverOps(ctx context.Context, dep targets.Deployment) map[string]int64 {
+	nc, ok := dep.(targets.NodeOpsCounter)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.OpTimeout*5)
+	defer cancel()
+	ops, err := nc.NodeOps(ctx)
+	if err != nil {
+		r.printf("warning: server-side operation counts: %v", err)
+		return nil
+	}
+	return ops
 }
 
 // testInfo is test.json before deploy (the target adds its settings after).

@@ -45,3 +45,12 @@ type Setting = rundir.Setting
 type StateDirSetter interface {
 	SetStateDir(dir string)
 }
+
+// NodeOpsCounter is implemented by deployments that can count, on the
+// servers themselves, the operations each node served (Redis INFO
+// commandstats). The runner asks once the clients have stopped; the counts
+// go next to the client-side per-node counts in the measurements, as a
+// cross-check of the load the client saw.
+type NodeOpsCounter interface {
+	NodeOps(ctx context.Context) (map[string]int64, error)
+}

@@ -155,6 +155,7 @@ func Register(r *rand.Rand, c Config) (*history.History, error) {
 	for i := range procs {
 		procs[i] = history.Process(i)
 	}
+	crashed := make([]bool, c.Processes)
 	nextProc := history.Process(c.Processes)
 	var nextValue int64 = 1
 	var seq int64
@@ -182,6 +183,12 @@ func Register(r *rand.Rand, c Config) (*history.History, error) {
 		e := heap.Pop(q).(event)
 		switch e.kind {
 		case evInvoke:
+			if crashed[e.thread] {
+				// After an info the thread continues as a new process.
+				procs[e.thread] = nextProc
+				nextProc++
+				crashed[e.thread] = false
+			}
 			op := &simOp{key: r.IntN(c.Keys), process: procs[e.thread]}
 			reg := &regs[op.key]
 			switch x := r.Float64() * total; {
@@ -243,8 +250,7 @@ func Register(r *rand.Rand, c Config) (*history.History, error) {
 			switch {
 			case op.info:
 				record(e.at, history.Info, op.process, op, op.arg)
-				procs[e.thread] = nextProc
-				nextProc++
+				crashed[e.thread] = true
 			case op.f == "read":
 				record(e.at, history.OK, op.process, op, op.read)
 			case op.f == "cas" && !op.swapped && c.NotSwappedOK:
