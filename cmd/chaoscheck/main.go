@@ -82,6 +82,6 @@ input, 255 the test could not run.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
-	root.AddCommand(newTestCmd(), newCheckCmd(), newExportCmd(), newReportCmd(), newServeCmd(), newHealCmd())
+	root.AddCommand(newTestCmd(), newCheckCmd(), newExportCmd(), newReportCmd(), newServeCmd(), newHealCmd(), newClusterCmd())
 	return root
 }

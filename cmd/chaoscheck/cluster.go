@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chaoscheck/chaoscheck/cluster/local"
+)
+
+func newClusterCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Start, list and remove local clusters by hand (network namespaces; root)",
+	}
+	cmd.AddCommand(newClusterUpCmd(), newClusterStatusCmd(), newClusterDownCmd())
+	return cmd
+}
+
+func newClusterUpCmd() *cobra.Command {
+	var tf testFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Deploy a target's cluster and keep it running until Ctrl-C",
+		Long: `Deploys the target's nodes exactly as chaoscheck test does (for example
+chaoscheck cluster up --target postgres --nodes 3 --replication sync) and
+keeps them running in the foreground, so you can connect to the node
+addresses it prints. Ctrl-C (or chaoscheck cluster down from another
+terminal) stops every node and removes the namespaces.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if tf.target == "sim" {
+				return badInput(errors.New("the sim target lives inside a test run; cluster up needs a real target (postgres, etcd)"))
+			}
+			target, err := tf.buildTarget()
+			if err != nil {
+				return badInput(err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "deploying %s...\n", target.Name())
+			dctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+			dep, err := target.Deploy(dctx)
+			cancel()
+			if err != nil {
+				return couldNotRun(fmt.Errorf("deploy %s: %w", target.Name(), err))
+			}
+			defer func() {
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				if err := dep.Close(cctx); err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning: close:", err)
+				}
+				fmt.Fprintln(w, "cluster stopped and removed")
+			}()
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			for _, s := range dep.Describe() {
+				fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Value)
+			}
+			if a, ok := dep.Cluster().(interface{ Addr(string) netip.Addr }); ok {
+				for _, n := range dep.Cluster().Nodes() {
+					fmt.Fprintf(tw, "address of %s\t%s\n", n, a.Addr(n))
+				}
+			}
+			tw.Flush()
+			fmt.Fprintln(w, "cluster up; Ctrl-C to stop it")
+			<-ctx.Done()
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&tf.target, "target", "postgres", "database: postgres, etcd")
+	fl.Int64Var(&tf.seed, "seed", 1, "seed recorded by the target")
+	tf.sim.register(fl)
+	tf.etcd.register(fl)
+	tf.pg.register(fl)
+	return cmd
+}
+
+func newClusterStatusCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "List local clusters: live ones and leftovers of crashed runs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cs, err := local.List(dir)
+			if err != nil {
+				return couldNotRun(err)
+			}
+			w := cmd.OutOrStdout()
+			if len(cs) == 0 {
+				fmt.Fprintln(w, "no local cluster")
+				return nil
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "PREFIX\tSTATE\tOWNER PID\tSUBNET\tNODES\tPROCESSES\tSTATE DIR")
+			for _, c := range cs {
+				state := "live"
+				if !c.OwnerAlive {
+					state = "leftover (run chaoscheck heal)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\n", c.Prefix, state, c.OwnerPID, c.Subnet, len(c.Nodes), c.Processes, c.StateDir)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&dir, "journal-dir", local.DefaultJournalDir, "where local-cluster journals are kept")
+	return cmd
+}
+
+// startedByClusterUp reports whether pid is a `chaoscheck cluster up`
+// process (and not, say, a running test, which cluster down must not
+// stop unless told --all).
+func startedByClusterUp(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "cluster" && args[i+1] == "up" {
+			return true
+		}
+	}
+	return false
+}
+
+func newClusterDownCmd() *cobra.Command {
+	var dir string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the clusters of chaoscheck cluster up (--all: every run's), then remove leftovers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cs, err := local.List(dir)
+			if err != nil {
+				return couldNotRun(err)
+			}
+			w := cmd.OutOrStdout()
+			stopping := map[int]bool{}
+			for _, c := range cs {
+				if !c.OwnerAlive {
+					continue
+				}
+				if !all && !startedByClusterUp(c.OwnerPID) {
+					fmt.Fprintf(w, "leaving cluster %s of running process %d alone (not cluster up; --all stops it)\n", c.Prefix, c.OwnerPID)
+					continue
+				}
+				stopping[c.OwnerPID] = true
+				fmt.Fprintf(w, "asking process %d (cluster %s) to stop\n", c.OwnerPID, c.Prefix)
+				if err := syscall.Kill(c.OwnerPID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+					return couldNotRun(fmt.Errorf("signal %d: %w", c.OwnerPID, err))
+				}
+			}
+			deadline := time.Now().Add(time.Minute)
+			for {
+				cs, err := local.List(dir)
+				if err != nil {
+					return couldNotRun(err)
+				}
+				live := 0
+				for _, c := range cs {
+					if c.OwnerAlive && stopping[c.OwnerPID] {
+						live++
+					}
+				}
+				if live == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					return couldNotRun(fmt.Errorf("%d run(s) did not stop within a minute of SIGTERM", live))
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			rep, err := local.HealAll(cmd.Context(), dir)
+			for _, r := range rep.Removed {
+				fmt.Fprintln(w, "removed", r)
+			}
+			if err != nil {
+				return couldNotRun(err)
+			}
+			fmt.Fprintln(w, "done")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "journal-dir", local.DefaultJournalDir, "where local-cluster journals are kept")
+	cmd.Flags().BoolVar(&all, "all", false, "also stop clusters of running tests")
+	return cmd
+}
