@@ -38,9 +38,8 @@ type Failover struct {
 	DowntimeNS int64 `json:"downtime_ns"`
 	// LostWrites counts acknowledged writes (set adds) that completed
 	// before this failover finished (the old primary may have acknowledged
-	// them while it was isolated) and are missing from the final read;
-	// LostElements lists them (at most checkers.MaxAnomalies, as the set
-	// checker keeps).
+	// them while it was isolated) and are missing from the final read of
+	// their key; LostElements lists them (at most MaxListed).
 	LostWrites   int     `json:"lost_writes"`
 	LostElements []int64 `json:"lost_elements,omitempty"`
 	// LossWindowNS is the time from the completion of the earliest lost
@@ -157,7 +156,7 @@ func Compute(h *history.History, results []checkers.Result) Measurements {
 	m.Load = load(h)
 	m.Availability = availability(h, pairs, windows)
 	m.Staleness = staleness(results)
-	m.Failovers = failovers(h, pairs, windows, results)
+	m.Failovers = failovers(h, pairs, windows)
 	return m
 }
 
@@ -243,7 +242,51 @@ func isWrite(f string) bool {
 	return false
 }
 
-func failovers(h *history.History, pairs []history.Pair, windows []window, results []checkers.Result) []Failover {
+// MaxListed bounds the lost elements listed per failover (all are counted).
+const MaxListed = 1000
+
+type lostAdd struct {
+	element int64
+	acked   int64 // completion time
+}
+
+// lostAdds returns the acknowledged set adds missing from their key's
+// final read (the last ok read, by invocation), counting only adds
+// acknowledged before that read was invoked: the set checker's "lost",
+// without its refinements (an element it proves present by an earlier
+// read is not needed here).
+func lostAdds(h *history.History, pairs []history.Pair) []lostAdd {
+	final := map[string]history.Pair{}
+	for _, p := range pairs {
+		inv := &h.Ops[p.Invoke]
+		if inv.F == "read" && h.Outcome(p) == history.OK {
+			final[inv.Key] = p
+		}
+	}
+	present := map[string]map[int64]bool{}
+	for k, p := range final {
+		es, _ := h.Ops[p.Complete].Value.AsInts()
+		m := make(map[int64]bool, len(es))
+		for _, e := range es {
+			m[e] = true
+		}
+		present[k] = m
+	}
+	var out []lostAdd
+	for _, p := range pairs {
+		inv := &h.Ops[p.Invoke]
+		fp, ok := final[inv.Key]
+		if inv.F != "add" || !ok || h.Outcome(p) != history.OK || p.Complete > fp.Invoke {
+			continue
+		}
+		if e, ok := inv.Value.AsInt(); ok && !present[inv.Key][e] {
+			out = append(out, lostAdd{element: e, acked: h.Ops[p.Complete].Time})
+		}
+	}
+	return out
+}
+
+func failovers(h *history.History, pairs []history.Pair, windows []window) []Failover {
 	var out []Failover
 	for _, w := range windows {
 		if w.fault != "failover" {
@@ -270,27 +313,20 @@ func failovers(h *history.History, pairs []history.Pair, windows []window, resul
 	for i := range out {
 		out[i].DowntimeNS = longestGap(oks, out[i].StartNS, out[i].EndNS, last)
 	}
-	// Lost acknowledged writes: each set "lost" anomaly names the add's
-	// invoke and completion first; it is charged to the first failover
-	// that finished after the add completed.
+	// Lost acknowledged writes, charged to the first failover that
+	// finished after the add was acknowledged.
 	earliest := make([]int64, len(out))
-	for _, r := range results {
-		for _, a := range r.Anomalies {
-			if a.Kind != "lost" || len(a.Ops) < 2 {
-				continue
-			}
-			add, done := &h.Ops[a.Ops[0]], &h.Ops[a.Ops[1]]
-			for i := range out {
-				if done.Time <= out[i].EndNS {
-					out[i].LostWrites++
-					if e, ok := add.Value.AsInt(); ok {
-						out[i].LostElements = append(out[i].LostElements, e)
-					}
-					if earliest[i] == 0 || done.Time < earliest[i] {
-						earliest[i] = done.Time
-					}
-					break
+	for _, l := range lostAdds(h, pairs) {
+		for i := range out {
+			if l.acked <= out[i].EndNS {
+				out[i].LostWrites++
+				if len(out[i].LostElements) < MaxListed {
+					out[i].LostElements = append(out[i].LostElements, l.element)
 				}
+				if earliest[i] == 0 || l.acked < earliest[i] {
+					earliest[i] = l.acked
+				}
+				break
 			}
 		}
 	}
