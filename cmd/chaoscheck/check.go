@@ -157,7 +157,33 @@ func printChecks(w io.Writer, res rundir.Results) {
 	s := res.Stats
 	fmt.Fprintf(w, "operations: %d invoked, %d ok, %d fail, %d info, %d open; %d nemesis events\n",
 		s.Invocations, s.OK, s.Fail, s.Info, s.Open, s.NemesisEvents)
+	printMeasures(w, res.Measurements)
 	fmt.Fprintf(w, "verdict: %s\n", strings.ToUpper(string(res.Verdict)))
+}
+
+// printMeasures prints the measurements worth a line each.
+func printMeasures(w io.Writer, m measures.Measurements) {
+	sec := func(ns int64) string { return fmt.Sprintf("%.3fs", float64(ns)/1e9) }
+	for _, f := range m.Failovers {
+		fmt.Fprintf(w, "failover at %s (%s): %d acknowledged writes lost", sec(f.StartNS), f.Description, f.LostWrites)
+		if f.LostWrites > 0 {
+			fmt.Fprintf(w, " (acknowledged in the %s before the promotion)", sec(f.LossWindowNS))
+		}
+		fmt.Fprintf(w, "; %s without a successful write\n", sec(f.DowntimeNS))
+	}
+	if d := m.Staleness; d != nil {
+		fmt.Fprintf(w, "staleness of %d stale reads: p50 %s, p90 %s, max %s\n", d.Count, sec(d.P50NS), sec(d.P90NS), sec(d.MaxNS))
+	}
+	if l := m.Load; l != nil && len(l.Nodes) > 1 {
+		parts := make([]string, len(l.Nodes))
+		for i, n := range l.Nodes {
+			parts[i] = fmt.Sprintf("%s=%d", n.Node, n.Ops)
+			if s, ok := l.ServerSide[n.Node]; ok {
+				parts[i] += fmt.Sprintf(" (server: %d)", s)
+			}
+		}
+		fmt.Fprintf(w, "load per node: %s; hottest %s, imbalance %.2f (max/mean)\n", strings.Join(parts, " "), l.Hottest, l.Imbalance)
+	}
 }
 
 func anomalySummary(counts map[string]int) string {
