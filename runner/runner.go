@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -184,9 +185,6 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 
-	if sd, ok := cfg.Target.(targets.StateDirSetter); ok {
-		sd.SetStateDir(filepath.Join(r.dir, "nodes"))
-	}
 	r.printf("deploying %s...", cfg.Target.Name())
 	dctx, cancel := context.WithTimeout(ctx, cfg.DeployTimeout)
 	dep, err := cfg.Target.Deploy(dctx)
@@ -221,6 +219,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 	var runErrs []string
 	interrupted := r.clientsAndNemesis(ctx, dep, slotRNG)
 	serverOps := r.serverOps(ctx, dep)
+	defer r.collectLogs(dep)
 	if err := r.nem.Heal(ctx); err != nil {
 		runErrs = append(runErrs, "healing faults: "+err.Error())
 		r.printf("ERROR healing faults: %v", err)
@@ -266,6 +265,56 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		return out, fmt.Errorf("write report: %w", err)
 	}
 	return out, nil
+}
+
+// maxLogCopy bounds each node log copied into the run directory (its
+// tail is kept).
+const maxLogCopy = 8 << 20
+
+// collectLogs copies each node's log into nodes/<node>.log of the run
+// directory. Failures are warnings: the verdict does not depend on logs.
+func (r *run) collectLogs(dep targets.Deployment) {
+	lc, ok := dep.(targets.LogCollector)
+	if !ok {
+		return
+	}
+	dir := filepath.Join(r.dir, "nodes")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		r.printf("warning: node logs: %v", err)
+		return
+	}
+	for node, path := range lc.NodeLogs() {
+		if err := copyTail(path, filepath.Join(dir, node+".log"), maxLogCopy); err != nil {
+			r.printf("warning: node log of %s: %v", node, err)
+		}
+	}
+}
+
+// copyTail copies at most the last limit bytes of src to dst.
+func copyTail(src, dst string, limit int64) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() > limit {
+		if _, err := in.Seek(st.Size()-limit, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // serverOps asks the deployment, when it can say, how many operations each

@@ -38,14 +38,6 @@ type Deployment interface {
 // Setting is one described configuration value.
 type Setting = rundir.Setting
 
-// StateDirSetter is implemented by targets that keep only logs and small
-// state on disk (not data directories, which would bloat the store). The
-// runner points it at the run directory (nodes/), so each node's log ends
-// up next to the history it explains.
-type StateDirSetter interface {
-	SetStateDir(dir string)
-}
-
 // NodeOpsCounter is implemented by deployments that can count, on the
 // servers themselves, the operations each node served (Redis INFO
 // commandstats). The runner asks once the clients have stopped; the counts
@@ -53,4 +45,14 @@ type StateDirSetter interface {
 // cross-check of the load the client saw.
 type NodeOpsCounter interface {
 	NodeOps(ctx context.Context) (map[string]int64, error)
+}
+
+// LogCollector is implemented by deployments whose nodes write logs to
+// files. At the end of a run the runner copies each log (its tail, if
+// large) into the run directory as nodes/<node>.log, so the evidence of
+// what the database did sits next to the history, while data directories
+// stay out of the store.
+type LogCollector interface {
+	// NodeLogs maps node names to their log files.
+	NodeLogs() map[string]string
 }

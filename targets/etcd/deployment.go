@@ -327,3 +327,12 @@ func (d *Deployment) Close(ctx context.Context) error {
 	})
 	return d.closeErr
 }
+
+// NodeLogs maps each member to its log (targets.LogCollector).
+func (d *Deployment) NodeLogs() map[string]string {
+	out := make(map[string]string)
+	for _, n := range d.nodes {
+		out[n] = d.LogFile(n)
+	}
+	return out
+}

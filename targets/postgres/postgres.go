@@ -357,3 +357,12 @@ func (d *Deployment) readNode(rng *rand.Rand) string {
 	}
 	return live[rng.IntN(len(live))]
 }
+
+// NodeLogs maps each node to its server log (targets.LogCollector).
+func (d *Deployment) NodeLogs() map[string]string {
+	out := make(map[string]string)
+	for _, n := range d.cl.Nodes() {
+		out[n] = filepath.Join(d.srv.dirs.nodeDir(n), "postgres.log")
+	}
+	return out
+}

@@ -1,0 +1,214 @@
+//go:build linux
+
+package cassandra
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gocql/gocql"
+
+	"github.com/chaoscheck/chaoscheck/workloads"
+)
+
+func TestConfigDefaultsAndValidate(t *testing.T) {
+	tg, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tg.Config()
+	if c.Nodes != 3 || c.ReplicationFactor != 3 || c.ReadCL != "QUORUM" || c.WriteCL != "QUORUM" || c.SerialCL != "SERIAL" ||
+		c.Heap != DefaultHeap || c.CommitlogSync != "batch" || c.Version != DefaultVersion {
+		t.Errorf("defaults: %+v", c)
+	}
+	if tg.Name() != "cassandra" {
+		t.Errorf("name %q", tg.Name())
+	}
+	bad := []Config{
+		{ReadCL: "EACH"},
+		{WriteCL: "SERIAL"},
+		{ReadCL: "ANY"},
+		{SerialCL: "QUORUM"},
+		{Nodes: 3, ReplicationFactor: 4},
+		{Nodes: 2, ReadCL: "THREE"},
+		{Heap: "lots"},
+		{CommitlogSync: "group"},
+		{Version: "4.1.5"},
+	}
+	for _, b := range bad {
+		if _, err := New(b); err == nil {
+			t.Errorf("New(%+v) accepted", b)
+		}
+	}
+	if _, err := New(Config{ReadCL: "local_serial", WriteCL: "local_quorum"}); err != nil {
+		t.Errorf("lower-case levels: %v", err)
+	}
+}
+
+func TestOverlap(t *testing.T) {
+	for _, c := range []struct {
+		r, w string
+		want string
+	}{
+		{"ONE", "ONE", "false (1 + 1 <= 3)"},
+		{"QUORUM", "QUORUM", "true (2 + 2 > 3)"},
+		{"ONE", "ALL", "true (3 + 1 > 3)"},
+		{"SERIAL", "QUORUM", "true (2 + 2 > 3)"},
+		{"TWO", "ONE", "false (1 + 2 <= 3)"},
+	} {
+		cfg := Config{ReadCL: c.r, WriteCL: c.w}
+		cfg.defaults()
+		if got := cfg.Overlap(); got != c.want {
+			t.Errorf("R=%s W=%s: %s, want %s", c.r, c.w, got, c.want)
+		}
+	}
+}
+
+func TestInitialTokens(t *testing.T) {
+	got := initialTokens(3)
+	want := []string{"-9223372036854775808", "-3074457345618258603", "3074457345618258602"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("tokens %v, want %v", got, want)
+	}
+	if got := initialTokens(1); got[0] != "-9223372036854775808" {
+		t.Errorf("1 node: %v", got)
+	}
+}
+
+func TestNodeConfig(t *testing.T) {
+	dir := t.TempDir()
+	f := filesOf(dir, "n2")
+	err := writeNodeConfig(f, yamlParams{
+		Node: "n2", InitialToken: "42", Seeds: "10.79.0.11:7000,10.79.0.12:7000",
+		Addr: netip.MustParseAddr("10.79.0.12"), Dir: f.dir, CommitlogSync: "periodic", ServerTimeoutMS: 1000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(f.yaml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"initial_token: 42", "listen_address: 10.79.0.12", "rpc_address: 10.79.0.12",
+		`seeds: "10.79.0.11:7000,10.79.0.12:7000"`, "commitlog_sync: periodic", "commitlog_sync_period: 10000ms",
+		"auto_bootstrap: false", "write_request_timeout: 1000ms", filepath.Join(f.dir, "commitlog"),
+	} {
+		if !strings.Contains(string(y), want) {
+			t.Errorf("cassandra.yaml lacks %q:\n%s", want, y)
+		}
+	}
+	if err := writeNodeConfig(f, yamlParams{Node: "n2", Addr: netip.MustParseAddr("10.79.0.12"), Dir: f.dir, CommitlogSync: "batch"}); err != nil {
+		t.Fatal(err)
+	}
+	y, _ = os.ReadFile(f.yaml)
+	if strings.Contains(string(y), "commitlog_sync_period") {
+		t.Error("batch sync with a commitlog_sync_period: Cassandra refuses to start")
+	}
+	args := strings.Join(javaCommand("/usr/bin/java", "/lib", "/lib/jamm-0.4.0.jar", "1g", f, false), " ")
+	for _, want := range []string{
+		"-u FAKETIME_NO_CACHE FAKETIME_CACHE_DURATION=1", "-Xms1g -Xmx1g", "-javaagent:/lib/jamm-0.4.0.jar",
+		"-Dcassandra-foreground=yes", "--add-opens java.base/java.nio=ALL-UNNAMED", "-cp /lib/*",
+		"-Dcassandra.config=file://" + f.yaml, "org.apache.cassandra.service.CassandraDaemon",
+	} {
+		if !strings.Contains(args, want) {
+			t.Errorf("java command lacks %q", want)
+		}
+	}
+	if args := strings.Join(javaCommand("/usr/bin/java", "/lib", "/lib/jamm-0.4.0.jar", "1g", f, true), " "); !strings.HasPrefix(args, "-u LD_PRELOAD ") {
+		t.Errorf("without clock skew: %s", args)
+	}
+}
+
+func TestEnsureServerWithoutMaven(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := EnsureServer(context.Background(), t.TempDir(), DefaultVersion)
+	if err == nil || !strings.Contains(err.Error(), "Maven is missing") {
+		t.Errorf("error %v, want one saying Maven is missing", err)
+	}
+}
+
+func TestEnsureServerUsesMarker(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "cassandra-5.0.1")
+	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, markerFile), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir()) // no mvn: must not be needed
+	lib, err := EnsureServer(context.Background(), root, "5.0.1")
+	if err != nil || lib != filepath.Join(dir, "lib") {
+		t.Errorf("EnsureServer = %q, %v", lib, err)
+	}
+}
+
+func frame(code int) gocql.RequestError {
+	// The driver's error types embed an unexported frame; a
+	// RequestError with the code is what the mapping looks at.
+	return codeErr(code)
+}
+
+type codeErr int
+
+func (c codeErr) Code() int       { return int(c) }
+func (c codeErr) Message() string { return fmt.Sprintf("code %#x", int(c)) }
+func (c codeErr) Error() string   { return c.Message() }
+
+func TestErrorMapping(t *testing.T) {
+	un := &gocql.RequestErrUnavailable{Consistency: gocql.Quorum, Required: 2, Alive: 1}
+	wt := &gocql.RequestErrWriteTimeout{Consistency: gocql.Quorum, Received: 1, BlockFor: 2, WriteType: "SIMPLE"}
+	cas := &gocql.RequestErrWriteTimeout{Consistency: gocql.Quorum, WriteType: "CAS"}
+	for _, c := range []struct {
+		name     string
+		err      error
+		lwt      bool
+		definite bool
+		contains string
+	}{
+		{"unavailable", un, false, true, "unavailable"},
+		{"unavailable LWT", un, true, false, "unavailable"},
+		{"no connections", gocql.ErrNoConnections, false, true, "not sent"},
+		{"write timeout", wt, false, false, "write timeout"},
+		{"CAS timeout", cas, true, false, "CAS write"},
+		{"CAS unknown", &gocql.RequestErrCASWriteUnknown{}, true, false, "CAS write unknown"},
+		{"client timeout", gocql.ErrTimeoutNoResponse, false, false, "no response"},
+		{"context", context.DeadlineExceeded, false, false, "deadline"},
+		{"overloaded", frame(gocql.ErrCodeOverloaded), false, true, "overloaded"},
+		{"invalid", frame(gocql.ErrCodeInvalid), false, true, "invalid"},
+		{"write failure", &gocql.RequestErrWriteFailure{}, false, false, ""},
+	} {
+		got := writeError(c.err, c.lwt)
+		if workloads.IsDefinite(got) != c.definite {
+			t.Errorf("%s: definite=%v, want %v (%v)", c.name, workloads.IsDefinite(got), c.definite, got)
+		}
+		if !strings.Contains(got.Error(), c.contains) {
+			t.Errorf("%s: %q lacks %q", c.name, got, c.contains)
+		}
+	}
+	if writeError(nil, false) != nil {
+		t.Error("nil error mapped to non-nil")
+	}
+	if e := readError(&gocql.RequestErrReadTimeout{Consistency: gocql.Quorum, Received: 1, BlockFor: 2}); !strings.Contains(e.Error(), "read timeout") {
+		t.Errorf("read timeout: %v", e)
+	}
+	if e := readError(un); !strings.Contains(e.Error(), "unavailable") {
+		t.Errorf("read unavailable: %v", e)
+	}
+}
+
+func TestFreeSubnet(t *testing.T) {
+	p, err := freeSubnet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Bits() != 24 || p.Addr().As4()[0] != 10 || p.Addr().As4()[1] != 79 {
+		t.Errorf("subnet %v", p)
+	}
+}

@@ -1,0 +1,423 @@
+//go:build linux
+
+package redis
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/chaoscheck/chaoscheck/cluster/local"
+)
+
+// Port is the port every node's server listens on (each node has its own
+// network namespace).
+const Port = 6379
+
+// Bounds of the waits of this package; each is also bounded by the
+// caller's context.
+const (
+	// DialTimeout bounds opening one connection (clients and admin).
+	DialTimeout = time.Second
+	// AdminTimeout bounds one administrative command.
+	AdminTimeout = 3 * time.Second
+	// ReadyTimeout bounds waiting for a started server to answer PING.
+	ReadyTimeout = 30 * time.Second
+	// CreateTimeout bounds redis-cli --cluster create.
+	CreateTimeout = 60 * time.Second
+	// ClusterOKTimeout bounds waiting for cluster_state:ok on every node.
+	ClusterOKTimeout = 30 * time.Second
+	// LinkTimeout bounds waiting for replicas to report
+	// master_link_status:up.
+	LinkTimeout = 30 * time.Second
+	// PromoteTimeout bounds a promotion until the new primary reports
+	// role:master.
+	PromoteTimeout = 10 * time.Second
+	// pollEvery is the period of the polling loops.
+	pollEvery = 50 * time.Millisecond
+)
+
+// server knows how to configure and talk to the servers of one local
+// cluster.
+type server struct {
+	cfg      Config
+	lc       *local.Cluster
+	root     string
+	uid, gid uint32
+}
+
+func (s *server) nodeDir(node string) string { return filepath.Join(s.root, node) }
+func (s *server) dataDir(node string) string { return filepath.Join(s.root, node, "data") }
+func (s *server) confPath(node string) string {
+	return filepath.Join(s.root, node, "redis.conf")
+}
+func (s *server) logPath(node string) string { return filepath.Join(s.root, node, "redis.log") }
+
+// addr is node's host:port.
+func (s *server) addr(node string) string {
+	return net.JoinHostPort(s.lc.Addr(node).String(), strconv.Itoa(Port))
+}
+
+// nodeOfAddr maps host:port back to a node name ("" when unknown).
+func (s *server) nodeOfAddr(addr string) string {
+	for _, n := range s.lc.Nodes() {
+		if s.addr(n) == addr {
+			return n
+		}
+	}
+	return ""
+}
+
+// conf is node's redis.conf. replicaOf names the node it replicates
+// ("" for a primary or a cluster node).
+func (s *server) conf(node, replicaOf string) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# chaoscheck: node %s", node)
+	w("port %d", Port)
+	w("bind %s", s.lc.Addr(node))
+	w("protected-mode no")
+	w("daemonize no")
+	w("logfile \"\"")
+	w("dir %s", s.dataDir(node))
+	w("save \"\"")
+	if s.cfg.AppendOnly {
+		w("appendonly yes")
+		w("appendfsync always")
+	} else {
+		w("appendonly no")
+	}
+	// Full resyncs stream at once instead of waiting 5 s for more
+	// replicas.
+	w("repl-diskless-sync yes")
+	w("repl-diskless-sync-delay 0")
+	w("replica-read-only yes")
+	if s.cfg.Mode == Cluster {
+		w("cluster-enabled yes")
+		w("cluster-config-file %s", filepath.Join(s.nodeDir(node), "nodes.conf"))
+		w("cluster-node-timeout %d", s.cfg.NodeTimeout.Milliseconds())
+	}
+	if replicaOf != "" {
+		w("replicaof %s %d", s.lc.Addr(replicaOf), Port)
+	}
+	return b.String()
+}
+
+// writeConf (re)writes node's redis.conf; it takes effect at the next
+// start.
+func (s *server) writeConf(node, replicaOf string) error {
+	p := s.confPath(node)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(s.conf(node, replicaOf)), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("install %s: %w", p, err)
+	}
+	return nil
+}
+
+// prepareNode creates node's directories (owned by the server's user) and
+// its configuration.
+func (s *server) prepareNode(node, replicaOf string) error {
+	for _, d := range []string{s.nodeDir(node), s.dataDir(node)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+		if err := os.Chown(d, int(s.uid), int(s.gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", d, err)
+		}
+	}
+	return s.writeConf(node, replicaOf)
+}
+
+// wipeData removes node's persisted data (AOF, RDB), so that a restart
+// starts empty.
+func (s *server) wipeData(node string) error {
+	entries, err := os.ReadDir(s.dataDir(node))
+	if err != nil {
+		return fmt.Errorf("wipe data of %s: %w", node, err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(s.dataDir(node), e.Name())); err != nil {
+			return fmt.Errorf("wipe data of %s: %w", node, err)
+		}
+	}
+	return nil
+}
+
+// spec is the process of node's server; its role comes from redis.conf,
+// so Restart picks up a rewritten configuration.
+func (s *server) spec(node string) local.ProcessSpec {
+	return local.ProcessSpec{
+		Name:    "redis",
+		Path:    "redis-server",
+		Args:    []string{s.confPath(node)},
+		Env:     []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C"},
+		Dir:     s.nodeDir(node),
+		UID:     s.uid,
+		GID:     s.gid,
+		LogFile: s.logPath(node),
+	}
+}
+
+// clientOptions are the go-redis options shared by every connection of
+// this target: RESP2, no CLIENT SETINFO, no maintenance notifications (so
+// a connection sends nothing but our commands), no retries, and deadlines
+// from the context.
+func clientOptions(addr string, poolSize int, readTimeout time.Duration) *goredis.Options {
+	return &goredis.Options{
+		Addr:                     addr,
+		Protocol:                 2,
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		MaxRetries:               -1,
+		DialTimeout:              DialTimeout,
+		ReadTimeout:              readTimeout,
+		WriteTimeout:             readTimeout,
+		ContextTimeoutEnabled:    true,
+		PoolSize:                 poolSize,
+		PoolTimeout:              DialTimeout,
+	}
+}
+
+// admin runs f with a fresh connection to node, bounded by AdminTimeout.
+func (s *server) admin(ctx context.Context, node string, f func(ctx context.Context, c *goredis.Client) error) error {
+	ctx, cancel := context.WithTimeout(ctx, AdminTimeout)
+	defer cancel()
+	c := goredis.NewClient(clientOptions(s.addr(node), 1, AdminTimeout))
+	defer c.Close()
+	if err := f(ctx, c); err != nil {
+		return fmt.Errorf("%s (%s): %w", node, s.addr(node), err)
+	}
+	return nil
+}
+
+// info returns one INFO section of node as a map.
+func (s *server) info(ctx context.Context, node, section string) (map[string]string, error) {
+	var txt string
+	err := s.admin(ctx, node, func(ctx context.Context, c *goredis.Client) error {
+		var err error
+		txt, err = c.Info(ctx, section).Result()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("INFO %s: %w", section, err)
+	}
+	return parseInfo(txt), nil
+}
+
+// parseInfo parses INFO output into key -> value.
+func parseInfo(txt string) map[string]string {
+	out := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(txt))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// pollUntil calls cond every pollEvery until it returns nil, ctx ends or
+// timeout passes; the error names what was awaited and cond's last error.
+func pollUntil(ctx context.Context, timeout time.Duration, what string, cond func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := cond(ctx)
+		if err == nil {
+			return nil
+		}
+		if !sleep(ctx, pollEvery) {
+			return fmt.Errorf("%s: not reached within %v: %w", what, timeout, err)
+		}
+	}
+}
+
+// waitReady polls until node answers PING (and is not loading), its
+// process exits, or ReadyTimeout passes.
+func (s *server) waitReady(ctx context.Context, node string, p *local.Process) error {
+	return pollUntil(ctx, ReadyTimeout, "redis on "+node+" ready", func(ctx context.Context) error {
+		if p != nil && !p.Running() {
+			return fmt.Errorf("redis on %s exited (%v): %s", node, p.Err(), s.logTail(node))
+		}
+		return s.admin(ctx, node, func(ctx context.Context, c *goredis.Client) error {
+			return c.Ping(ctx).Err()
+		})
+	})
+}
+
+// waitLinkUp polls until node is a replica of primary with
+// master_link_status:up and no sync in progress.
+func (s *server) waitLinkUp(ctx context.Context, node, primary string, timeout time.Duration) error {
+	want := s.lc.Addr(primary).String()
+	return pollUntil(ctx, timeout, fmt.Sprintf("%s replicating %s", node, primary), func(ctx context.Context) error {
+		in, err := s.info(ctx, node, "replication")
+		if err != nil {
+			return err
+		}
+		if in["role"] != "slave" || in["master_host"] != want || in["master_link_status"] != "up" || in["master_sync_in_progress"] == "1" {
+			return fmt.Errorf("role %s, master %s, link %s, sync in progress %s", in["role"], in["master_host"], in["master_link_status"], in["master_sync_in_progress"])
+		}
+		return nil
+	})
+}
+
+// createCluster runs redis-cli --cluster create from the controller's
+// namespace, bounded by CreateTimeout.
+func (s *server) createCluster(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, CreateTimeout)
+	defer cancel()
+	args := []string{"--cluster", "create"}
+	for _, n := range s.lc.Nodes() {
+		args = append(args, s.addr(n))
+	}
+	args = append(args, "--cluster-replicas", strconv.Itoa(s.cfg.ReplicasPerMaster), "--cluster-yes")
+	cmd := exec.CommandContext(ctx, "redis-cli", args...)
+	cmd.WaitDelay = 2 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("redis-cli %s: %w: %s", strings.Join(args, " "), err, tail(out.String(), 1500))
+	}
+	return nil
+}
+
+// waitClusterOK polls until every node reports cluster_state:ok and knows
+// every other node, and every replica's link to its master is up.
+func (s *server) waitClusterOK(ctx context.Context) error {
+	nodes := s.lc.Nodes()
+	return pollUntil(ctx, ClusterOKTimeout, "cluster_state:ok on every node", func(ctx context.Context) error {
+		for _, n := range nodes {
+			var txt string
+			err := s.admin(ctx, n, func(ctx context.Context, c *goredis.Client) error {
+				var err error
+				txt, err = c.ClusterInfo(ctx).Result()
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			in := parseInfo(txt)
+			if in["cluster_state"] != "ok" || in["cluster_known_nodes"] != strconv.Itoa(len(nodes)) {
+				return fmt.Errorf("%s: cluster_state %s, known nodes %s", n, in["cluster_state"], in["cluster_known_nodes"])
+			}
+			rep, err := s.info(ctx, n, "replication")
+			if err != nil {
+				return err
+			}
+			if rep["role"] == "slave" && rep["master_link_status"] != "up" {
+				return fmt.Errorf("%s: replica with master link %s", n, rep["master_link_status"])
+			}
+		}
+		return nil
+	})
+}
+
+// logTail returns the end of node's server log, for error messages.
+func (s *server) logTail(node string) string {
+	b, err := os.ReadFile(s.logPath(node))
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	return tail(string(b), 1500)
+}
+
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+	return s
+}
+
+// sleep waits d or until ctx ends; false when ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// lookupUser returns the uid and gid of the server's user, or root (0, 0)
+// when the user does not exist.
+func lookupUser(name string) (uid, gid uint32, err error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		var unknown user.UnknownUserError
+		if errors.As(err, &unknown) {
+			return 0, 0, nil
+		}
+		return 0, 0, fmt.Errorf("redis: user %q: %w", name, err)
+	}
+	var id, g uint32
+	if _, err := fmt.Sscan(u.Uid, &id); err != nil {
+		return 0, 0, fmt.Errorf("redis: uid of %q: %w", name, err)
+	}
+	if _, err := fmt.Sscan(u.Gid, &g); err != nil {
+		return 0, 0, fmt.Errorf("redis: gid of %q: %w", name, err)
+	}
+	return id, g, nil
+}
+
+// prepareStateDir creates the state dir (a temporary one when dir is
+// empty), makes it searchable and checks that the server's user can reach
+// it.
+func prepareStateDir(dir string, uid uint32) (string, error) {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "chaoscheck-redis-")
+		if err != nil {
+			return "", fmt.Errorf("redis: state dir: %w", err)
+		}
+		dir = d
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("redis: state dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("redis: state dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", fmt.Errorf("redis: state dir: %w", err)
+	}
+	if uid == 0 {
+		return dir, nil
+	}
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return "", fmt.Errorf("redis: state dir ancestor: %w", err)
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return "", fmt.Errorf("redis: state dir %s: ancestor %s (mode %v) is not searchable by the redis user; choose a state dir under a world-searchable directory", dir, p, st.Mode().Perm())
+		}
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	return dir, nil
+}
