@@ -84,10 +84,18 @@ type Options struct {
 	// NativeCounter makes the counter workload use the database's native
 	// increments (CounterClient) instead of read-modify-write.
 	NativeCounter bool
+	// HotFraction is the fraction (0 to 1) of the hotkey workload's
+	// operations that go to its one hot key; the rest spread uniformly
+	// over its cold keys.
+	HotFraction float64
+	// Salt, when N > 0, makes the hotkey workload store its hot key as N
+	// salted shards (adds spread over them, reads take their union); 0
+	// keeps one hot key.
+	Salt int
 }
 
 // DefaultOptions are the defaults of `chaoscheck test`.
-func DefaultOptions() Options { return Options{Keys: 5, CAS: true} }
+func DefaultOptions() Options { return Options{Keys: 5, CAS: true, HotFraction: 0.9, Salt: 0} }
 
 // Names lists the workloads New knows, sorted.
 func Names() []string {
@@ -105,6 +113,7 @@ var constructors = map[string]func(Options) Workload{
 	"counter":     func(o Options) Workload { return newCounter(o) },
 	"ryw":         func(o Options) Workload { return newRYW(o) },
 	"lost-update": func(o Options) Workload { return newLostUpdate(o) },
+	"hotkey":      func(o Options) Workload { return newHotKey(o) },
 }
 
 // New returns the named workload. Its keys are prefixed with its name, so
