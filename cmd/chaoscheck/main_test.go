@@ -26,7 +26,7 @@ func TestBadInputExitCodes(t *testing.T) {
 		{"test", "--no-such-flag"},
 		{"test", "--cl", "TWELVE"},
 		{"test", "--target", "oracle"},
-		{"test", "--target", "redis"},
+		{"test", "--target", "cassandra"},
 		{"test", "--workload", "bank"},
 		{"test", "--nemesis", "meteor"},
 		{"test", "--nemesis-nodes", "-3", "--nemesis", "kill"},

@@ -10,15 +10,16 @@ import (
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/targets/etcd"
 	"github.com/chaoscheck/chaoscheck/targets/postgres"
+	"github.com/chaoscheck/chaoscheck/targets/redis"
 	"github.com/chaoscheck/chaoscheck/targets/sim"
 )
 
 // targetNames are the --target values.
-var targetNames = []string{"sim", "postgres", "etcd"}
+var targetNames = []string{"sim", "postgres", "etcd", "redis"}
 
 // plannedTargets are real databases whose targets are not built yet: asking
 // for one is a clear error, not a silent fallback to the simulator.
-var plannedTargets = []string{"cassandra", "redis"}
+var plannedTargets = []string{"cassandra"}
 
 func (tf *testFlags) buildTarget() (targets.Target, error) {
 	switch tf.target {
@@ -40,6 +41,12 @@ func (tf *testFlags) buildTarget() (targets.Target, error) {
 			return nil, err
 		}
 		return postgres.New(cfg)
+	case "redis":
+		cfg, err := tf.redis.config(tf)
+		if err != nil {
+			return nil, err
+		}
+		return redis.New(cfg)
 	}
 	for _, p := range plannedTargets {
 		if tf.target == p {
@@ -190,5 +197,30 @@ func (p *pgFlags) config(tf *testFlags) (postgres.Config, error) {
 		return postgres.Config{}, fmt.Errorf("--read-from: %w", err)
 	}
 	cfg := postgres.Config{Nodes: tf.sim.nodes, Replication: rep, Isolation: iso, ReadFrom: rf, Seed: tf.seed}
+	return cfg, cfg.Validate()
+}
+
+// redisFlags configure the Redis target.
+type redisFlags struct {
+	mode, wait string
+	appendOnly bool
+}
+
+func (r *redisFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&r.mode, "redis-mode", "cluster", "redis: cluster (3 masters, slots) or replication (a primary and replicas)")
+	fl.StringVar(&r.wait, "wait", "off", "redis: WAIT for N replicas after each write (off or N)")
+	fl.BoolVar(&r.appendOnly, "append-only", false, "redis: append-only file with appendfsync always (default: no persistence)")
+}
+
+func (r *redisFlags) config(tf *testFlags) (redis.Config, error) {
+	mode, err := redis.ParseMode(r.mode)
+	if err != nil {
+		return redis.Config{}, fmt.Errorf("--redis-mode: %w", err)
+	}
+	wait, err := redis.ParseWait(r.wait)
+	if err != nil {
+		return redis.Config{}, fmt.Errorf("--wait: %w", err)
+	}
+	cfg := redis.Config{Mode: mode, Nodes: tf.sim.nodes, Wait: wait, AppendOnly: r.appendOnly, Seed: tf.seed}
 	return cfg, cfg.Validate()
 }

@@ -42,9 +42,12 @@ type testFlags struct {
 	cas             bool
 	counter         string
 
-	sim  simFlags
-	etcd etcdFlags
-	pg   pgFlags
+	sim   simFlags
+	etcd  etcdFlags
+	pg    pgFlags
+	redis redisFlags
+	hot   float64
+	salt  int
 }
 
 func newTestCmd() *cobra.Command {
@@ -64,7 +67,7 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tf.target, "target", "sim", "database: sim (built in); postgres, etcd (real servers in network namespaces; need root)")
+	fl.StringVar(&tf.target, "target", "sim", "database: sim (built in); postgres, etcd, redis (real servers in network namespaces; need root)")
 	fl.StringSliceVar(&tf.workloads, "workload", []string{"register", "ryw"}, "workloads: "+strings.Join(workloads.Names(), ", "))
 	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: none, partition, one-node, halves, majorities-ring, bridge, one-way, kill, pause, clock, failover, kill-primary")
 	fl.DurationVar(&tf.nemesisInterval, "nemesis-interval", 5*time.Second, "time a fault lasts, and between faults")
@@ -85,6 +88,9 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 	tf.sim.register(fl)
 	tf.etcd.register(fl)
 	tf.pg.register(fl)
+	tf.redis.register(fl)
+	fl.Float64Var(&tf.hot, "hot-fraction", 0.9, "hotkey workload: share of operations on the hot key")
+	fl.IntVar(&tf.salt, "salt", 0, "hotkey workload: spread the hot key over N salted keys (key:0..key:N-1)")
 	return cmd
 }
 
@@ -159,6 +165,13 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	wopts := workloads.DefaultOptions()
 	wopts.Keys = tf.keys
 	wopts.CAS = tf.cas
+	if tf.hot < 0 || tf.hot > 1 {
+		return runner.Config{}, fmt.Errorf("--hot-fraction must be within 0 and 1, got %v", tf.hot)
+	}
+	if tf.salt < 0 {
+		return runner.Config{}, fmt.Errorf("--salt must not be negative, got %d", tf.salt)
+	}
+	wopts.HotFraction, wopts.Salt = tf.hot, tf.salt
 	switch tf.counter {
 	case "rmw":
 	case "native":

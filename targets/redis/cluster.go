@@ -265,7 +265,7 @@ func (r *Replicated) repoint(ctx context.Context, node, primary string) error {
 	}); err != nil {
 		return fmt.Errorf("redis: REPLICAOF %s on %s: %w", primary, node, err)
 	}
-	return r.srv.waitLinkUp(ctx, node, primary, RepointTimeout)
+	return r.srv.waitReplicating(ctx, node, primary, RepointTimeout)
 }
 
 // Rejoin brings node (normally a former primary) back as a replica of the
@@ -300,7 +300,7 @@ func (r *Replicated) Rejoin(ctx context.Context, node string) error {
 	if err := r.srv.waitReady(ctx, node, nil); err != nil {
 		return fmt.Errorf("redis: rejoin %s: %w", node, err)
 	}
-	if err := r.srv.waitLinkUp(ctx, node, primary, LinkTimeout); err != nil {
+	if err := r.srv.waitReplicating(ctx, node, primary, LinkTimeout); err != nil {
 		return fmt.Errorf("redis: rejoin %s to %s: %w", node, primary, err)
 	}
 	r.setFenced(node, false)

@@ -79,7 +79,7 @@ func (t *Target) Probe(ctx context.Context) error {
 	if err := local.Probe(ctx); err != nil && !onlyNoFaketime(err) {
 		errs = append(errs, err)
 	}
-	for _, tool := range []string{"redis-server", "redis-cli"} {
+	for _, tool := range []string{"redis-server", "redis-cli", envPath} {
 		if _, err := exec.LookPath(tool); err != nil {
 			errs = append(errs, fmt.Errorf("%s (install Debian packages redis-server and redis-tools): %w", tool, err))
 		}
@@ -140,7 +140,11 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
-	srv := &server{cfg: t.cfg, lc: lc, root: stateDir, uid: uid, gid: gid}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("redis: %w", err), lc.Down(ctx))
+	}
+	srv := &server{cfg: t.cfg, lc: lc, bin: bin, root: stateDir, uid: uid, gid: gid}
 	servers := &Servers{lc: lc, srv: srv}
 	d := &Deployment{cfg: t.cfg, srv: srv, servers: servers, stateDir: stateDir, user: t.cfg.User}
 	if uid == 0 {
@@ -207,7 +211,7 @@ func (d *Deployment) start(ctx context.Context) error {
 		}
 	case Replication:
 		for _, n := range nodes[1:] {
-			if err := srv.waitLinkUp(ctx, n, nodes[0], LinkTimeout); err != nil {
+			if err := srv.waitReplicating(ctx, n, nodes[0], LinkTimeout); err != nil {
 				return err
 			}
 		}
@@ -275,7 +279,17 @@ type Deployment struct {
 var (
 	_ targets.Deployment     = (*Deployment)(nil)
 	_ targets.NodeOpsCounter = (*Deployment)(nil)
+	_ targets.LogCollector   = (*Deployment)(nil)
 )
+
+// NodeLogs maps each node to its redis-server log (stdout and stderr).
+func (d *Deployment) NodeLogs() map[string]string {
+	out := map[string]string{}
+	for _, n := range d.srv.lc.Nodes() {
+		out[n] = d.srv.logPath(n)
+	}
+	return out
+}
 
 // Phases returns how long each step of the deployment took, e.g.
 // "servers up 120ms".
@@ -371,7 +385,7 @@ func (d *Deployment) Describe() []targets.Setting {
 	}
 	wait := "off: writes are acknowledged by the primary alone, replication is asynchronous"
 	if d.cfg.Wait > 0 {
-		wait = fmt.Sprintf("WAIT %d %d after every write, on the same connection; fewer acknowledgements in time: the write is recorded info (it is applied on the primary). WAIT does not make replication synchronous", d.cfg.Wait, d.cfg.WaitTimeout.Milliseconds())
+		wait = fmt.Sprintf("WAIT %d %d (numreplicas, timeout ms) after every write, on the same connection; fewer acknowledgements in time: the write is recorded info (it is applied on the primary). WAIT does not make replication synchronous", d.cfg.Wait, d.cfg.WaitTimeout.Milliseconds())
 	}
 	durability := "none: appendonly no, save \"\" (a killed node restarts empty)"
 	if d.cfg.AppendOnly {

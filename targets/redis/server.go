@@ -23,6 +23,9 @@ import (
 	"github.com/chaoscheck/chaoscheck/cluster/local"
 )
 
+// envPath is env(1), used to start redis-server without LD_PRELOAD.
+const envPath = "/usr/bin/env"
+
 // Port is the port every node's server listens on (each node has its own
 // network namespace).
 const Port = 6379
@@ -54,6 +57,7 @@ const (
 // cluster.
 type server struct {
 	cfg      Config
+	bin      string // redis-server's path
 	lc       *local.Cluster
 	root     string
 	uid, gid uint32
@@ -93,13 +97,7 @@ func (s *server) conf(node, replicaOf string) string {
 	w("daemonize no")
 	w("logfile \"\"")
 	w("dir %s", s.dataDir(node))
-	w("save \"\"")
-	if s.cfg.AppendOnly {
-		w("appendonly yes")
-		w("appendfsync always")
-	} else {
-		w("appendonly no")
-	}
+	b.WriteString(durabilityLines(s))
 	// Full resyncs stream at once instead of waiting 5 s for more
 	// replicas.
 	w("repl-diskless-sync yes")
@@ -114,6 +112,15 @@ func (s *server) conf(node, replicaOf string) string {
 		w("replicaof %s %d", s.lc.Addr(replicaOf), Port)
 	}
 	return b.String()
+}
+
+// durabilityLines are the persistence settings of redis.conf: none at
+// all, or the AOF fsynced on every write.
+func durabilityLines(s *server) string {
+	if s.cfg.AppendOnly {
+		return "save \"\"\nappendonly yes\nappendfsync always\n"
+	}
+	return "save \"\"\nappendonly no\n"
 }
 
 // writeConf (re)writes node's redis.conf; it takes effect at the next
@@ -161,11 +168,17 @@ func (s *server) wipeData(node string) error {
 
 // spec is the process of node's server; its role comes from redis.conf,
 // so Restart picks up a rewritten configuration.
+//
+// The local runtime preloads libfaketime into every process when it is
+// installed, and libfaketime hangs or kills Debian's redis-server (a
+// jemalloc clash). So the server is started through env -u LD_PRELOAD,
+// which execs it in place (same pid, same process group and cgroup)
+// without the preload.
 func (s *server) spec(node string) local.ProcessSpec {
 	return local.ProcessSpec{
 		Name:    "redis",
-		Path:    "redis-server",
-		Args:    []string{s.confPath(node)},
+		Path:    envPath,
+		Args:    []string{"-u", "LD_PRELOAD", s.bin, s.confPath(node)},
 		Env:     []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C"},
 		Dir:     s.nodeDir(node),
 		UID:     s.uid,
@@ -280,6 +293,62 @@ func (s *server) waitLinkUp(ctx context.Context, node, primary string, timeout t
 		return nil
 	})
 }
+
+// waitReplicating polls until node is a replica of primary with its link
+// up (waitLinkUp) and the primary streams to it. The primary listing the
+// replica as online is not enough: after a diskless full sync it starts
+// the stream only at the replica's first REPLCONF ACK, up to a second
+// later, and until then WAIT does not count the replica. So the poll
+// writes probeKey on the primary and sends WAIT <online replicas> on the
+// same connection, until every online replica (node among them)
+// acknowledges it. The probe SETs are counted by NodeOps if this runs
+// during a test (Rejoin).
+func (s *server) waitReplicating(ctx context.Context, node, primary string, timeout time.Duration) error {
+	if err := s.waitLinkUp(ctx, node, primary, timeout); err != nil {
+		return err
+	}
+	ip := "ip=" + s.lc.Addr(node).String() + ","
+	return pollUntil(ctx, timeout, fmt.Sprintf("%s streaming from %s", node, primary), func(ctx context.Context) error {
+		in, err := s.info(ctx, primary, "replication")
+		if err != nil {
+			return err
+		}
+		listed, online := false, 0
+		for k, v := range in {
+			if !strings.HasPrefix(k, "slave") || !strings.HasPrefix(v, "ip=") {
+				continue
+			}
+			if strings.Contains(v, ",state=online,") {
+				online++
+				if strings.HasPrefix(v, ip) {
+					listed = true
+				}
+			}
+		}
+		if !listed {
+			return fmt.Errorf("%s does not list %s as an online replica", primary, node)
+		}
+		return s.admin(ctx, primary, func(ctx context.Context, c *goredis.Client) error {
+			var wait *goredis.IntCmd
+			_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+				p.Set(ctx, probeKey, 1, 0)
+				wait = goredis.NewIntCmd(ctx, "wait", online, 100)
+				return p.Process(ctx, wait)
+			})
+			if err != nil {
+				return err
+			}
+			if n := wait.Val(); n < int64(online) {
+				return fmt.Errorf("WAIT %d: %d replicas acknowledged a probe write", online, n)
+			}
+			return nil
+		})
+	})
+}
+
+// probeKey is written by waitReplicating; no workload uses it (workload
+// keys start with the workload's name).
+const probeKey = "chaoscheck:replication-probe"
 
 // createCluster runs redis-cli --cluster create from the controller's
 // namespace, bounded by CreateTimeout.
