@@ -19,10 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -200,11 +198,11 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	if _, err := local.HealAll(ctx, ""); err != nil {
 		return nil, fmt.Errorf("etcd: remove leftovers of earlier runs: %w", err)
 	}
-	stateDir, err := prepareStateDir(t.cfg.StateDir)
+	uid, gid := lookupNobody()
+	stateDir, err := local.PrepareStateDir(t.cfg.StateDir, "etcd", uid)
 	if err != nil {
 		return nil, err
 	}
-	uid, gid := lookupNobody()
 	lc, err := local.Up(ctx, local.Config{
 		Prefix: local.RandomPrefix(), Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: stateDir,
 	})
@@ -233,41 +231,4 @@ func lookupNobody() (uint32, uint32) {
 		gid = uint32(v)
 	}
 	return uid, gid
-}
-
-// prepareStateDir creates the state dir (a temporary one when dir is
-// empty), makes it searchable and checks that every ancestor is
-// searchable by others, so that the unprivileged members reach their data
-// directories.
-func prepareStateDir(dir string) (string, error) {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "chaoscheck-etcd-")
-		if err != nil {
-			return "", fmt.Errorf("etcd: state dir: %w", err)
-		}
-		dir = d
-	}
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("etcd: state dir: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("etcd: state dir: %w", err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", fmt.Errorf("etcd: state dir: %w", err)
-	}
-	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
-		st, err := os.Stat(p)
-		if err != nil {
-			return "", fmt.Errorf("etcd: state dir ancestor: %w", err)
-		}
-		if st.Mode().Perm()&0o001 == 0 {
-			return "", fmt.Errorf("etcd: state dir %s: ancestor %s (mode %v) is not searchable by the user nobody the members run as; choose a state dir under a world-searchable directory", dir, p, st.Mode().Perm())
-		}
-		if p == filepath.Dir(p) {
-			break
-		}
-	}
-	return dir, nil
 }

@@ -130,7 +130,7 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	if _, err := local.HealAll(ctx, ""); err != nil {
 		return nil, fmt.Errorf("postgres: remove leftovers of earlier runs: %w", err)
 	}
-	stateDir, err := prepareStateDir(t.cfg.StateDir)
+	stateDir, err := local.PrepareStateDir(t.cfg.StateDir, "postgres", uid)
 	if err != nil {
 		return nil, err
 	}
@@ -146,42 +146,6 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 		return nil, errors.Join(fmt.Errorf("postgres: deploy: %w", err), lc.Down(ctx))
 	}
 	return d, nil
-}
-
-// prepareStateDir creates the state dir (a temporary one when dir is
-// empty), makes it searchable and checks that the server's user can reach
-// it.
-func prepareStateDir(dir string) (string, error) {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "chaoscheck-postgres-")
-		if err != nil {
-			return "", fmt.Errorf("postgres: state dir: %w", err)
-		}
-		dir = d
-	}
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("postgres: state dir: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("postgres: state dir: %w", err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", fmt.Errorf("postgres: state dir: %w", err)
-	}
-	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
-		st, err := os.Stat(p)
-		if err != nil {
-			return "", fmt.Errorf("postgres: state dir ancestor: %w", err)
-		}
-		if st.Mode().Perm()&0o001 == 0 {
-			return "", fmt.Errorf("postgres: state dir %s: ancestor %s (mode %v) is not searchable by the postgres user; choose a state dir under a world-searchable directory", dir, p, st.Mode().Perm())
-		}
-		if p == filepath.Dir(p) {
-			break
-		}
-	}
-	return dir, nil
 }
 
 // start brings the servers up on a fresh local cluster.

@@ -130,7 +130,7 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	if _, err := local.HealAll(ctx, ""); err != nil {
 		return nil, fmt.Errorf("redis: remove leftovers of earlier runs: %w", err)
 	}
-	stateDir, err := prepareStateDir(t.cfg.StateDir, uid)
+	stateDir, err := local.PrepareStateDir(t.cfg.StateDir, "redis", uid)
 	if err != nil {
 		return nil, err
 	}
