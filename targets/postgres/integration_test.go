@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -58,10 +57,6 @@ func requireEnv(t *testing.T) {
 	}
 }
 
-// testSubnet is a /24 for this test binary, away from the local runtime's
-// default so that other runs on the machine do not clash with it.
-var testSubnet = netip.MustParsePrefix(fmt.Sprintf("10.79.%d.0/24", 10+os.Getpid()%200))
-
 // newConfig returns cfg with the test's subnet and a state dir that is
 // removed after a passing test and kept (and logged) after a failing one.
 func newConfig(t *testing.T, cfg Config) Config {
@@ -78,7 +73,6 @@ func newConfig(t *testing.T, cfg Config) Config {
 		_ = os.RemoveAll(dir)
 	})
 	cfg.StateDir = dir
-	cfg.Subnet = testSubnet
 	return cfg
 }
 
