@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/internal/testenv"
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/runner"
@@ -28,18 +28,10 @@ import (
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
-var (
-	envOnce sync.Once
-	envErr  error
-)
-
-// requireEnv skips (or, under CI, fails) the test when the machine cannot
-// run a local PostgreSQL cluster with clock skew.
-func requireEnv(t *testing.T) {
-	t.Helper()
-	envOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
+// env is the machine this package's integration tests need.
+var env = &testenv.Env{
+	Needs: "root, postgresql-15, iproute2, nftables, faketime",
+	Probe: func(ctx context.Context) error {
 		tg, err := New(Config{})
 		if err == nil {
 			err = tg.Probe(ctx)
@@ -47,32 +39,22 @@ func requireEnv(t *testing.T) {
 		if lerr := local.Probe(ctx); lerr != nil && errors.Is(lerr, local.ErrNoFaketime) {
 			err = errors.Join(err, lerr)
 		}
-		envErr = err
-	})
-	if envErr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("integration environment missing (root, postgresql-15, iproute2, nftables, faketime): %v", envErr)
-		}
-		t.Skipf("integration environment missing (set CI to make this a failure): %v", envErr)
-	}
+		return err
+	},
 }
 
-// newConfig returns cfg with the test's subnet and a state dir that is
-// removed after a passing test and kept (and logged) after a failing one.
+// requireEnv skips (or, under CI, fails) the test when the machine cannot
+// run the cluster.
+func requireEnv(t *testing.T) {
+	t.Helper()
+	env.Require(t)
+}
+
+// newConfig returns cfg with a state dir that is removed after a passing
+// test and kept (and logged) after a failing one.
 func newConfig(t *testing.T, cfg Config) Config {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "chaoscheck-pgtest-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("state dir (logs) kept: %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	})
-	cfg.StateDir = dir
+	cfg.StateDir = testenv.StateDir(t, "pgtest")
 	return cfg
 }
 

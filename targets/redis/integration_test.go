@@ -12,9 +12,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/internal/testenv"
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/runner"
@@ -30,48 +29,30 @@ import (
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
-var (
-	envOnce sync.Once
-	envErr  error
-)
-
-// requireEnv skips (or, under CI, fails) the test when the machine cannot
-// run a local Redis cluster.
-func requireEnv(t *testing.T) {
-	t.Helper()
-	envOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
+// env is the machine this package's integration tests need.
+var env = &testenv.Env{
+	Needs: "root, redis-server, redis-tools, iproute2, nftables",
+	Probe: func(ctx context.Context) error {
 		tg, err := New(Config{})
 		if err == nil {
 			err = tg.Probe(ctx)
 		}
-		envErr = err
-	})
-	if envErr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("integration environment missing (root, redis-server, redis-tools, iproute2, nftables): %v", envErr)
-		}
-		t.Skipf("integration environment missing (set CI to make this a failure): %v", envErr)
-	}
+		return err
+	},
 }
 
-// newConfig returns cfg with the test's subnet and a state dir that is
-// removed after a passing test and kept (and logged) after a failing one.
+// requireEnv skips (or, under CI, fails) the test when the machine cannot
+// run the cluster.
+func requireEnv(t *testing.T) {
+	t.Helper()
+	env.Require(t)
+}
+
+// newConfig returns cfg with a state dir that is removed after a passing
+// test and kept (and logged) after a failing one.
 func newConfig(t *testing.T, cfg Config) Config {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "chaoscheck-redistest-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("state dir (logs) kept: %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	})
-	cfg.StateDir = dir
+	cfg.StateDir = testenv.StateDir(t, "redistest")
 	return cfg
 }
 
