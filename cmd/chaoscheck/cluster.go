@@ -79,12 +79,13 @@ terminal) stops every node and removes the namespaces.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tf.target, "target", "postgres", "database: postgres, etcd, redis")
+	fl.StringVar(&tf.target, "target", "postgres", "database: postgres, cassandra, etcd, redis")
 	fl.Int64Var(&tf.seed, "seed", 1, "seed recorded by the target")
 	tf.sim.register(fl)
 	tf.etcd.register(fl)
 	tf.pg.register(fl)
 	tf.redis.register(fl)
+	tf.cass.register(fl)
 	return cmd
 }
 

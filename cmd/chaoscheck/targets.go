@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/targets/cassandra"
 	"github.com/chaoscheck/chaoscheck/targets/etcd"
 	"github.com/chaoscheck/chaoscheck/targets/postgres"
 	"github.com/chaoscheck/chaoscheck/targets/redis"
@@ -15,11 +16,7 @@ import (
 )
 
 // targetNames are the --target values.
-var targetNames = []string{"sim", "postgres", "etcd", "redis"}
-
-// plannedTargets are real databases whose targets are not built yet: asking
-// for one is a clear error, not a silent fallback to the simulator.
-var plannedTargets = []string{"cassandra"}
+var targetNames = []string{"sim", "postgres", "cassandra", "etcd", "redis"}
 
 func (tf *testFlags) buildTarget() (targets.Target, error) {
 	switch tf.target {
@@ -47,11 +44,12 @@ func (tf *testFlags) buildTarget() (targets.Target, error) {
 			return nil, err
 		}
 		return redis.New(cfg)
-	}
-	for _, p := range plannedTargets {
-		if tf.target == p {
-			return nil, fmt.Errorf("target %s is not available in this build yet (available: %s)", p, strings.Join(targetNames, ", "))
+	case "cassandra":
+		cfg, err := tf.cass.config(tf)
+		if err != nil {
+			return nil, err
 		}
+		return cassandra.New(cfg)
 	}
 	return nil, fmt.Errorf("unknown target %q (available: %s)", tf.target, strings.Join(targetNames, ", "))
 }
@@ -72,9 +70,9 @@ type simFlags struct {
 
 func (s *simFlags) register(fl *pflag.FlagSet) {
 	fl.IntVar(&s.nodes, "nodes", 3, "nodes (sim: = replication factor; postgres: 1 primary + replicas)")
-	fl.StringVar(&s.cl, "cl", "ONE", "sim: consistency level of reads and writes: ONE, TWO, QUORUM, ALL")
-	fl.StringVar(&s.rcl, "read-cl", "", "sim: read consistency level (default: --cl)")
-	fl.StringVar(&s.wcl, "write-cl", "", "sim: write consistency level (default: --cl)")
+	fl.StringVar(&s.cl, "cl", "ONE", "consistency level of reads and writes (sim: ONE, TWO, QUORUM, ALL; cassandra: also THREE, LOCAL_QUORUM, LOCAL_ONE, SERIAL for reads)")
+	fl.StringVar(&s.rcl, "read-cl", "", "read consistency level (sim, cassandra; default: --cl)")
+	fl.StringVar(&s.wcl, "write-cl", "", "write consistency level (sim, cassandra; default: --cl)")
 	fl.IntVar(&s.r, "r", 0, "sim: replicas per read, instead of --read-cl")
 	fl.IntVar(&s.w, "w", 0, "sim: replicas per write, instead of --write-cl")
 	fl.DurationVar(&s.lag, "replication-lag", sim.DefaultReplicationLag, "sim: delay of asynchronous replication to replicas beyond W")
@@ -222,5 +220,37 @@ func (r *redisFlags) config(tf *testFlags) (redis.Config, error) {
 		return redis.Config{}, fmt.Errorf("--wait: %w", err)
 	}
 	cfg := redis.Config{Mode: mode, Nodes: tf.sim.nodes, Wait: wait, AppendOnly: r.appendOnly, Seed: tf.seed}
+	return cfg, cfg.Validate()
+}
+
+// cassFlags configure the Cassandra target (--cl, --read-cl and --write-cl
+// are shared with the simulator).
+type cassFlags struct {
+	serialCL, heap, commitlog string
+	clientTimestamps          bool
+}
+
+func (c *cassFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&c.serialCL, "serial-cl", "SERIAL", "cassandra: serial consistency of lightweight transactions (SERIAL, LOCAL_SERIAL)")
+	fl.BoolVar(&c.clientTimestamps, "client-timestamps", false, "cassandra: the driver stamps writes (default: the coordinator node's clock decides last-write-wins)")
+	fl.StringVar(&c.heap, "heap", "768m", "cassandra: JVM heap per node")
+	fl.StringVar(&c.commitlog, "commitlog-sync", "batch", "cassandra: batch (acknowledged = on disk) or periodic")
+}
+
+func (c *cassFlags) config(tf *testFlags) (cassandra.Config, error) {
+	level := func(v string) string {
+		if v == "" {
+			return tf.sim.cl
+		}
+		return v
+	}
+	cfg := cassandra.Config{
+		Nodes: tf.sim.nodes, ReadCL: strings.ToUpper(level(tf.sim.rcl)), WriteCL: strings.ToUpper(level(tf.sim.wcl)),
+		SerialCL: strings.ToUpper(c.serialCL), ClientTimestamps: c.clientTimestamps,
+		Sticky: tf.sim.coordinator == "sticky", Heap: c.heap, CommitlogSync: c.commitlog, Seed: tf.seed,
+	}
+	if tf.sim.r != 0 || tf.sim.w != 0 {
+		return cfg, fmt.Errorf("--r and --w are for the sim; use --read-cl and --write-cl with cassandra")
+	}
 	return cfg, cfg.Validate()
 }

@@ -46,6 +46,7 @@ type testFlags struct {
 	etcd  etcdFlags
 	pg    pgFlags
 	redis redisFlags
+	cass  cassFlags
 	hot   float64
 	salt  int
 }
@@ -67,7 +68,7 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tf.target, "target", "sim", "database: sim (built in); postgres, etcd, redis (real servers in network namespaces; need root)")
+	fl.StringVar(&tf.target, "target", "sim", "database: sim (built in); postgres, cassandra, etcd, redis (real servers in network namespaces; need root)")
 	fl.StringSliceVar(&tf.workloads, "workload", []string{"register", "ryw"}, "workloads: "+strings.Join(workloads.Names(), ", "))
 	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: none, partition, one-node, halves, majorities-ring, bridge, one-way, kill, pause, clock, failover, kill-primary")
 	fl.DurationVar(&tf.nemesisInterval, "nemesis-interval", 5*time.Second, "time a fault lasts, and between faults")
@@ -89,6 +90,7 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 	tf.etcd.register(fl)
 	tf.pg.register(fl)
 	tf.redis.register(fl)
+	tf.cass.register(fl)
 	fl.Float64Var(&tf.hot, "hot-fraction", 0.9, "hotkey workload: share of operations on the hot key")
 	fl.IntVar(&tf.salt, "salt", 0, "hotkey workload: spread the hot key over N salted keys (key:0..key:N-1)")
 	return cmd

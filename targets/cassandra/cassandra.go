@@ -30,10 +30,14 @@
 // # Faults
 //
 // Deployment.Cluster returns a *Cluster: the local runtime's kill, pause,
-// partition and clock faults. Clock skew reaches the JVM through
-// libfaketime (System.currentTimeMillis goes through libc); it is refused
-// with cluster.ErrUnsupported when a node's JVM does not have libfaketime
-// mapped.
+// partition and clock faults. Clock skew reaches the JVM through an
+// LD_PRELOAD (System.currentTimeMillis is libc's clock_gettime): the
+// project's clock shim (clockshim/clockshim.c, compiled once with cc),
+// which shifts only the wall clock by the offset the local runtime writes
+// to the node's clock file, or, without a C compiler, libfaketime (which
+// makes each JVM burn CPU on every clock call: nodes start several times
+// slower). Clock skew is refused with cluster.ErrUnsupported when a
+// node's JVM has neither mapped, or with Config.NoClockSkew.
 package cassandra
 
 import (
@@ -162,6 +166,14 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
+	mode, shim, shimErr := clockReal, "", error(nil)
+	if !cfg.NoClockSkew {
+		if shim, shimErr = BuildClockShim(ctx, root); shimErr == nil {
+			mode = clockShim
+		} else {
+			mode = clockFaketime
+		}
+	}
 	tm.Server = time.Since(start)
 
 	t0 := time.Now()
@@ -177,17 +189,15 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 			return nil, err
 		}
 	}
-	if cfg.StateDir == "" {
-		if cfg.StateDir, err = os.MkdirTemp("", "chaoscheck-cassandra-"); err != nil {
-			return nil, fmt.Errorf("cassandra: state dir: %w", err)
-		}
+	if cfg.StateDir, err = local.PrepareStateDir(cfg.StateDir, "cassandra", 0); err != nil {
+		return nil, err
 	}
 	lc, err := local.Up(ctx, local.Config{Prefix: local.RandomPrefix(), Nodes: cfg.Nodes, Subnet: subnet, StateDir: cfg.StateDir})
 	if err != nil {
 		return nil, fmt.Errorf("cassandra: %w", err)
 	}
 	tm.Network = time.Since(t0)
-	d := &Deployment{cfg: cfg, lc: lc, lib: lib, byAddr: map[string]string{}, logs: map[string]string{}}
+	d := &Deployment{cfg: cfg, lc: lc, lib: lib, clock: mode, shim: shim, shimErr: shimErr, byAddr: map[string]string{}, logs: map[string]string{}}
 	d.cl = &Cluster{Cluster: lc, d: d}
 	ok := false
 	defer func() {
@@ -253,6 +263,9 @@ type Deployment struct {
 	lc      *local.Cluster
 	cl      *Cluster
 	lib     string
+	clock   clockMode
+	shim    string
+	shimErr error             // why the shim could not be built (libfaketime used)
 	byAddr  map[string]string // node address -> node name
 	logs    map[string]string // node name -> log file
 	version string
@@ -263,7 +276,19 @@ type Deployment struct {
 	closed bool
 }
 
-var _ targets.Deployment = (*Deployment)(nil)
+var (
+	_ targets.Deployment   = (*Deployment)(nil)
+	_ targets.LogCollector = (*Deployment)(nil)
+)
+
+// NodeLogs maps each node to its JVM log (targets.LogCollector).
+func (d *Deployment) NodeLogs() map[string]string {
+	out := make(map[string]string, len(d.logs))
+	for n, p := range d.logs {
+		out[n] = p
+	}
+	return out
+}
 
 // Timings returns how long the phases of the deploy took.
 func (d *Deployment) Timings() Timings { return d.timings }
@@ -300,7 +325,10 @@ func (d *Deployment) describe(o ClientOptions) []targets.Setting {
 	if c.Sticky {
 		coord = "sticky (process p -> node p mod N)"
 	}
-	clock := "libfaketime (JVM wall clock)"
+	clock := "clockshim preload (JVM wall clock, offset applies within 100 ms)"
+	if d.clock == clockFaketime {
+		clock = fmt.Sprintf("libfaketime, cached 1 s (slow: %v)", d.shimErr)
+	}
 	if d.cl.clockErr != nil {
 		clock = "unsupported: " + d.cl.clockErr.Error()
 	}
@@ -360,7 +388,7 @@ func (d *Deployment) startNodes(ctx context.Context, java, jamm string) error {
 		p, err := d.lc.Start(ctx, n, local.ProcessSpec{
 			Name:    "cassandra",
 			Path:    "/usr/bin/env",
-			Args:    javaCommand(java, d.lib, jamm, d.cfg.Heap, f, d.cfg.NoClockSkew),
+			Args:    javaCommand(java, d.lib, jamm, d.cfg.Heap, f, d.clock, d.shim),
 			Dir:     f.dir,
 			LogFile: f.log,
 		})
@@ -592,8 +620,8 @@ func (d *Deployment) logList() []string {
 	return out
 }
 
-// checkFaketime returns nil when every node's JVM has libfaketime mapped,
-// else an error wrapping cluster.ErrUnsupported saying why.
+// checkFaketime returns nil when every node's JVM has the clock shim or
+// libfaketime mapped, else an error wrapping cluster.ErrUnsupported saying why.
 func (d *Deployment) checkFaketime() error {
 	for _, n := range d.lc.Nodes() {
 		p := d.proc(n)
@@ -604,11 +632,11 @@ func (d *Deployment) checkFaketime() error {
 		if err != nil {
 			return fmt.Errorf("cassandra: cannot check libfaketime in %s's JVM: %v: %w", n, err, cluster.ErrUnsupported)
 		}
-		if !strings.Contains(string(maps), "libfaketime") {
-			if d.cfg.NoClockSkew {
-				return fmt.Errorf("cassandra: clock skew disabled (Config.NoClockSkew): %w", cluster.ErrUnsupported)
-			}
-			return fmt.Errorf("cassandra: %s's JVM runs without libfaketime (install Debian package faketime): clock skew %w", n, cluster.ErrUnsupported)
+		if d.cfg.NoClockSkew {
+			return fmt.Errorf("cassandra: clock skew disabled (Config.NoClockSkew): %w", cluster.ErrUnsupported)
+		}
+		if !strings.Contains(string(maps), "/clockshim-") && !strings.Contains(string(maps), "libfaketime") {
+			return fmt.Errorf("cassandra: %s's JVM runs with neither the clock shim nor libfaketime (install Debian package faketime): clock skew %w", n, cluster.ErrUnsupported)
 		}
 	}
 	return nil
@@ -616,7 +644,7 @@ func (d *Deployment) checkFaketime() error {
 
 // Cluster is the deployment's cluster: every fault of the local runtime
 // (kill, restart, pause, partition, clock), with clock skew refused when
-// the JVMs run without libfaketime.
+// the JVMs run without a clock preload.
 type Cluster struct {
 	*local.Cluster
 	d        *Deployment
@@ -631,8 +659,9 @@ var (
 )
 
 // SetClockOffset sets the wall clock of the node's JVM to real time plus
-// offset. libfaketime re-reads the offset at most once a second
-// (FAKETIME_CACHE_DURATION=1), so the change applies within a second.
+// offset. The clock shim re-reads the offset at most every 100 ms
+// (libfaketime, the fallback: every second), so the change applies within
+// that time.
 //
 // Cassandra never lets its own timestamps go backwards: server-side write
 // timestamps and now() are max(clock, last + 1 µs), so after a backward
@@ -706,6 +735,8 @@ func (v *view) NewClient(ctx context.Context, process int) (workloads.Client, er
 func (v *view) Describe() []targets.Setting { return v.d.describe(v.o) }
 
 func (v *view) Close(context.Context) error { return nil }
+
+func (v *view) NodeLogs() map[string]string { return v.d.NodeLogs() }
 
 // downNodes counts the nodes whose JVM is not running.
 func (d *Deployment) downNodes() int {

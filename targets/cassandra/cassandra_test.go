@@ -4,15 +4,18 @@ package cassandra
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gocql/gocql"
 
+	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -110,9 +113,9 @@ func TestNodeConfig(t *testing.T) {
 	if strings.Contains(string(y), "commitlog_sync_period") {
 		t.Error("batch sync with a commitlog_sync_period: Cassandra refuses to start")
 	}
-	args := strings.Join(javaCommand("/usr/bin/java", "/lib", "/lib/jamm-0.4.0.jar", "1g", f, false), " ")
+	args := strings.Join(javaCommand("/usr/bin/java", "/lib", "/lib/jamm-0.4.0.jar", "1g", f, clockShim, "/c/clockshim-x.so"), " ")
 	for _, want := range []string{
-		"-u FAKETIME_NO_CACHE FAKETIME_CACHE_DURATION=1", "-Xms1g -Xmx1g", "-javaagent:/lib/jamm-0.4.0.jar",
+		"-u FAKETIME_NO_CACHE LD_PRELOAD=/c/clockshim-x.so MALLOC_ARENA_MAX=4 /usr/bin/java", "-Xms1g -Xmx1g", "-javaagent:/lib/jamm-0.4.0.jar",
 		"-Dcassandra-foreground=yes", "--add-opens java.base/java.nio=ALL-UNNAMED", "-cp /lib/*",
 		"-Dcassandra.config=file://" + f.yaml, "org.apache.cassandra.service.CassandraDaemon",
 	} {
@@ -120,7 +123,7 @@ func TestNodeConfig(t *testing.T) {
 			t.Errorf("java command lacks %q", want)
 		}
 	}
-	if args := strings.Join(javaCommand("/usr/bin/java", "/lib", "/lib/jamm-0.4.0.jar", "1g", f, true), " "); !strings.HasPrefix(args, "-u LD_PRELOAD ") {
+	if args := strings.Join(javaCommand("/usr/bin/java", "/lib", "/lib/jamm-0.4.0.jar", "1g", f, clockReal, ""), " "); !strings.HasPrefix(args, "-u LD_PRELOAD ") {
 		t.Errorf("without clock skew: %s", args)
 	}
 }
@@ -210,5 +213,39 @@ func TestFreeSubnet(t *testing.T) {
 	}
 	if p.Bits() != 24 || p.Addr().As4()[0] != 10 || p.Addr().As4()[1] != 79 {
 		t.Errorf("subnet %v", p)
+	}
+}
+
+// TestEnsureServerTiming resolves the jars into a fresh cache directory
+// and times it, then times the warm (marker) path. It needs Maven Central
+// and runs only when CASSANDRA_TIME_MAVEN is set (clear ~/.m2 first for a
+// truly cold run).
+func TestEnsureServerTiming(t *testing.T) {
+	if os.Getenv("CASSANDRA_TIME_MAVEN") == "" {
+		t.Skip("set CASSANDRA_TIME_MAVEN=1 to time the Maven resolution")
+	}
+	root := t.TempDir()
+	start := time.Now()
+	lib, err := EnsureServer(context.Background(), root, DefaultVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cold := time.Since(start)
+	jars, _ := filepath.Glob(filepath.Join(lib, "*.jar"))
+	start = time.Now()
+	if _, err := EnsureServer(context.Background(), root, DefaultVersion); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("EnsureServer %s: cold %v (%d jars), warm %v", DefaultVersion, cold.Round(time.Millisecond), len(jars), time.Since(start))
+	if len(jars) < 50 {
+		t.Errorf("only %d jars", len(jars))
+	}
+}
+
+func TestClockRefusedWithoutPreload(t *testing.T) {
+	c := &Cluster{clockErr: fmt.Errorf("cassandra: clock skew disabled (Config.NoClockSkew): %w", cluster.ErrUnsupported)}
+	err := c.SetClockOffset(context.Background(), "n1", time.Second)
+	if !errors.Is(err, cluster.ErrUnsupported) {
+		t.Errorf("SetClockOffset without a preload: %v, want ErrUnsupported", err)
 	}
 }

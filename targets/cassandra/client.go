@@ -23,13 +23,14 @@ import (
 // retried or duplicated request would turn an unknown outcome into a
 // seemingly clean one. Every request carries the caller's context.
 type Client struct {
-	s        *gocql.Session
-	read     gocql.Consistency
-	write    gocql.Consistency
-	serial   gocql.SerialConsistency
-	clientTS bool
-	sticky   string // node name when sticky
-	byAddr   map[string]string
+	s      *gocql.Session
+	read   gocql.Consistency
+	write  gocql.Consistency
+	serial gocql.SerialConsistency
+	// lwtWrites: Write is Paxos too (see ClientOptions.LWTWrites).
+	lwtWrites bool
+	sticky    string // node name when sticky
+	byAddr    map[string]string
 
 	mu   sync.Mutex
 	last string
@@ -48,6 +49,10 @@ var (
 type ClientOptions struct {
 	ReadCL, WriteCL, SerialCL string
 	Sticky, ClientTimestamps  bool
+	// LWTWrites makes Write a lightweight transaction too (INSERT ... IF
+	// NOT EXISTS, then UPDATE ... IF EXISTS when the row exists), so that
+	// a register sees only Paxos writes. Default: a plain UPDATE.
+	LWTWrites bool
 }
 
 // clientOptions returns the deployment's own client settings.
@@ -106,7 +111,7 @@ func (d *Deployment) NewClientWith(ctx context.Context, process int, o ClientOpt
 	c.RetryPolicy = nil // never retry: a retry would hide an info outcome
 	c.DefaultTimestamp = o.ClientTimestamps
 	c.ReconnectionPolicy = &gocql.ConstantReconnectionPolicy{MaxRetries: 1000, Interval: 500 * time.Millisecond}
-	c.ReconnectInterval = 0
+	c.ReconnectInterval = time.Second // bring restarted nodes back quickly
 	c.Logger = nopLogger{}
 	if sticky != "" {
 		c.HostFilter = gocql.WhiteListHostFilter(hosts[0])
@@ -122,7 +127,7 @@ func (d *Deployment) NewClientWith(ctx context.Context, process int, o ClientOpt
 		}
 		return nil, fmt.Errorf("cassandra: session for process %d to %s: %w", process, where, err)
 	}
-	return &Client{s: s, read: rc, write: wc, serial: serial, clientTS: o.ClientTimestamps, sticky: sticky, byAddr: d.byAddr}, nil
+	return &Client{s: s, read: rc, write: wc, serial: serial, lwtWrites: o.LWTWrites, sticky: sticky, byAddr: d.byAddr}, nil
 }
 
 // Close closes the session.
@@ -176,9 +181,34 @@ func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
 	return v, true, nil
 }
 
-// Write sets a register with a plain UPDATE at the write consistency.
+// Write sets a register with a plain UPDATE at the write consistency, or,
+// with ClientOptions.LWTWrites, with Paxos: INSERT ... IF NOT EXISTS,
+// and when the row exists (rows are never deleted) UPDATE ... IF EXISTS.
+// Each step is one linearizable LWT and the first has no effect when it is
+// not applied, so the write takes effect exactly at the applied step.
 func (c *Client) Write(ctx context.Context, key string, value int64) error {
-	return writeError(c.query(ctx, c.write, "UPDATE registers SET value = ? WHERE key = ?", value, key).Exec(), false)
+	if !c.lwtWrites {
+		return writeError(c.query(ctx, c.write, "UPDATE registers SET value = ? WHERE key = ?", value, key).Exec(), false)
+	}
+	var k string
+	var cur int64
+	applied, err := c.query(ctx, c.write, "INSERT INTO registers (key, value) VALUES (?, ?) IF NOT EXISTS", key, value).
+		SerialConsistency(c.serial).ScanCAS(&k, &cur)
+	if err != nil {
+		return writeError(err, true)
+	}
+	if applied {
+		return nil
+	}
+	applied, err = c.query(ctx, c.write, "UPDATE registers SET value = ? WHERE key = ? IF EXISTS", value, key).
+		SerialConsistency(c.serial).ScanCAS(&k, &cur)
+	if err != nil {
+		return writeError(err, true)
+	}
+	if !applied {
+		return workloads.Definite(fmt.Errorf("LWT write of %s: row vanished between IF NOT EXISTS and IF EXISTS", key))
+	}
+	return nil
 }
 
 // CAS is a lightweight transaction: UPDATE ... IF value = old, Paxos at

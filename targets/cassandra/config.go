@@ -25,7 +25,7 @@ const (
 	DefaultNodes             = 3
 	DefaultReplicationFactor = 3
 	DefaultHeap              = "768m"
-	DefaultStartTimeout      = 5 * time.Minute
+	DefaultStartTimeout      = 3 * time.Minute
 	DefaultConnectTimeout    = 2 * time.Second
 	DefaultRequestTimeout    = 2 * time.Second
 	// DefaultServerTimeout is every server-side request timeout
@@ -84,7 +84,7 @@ type Config struct {
 	// free one of 10.79.0.0/24 to 10.79.255.0/24.
 	Subnet netip.Prefix
 	// StartTimeout bounds starting the nodes until the ring is whole
-	// (default 5 min: a cold start of 3 JVMs on 2 busy cores is slow).
+	// (default 3 min).
 	StartTimeout time.Duration
 	// ConnectTimeout and RequestTimeout are the driver's (defaults 2 s).
 	ConnectTimeout, RequestTimeout time.Duration

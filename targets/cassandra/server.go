@@ -5,7 +5,9 @@ package cassandra
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -20,6 +22,9 @@ import (
 
 //go:embed conf/pom.xml.tmpl conf/cassandra.yaml.tmpl conf/logback.xml
 var confFS embed.FS
+
+//go:embed clockshim/clockshim.c
+var clockshimSource []byte
 
 // MavenTimeout bounds resolving the server's jars from Maven Central.
 const MavenTimeout = 10 * time.Minute
@@ -217,24 +222,85 @@ var jvmOptions = []string{
 	// Test-cluster startup: no waiting for gossip to settle.
 	"-Dcassandra.skip_wait_for_gossip_to_settle=0",
 	"-Dcassandra.ring_delay_ms=10000",
+	// Failure detection: with phi_convict_threshold 5 (the minimum) and
+	// the mean heartbeat interval capped at 1 s, a dead peer is convicted
+	// after about 12 s of silence (phi = 0.434 t / mean); with the default
+	// cap of 2 s it took up to 25 s, longer than a test's fault window.
+	"-Dcassandra.fd_max_interval_ms=1000",
 	"-Dcassandra-foreground=yes",
 }
 
-// javaCommand returns the command line (for /usr/bin/env) that runs a
-// node's JVM. env is used to replace two libfaketime settings of the local
-// runtime: FAKETIME_NO_CACHE=1 makes libfaketime open and read the clock
-// file on every clock call, which the JVM makes tens of thousands of times
-// a second (measured: startup went from about 1 to over 3 minutes, 80 %
-// system time); FAKETIME_CACHE_DURATION=1 re-reads it at most once a
-// second, so a new offset applies within a second.
-//
-// With noFaketime, LD_PRELOAD is removed instead: the JVM's clock is real.
-func javaCommand(java, lib, jamm, heap string, f nodeFiles, noFaketime bool) []string {
-	args := []string{"-u", "FAKETIME_NO_CACHE", "FAKETIME_CACHE_DURATION=1", "MALLOC_ARENA_MAX=4"}
-	if noFaketime {
-		args = []string{"-u", "LD_PRELOAD", "MALLOC_ARENA_MAX=4"}
+// clockMode says how a node's JVM gets its wall clock.
+type clockMode int
+
+const (
+	// clockShim: LD_PRELOAD of the project's clockshim (clockshim/), which
+	// shifts only the wall clock by the offset in the local runtime's
+	// clock file (FAKETIME_TIMESTAMP_FILE).
+	clockShim clockMode = iota
+	// clockFaketime: the local runtime's libfaketime, re-reading the
+	// clock file at most once a second. Works, but makes the JVM burn CPU.
+	clockFaketime
+	// clockReal: no preload, real clock, no clock skew.
+	clockReal
+)
+
+// ShimBuildTimeout bounds compiling the clock shim.
+const ShimBuildTimeout = time.Minute
+
+// BuildClockShim compiles clockshim/clockshim.c with cc into
+// cacheRoot/clockshim-<hash>.so, once, and returns its path.
+func BuildClockShim(ctx context.Context, cacheRoot string) (string, error) {
+	sum := sha256.Sum256(clockshimSource)
+	so := filepath.Join(cacheRoot, "clockshim-"+hex.EncodeToString(sum[:6])+".so")
+	if _, err := os.Stat(so); err == nil {
+		return so, nil
 	}
-	args = append(args, java)
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		return "", fmt.Errorf("cassandra: no C compiler for the clock shim (install Debian package gcc): %w", err)
+	}
+	if err := os.MkdirAll(cacheRoot, 0o755); err != nil {
+		return "", fmt.Errorf("cassandra: cache dir: %w", err)
+	}
+	src := so + ".c"
+	if err := os.WriteFile(src, clockshimSource, 0o644); err != nil {
+		return "", fmt.Errorf("cassandra: clock shim source: %w", err)
+	}
+	tmp := so + ".tmp"
+	bctx, cancel := context.WithTimeout(ctx, ShimBuildTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(bctx, cc, "-O2", "-shared", "-fPIC", "-o", tmp, src, "-ldl").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("cassandra: compile clock shim: %w\n%s", err, tail(out, 1500))
+	}
+	if err := os.Rename(tmp, so); err != nil {
+		return "", fmt.Errorf("cassandra: install clock shim: %w", err)
+	}
+	return so, nil
+}
+
+// javaCommand returns the command line (for /usr/bin/env, which execs in
+// place, so the pid is the JVM's) that runs a node's JVM.
+//
+// The local runtime gives every process libfaketime with
+// FAKETIME_NO_CACHE=1, which opens and parses the clock file on every
+// clock call. The JVM makes tens of thousands a second: measured on 2
+// cores, one node used over 100 s of CPU to start (80 % system time),
+// against about 8 s without a preload. So env replaces LD_PRELOAD with
+// the clock shim (clockShim), or keeps libfaketime but caches the file
+// for a second (clockFaketime), or removes the preload (clockReal).
+func javaCommand(java, lib, jamm, heap string, f nodeFiles, mode clockMode, shim string) []string {
+	var args []string
+	switch mode {
+	case clockShim:
+		args = []string{"-u", "FAKETIME_NO_CACHE", "LD_PRELOAD=" + shim}
+	case clockFaketime:
+		args = []string{"-u", "FAKETIME_NO_CACHE", "FAKETIME_CACHE_DURATION=1"}
+	default:
+		args = []string{"-u", "LD_PRELOAD"}
+	}
+	args = append(args, "MALLOC_ARENA_MAX=4", java)
 	args = append(args, jvmOptions...)
 	args = append(args,
 		"-javaagent:"+jamm,
