@@ -11,6 +11,7 @@
 package measures
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -24,6 +25,27 @@ type Measurements struct {
 	Failovers    []Failover     `json:"failovers,omitempty"`
 	Staleness    *Distribution  `json:"staleness,omitempty"`
 	Availability []Availability `json:"availability,omitempty"`
+	// Quorum sets the availability seen with 0, 1, 2... replicas down
+	// (killed or paused) next to what the quorum arithmetic predicts.
+	Quorum []QuorumAvailability `json:"quorum,omitempty"`
+}
+
+// QuorumAvailability is the outcome of reads and writes invoked while
+// Down of N replicas were killed or paused.
+type QuorumAvailability struct {
+	Down   int      `json:"down"`
+	Reads  Outcomes `json:"reads"`
+	Writes Outcomes `json:"writes"`
+	// ReadsPredicted and WritesPredicted say what N - Down >= R (or W)
+	// predicts: "available" or "unavailable".
+	ReadsPredicted  string `json:"reads_predicted"`
+	WritesPredicted string `json:"writes_predicted"`
+}
+
+// Options give Compute what the history cannot say.
+type Options struct {
+	// N, R and W of a Dynamo-style target (0: not one).
+	N, R, W int
 }
 
 // Failover is what one failover (a start-failover nemesis event) cost.
@@ -98,6 +120,7 @@ type Availability struct {
 // window is a fault in force from start to end.
 type window struct {
 	fault, desc string
+	nodes       []string
 	start, end  int64
 	invokedAt   int64
 }
@@ -139,14 +162,18 @@ func faultWindows(h *history.History) []window {
 			continue
 		}
 		desc, _ := op.Value.AsString()
+		var nodes []string
+		if ns := op.Extra["nodes"]; ns != "" {
+			nodes = strings.Split(ns, ",")
+		}
 		open[kind] = len(out)
-		out = append(out, window{fault: kind, desc: desc, start: op.Time, end: end, invokedAt: lastInvoke[kind]})
+		out = append(out, window{fault: kind, desc: desc, nodes: nodes, start: op.Time, end: end, invokedAt: lastInvoke[kind]})
 	}
 	return out
 }
 
 // Compute derives the measurements of h from it and its check results.
-func Compute(h *history.History, results []checkers.Result) Measurements {
+func Compute(h *history.History, results []checkers.Result, o Options) Measurements {
 	var m Measurements
 	windows := faultWindows(h)
 	pairs, err := h.Pairs()
@@ -157,6 +184,9 @@ func Compute(h *history.History, results []checkers.Result) Measurements {
 	m.Availability = availability(h, pairs, windows)
 	m.Staleness = staleness(results)
 	m.Failovers = failovers(h, pairs, windows)
+	if o.N > 0 {
+		m.Quorum = quorum(h, pairs, windows, o)
+	}
 	return m
 }
 
@@ -385,4 +415,55 @@ func load(h *history.History) *Load {
 	mean := float64(total) / float64(len(l.Nodes))
 	l.Imbalance = float64(l.Nodes[0].Ops) / mean
 	return l
+}
+
+// quorum groups client operations by how many replicas were down (killed
+// or paused) when they were invoked. Operations invoked while another kind
+// of fault (a partition) was active are left out: the arithmetic of down
+// replicas does not describe them.
+func quorum(h *history.History, pairs []history.Pair, windows []window, o Options) []QuorumAvailability {
+	byDown := map[int]*QuorumAvailability{}
+	for _, p := range pairs {
+		inv := &h.Ops[p.Invoke]
+		down := map[string]bool{}
+		other := false
+		for _, w := range windows {
+			if inv.Time < w.start || inv.Time >= w.end {
+				continue
+			}
+			if w.fault == "kill" || w.fault == "pause" {
+				for _, n := range w.nodes {
+					down[n] = true
+				}
+			} else {
+				other = true
+			}
+		}
+		if other {
+			continue
+		}
+		q := byDown[len(down)]
+		if q == nil {
+			q = &QuorumAvailability{Down: len(down), ReadsPredicted: predict(o.N, len(down), o.R), WritesPredicted: predict(o.N, len(down), o.W)}
+			byDown[len(down)] = q
+		}
+		if inv.F == "read" {
+			count(&q.Reads, h.Outcome(p))
+		} else {
+			count(&q.Writes, h.Outcome(p))
+		}
+	}
+	out := make([]QuorumAvailability, 0, len(byDown))
+	for _, q := range byDown {
+		out = append(out, *q)
+	}
+	slices.SortFunc(out, func(a, b QuorumAvailability) int { return a.Down - b.Down })
+	return out
+}
+
+func predict(n, down, need int) string {
+	if n-down >= need {
+		return fmt.Sprintf("available (%d of %d replicas up >= %d needed)", n-down, n, need)
+	}
+	return fmt.Sprintf("unavailable (%d of %d replicas up < %d needed)", n-down, n, need)
 }

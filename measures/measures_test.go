@@ -40,7 +40,7 @@ func TestFailoverMeasures(t *testing.T) {
 	}
 	_ = a1
 	_, _, _ = a2, c2, r
-	m := Compute(&b.h, nil)
+	m := Compute(&b.h, nil, Options{})
 	if len(m.Failovers) != 1 {
 		t.Fatalf("failovers: %+v", m.Failovers)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,7 +98,8 @@ func (n *Nemesis) start(ctx context.Context, f Fault) {
 	n.mu.Lock()
 	n.active = append(n.active, active{fault: f.Name(), applied: applied})
 	n.mu.Unlock()
-	n.rec.Record(history.Op{Process: history.Nemesis, Type: history.Info, F: name, Value: history.Str(applied.Description)})
+	n.rec.Record(history.Op{Process: history.Nemesis, Type: history.Info, F: name, Value: history.Str(applied.Description),
+		Extra: map[string]string{"nodes": strings.Join(applied.Nodes, ",")}})
 }
 
 // Active describes the faults in force now.

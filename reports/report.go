@@ -231,6 +231,7 @@ type view struct {
 
 // measuresView shows results.json's measurements.
 type measuresView struct {
+	Quorum       []measures.QuorumAvailability
 	Failovers    []failoverRow
 	Staleness    *stalenessRow
 	Availability []availabilityRow
@@ -814,10 +815,10 @@ func historyStats(h *history.History) rundir.Stats {
 
 // buildMeasures formats the measurements; nil when there are none.
 func buildMeasures(m measures.Measurements) *measuresView {
-	if len(m.Failovers) == 0 && m.Staleness == nil && len(m.Availability) == 0 {
+	if len(m.Failovers) == 0 && m.Staleness == nil && len(m.Availability) == 0 && len(m.Quorum) == 0 {
 		return nil
 	}
-	mv := &measuresView{}
+	mv := &measuresView{Quorum: m.Quorum}
 	for _, f := range m.Failovers {
 		els := make([]string, len(f.LostElements))
 		for i, e := range f.LostElements {

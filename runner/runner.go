@@ -246,7 +246,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		Errors:        runErrs,
 		Stats:         Stats(h),
 		Checks:        checks,
-		Measurements:  measures.Compute(h, rundir.CheckResults(checks)),
+		Measurements:  measures.Compute(h, rundir.CheckResults(checks), quorums(dep)),
 		History:       rundir.HistoryFile,
 	}
 	if len(runErrs) > 0 && res.Verdict == "valid" {
@@ -315,6 +315,15 @@ func copyTail(src, dst string, limit int64) error {
 		return err
 	}
 	return out.Close()
+}
+
+// quorums returns N, R and W when the deployment has them.
+func quorums(dep targets.Deployment) measures.Options {
+	if q, ok := dep.(targets.Quorums); ok {
+		n, r, w := q.Quorums()
+		return measures.Options{N: n, R: r, W: w}
+	}
+	return measures.Options{}
 }
 
 // serverOps asks the deployment, when it can say, how many operations each

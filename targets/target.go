@@ -56,3 +56,12 @@ type LogCollector interface {
 	// NodeLogs maps node names to their log files.
 	NodeLogs() map[string]string
 }
+
+// Quorums is implemented by deployments whose operations need a number of
+// replicas (Dynamo-style consistency levels): N replicas of each key, R
+// answers per read, W acknowledgements per write. The measurements then
+// set the availability observed with d replicas down next to what the
+// quorum arithmetic predicts (available iff N - d >= R, or W).
+type Quorums interface {
+	Quorums() (n, r, w int)
+}

@@ -59,7 +59,7 @@ key) next to the file, or into --out.`,
 				Verdict:       rundir.Verdict(checks),
 				Stats:         runner.Stats(h),
 				Checks:        checks,
-				Measurements:  measures.Compute(h, rundir.CheckResults(checks)),
+				Measurements:  measures.Compute(h, rundir.CheckResults(checks), measures.Options{}),
 				History:       historyRef(outDir, args[0]),
 			}
 			printChecks(cmd.OutOrStdout(), res)
@@ -170,6 +170,10 @@ func printMeasures(w io.Writer, m measures.Measurements) {
 			fmt.Fprintf(w, " (acknowledged in the %s before the promotion)", sec(f.LossWindowNS))
 		}
 		fmt.Fprintf(w, "; %s without a successful write\n", sec(f.DowntimeNS))
+	}
+	for _, q := range m.Quorum {
+		fmt.Fprintf(w, "%d replica(s) down: reads ok/fail/info %d/%d/%d, predicted %s; writes %d/%d/%d, predicted %s\n",
+			q.Down, q.Reads.OK, q.Reads.Fail, q.Reads.Info, q.ReadsPredicted, q.Writes.OK, q.Writes.Fail, q.Writes.Info, q.WritesPredicted)
 	}
 	if d := m.Staleness; d != nil {
 		fmt.Fprintf(w, "staleness of %d stale reads: p50 %s, p90 %s, max %s\n", d.Count, sec(d.P50NS), sec(d.P90NS), sec(d.MaxNS))

@@ -750,3 +750,10 @@ func (d *Deployment) downNodes() int {
 	}
 	return n
 }
+
+// Quorums returns the replication factor and the replicas a read and a
+// write need at the configured consistency levels (targets.Quorums).
+func (d *Deployment) Quorums() (n, r, w int) {
+	rf := d.cfg.ReplicationFactor
+	return rf, replicasFor(d.cfg.ReadCL, rf), replicasFor(d.cfg.WriteCL, rf)
+}

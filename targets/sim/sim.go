@@ -180,3 +180,9 @@ func setModeText(m SetMode) string {
 	}
 	return "union: per-element adds merge (no add is lost once on a replica)"
 }
+
+// Quorums returns N, R and W (targets.Quorums).
+func (d *Deployment) Quorums() (n, r, w int) {
+	cfg := d.cluster.cfg
+	return cfg.Nodes, cfg.ReadReplicas(), cfg.WriteReplicas()
+}
