@@ -422,6 +422,9 @@ func load(h *history.History) *Load {
 // of fault (a partition) was active are left out: the arithmetic of down
 // replicas does not describe them.
 func quorum(h *history.History, pairs []history.Pair, windows []window, o Options) []QuorumAvailability {
+	if !slices.ContainsFunc(windows, func(w window) bool { return w.fault == "kill" || w.fault == "pause" }) {
+		return nil // no replica was ever down: nothing to set against the arithmetic
+	}
 	byDown := map[int]*QuorumAvailability{}
 	for _, p := range pairs {
 		inv := &h.Ops[p.Invoke]
