@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/measures"
 	"github.com/chaoscheck/chaoscheck/nemesis"
@@ -249,10 +250,10 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		Measurements:  measures.Compute(h, rundir.CheckResults(checks), quorums(dep)),
 		History:       rundir.HistoryFile,
 	}
-	if len(runErrs) > 0 && res.Verdict == "valid" {
+	if len(runErrs) > 0 && res.Verdict == checkers.Valid {
 		// A fault that did not heal, or a history not fully written,
 		// makes "valid" unproven.
-		res.Verdict = "unknown"
+		res.Verdict = checkers.Unknown
 	}
 	if res.Measurements.Load != nil {
 		res.Measurements.Load.ServerSide = serverOps
