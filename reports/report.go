@@ -227,6 +227,9 @@ type view struct {
 	Throughput   *throughputView
 	Nodes        *nodesView
 	Measures     *measuresView
+	// NodeLogs are the node logs the runner copied into the run
+	// directory (nodes/<node>.log), relative to it.
+	NodeLogs []string
 }
 
 // measuresView shows results.json's measurements.
@@ -357,6 +360,12 @@ func buildView(in Input) *view {
 		v.Verdict = "UNKNOWN"
 	}
 	v.Measures = buildMeasures(res.Measurements)
+	if in.Dir != "" {
+		logs, _ := filepath.Glob(filepath.Join(in.Dir, "nodes", "*.log"))
+		for _, l := range logs {
+			v.NodeLogs = append(v.NodeLogs, "nodes/"+filepath.Base(l))
+		}
+	}
 	switch res.Verdict {
 	case checkers.Valid:
 		v.VerdictClass, v.VerdictText = "valid", "every checker decided, and found no anomaly"

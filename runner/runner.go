@@ -220,7 +220,6 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 	var runErrs []string
 	interrupted := r.clientsAndNemesis(ctx, dep, slotRNG)
 	serverOps := r.serverOps(ctx, dep)
-	defer r.collectLogs(dep)
 	if err := r.nem.Heal(ctx); err != nil {
 		runErrs = append(runErrs, "healing faults: "+err.Error())
 		r.printf("ERROR healing faults: %v", err)
@@ -230,6 +229,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 	if !interrupted {
 		interrupted = r.recoverAndFinalRead(ctx, dep)
 	}
+	r.collectLogs(dep)
 	if err := w.Close(); err != nil {
 		runErrs = append(runErrs, "writing history: "+err.Error())
 	}
