@@ -29,6 +29,7 @@ type Client struct {
 	serial gocql.SerialConsistency
 	// lwtWrites: Write is Paxos too (see ClientOptions.LWTWrites).
 	lwtWrites bool
+	ns        string // ClientOptions.KeyPrefix
 	sticky    string // node name when sticky
 	byAddr    map[string]string
 
@@ -53,6 +54,10 @@ type ClientOptions struct {
 	// NOT EXISTS, then UPDATE ... IF EXISTS when the row exists), so that
 	// a register sees only Paxos writes. Default: a plain UPDATE.
 	LWTWrites bool
+	// KeyPrefix is prepended to every key the client stores: a namespace,
+	// so that runs sharing one cluster never see each other's rows (not
+	// even rows that hints resurrect after a TRUNCATE).
+	KeyPrefix string
 }
 
 // clientOptions returns the deployment's own client settings.
@@ -127,7 +132,7 @@ func (d *Deployment) NewClientWith(ctx context.Context, process int, o ClientOpt
 		}
 		return nil, fmt.Errorf("cassandra: session for process %d to %s: %w", process, where, err)
 	}
-	return &Client{s: s, read: rc, write: wc, serial: serial, lwtWrites: o.LWTWrites, sticky: sticky, byAddr: d.byAddr}, nil
+	return &Client{s: s, read: rc, write: wc, serial: serial, lwtWrites: o.LWTWrites, ns: o.KeyPrefix, sticky: sticky, byAddr: d.byAddr}, nil
 }
 
 // Close closes the session.
@@ -171,7 +176,7 @@ func (c *Client) query(ctx context.Context, cl gocql.Consistency, stmt string, a
 // Read reads a register at the read consistency.
 func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
 	var v int64
-	err := c.query(ctx, c.read, "SELECT value FROM registers WHERE key = ?", key).Scan(&v)
+	err := c.query(ctx, c.read, "SELECT value FROM registers WHERE key = ?", c.ns+key).Scan(&v)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return 0, false, nil
 	}
@@ -188,11 +193,11 @@ func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
 // not applied, so the write takes effect exactly at the applied step.
 func (c *Client) Write(ctx context.Context, key string, value int64) error {
 	if !c.lwtWrites {
-		return writeError(c.query(ctx, c.write, "UPDATE registers SET value = ? WHERE key = ?", value, key).Exec(), false)
+		return writeError(c.query(ctx, c.write, "UPDATE registers SET value = ? WHERE key = ?", value, c.ns+key).Exec(), false)
 	}
 	var k string
 	var cur int64
-	applied, err := c.query(ctx, c.write, "INSERT INTO registers (key, value) VALUES (?, ?) IF NOT EXISTS", key, value).
+	applied, err := c.query(ctx, c.write, "INSERT INTO registers (key, value) VALUES (?, ?) IF NOT EXISTS", c.ns+key, value).
 		SerialConsistency(c.serial).ScanCAS(&k, &cur)
 	if err != nil {
 		return writeError(err, true)
@@ -200,7 +205,7 @@ func (c *Client) Write(ctx context.Context, key string, value int64) error {
 	if applied {
 		return nil
 	}
-	applied, err = c.query(ctx, c.write, "UPDATE registers SET value = ? WHERE key = ? IF EXISTS", value, key).
+	applied, err = c.query(ctx, c.write, "UPDATE registers SET value = ? WHERE key = ? IF EXISTS", value, c.ns+key).
 		SerialConsistency(c.serial).ScanCAS(&k, &cur)
 	if err != nil {
 		return writeError(err, true)
@@ -218,7 +223,7 @@ func (c *Client) Write(ctx context.Context, key string, value int64) error {
 // wants.
 func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, error) {
 	var cur int64
-	applied, err := c.query(ctx, c.write, "UPDATE registers SET value = ? WHERE key = ? IF value = ?", new, key, old).
+	applied, err := c.query(ctx, c.write, "UPDATE registers SET value = ? WHERE key = ? IF value = ?", new, c.ns+key, old).
 		SerialConsistency(c.serial).ScanCAS(&cur)
 	if err != nil {
 		return false, writeError(err, true)
@@ -228,12 +233,12 @@ func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, err
 
 // Add inserts one set element row.
 func (c *Client) Add(ctx context.Context, key string, element int64) error {
-	return writeError(c.query(ctx, c.write, "INSERT INTO sets (key, elem) VALUES (?, ?)", key, element).Exec(), false)
+	return writeError(c.query(ctx, c.write, "INSERT INTO sets (key, elem) VALUES (?, ?)", c.ns+key, element).Exec(), false)
 }
 
 // ReadSet reads a set's elements at the read consistency, sorted.
 func (c *Client) ReadSet(ctx context.Context, key string) ([]int64, error) {
-	iter := c.query(ctx, c.read, "SELECT elem FROM sets WHERE key = ?", key).Iter()
+	iter := c.query(ctx, c.read, "SELECT elem FROM sets WHERE key = ?", c.ns+key).Iter()
 	out := []int64{}
 	var e int64
 	for iter.Scan(&e) {
@@ -250,13 +255,13 @@ func (c *Client) ReadSet(ctx context.Context, key string) ([]int64, error) {
 // a timed-out increment may have been applied (info), and it must never
 // be retried.
 func (c *Client) Increment(ctx context.Context, key string, delta int64) error {
-	return writeError(c.query(ctx, c.write, "UPDATE counters SET value = value + ? WHERE key = ?", delta, key).Exec(), false)
+	return writeError(c.query(ctx, c.write, "UPDATE counters SET value = value + ? WHERE key = ?", delta, c.ns+key).Exec(), false)
 }
 
 // ReadCounter reads a counter (0 when never incremented).
 func (c *Client) ReadCounter(ctx context.Context, key string) (int64, error) {
 	var v int64
-	err := c.query(ctx, c.read, "SELECT value FROM counters WHERE key = ?", key).Scan(&v)
+	err := c.query(ctx, c.read, "SELECT value FROM counters WHERE key = ?", c.ns+key).Scan(&v)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return 0, nil
 	}
