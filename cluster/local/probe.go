@@ -22,6 +22,26 @@ var ErrNoFaketime = errors.New("libfaketime not found: clock skew unsupported (i
 // ErrNoFaketime alone (check with errors.Is): Up works, clock skew does
 // not.
 func Probe(ctx context.Context) error {
+	errs := probeRequired(ctx)
+	if findFaketime() == "" {
+		errs = append(errs, ErrNoFaketime)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("local: probe: %w", err)
+	}
+	return nil
+}
+
+// ProbeRequired is Probe without the optional libfaketime: what Up needs.
+// Targets that can run without clock faults call it at deploy.
+func ProbeRequired(ctx context.Context) error {
+	if err := errors.Join(probeRequired(ctx)...); err != nil {
+		return fmt.Errorf("local: probe: %w", err)
+	}
+	return nil
+}
+
+func probeRequired(ctx context.Context) []error {
 	var errs []error
 	if os.Geteuid() != 0 {
 		errs = append(errs, errors.New("not root: network namespaces, nftables and cgroups need root"))
@@ -44,13 +64,7 @@ func Probe(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if findFaketime() == "" {
-		errs = append(errs, ErrNoFaketime)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("local: probe: %w", err)
-	}
-	return nil
+	return errs
 }
 
 // probeCgroup creates a scratch cgroup and checks it has cgroup.freeze

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,4 +46,28 @@ func PrepareStateDir(dir, target string, uid uint32) (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// Fresh is how a target brings up its cluster: it removes what crashed
+// earlier runs left (HealAll: note that this also removes live clusters of
+// this very process), prepares the state directory for servers running as
+// uid (PrepareStateDir; cfg.StateDir empty: a new temporary one), picks a
+// random prefix when cfg has none, and calls Up.
+func Fresh(ctx context.Context, target string, uid uint32, cfg Config) (*Cluster, error) {
+	if _, err := HealAll(ctx, ""); err != nil {
+		return nil, fmt.Errorf("%s: remove leftovers of earlier runs: %w", target, err)
+	}
+	dir, err := PrepareStateDir(cfg.StateDir, target, uid)
+	if err != nil {
+		return nil, err
+	}
+	cfg.StateDir = dir
+	if cfg.Prefix == "" {
+		cfg.Prefix = RandomPrefix()
+	}
+	c, err := Up(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", target, err)
+	}
+	return c, nil
 }

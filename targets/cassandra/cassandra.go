@@ -99,7 +99,7 @@ func (t *Target) Config() Config { return t.cfg }
 // java, and either the cached jars or mvn.
 func (t *Target) Probe(ctx context.Context) error {
 	var errs []error
-	if err := local.Probe(ctx); err != nil && !isOnlyNoFaketime(err) {
+	if err := local.ProbeRequired(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := exec.LookPath("java"); err != nil {
@@ -117,15 +117,6 @@ func (t *Target) Probe(ctx context.Context) error {
 		return fmt.Errorf("cassandra: probe: %w", err)
 	}
 	return nil
-}
-
-func isOnlyNoFaketime(err error) bool {
-	if !errors.Is(err, local.ErrNoFaketime) {
-		return false
-	}
-	// Probe joins every missing piece; only libfaketime missing means one
-	// line.
-	return !strings.Contains(strings.TrimSpace(err.Error()), "\n")
 }
 
 // Timings are how long the phases of a Deploy took.
@@ -177,25 +168,14 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 	tm.Server = time.Since(start)
 
 	t0 := time.Now()
-	if err := local.Probe(ctx); err != nil && !isOnlyNoFaketime(err) {
+	if err := local.ProbeRequired(ctx); err != nil {
 		return nil, fmt.Errorf("cassandra: %w", err)
 	}
-	if _, err := local.HealAll(ctx, ""); err != nil {
-		return nil, fmt.Errorf("cassandra: heal leftovers of crashed runs: %w", err)
-	}
-	subnet := cfg.Subnet
-	if !subnet.IsValid() {
-		if subnet, err = freeSubnet(); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.StateDir, err = local.PrepareStateDir(cfg.StateDir, "cassandra", 0); err != nil {
+	lc, err := local.Fresh(ctx, "cassandra", 0, local.Config{Nodes: cfg.Nodes, Subnet: cfg.Subnet, StateDir: cfg.StateDir})
+	if err != nil {
 		return nil, err
 	}
-	lc, err := local.Up(ctx, local.Config{Prefix: local.RandomPrefix(), Nodes: cfg.Nodes, Subnet: subnet, StateDir: cfg.StateDir})
-	if err != nil {
-		return nil, fmt.Errorf("cassandra: %w", err)
-	}
+	cfg.StateDir = lc.StateDir()
 	tm.Network = time.Since(t0)
 	d := &Deployment{cfg: cfg, lc: lc, lib: lib, clock: mode, shim: shim, shimErr: shimErr, byAddr: map[string]string{}, logs: map[string]string{}}
 	d.cl = &Cluster{Cluster: lc, d: d}
@@ -231,29 +211,6 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 	d.timings = tm
 	ok = true
 	return d, nil
-}
-
-// freeSubnet returns the first /24 of 10.79.0.0/16 no interface of this
-// machine uses (other local clusters may be running side by side).
-func freeSubnet() (netip.Prefix, error) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("cassandra: list addresses: %w", err)
-	}
-	used := map[byte]bool{}
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			if v4 := ipn.IP.To4(); v4 != nil && v4[0] == 10 && v4[1] == 79 {
-				used[v4[2]] = true
-			}
-		}
-	}
-	for i := 0; i < 256; i++ {
-		if !used[byte(i)] {
-			return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 79, byte(i), 0}), 24), nil
-		}
-	}
-	return netip.Prefix{}, errors.New("cassandra: no free /24 in 10.79.0.0/16: set Config.Subnet")
 }
 
 // Deployment is a running Cassandra cluster; it implements

@@ -206,16 +206,6 @@ func TestErrorMapping(t *testing.T) {
 	}
 }
 
-func TestFreeSubnet(t *testing.T) {
-	p, err := freeSubnet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Bits() != 24 || p.Addr().As4()[0] != 10 || p.Addr().As4()[1] != 79 {
-		t.Errorf("subnet %v", p)
-	}
-}
-
 // TestEnsureServerTiming resolves the jars into a fresh cache directory
 // and times it, then times the warm (marker) path. It needs Maven Central
 // and runs only when CASSANDRA_TIME_MAVEN is set (clear ~/.m2 first for a

@@ -80,8 +80,8 @@ type Config struct {
 	// CacheDir holds the server's jars (CacheDir/cassandra-<version>/lib).
 	// Empty: $XDG_CACHE_HOME/chaoscheck, else ~/.cache/chaoscheck.
 	CacheDir string
-	// Subnet is the /24 of the local cluster's namespaces. Zero: the first
-	// free one of 10.79.0.0/24 to 10.79.255.0/24.
+	// Subnet is the /24 of the local cluster's namespaces. Zero: the local
+	// runtime claims a free one.
 	Subnet netip.Prefix
 	// StartTimeout bounds starting the nodes until the ring is whole
 	// (default 3 min).

@@ -101,13 +101,11 @@ func prerequisites() string {
 	if _, err := exec.LookPath("mvn"); err != nil && !cached {
 		miss = append(miss, "mvn (and no cached jars)")
 	}
-	if err := local.Probe(context.Background()); err != nil {
-		if errors.Is(err, local.ErrNoFaketime) {
-			miss = append(miss, "libfaketime (Debian package faketime)")
-		}
-		if !isOnlyNoFaketime(err) {
-			miss = append(miss, err.Error())
-		}
+	if err := local.ProbeRequired(context.Background()); err != nil {
+		miss = append(miss, err.Error())
+	}
+	if err := local.Probe(context.Background()); errors.Is(err, local.ErrNoFaketime) {
+		miss = append(miss, "libfaketime (Debian package faketime)")
 	}
 	return strings.Join(miss, ", ")
 }

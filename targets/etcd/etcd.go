@@ -158,7 +158,7 @@ func (t *Target) Config() Config { return t.cfg }
 // anyway.
 func (t *Target) Probe(ctx context.Context) error {
 	var errs []error
-	if err := local.Probe(ctx); err != nil && !onlyNoFaketime(err) {
+	if err := local.ProbeRequired(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := exec.LookPath(t.cfg.Binary); err != nil {
@@ -168,21 +168,6 @@ func (t *Target) Probe(ctx context.Context) error {
 		return fmt.Errorf("etcd: probe (needs root and Debian packages etcd-server, iproute2, nftables): %w", err)
 	}
 	return nil
-}
-
-// onlyNoFaketime reports whether a local.Probe error is only the missing
-// libfaketime.
-func onlyNoFaketime(err error) bool {
-	if !errors.Is(err, local.ErrNoFaketime) {
-		return false
-	}
-	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
-		if j, ok := u.(interface{ Unwrap() []error }); ok {
-			es := j.Unwrap()
-			return len(es) == 1 && errors.Is(es[0], local.ErrNoFaketime)
-		}
-	}
-	return true
 }
 
 // Deploy probes the machine, removes what crashed earlier runs left
@@ -195,20 +180,12 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	if err := t.Probe(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := local.HealAll(ctx, ""); err != nil {
-		return nil, fmt.Errorf("etcd: remove leftovers of earlier runs: %w", err)
-	}
 	uid, gid := lookupNobody()
-	stateDir, err := local.PrepareStateDir(t.cfg.StateDir, "etcd", uid)
+	lc, err := local.Fresh(ctx, "etcd", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir})
 	if err != nil {
 		return nil, err
 	}
-	lc, err := local.Up(ctx, local.Config{
-		Prefix: local.RandomPrefix(), Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: stateDir,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("etcd: %w", err)
-	}
+	stateDir := lc.StateDir()
 	d := newDeployment(t.cfg, lc, stateDir, uid, gid)
 	if err := d.start(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("etcd: deploy: %w", err), d.Close(ctx))

@@ -81,7 +81,7 @@ func (t *Target) Config() Config { return t.cfg }
 // missing libfaketime is not an error here (only clock skew needs it).
 func (t *Target) Probe(ctx context.Context) error {
 	var errs []error
-	if err := local.Probe(ctx); err != nil && !onlyNoFaketime(err) {
+	if err := local.ProbeRequired(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	for _, tool := range []string{"postgres", "initdb", "pg_basebackup"} {
@@ -98,21 +98,6 @@ func (t *Target) Probe(ctx context.Context) error {
 	return nil
 }
 
-// onlyNoFaketime reports whether a local.Probe error is only the missing
-// libfaketime.
-func onlyNoFaketime(err error) bool {
-	if !errors.Is(err, local.ErrNoFaketime) {
-		return false
-	}
-	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
-		if j, ok := u.(interface{ Unwrap() []error }); ok {
-			es := j.Unwrap()
-			return len(es) == 1 && errors.Is(es[0], local.ErrNoFaketime)
-		}
-	}
-	return true
-}
-
 // Deploy probes the machine, removes what crashed earlier runs left
 // (local.HealAll: note that it also destroys live local clusters of this
 // very process), creates the namespaces, initdb's and starts the primary,
@@ -127,19 +112,11 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := local.HealAll(ctx, ""); err != nil {
-		return nil, fmt.Errorf("postgres: remove leftovers of earlier runs: %w", err)
-	}
-	stateDir, err := local.PrepareStateDir(t.cfg.StateDir, "postgres", uid)
+	lc, err := local.Fresh(ctx, "postgres", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir})
 	if err != nil {
 		return nil, err
 	}
-	lc, err := local.Up(ctx, local.Config{
-		Prefix: local.RandomPrefix(), Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: stateDir,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
+	stateDir := lc.StateDir()
 	srv := &server{cfg: t.cfg, lc: lc, dirs: layout{root: stateDir}, uid: uid, gid: gid}
 	d := &Deployment{cfg: t.cfg, srv: srv, cl: newCluster(srv, "n1"), stateDir: stateDir}
 	if err := d.start(ctx); err != nil {

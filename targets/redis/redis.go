@@ -76,7 +76,7 @@ func (t *Target) Config() Config { return t.cfg }
 // needed (clock faults are unsupported for Redis).
 func (t *Target) Probe(ctx context.Context) error {
 	var errs []error
-	if err := local.Probe(ctx); err != nil && !onlyNoFaketime(err) {
+	if err := local.ProbeRequired(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	for _, tool := range []string{"redis-server", "redis-cli", envPath} {
@@ -88,25 +88,6 @@ func (t *Target) Probe(ctx context.Context) error {
 		return fmt.Errorf("redis: probe (needs root and Debian packages redis-server, redis-tools, iproute2, nftables): %w", err)
 	}
 	return nil
-}
-
-// onlyNoFaketime reports whether a local.Probe error is only the missing
-// libfaketime.
-func onlyNoFaketime(err error) bool {
-	if !errors.Is(err, local.ErrNoFaketime) {
-		return false
-	}
-	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
-		if j, ok := u.(interface{ Unwrap() []error }); ok {
-			es := j.Unwrap()
-			return len(es) == 1 && errors.Is(es[0], local.ErrNoFaketime)
-		}
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		es := j.Unwrap()
-		return len(es) == 1 && errors.Is(es[0], local.ErrNoFaketime)
-	}
-	return true
 }
 
 // Deploy probes the machine, removes what crashed earlier runs left
@@ -127,19 +108,11 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := local.HealAll(ctx, ""); err != nil {
-		return nil, fmt.Errorf("redis: remove leftovers of earlier runs: %w", err)
-	}
-	stateDir, err := local.PrepareStateDir(t.cfg.StateDir, "redis", uid)
+	lc, err := local.Fresh(ctx, "redis", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir})
 	if err != nil {
 		return nil, err
 	}
-	lc, err := local.Up(ctx, local.Config{
-		Prefix: local.RandomPrefix(), Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: stateDir,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
-	}
+	stateDir := lc.StateDir()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("redis: %w", err), lc.Down(ctx))
