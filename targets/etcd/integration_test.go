@@ -356,12 +356,37 @@ func TestLinearizableRegisterUnderFaults(t *testing.T) {
 	}
 }
 
-// TestSerializableStaleReads: serializable reads from sticky clients are
-// answered by the local member, so a member cut off from the others keeps
-// serving its old state: the register is not linearizable and/or sessions
-// see anomalies.
-func TestSerializableStaleReads(t *testing.T) {
+// TestSerializableReadsStaleAcrossClientsButKeepSessions: serializable
+// reads are answered from the local member's applied state, so a member
+// cut off from the others (a one-node partition) keeps serving the state
+// it had when it was cut off, while the majority goes on accepting
+// writes. Its sticky clients read stale values: the shared-key register
+// must be found non-linearizable, with an ok read served by the isolated
+// member among the witnesses.
+//
+// What etcd does guarantee even then is each sticky session: a member
+// acknowledges a put only after applying it locally, and its applied
+// state only moves forward, so a client bound to one member reads its own
+// writes and never reads backwards. The ryw workload (one key per
+// session) must therefore be valid, for the session checker and for
+// linearizability per key, on every run: a session anomaly here would
+// point at our error mapping (an op recorded fail that did apply), not at
+// etcd.
+//
+// A stale read is certain whenever, within one partition, a write
+// acknowledged by the majority is followed by an ok read of the same key
+// on the isolated member (a "chance"): the isolated member cannot apply
+// an entry committed without it. Each such read is checked in the history
+// (it must not return a value the majority wrote during the partition),
+// and a run with a chance must be invalid. Whether a run has a chance at
+// all is load-dependent, not guaranteed: the isolated member's register
+// clients spend most of the partition blocked in writes that end with "no
+// leader", and 7 runs (seeds 1-7) had 2 to 22 chances. So the scenario is
+// run up to staleReadRuns times (seeds seed, seed+1, ...) until one run
+// has a chance, and the test fails if none had.
+func TestSerializableReadsStaleAcrossClientsButKeepSessions(t *testing.T) {
 	requireEnv(t)
+	const staleReadRuns = 3
 	seed := int64(7)
 	if s := os.Getenv("ETCD_TEST_SEED"); s != "" {
 		v, err := strconv.ParseInt(s, 10, 64)
@@ -370,6 +395,18 @@ func TestSerializableStaleReads(t *testing.T) {
 		}
 		seed = v
 	}
+	for run := range staleReadRuns {
+		if chances := serializableStaleReadRun(t, seed+int64(run)); chances > 0 || t.Failed() {
+			return
+		}
+	}
+	t.Fatalf("%d runs without a chance of a stale read: no ok register read on an isolated member followed a majority write of its key (load too low?)", staleReadRuns)
+}
+
+// serializableStaleReadRun runs one scenario of
+// TestSerializableReadsStaleAcrossClientsButKeepSessions, asserts what
+// holds on every run, and returns the number of chances of a stale read.
+func serializableStaleReadRun(t *testing.T, seed int64) int {
 	out := run(t, scenario{
 		cfg:       Config{Read: Serializable, Sticky: true},
 		workloads: []string{"register", "ryw"},
@@ -377,28 +414,16 @@ func TestSerializableStaleReads(t *testing.T) {
 		interval:  2500 * time.Millisecond, concurrency: 15, rate: 300, timeLimit: 10 * time.Second, seed: seed,
 	})
 	evs, applied := nemesisEvents(t, out)
-	t.Logf("nemesis: %v", evs)
+	t.Logf("seed %d nemesis: %v", seed, evs)
 	if applied == 0 {
-		t.Fatal("no partition applied")
+		t.Fatalf("seed %d: no partition applied", seed)
 	}
-	lin := check(t, out, "register", "linearizable")
-	sess := check(t, out, "ryw", "session")
-	rywLin := check(t, out, "ryw", "linearizable")
-	anomalies := 0
-	for _, n := range sess.AnomalyCounts {
-		anomalies += n
-	}
-	if lin.Verdict != checkers.Invalid && rywLin.Verdict != checkers.Invalid && anomalies == 0 {
-		t.Fatalf("serializable sticky reads under a one-node partition: no stale read found (register %s, ryw linearizable %s, session %s %v)",
-			lin.Verdict, rywLin.Verdict, sess.Verdict, sess.AnomalyCounts)
-	}
-	// The witnesses must include an ok read served by an isolated member:
-	// the anomaly is the stale local read, not something else.
-	isolated := map[string]bool{}
-	for _, e := range evs {
-		if _, rest, ok := strings.Cut(e, "one-node "); ok {
-			if n, _, ok := strings.Cut(rest, " |"); ok {
-				isolated[n] = true
+	for _, name := range []string{"session", "linearizable"} {
+		if c := check(t, out, "ryw", name); c.Verdict != checkers.Valid {
+			t.Errorf("seed %d: sticky sessions with serializable reads: ryw/%s verdict %s %v %s, want valid (a member applies a put before acknowledging it)",
+				seed, name, c.Verdict, c.AnomalyCounts, c.Reason)
+			for _, a := range c.Anomalies[:min(2, len(c.Anomalies))] {
+				t.Logf("  ryw/%s %s: %s %v", name, a.Kind, a.Message, a.Ops)
 			}
 		}
 	}
@@ -406,26 +431,134 @@ func TestSerializableStaleReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	windows := oneNodeWindows(h)
+	chances, fresh := staleReadChances(h, windows, workloads.KeyPrefix("register"))
+	t.Logf("seed %d: one-node partitions %+v: %d chances of a stale read", seed, windows, chances)
+	for _, f := range fresh {
+		t.Errorf("seed %d: an isolated member served a value the majority wrote during the partition: %s", seed, f)
+	}
+	lin := check(t, out, "register", "linearizable")
+	if chances == 0 {
+		t.Logf("seed %d: no chance of a stale read; register verdict %s not asserted", seed, lin.Verdict)
+		return 0
+	}
+	if lin.Verdict != checkers.Invalid {
+		t.Errorf("seed %d: serializable sticky reads under a one-node partition: register verdict %s %v %s, want invalid (%d reads had to be stale)",
+			seed, lin.Verdict, lin.AnomalyCounts, lin.Reason, chances)
+		return chances
+	}
+	// The witnesses must include an ok read served by the member that was
+	// isolated at that time: the anomaly is the stale local read.
 	staleRead := false
-	for _, c := range []rundir.Check{lin, rywLin, sess} {
-		for i, a := range c.Anomalies {
-			var ws []string
-			for _, o := range a.Ops {
-				if o < 0 || o >= len(h.Ops) {
-					continue
-				}
-				op := h.Ops[o]
-				ws = append(ws, fmt.Sprintf("#%d %s %s %s on %s", o, op.Type, op.F, op.Value, op.Node))
-				if op.Type == history.OK && op.F == "read" && isolated[op.Node] {
-					staleRead = true
-				}
+	for i, a := range lin.Anomalies {
+		var ws []string
+		for _, o := range a.Ops {
+			if o < 0 || o >= len(h.Ops) {
+				continue
 			}
-			if i < 2 {
-				t.Logf("  %s/%s %s %s: %s; witnesses %v", c.Workload, c.Checker, a.Kind, a.Key, a.Message, ws)
+			op := h.Ops[o]
+			ws = append(ws, fmt.Sprintf("#%d %s %s %s on %s", o, op.Type, op.F, op.Value, op.Node))
+			if op.Type == history.OK && op.F == "read" && isolatedAt(windows, op.Node, op.Time) {
+				staleRead = true
 			}
+		}
+		if i < 2 {
+			t.Logf("  register/linearizable %s %s: %s; witnesses %v", a.Kind, a.Key, a.Message, ws)
 		}
 	}
 	if !staleRead {
-		t.Errorf("no anomaly is witnessed by an ok read on an isolated member (%v)", isolated)
+		t.Errorf("seed %d: no register anomaly is witnessed by an ok read on a member isolated at the time (%+v)", seed, windows)
 	}
+	return chances
+}
+
+// partitionWindow is a one-node partition as the history shows it: the
+// isolated member, from the start's completion to the stop's invocation
+// (or the end of the history).
+type partitionWindow struct {
+	Isolated string
+	From, To int64
+}
+
+// oneNodeWindows returns the one-node partitions applied in h.
+func oneNodeWindows(h *history.History) []partitionWindow {
+	var ws []partitionWindow
+	open := -1
+	for _, op := range h.Ops {
+		if op.IsClient() {
+			continue
+		}
+		switch {
+		case op.F == "start-partition" && op.Type != history.Invoke && op.Error == "":
+			desc, _ := op.Value.AsString()
+			rest, ok := strings.CutPrefix(desc, string(nemesis.OneNode)+" ")
+			if !ok {
+				continue
+			}
+			node, _, _ := strings.Cut(rest, " |")
+			ws = append(ws, partitionWindow{Isolated: node, From: op.Time, To: 1<<63 - 1})
+			open = len(ws) - 1
+		case op.F == "stop-partition" && op.Type == history.Invoke && open >= 0:
+			ws[open].To = op.Time
+			open = -1
+		}
+	}
+	return ws
+}
+
+// isolatedAt reports whether node was the isolated member at time t.
+func isolatedAt(ws []partitionWindow, node string, t int64) bool {
+	for _, w := range ws {
+		if w.Isolated == node && t >= w.From && t <= w.To {
+			return true
+		}
+	}
+	return false
+}
+
+// staleReadChances counts the chances of a stale read: ok reads of keys
+// with the given prefix served by an isolated member and invoked after a
+// write of the same key that another member acknowledged, the write
+// invoked and completed within the same partition. It also returns, as
+// text, every ok read by an isolated member that returned a value the
+// majority wrote during its partition, which etcd cannot do.
+func staleReadChances(h *history.History, ws []partitionWindow, prefix string) (int, []string) {
+	pairs, _ := h.Pairs()
+	n := 0
+	var fresh []string
+	for _, w := range ws {
+		firstWrite := map[string]int64{}              // key -> earliest completion of a majority write in w
+		written := map[string]map[int64]*history.Op{} // key -> values the majority wrote in w
+		var reads []history.Pair
+		for _, p := range pairs {
+			inv, c := &h.Ops[p.Invoke], h.Completion(p)
+			if c == nil || c.Type != history.OK || !strings.HasPrefix(inv.Key, prefix) || inv.Time < w.From || c.Time > w.To {
+				continue
+			}
+			switch {
+			case inv.F == "write" && c.Node != w.Isolated:
+				if t, ok := firstWrite[inv.Key]; !ok || c.Time < t {
+					firstWrite[inv.Key] = c.Time
+				}
+				if v, ok := inv.Value.AsInt(); ok {
+					if written[inv.Key] == nil {
+						written[inv.Key] = map[int64]*history.Op{}
+					}
+					written[inv.Key][v] = c
+				}
+			case inv.F == "read" && c.Node == w.Isolated:
+				reads = append(reads, p)
+			}
+		}
+		for _, p := range reads {
+			inv, c := &h.Ops[p.Invoke], h.Completion(p)
+			if t, ok := firstWrite[inv.Key]; ok && inv.Time > t {
+				n++
+			}
+			if v, ok := c.Value.AsInt(); ok && written[inv.Key][v] != nil {
+				fresh = append(fresh, fmt.Sprintf("%s on %s (written by %s on %s)", c, c.Node, written[inv.Key][v], written[inv.Key][v].Node))
+			}
+		}
+	}
+	return n, fresh
 }
