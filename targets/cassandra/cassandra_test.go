@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/internal/testenv"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -237,5 +240,60 @@ func TestClockRefusedWithoutPreload(t *testing.T) {
 	err := c.SetClockOffset(context.Background(), "n1", time.Second)
 	if !errors.Is(err, cluster.ErrUnsupported) {
 		t.Errorf("SetClockOffset without a preload: %v, want ErrUnsupported", err)
+	}
+}
+
+// ccEnv is what TestClockShimShiftsWallClock needs: a C compiler and
+// date(1).
+var ccEnv = &testenv.Env{
+	Needs: "a C compiler (Debian package gcc), date (coreutils)",
+	Probe: func(context.Context) error {
+		for _, c := range []string{"cc", "date"} {
+			if _, err := exec.LookPath(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}
+
+// TestClockShimShiftsWallClock builds the clock preload from its source
+// (in a fresh directory: no cached build) and runs date(1) under it: the
+// wall clock must be off by the offset in the clock file, whole and
+// fractional, ahead and behind. A shim that does not compile or does not
+// shift the clock fails here, with the compiler's output, in a second,
+// instead of in the 4-minute cluster tests.
+func TestClockShimShiftsWallClock(t *testing.T) {
+	ccEnv.Require(t)
+	ctx := context.Background()
+	so, err := BuildClockShim(ctx, t.TempDir())
+	if err != nil {
+		t.Fatalf("build the clock preload: %v", err)
+	}
+	clockFile := filepath.Join(t.TempDir(), "clock")
+	for _, c := range []struct {
+		file string
+		want time.Duration
+	}{{"+3600", time.Hour}, {"-1.5", -1500 * time.Millisecond}, {"0", 0}} {
+		if err := os.WriteFile(clockFile, []byte(c.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(ctx, "date", "+%s.%N")
+		cmd.Env = append(os.Environ(), "LD_PRELOAD="+so, "FAKETIME_TIMESTAMP_FILE="+clockFile)
+		before := time.Now()
+		out, err := cmd.Output()
+		after := time.Now()
+		if err != nil {
+			t.Fatalf("date under the preload (clock file %q): %v", c.file, err)
+		}
+		sec, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+		if err != nil {
+			t.Fatalf("date printed %q: %v", out, err)
+		}
+		got := time.Unix(0, int64(sec*1e9))
+		// date read its clock between before and after, shifted by want.
+		if lo, hi := before.Add(c.want-10*time.Millisecond), after.Add(c.want+10*time.Millisecond); got.Before(lo) || got.After(hi) {
+			t.Errorf("clock file %q: date says %v, want %v ahead of real time (between %v and %v)", c.file, got.Sub(before), c.want, lo, hi)
+		}
 	}
 }
