@@ -70,9 +70,9 @@ func prerequisites(ctx context.Context) error {
 	if os.Geteuid() != 0 {
 		miss = append(miss, "root")
 	}
-	for c, pkg := range map[string]string{"java": "openjdk-17-jre-headless", "nft": "nftables", "ip": "iproute2", "cc": "gcc"} {
-		if _, err := exec.LookPath(c); err != nil {
-			miss = append(miss, c+" (Debian package "+pkg+")")
+	for _, c := range [][2]string{{"java", "openjdk-17-jre-headless"}, {"nft", "nftables"}, {"ip", "iproute2"}, {"cc", "gcc"}} {
+		if _, err := exec.LookPath(c[0]); err != nil {
+			miss = append(miss, c[0]+" (Debian package "+c[1]+")")
 		}
 	}
 	cfg := Config{}
@@ -105,10 +105,10 @@ func prerequisites(ctx context.Context) error {
 // tests fail with the preload's error (see needClock).
 func need(t *testing.T) *Deployment {
 	t.Helper()
-	env.Require(t)
 	if testing.Short() {
 		t.Skip("cassandra integration: -short: no real cluster")
 	}
+	env.Require(t)
 	deployOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultStartTimeout+MavenTimeout)
 		defer cancel()
