@@ -39,6 +39,9 @@ var (
 	shared      *Deployment
 	sharedErr   error // deploy failure: every test fails with it
 	deployTaken time.Duration
+	// stateDir is the shared cluster's state directory when the tests
+	// created it (TestMain removes it after a passing run).
+	stateDir string
 	// clockPreloadErr is why the clock preload (clockshim) could not be
 	// built: the cluster then runs without clock skew and the clock tests
 	// fail with it.
@@ -51,14 +54,27 @@ var env = &testenv.Env{
 	Probe: func(ctx context.Context) error { return prerequisites(ctx) },
 }
 
+// TestMain closes the shared cluster, then removes its state directory
+// when every test passed (unless CASSANDRA_TEST_STATE_DIR named it) and
+// keeps it, saying where, when one failed: the node logs are in it.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared != nil {
 		cctx, ccancel := context.WithTimeout(context.Background(), local.CleanupTimeout)
-		defer ccancel()
 		if err := shared.Close(cctx); err != nil {
 			fmt.Fprintln(os.Stderr, "close:", err)
 			code = 1
+		}
+		ccancel()
+	}
+	if stateDir != "" {
+		if code == 0 {
+			if err := os.RemoveAll(stateDir); err != nil {
+				fmt.Fprintln(os.Stderr, "remove state dir:", err)
+				code = 1
+			}
+		} else {
+			fmt.Fprintln(os.Stderr, "state dir (logs) kept:", stateDir)
 		}
 	}
 	os.Exit(code)
@@ -113,6 +129,14 @@ func need(t *testing.T) *Deployment {
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultStartTimeout+MavenTimeout)
 		defer cancel()
 		cfg := Config{Nodes: 3, StateDir: os.Getenv("CASSANDRA_TEST_STATE_DIR")}
+		if cfg.StateDir == "" {
+			dir, err := os.MkdirTemp("", "chaoscheck-cassandratest-")
+			if err != nil {
+				sharedErr = err
+				return
+			}
+			cfg.StateDir, stateDir = dir, dir
+		}
 		root, err := cfg.cacheRoot()
 		if err != nil {
 			sharedErr = err
@@ -568,14 +592,19 @@ func TestQuorumSurvivesOneKilled(t *testing.T) {
 }
 
 // QUORUM with two of three nodes killed: QUORUM operations fail as
-// unavailable during the kill (recorded fail: nothing was written).
+// unavailable during the kill (recorded fail: nothing was written). The
+// survivor says unavailable only once its failure detector has convicted
+// both peers (about 12 s on a quiet machine, see FINDINGS.md; until then
+// requests time out), so the kill lasts 30 s: with the 15 s kill this
+// test had (interval 25 s, time limit 40 s), no failure said unavailable
+// in one run on a loaded machine.
 func TestQuorumUnavailableWithTwoKilled(t *testing.T) {
 	d := need(t)
 	out := runScenario(t, d, scenario{
 		name: "quorum-kill-two", opts: ClientOptions{ReadCL: "QUORUM", WriteCL: "QUORUM", ClientTimestamps: true},
 		workloads: []string{"register"}, wopts: workloads.Options{Keys: 5},
 		faults:   []nemesis.Fault{&nemesis.Kill{Targets: "2"}},
-		interval: 25 * time.Second, concurrency: 6, rate: 100, timeLimit: 40 * time.Second, seed: 3,
+		interval: 30 * time.Second, concurrency: 6, rate: 100, timeLimit: 60 * time.Second, seed: 3,
 	})
 	h := loadHistory(t, out)
 	during := faultWindowOutcomes(h, func(*history.Op) bool { return true })
