@@ -23,7 +23,7 @@ import (
 
 // testFlags are the flags of `chaoscheck test`.
 type testFlags struct {
-	target          string
+	target          targetFlags
 	workloads       []string
 	nemesis         []string
 	nemesisInterval time.Duration
@@ -42,13 +42,8 @@ type testFlags struct {
 	cas             bool
 	counter         string
 
-	sim   simFlags
-	etcd  etcdFlags
-	pg    pgFlags
-	redis redisFlags
-	cass  cassFlags
-	hot   float64
-	salt  int
+	hot  float64
+	salt int
 }
 
 func newTestCmd() *cobra.Command {
@@ -68,7 +63,6 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tf.target, "target", "sim", "database: sim (built in); postgres, cassandra, etcd, redis (real servers in network namespaces; need root)")
 	fl.StringSliceVar(&tf.workloads, "workload", []string{"register", "ryw"}, "workloads: "+strings.Join(workloads.Names(), ", "))
 	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: none, partition, one-node, halves, majorities-ring, bridge, one-way, kill, pause, clock, failover, kill-primary")
 	fl.DurationVar(&tf.nemesisInterval, "nemesis-interval", 5*time.Second, "time a fault lasts, and between faults")
@@ -78,7 +72,7 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 	fl.DurationVar(&tf.timeLimit, "time-limit", 30*time.Second, "how long clients run")
 	fl.DurationVar(&tf.opTimeout, "op-timeout", 2*time.Second, "per-operation timeout; a write past it is recorded info")
 	fl.DurationVar(&tf.recovery, "recovery-time", 2*time.Second, "time the healed cluster gets before the final reads")
-	fl.DurationVar(&tf.checkTimeLimit, "check-time-limit", time.Minute, "bound on the linearizability search; past it the verdict is unknown")
+	fl.DurationVar(&tf.checkTimeLimit, "check-time-limit", time.Minute, "bound on the linearizability search, positive (there is no unlimited search); past it the verdict is unknown")
 	fl.Int64Var(&tf.seed, "seed", 0, "random seed (default: from the clock; always saved in test.json)")
 	fl.StringVar(&tf.name, "name", "", "test name in the store (default: target-workloads)")
 	fl.StringVar(&tf.storeRoot, "store", "store", "store directory")
@@ -86,13 +80,10 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 	fl.IntVar(&tf.keys, "keys", 5, "keys per shared-key workload")
 	fl.BoolVar(&tf.cas, "cas", true, "include compare-and-set in the register workload")
 	fl.StringVar(&tf.counter, "counter", "rmw", "counter increments: rmw (read-modify-write) or native")
-	tf.sim.register(fl)
-	tf.etcd.register(fl)
-	tf.pg.register(fl)
-	tf.redis.register(fl)
-	tf.cass.register(fl)
 	fl.Float64Var(&tf.hot, "hot-fraction", 0.9, "hotkey workload: share of operations on the hot key")
 	fl.IntVar(&tf.salt, "salt", 0, "hotkey workload: spread the hot key over N salted keys (key:0..key:N-1)")
+	// Last: the registry refuses target flags that clash with those above.
+	tf.target.define(fl, "sim", anyTarget)
 	return cmd
 }
 
@@ -161,6 +152,9 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	if tf.opTimeout <= 0 {
 		return runner.Config{}, fmt.Errorf("--op-timeout must be positive, got %v", tf.opTimeout)
 	}
+	if tf.checkTimeLimit <= 0 {
+		return runner.Config{}, fmt.Errorf("--check-time-limit must be positive, got %v (a search without a bound could run for ever; give a large one, e.g. 1h)", tf.checkTimeLimit)
+	}
 	if !cmd.Flags().Changed("seed") {
 		tf.seed = time.Now().UnixNano()
 	}
@@ -197,13 +191,13 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	if err != nil {
 		return runner.Config{}, err
 	}
-	target, err := tf.buildTarget()
+	target, err := tf.target.build(tf.seed)
 	if err != nil {
 		return runner.Config{}, err
 	}
 	name := tf.name
 	if name == "" {
-		name = tf.target + "-" + strings.Join(tf.workloads, "-")
+		name = target.Name() + "-" + strings.Join(tf.workloads, "-")
 	}
 	var settings []rundir.Setting
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
