@@ -127,6 +127,46 @@ func TestFlagsThatDoNotApplyRefused(t *testing.T) {
 	}
 }
 
+// Workload and nemesis flags that no chosen workload or fault reads are
+// refused too, naming what they apply to.
+func TestWorkloadAndNemesisFlagsThatDoNotApplyRefused(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--workload", "ryw", "--cas=false"}, []string{"--cas", "register"}},
+		{[]string{"--workload", "register", "--salt", "4"}, []string{"--salt", "hotkey"}},
+		{[]string{"--hot-fraction", "0.5"}, []string{"--hot-fraction", "hotkey"}},
+		{[]string{"--workload", "set", "--counter", "native"}, []string{"--counter", "counter"}},
+		{[]string{"--workload", "ryw", "--keys", "3"}, []string{"--keys", "register"}},
+		{[]string{"--nemesis", "partition", "--nemesis-nodes", "2"}, []string{"--nemesis-nodes", "kill"}},
+		{[]string{"--nemesis", "none", "--nemesis-interval", "1s"}, []string{"--nemesis-interval", "none"}},
+	} {
+		st := filepath.Join(t.TempDir(), "store")
+		args := append([]string{"test", "--store", st, "--time-limit", "300ms"}, c.args...)
+		code, stderr := runCapture(args...)
+		if code != exitBadInput {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", c.args, code, exitBadInput, stderr)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%v: stderr %q does not name %q", c.args, stderr, w)
+			}
+		}
+	}
+	st := t.TempDir()
+	for _, args := range [][]string{
+		{"--workload", "register", "--cas=false", "--keys", "2"},
+		{"--workload", "hotkey,counter", "--salt", "2", "--hot-fraction", "0.5", "--counter", "rmw"},
+		{"--nemesis", "kill,partition", "--nemesis-nodes", "minority", "--nemesis-interval", "100ms"},
+	} {
+		a := append([]string{"test", "--store", st, "--time-limit", "200ms", "--recovery-time", "0s", "--seed", "1"}, args...)
+		if code, stderr := runCapture(a...); code == exitBadInput || code == exitCrashed {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+}
+
 // The flags of the chosen target are accepted: refusing flags that do not
 // apply must not refuse those that do.
 func TestTargetFlagsAccepted(t *testing.T) {

@@ -191,6 +191,9 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	if err != nil {
 		return runner.Config{}, err
 	}
+	if err := checkApplies(cmd.Flags(), tf.workloads, faults); err != nil {
+		return runner.Config{}, err
+	}
 	target, err := tf.target.build(tf.seed)
 	if err != nil {
 		return runner.Config{}, err
