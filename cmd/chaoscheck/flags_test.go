@@ -290,3 +290,23 @@ wait:
 	}
 	return out.String()
 }
+
+// check: --model and --time-limit only matter to the linearizable
+// checker; given with other checkers alone they are refused.
+func TestCheckFlagsThatDoNotApplyRefused(t *testing.T) {
+	hist := filepath.Join("..", "..", "testdata", "porcupine", "etcd", "etcd_002.log")
+	for _, args := range [][]string{
+		{"--checker", "set", "--model", "kv"},
+		{"--checker", "session,counter", "--time-limit", "5s"},
+	} {
+		a := append(append([]string{"check", "--out", t.TempDir()}, args...), hist)
+		code, stderr := runCapture(a...)
+		if code != exitBadInput || !strings.Contains(stderr, "linearizable") {
+			t.Errorf("%v: exit %d, stderr %q: want %d naming the linearizable checker", args, code, stderr, exitBadInput)
+		}
+	}
+	a := []string{"check", "--out", t.TempDir(), "--checker", "linearizable,session", "--model", "register", "--time-limit", "30s", hist}
+	if code, stderr := runCapture(a...); code == exitBadInput {
+		t.Errorf("%v: refused: %s", a, stderr)
+	}
+}
