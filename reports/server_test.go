@@ -199,6 +199,16 @@ func TestServeRefusesForeignHost(t *testing.T) {
 			}
 		}
 	}
+	allowed := NewServer(root, AllowHosts("chaos.lan", "192.0.2.7"))
+	for _, host := range []string{"chaos.lan:8080", "CHAOS.LAN.", "192.0.2.7:8080"} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		allowed.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Errorf("allowed Host %q: %d, want 200", host, rec.Code)
+		}
+	}
 	for _, host := range []string{"localhost", "localhost:8080", "127.0.0.1", "127.0.0.1:9999", "[::1]:8080", "LOCALHOST:8080"} {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Host = host
