@@ -216,6 +216,7 @@ func TestClusterUpPrintsAddresses(t *testing.T) {
 	}{
 		{"etcd", "etcd", nil, "2379"},
 		{"redis", "redis-server", nil, "6379"},
+		{"postgres", "/usr/lib/postgresql/15/bin/postgres", nil, "5432"},
 	} {
 		t.Run(c.target, func(t *testing.T) {
 			requireBinary(t, c.binary)
