@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -430,13 +431,67 @@ func resetClocks(ctx context.Context, cs cluster.ClockSkewer, nodes []string) er
 	return first
 }
 
-// Parse builds faults from --nemesis names: partition, kill, pause, clock,
-// or a partition shape name (halves, one-node, ...) for that shape only.
-// "none" or "" gives no faults; "none" with any other name is refused as
-// a contradiction.
+// Kind is one --nemesis name: a row of the fault table (Kinds).
+type Kind struct {
+	// Name is the --nemesis value.
+	Name string
+	// Nodes says that the fault hits the nodes a Targets selection
+	// (--nemesis-nodes) picks.
+	Nodes bool
+	// New builds the fault; t is the node selection.
+	New func(t Targets) Fault
+}
+
+// Kinds returns the table of fault kinds, in the order help lists them:
+// partition, each partition shape on its own, kill, pause, clock,
+// failover and kill-primary. ("none" is not a kind: it is the empty
+// list.)
+func Kinds() []Kind {
+	ks := []Kind{{Name: "partition", New: func(Targets) Fault { return &Partition{} }}}
+	for _, sh := range Shapes {
+		ks = append(ks, Kind{Name: string(sh), New: func(Targets) Fault { return &Partition{Shapes: []Shape{sh}} }})
+	}
+	return append(ks,
+		Kind{Name: "kill", Nodes: true, New: func(t Targets) Fault { return &Kill{Targets: t} }},
+		Kind{Name: "pause", Nodes: true, New: func(t Targets) Fault { return &Pause{Targets: t} }},
+		Kind{Name: "clock", Nodes: true, New: func(t Targets) Fault { return &Clock{Targets: t, Strobe: true} }},
+		Kind{Name: "failover", New: func(Targets) Fault { return &Failover{Isolate: 2 * time.Second} }},
+		Kind{Name: "kill-primary", New: func(Targets) Fault { return &Failover{} }},
+	)
+}
+
+// KindNames lists the --nemesis names: none, then the kinds.
+func KindNames() []string {
+	names := []string{"none"}
+	for _, k := range Kinds() {
+		names = append(names, k.Name)
+	}
+	return names
+}
+
+// NodeSelector is implemented by faults that hit the nodes a Targets
+// selection picks (kill, pause, clock).
+type NodeSelector interface {
+	Selection() Targets
+}
+
+// Selection returns the node selection.
+func (k *Kill) Selection() Targets { return k.Targets }
+
+// Selection returns the node selection.
+func (p *Pause) Selection() Targets { return p.Targets }
+
+// Selection returns the node selection.
+func (k *Clock) Selection() Targets { return k.Targets }
+
+// Parse builds faults from --nemesis names (KindNames): partition, a
+// partition shape name (halves, one-node, ...) for that shape only, kill,
+// pause, clock, failover, kill-primary. "none" or "" gives no faults;
+// "none" with any other name is refused as a contradiction.
 func Parse(names []string, t Targets) ([]Fault, error) {
 	var out []Fault
 	none := false
+	kinds := Kinds()
 	for _, raw := range names {
 		name := strings.TrimSpace(raw)
 		switch name {
@@ -444,41 +499,16 @@ func Parse(names []string, t Targets) ([]Fault, error) {
 			continue
 		case "none":
 			none = true
-		case "partition":
-			out = append(out, &Partition{})
-		case "kill":
-			out = append(out, &Kill{Targets: t})
-		case "pause":
-			out = append(out, &Pause{Targets: t})
-		case "clock":
-			out = append(out, &Clock{Targets: t, Strobe: true})
-		case "failover":
-			out = append(out, &Failover{Isolate: 2 * time.Second})
-		case "kill-primary":
-			out = append(out, &Failover{})
-		default:
-			found := false
-			for _, s := range Shapes {
-				if string(s) == name {
-					out = append(out, &Partition{Shapes: []Shape{s}})
-					found = true
-				}
-			}
-			if !found {
-				return nil, fmt.Errorf("unknown nemesis %q (known: none, partition, %s, kill, pause, clock, failover, kill-primary)", name, shapeNames())
-			}
+			continue
 		}
+		i := slices.IndexFunc(kinds, func(k Kind) bool { return k.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown nemesis %q (known: %s)", name, strings.Join(KindNames(), ", "))
+		}
+		out = append(out, kinds[i].New(t))
 	}
 	if none && len(out) > 0 {
 		return nil, fmt.Errorf("--nemesis none contradicts the faults also given (%s): give none alone, or only faults", strings.Join(names, ","))
 	}
 	return out, nil
-}
-
-func shapeNames() string {
-	s := make([]string, len(Shapes))
-	for i, sh := range Shapes {
-		s[i] = string(sh)
-	}
-	return strings.Join(s, ", ")
 }

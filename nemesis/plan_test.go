@@ -75,3 +75,21 @@ func TestParseNoneWithFaults(t *testing.T) {
 		t.Errorf("none: %v %v", fs, err)
 	}
 }
+
+// Every kind of the table parses, and says truly whether it uses the node
+// selection.
+func TestKinds(t *testing.T) {
+	for _, k := range Kinds() {
+		fs, err := Parse([]string{k.Name}, "2")
+		if err != nil || len(fs) != 1 {
+			t.Fatalf("%s: %v %v", k.Name, fs, err)
+		}
+		ns, ok := fs[0].(NodeSelector)
+		if ok != k.Nodes || ok && ns.Selection() != "2" {
+			t.Errorf("%s: NodeSelector %v, table says %v", k.Name, ok, k.Nodes)
+		}
+	}
+	if n := KindNames(); n[0] != "none" || len(n) != len(Kinds())+1 {
+		t.Errorf("KindNames: %v", n)
+	}
+}

@@ -24,8 +24,17 @@ var workloadFlags = []struct {
 	{"salt", []string{"hotkey"}},
 }
 
-// nodeFaults are the faults --nemesis-nodes selects nodes for.
-var nodeFaults = []string{"kill", "pause", "clock"}
+// nodeFaultNames are the --nemesis kinds that --nemesis-nodes selects
+// nodes for.
+func nodeFaultNames() []string {
+	var out []string
+	for _, k := range nemesis.Kinds() {
+		if k.Nodes {
+			out = append(out, k.Name)
+		}
+	}
+	return out
+}
 
 // checkApplies refuses workload and nemesis flags given on fs that no
 // chosen workload or fault reads.
@@ -39,8 +48,9 @@ func checkApplies(fs *pflag.FlagSet, chosen []string, faults []nemesis.Fault) er
 			errs = append(errs, fmt.Sprintf("--%s applies to --workload %s, not %s", wf.flag, strings.Join(wf.workloads, "|"), strings.Join(chosen, ",")))
 		}
 	}
-	if fs.Changed("nemesis-nodes") && !slices.ContainsFunc(faults, func(f nemesis.Fault) bool { return slices.Contains(nodeFaults, f.Name()) }) {
-		errs = append(errs, fmt.Sprintf("--nemesis-nodes applies to --nemesis %s, none of which is given", strings.Join(nodeFaults, "|")))
+	selects := func(f nemesis.Fault) bool { _, ok := f.(nemesis.NodeSelector); return ok }
+	if fs.Changed("nemesis-nodes") && !slices.ContainsFunc(faults, selects) {
+		errs = append(errs, fmt.Sprintf("--nemesis-nodes applies to --nemesis %s, none of which is given", strings.Join(nodeFaultNames(), "|")))
 	}
 	if fs.Changed("nemesis-interval") && len(faults) == 0 {
 		errs = append(errs, "--nemesis-interval applies to faults, and --nemesis is none")

@@ -64,9 +64,9 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVar(&tf.workloads, "workload", []string{"register", "ryw"}, "workloads: "+strings.Join(workloads.Names(), ", "))
-	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: none, partition, one-node, halves, majorities-ring, bridge, one-way, kill, pause, clock, failover, kill-primary")
+	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: "+strings.Join(nemesis.KindNames(), ", "))
 	fl.DurationVar(&tf.nemesisInterval, "nemesis-interval", 5*time.Second, "time a fault lasts, and between faults")
-	fl.StringVar(&tf.nemesisNodes, "nemesis-nodes", "one", "nodes hit by kill, pause and clock: one, minority, majority, all or a count")
+	fl.StringVar(&tf.nemesisNodes, "nemesis-nodes", "one", "nodes hit by "+strings.Join(nodeFaultNames(), ", ")+": one, minority, majority, all or a count")
 	fl.IntVar(&tf.concurrency, "concurrency", 10, "concurrent clients")
 	fl.Float64Var(&tf.rate, "rate", 500, "operations per second over all clients (0: unlimited)")
 	fl.DurationVar(&tf.timeLimit, "time-limit", 30*time.Second, "how long clients run")
