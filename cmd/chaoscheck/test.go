@@ -56,7 +56,12 @@ register and ryw workloads, partitions, 30 seconds.
 
 The run directory store/<name>/<timestamp>/ receives test.json,
 history.jsonl (streamed), results.json and report.html.
-Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
+Ctrl-C stops the test, heals every fault and still checks what was recorded.
+
+Each target reads its own flags (their help names the targets): a flag of
+another target, or of a workload or fault not chosen, is refused (exit 254),
+and so are faults the target's cluster cannot take, before anything is
+deployed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTest(cmd, &tf)
