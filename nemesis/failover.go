@@ -25,18 +25,24 @@ type Failover struct {
 
 func (f *Failover) Name() string { return "failover" }
 
-func (f *Failover) Check(c cluster.Cluster) error {
-	if _, ok := c.(cluster.Failoverer); !ok {
-		return fmt.Errorf("failover: the target has no primary to fail over: %w", cluster.ErrUnsupported)
+func (f *Failover) Check(p cluster.Plan) error {
+	if err := p.Supports(cluster.CanFailover); err != nil {
+		var ue *cluster.UnsupportedError
+		if errors.As(err, &ue) && ue.Why == "" {
+			ue.Why = "the target has no primary to fail over (primary/replica targets: postgres, redis --redis-mode replication)"
+		}
+		return err
 	}
-	if _, ok := c.(cluster.Killer); !ok {
-		return fmt.Errorf("failover: %w (kill)", cluster.ErrUnsupported)
+	if err := p.Supports(cluster.CanKill); err != nil {
+		return fmt.Errorf("failover kills the primary: %w", err)
 	}
-	if _, ok := c.(cluster.Partitioner); !ok && f.Isolate > 0 {
-		return fmt.Errorf("failover: %w (partition, for the isolation before the kill)", cluster.ErrUnsupported)
+	if f.Isolate > 0 {
+		if err := p.Supports(cluster.CanPartition); err != nil {
+			return fmt.Errorf("failover isolates the primary before the kill: %w", err)
+		}
 	}
-	if len(c.Nodes()) < 2 {
-		return errors.New("failover needs at least 2 nodes")
+	if p.Nodes < 2 {
+		return fmt.Errorf("failover needs at least 2 nodes, the cluster has %d (raise --nodes)", p.Nodes)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,9 +27,11 @@ type Fault interface {
 	// Name is the kind, e.g. "partition"; it names the history events
 	// start-<name> and stop-<name>.
 	Name() string
-	// Check reports whether c can apply this fault, before the test
-	// starts.
-	Check(c cluster.Cluster) error
+	// Check reports whether a cluster of plan p can take this fault: the
+	// capabilities it needs and enough nodes. It runs before anything is
+	// deployed, on the plan the target declares (targets.Planner), and
+	// again on the deployed cluster (cluster.PlanOf) in New.
+	Check(p cluster.Plan) error
 	// Apply applies one instance, chosen with rng.
 	Apply(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Applied, error)
 }
@@ -69,9 +72,9 @@ func ParseTargets(s string) (Targets, error) {
 	return "", fmt.Errorf("bad node selection %q: want one, minority, majority, all or a positive count", s)
 }
 
-// pick draws the nodes t selects.
-func (t Targets) pick(nodes []string, rng *rand.Rand) ([]string, error) {
-	n := len(nodes)
+// Count is how many of n nodes t selects; an error when t needs more
+// nodes than there are, or n is 0.
+func (t Targets) Count(n int) (int, error) {
 	var k int
 	switch t {
 	case One, "":
@@ -85,14 +88,35 @@ func (t Targets) pick(nodes []string, rng *rand.Rand) ([]string, error) {
 	default:
 		c, err := strconv.Atoi(string(t))
 		if err != nil || c <= 0 {
-			return nil, fmt.Errorf("bad node selection %q", t)
+			return 0, fmt.Errorf("bad node selection %q", t)
 		}
 		k = c
 	}
-	if k > n {
-		return nil, fmt.Errorf("node selection %q needs %d nodes, the cluster has %d", t, k, n)
+	if k > n || k == 0 {
+		return 0, fmt.Errorf("node selection %q needs %d nodes, the cluster has %d (lower --nemesis-nodes or raise --nodes)", t, max(k, 1), n)
+	}
+	return k, nil
+}
+
+// pick draws the nodes t selects.
+func (t Targets) pick(nodes []string, rng *rand.Rand) ([]string, error) {
+	k, err := t.Count(len(nodes))
+	if err != nil {
+		return nil, err
 	}
 	return shuffled(nodes, rng)[:k], nil
+}
+
+// checkNodeFault checks a fault on the nodes t selects that needs
+// capability c.
+func checkNodeFault(p cluster.Plan, name string, c cluster.Capability, t Targets) error {
+	if err := p.Supports(c); err != nil {
+		return err
+	}
+	if _, err := t.Count(p.Nodes); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 func shuffled(nodes []string, rng *rand.Rand) []string {
@@ -129,6 +153,29 @@ const (
 // Shapes lists the partition shapes.
 var Shapes = []Shape{OneNode, Halves, MajoritiesRing, Bridge, OneWay}
 
+// MinNodes is the smallest cluster the shape can cut.
+func (s Shape) MinNodes() int {
+	if s == MajoritiesRing || s == Bridge {
+		return 3
+	}
+	return 2
+}
+
+// shapes returns the shapes p draws from on n nodes: its own, or, when it
+// has none, every shape that n nodes allow.
+func (p *Partition) shapes(n int) []Shape {
+	if len(p.Shapes) > 0 {
+		return p.Shapes
+	}
+	var out []Shape
+	for _, s := range Shapes {
+		if n >= s.MinNodes() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Partition cuts the network in one of Shapes (drawn at random when
 // several).
 type Partition struct {
@@ -137,20 +184,25 @@ type Partition struct {
 
 func (p *Partition) Name() string { return "partition" }
 
-func (p *Partition) Check(c cluster.Cluster) error {
-	if _, ok := c.(cluster.Partitioner); !ok {
-		return fmt.Errorf("partition: %w", cluster.ErrUnsupported)
+func (p *Partition) Check(pl cluster.Plan) error {
+	if err := pl.Supports(cluster.CanPartition); err != nil {
+		return err
 	}
-	if len(c.Nodes()) < 2 {
-		return fmt.Errorf("partition needs at least 2 nodes")
+	if pl.Nodes < 2 {
+		return fmt.Errorf("partition needs at least 2 nodes, the cluster has %d (raise --nodes, or --nemesis none)", pl.Nodes)
+	}
+	for _, s := range p.shapes(pl.Nodes) {
+		if pl.Nodes < s.MinNodes() {
+			return fmt.Errorf("partition %s needs at least %d nodes, the cluster has %d (raise --nodes)", s, s.MinNodes(), pl.Nodes)
+		}
 	}
 	return nil
 }
 
 func (p *Partition) Apply(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Applied, error) {
-	shapes := p.Shapes
+	shapes := p.shapes(len(c.Nodes()))
 	if len(shapes) == 0 {
-		shapes = Shapes
+		return Applied{}, fmt.Errorf("partition needs at least 2 nodes, the cluster has %d", len(c.Nodes()))
 	}
 	shape := shapes[rng.IntN(len(shapes))]
 	g, desc, err := Grudge(shape, c.Nodes(), rng)
@@ -229,12 +281,8 @@ type Kill struct{ Targets Targets }
 
 func (k *Kill) Name() string { return "kill" }
 
-func (k *Kill) Check(c cluster.Cluster) error {
-	if _, ok := c.(cluster.Killer); !ok {
-		return fmt.Errorf("kill: %w", cluster.ErrUnsupported)
-	}
-	_, err := k.Targets.pick(c.Nodes(), rand.New(rand.NewPCG(0, 0)))
-	return err
+func (k *Kill) Check(p cluster.Plan) error {
+	return checkNodeFault(p, k.Name(), cluster.CanKill, k.Targets)
 }
 
 func (k *Kill) Apply(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Applied, error) {
@@ -247,12 +295,8 @@ type Pause struct{ Targets Targets }
 
 func (p *Pause) Name() string { return "pause" }
 
-func (p *Pause) Check(c cluster.Cluster) error {
-	if _, ok := c.(cluster.Pauser); !ok {
-		return fmt.Errorf("pause: %w", cluster.ErrUnsupported)
-	}
-	_, err := p.Targets.pick(c.Nodes(), rand.New(rand.NewPCG(0, 0)))
-	return err
+func (p *Pause) Check(pl cluster.Plan) error {
+	return checkNodeFault(pl, p.Name(), cluster.CanPause, p.Targets)
 }
 
 func (p *Pause) Apply(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Applied, error) {
@@ -303,12 +347,8 @@ type Clock struct {
 
 func (k *Clock) Name() string { return "clock" }
 
-func (k *Clock) Check(c cluster.Cluster) error {
-	if _, ok := c.(cluster.ClockSkewer); !ok {
-		return fmt.Errorf("clock: %w", cluster.ErrUnsupported)
-	}
-	_, err := k.Targets.pick(c.Nodes(), rand.New(rand.NewPCG(0, 0)))
-	return err
+func (k *Clock) Check(p cluster.Plan) error {
+	return checkNodeFault(p, k.Name(), cluster.CanSkewClock, k.Targets)
 }
 
 func (k *Clock) Apply(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Applied, error) {
@@ -391,48 +431,84 @@ func resetClocks(ctx context.Context, cs cluster.ClockSkewer, nodes []string) er
 	return first
 }
 
-// Parse builds faults from --nemesis names: partition, kill, pause, clock,
-// or a partition shape name (halves, one-node, ...) for that shape only.
-// "none" or "" gives no faults.
+// Kind is one --nemesis name: a row of the fault table (Kinds).
+type Kind struct {
+	// Name is the --nemesis value.
+	Name string
+	// Nodes says that the fault hits the nodes a Targets selection
+	// (--nemesis-nodes) picks.
+	Nodes bool
+	// New builds the fault; t is the node selection.
+	New func(t Targets) Fault
+}
+
+// Kinds returns the table of fault kinds, in the order help lists them:
+// partition, each partition shape on its own, kill, pause, clock,
+// failover and kill-primary. ("none" is not a kind: it is the empty
+// list.)
+func Kinds() []Kind {
+	ks := []Kind{{Name: "partition", New: func(Targets) Fault { return &Partition{} }}}
+	for _, sh := range Shapes {
+		ks = append(ks, Kind{Name: string(sh), New: func(Targets) Fault { return &Partition{Shapes: []Shape{sh}} }})
+	}
+	return append(ks,
+		Kind{Name: "kill", Nodes: true, New: func(t Targets) Fault { return &Kill{Targets: t} }},
+		Kind{Name: "pause", Nodes: true, New: func(t Targets) Fault { return &Pause{Targets: t} }},
+		Kind{Name: "clock", Nodes: true, New: func(t Targets) Fault { return &Clock{Targets: t, Strobe: true} }},
+		Kind{Name: "failover", New: func(Targets) Fault { return &Failover{Isolate: 2 * time.Second} }},
+		Kind{Name: "kill-primary", New: func(Targets) Fault { return &Failover{} }},
+	)
+}
+
+// KindNames lists the --nemesis names: none, then the kinds.
+func KindNames() []string {
+	names := []string{"none"}
+	for _, k := range Kinds() {
+		names = append(names, k.Name)
+	}
+	return names
+}
+
+// NodeSelector is implemented by faults that hit the nodes a Targets
+// selection picks (kill, pause, clock).
+type NodeSelector interface {
+	Selection() Targets
+}
+
+// Selection returns the node selection.
+func (k *Kill) Selection() Targets { return k.Targets }
+
+// Selection returns the node selection.
+func (p *Pause) Selection() Targets { return p.Targets }
+
+// Selection returns the node selection.
+func (k *Clock) Selection() Targets { return k.Targets }
+
+// Parse builds faults from --nemesis names (KindNames): partition, a
+// partition shape name (halves, one-node, ...) for that shape only, kill,
+// pause, clock, failover, kill-primary. "none" or "" gives no faults;
+// "none" with any other name is refused as a contradiction.
 func Parse(names []string, t Targets) ([]Fault, error) {
 	var out []Fault
+	none := false
+	kinds := Kinds()
 	for _, raw := range names {
 		name := strings.TrimSpace(raw)
 		switch name {
-		case "", "none":
+		case "":
 			continue
-		case "partition":
-			out = append(out, &Partition{})
-		case "kill":
-			out = append(out, &Kill{Targets: t})
-		case "pause":
-			out = append(out, &Pause{Targets: t})
-		case "clock":
-			out = append(out, &Clock{Targets: t, Strobe: true})
-		case "failover":
-			out = append(out, &Failover{Isolate: 2 * time.Second})
-		case "kill-primary":
-			out = append(out, &Failover{})
-		default:
-			found := false
-			for _, s := range Shapes {
-				if string(s) == name {
-					out = append(out, &Partition{Shapes: []Shape{s}})
-					found = true
-				}
-			}
-			if !found {
-				return nil, fmt.Errorf("unknown nemesis %q (known: none, partition, %s, kill, pause, clock, failover, kill-primary)", name, shapeNames())
-			}
+		case "none":
+			none = true
+			continue
 		}
+		i := slices.IndexFunc(kinds, func(k Kind) bool { return k.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown nemesis %q (known: %s)", name, strings.Join(KindNames(), ", "))
+		}
+		out = append(out, kinds[i].New(t))
+	}
+	if none && len(out) > 0 {
+		return nil, fmt.Errorf("--nemesis none contradicts the faults also given (%s): give none alone, or only faults", strings.Join(names, ","))
 	}
 	return out, nil
-}
-
-func shapeNames() string {
-	s := make([]string, len(Shapes))
-	for i, sh := range Shapes {
-		s[i] = string(sh)
-	}
-	return strings.Join(s, ", ")
 }

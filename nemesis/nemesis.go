@@ -43,16 +43,27 @@ type active struct {
 	applied Applied
 }
 
+// CheckPlan reports the first fault that a cluster of plan p cannot take.
+// Call it before deploying, with the plan the target declares
+// (targets.Planner), so that a test that cannot work is refused before
+// anything runs; New calls it again on the deployed cluster.
+func CheckPlan(faults []Fault, p cluster.Plan) error {
+	for _, f := range faults {
+		if err := f.Check(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // New checks that c supports every fault and returns a nemesis. rng must
 // not be shared with other goroutines.
 func New(c cluster.Cluster, faults []Fault, interval time.Duration, rng *rand.Rand, rec Recorder) (*Nemesis, error) {
 	if interval <= 0 && len(faults) > 0 {
 		return nil, fmt.Errorf("nemesis interval must be positive, got %v", interval)
 	}
-	for _, f := range faults {
-		if err := f.Check(c); err != nil {
-			return nil, err
-		}
+	if err := CheckPlan(faults, cluster.PlanOf(c)); err != nil {
+		return nil, err
 	}
 	return &Nemesis{cluster: c, faults: faults, interval: interval, rng: rng, rec: rec}, nil
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
@@ -39,6 +41,57 @@ type server struct {
 	root    string
 	renders chan struct{}
 	runs    runCache
+	// hosts are the Host names accepted besides the loopback ones
+	// (lower case, IPs in canonical form).
+	hosts map[string]bool
+}
+
+// ServerOption configures NewServer.
+type ServerOption func(*server)
+
+// AllowHosts adds host names or IP addresses (without port) that requests
+// may name in their Host header, besides the loopback names localhost,
+// 127.0.0.0/8 and ::1, which are always accepted: typically the address
+// the server is bound to. Requests naming any other host get 421.
+func AllowHosts(hosts ...string) ServerOption {
+	return func(s *server) {
+		for _, h := range hosts {
+			if h = normalHost(h); h != "" {
+				s.hosts[h] = true
+			}
+		}
+	}
+}
+
+// normalHost lowercases a host name, drops a trailing dot and IPv6
+// brackets, and puts IP addresses in canonical form ("" if empty).
+func normalHost(h string) string {
+	h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return ip.Unmap().String()
+	}
+	return h
+}
+
+// hostAllowed reports whether the Host header (host or host:port) names
+// a loopback address, localhost, or one of the allowed hosts. It is what
+// stops DNS rebinding: a page of evil.example whose name was re-pointed at
+// 127.0.0.1 still sends Host: evil.example.
+func (s *server) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = normalHost(host)
+	if host == "" {
+		return false
+	}
+	if host == "localhost" || s.hosts[host] {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // runCache keeps the index rows of runs, valid while their results.json
@@ -89,12 +142,19 @@ func (c *runCache) row(dir, name, stamp string) runRow {
 }
 
 // NewServer returns a handler serving the store at storeRoot read-only: an
-// index of the runs at /, newest first, and the files of the store below
-// it. Paths with ".." are refused, and nothing outside storeRoot is
-// reachable, symbolic links included. A run's report.html that does not
-// exist yet is generated on the fly (in memory: the store is not written).
-func NewServer(storeRoot string) http.Handler {
-	return &server{root: storeRoot, renders: make(chan struct{}, maxRenders)}
+// index of the runs at /, newest first, and the files that run
+// directories hold (see servable); nothing else of the store. Paths with
+// ".." are refused, and nothing outside storeRoot is reachable, symbolic
+// links included. A run's report.html that does not exist yet is
+// generated on the fly (in memory: the store is not written). Requests
+// whose Host header names neither a loopback address nor a host of
+// AllowHosts are refused with 421 Misdirected Request.
+func NewServer(storeRoot string, opts ...ServerOption) http.Handler {
+	s := &server{root: storeRoot, renders: make(chan struct{}, maxRenders), hosts: map[string]bool{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // ServeHTTP implements http.Handler.
@@ -102,6 +162,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	if !s.hostAllowed(r.Host) {
+		http.Error(w, "misdirected request: this server answers only to localhost and the address it listens on", http.StatusMisdirectedRequest)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed: the store is read-only", http.StatusMethodNotAllowed)
@@ -150,6 +214,10 @@ func (s *server) file(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	defer root.Close()
+	if !servable(root, name) {
+		http.NotFound(w, r)
+		return
+	}
 	f, err := root.Open(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && path.Base(name) == rundir.ReportFile {
@@ -180,6 +248,32 @@ func (s *server) file(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	setPageHeaders(w, name)
 	http.ServeContent(w, r, path.Base(name), st.ModTime(), f)
+}
+
+// servable reports whether name is a run directory or lies below one. A
+// run directory is a directory of the store, one or two levels down
+// (<name>/<timestamp>, or a link such as latest or <name>/latest, followed
+// within the store), that holds test.json or results.json. Files beside
+// the runs, or in directories that are not runs, are not served.
+func servable(root *os.Root, name string) bool {
+	segs := strings.Split(name, "/")
+	for k := 1; k <= 2 && k <= len(segs); k++ {
+		if isRunDir(root, path.Join(segs[:k]...)) {
+			return true
+		}
+	}
+	return false
+}
+
+// isRunDir reports whether dir (store-relative) is a directory holding
+// test.json or results.json.
+func isRunDir(root *os.Root, dir string) bool {
+	for _, f := range []string{rundir.TestFile, rundir.ResultsFile} {
+		if st, err := root.Stat(path.Join(dir, f)); err == nil && st.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
 }
 
 // setPageHeaders sets the content type and policy of a served file.

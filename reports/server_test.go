@@ -48,6 +48,7 @@ func makeStore(t *testing.T) (root, secret string) {
 func get(t *testing.T, h http.Handler, method, target string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, target, nil)
+	req.Host = "127.0.0.1:8080"
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec
@@ -178,5 +179,68 @@ func TestServeConfinesHistory(t *testing.T) {
 	rec := get(t, NewServer(root), "GET", "/sim-register/20261125T200000/report.html")
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "outside the run directory") {
 		t.Errorf("report with an outside history: %d", rec.Code)
+	}
+}
+
+// A Host header that is not a loopback name nor the address the server
+// was bound to is refused (421), whatever the path: a DNS-rebinding page
+// in a local browser must not read the store.
+func TestServeRefusesForeignHost(t *testing.T) {
+	root, _ := makeStore(t)
+	h := NewServer(root)
+	for _, host := range []string{"evil.example", "evil.example:8080", "localhost.evil.example", "127.0.0.1.nip.io:8080", "", "10.1.2.3"} {
+		for _, target := range []string{"/", "/sim-register/20261125T200000/results.json"} {
+			req := httptest.NewRequest("GET", target, nil)
+			req.Host = host
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusMisdirectedRequest || strings.Contains(rec.Body.String(), "verdict") {
+				t.Errorf("Host %q GET %s: %d, want %d", host, target, rec.Code, http.StatusMisdirectedRequest)
+			}
+		}
+	}
+	allowed := NewServer(root, AllowHosts("chaos.lan", "192.0.2.7"))
+	for _, host := range []string{"chaos.lan:8080", "CHAOS.LAN.", "192.0.2.7:8080"} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		allowed.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Errorf("allowed Host %q: %d, want 200", host, rec.Code)
+		}
+	}
+	for _, host := range []string{"localhost", "localhost:8080", "127.0.0.1", "127.0.0.1:9999", "[::1]:8080", "LOCALHOST:8080"} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Errorf("Host %q: %d, want 200", host, rec.Code)
+		}
+	}
+}
+
+// Only the index and what run directories hold are served: other files
+// of the store (beside runs, or in directories that are not runs) are not.
+func TestServeOnlyRunDirectories(t *testing.T) {
+	root, _ := makeStore(t)
+	for _, f := range []string{"notarun/secret.txt", "secret.txt", "sim-set/stray.txt", "notarun/deeper/secret.txt"} {
+		p := filepath.Join(root, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("NOT-A-RUN"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rec := get(t, NewServer(root), "GET", "/"+f)
+		if rec.Code != 404 || strings.Contains(rec.Body.String(), "NOT-A-RUN") {
+			t.Errorf("GET /%s: %d, want 404", f, rec.Code)
+		}
+	}
+	h := NewServer(root)
+	for _, f := range []string{"/sim-register/20261125T200000/results.json", "/latest/results.json", "/sim-set/latest/test.json"} {
+		if rec := get(t, h, "GET", f); rec.Code != 200 {
+			t.Errorf("GET %s: %d, want 200", f, rec.Code)
+		}
 	}
 }

@@ -120,7 +120,7 @@ func (c *Config) Validate() error {
 		}
 		seen[w.Name()] = true
 	}
-	return nil
+	return checkPlan(c)
 }
 
 // Outcome is what a finished run produced.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/history"
@@ -40,6 +41,9 @@ key) next to the file, or into --out.`,
 			}
 			cs, err := buildCheckers(checkerNames, model, timeLimit, out, args[0])
 			if err != nil {
+				return badInput(err)
+			}
+			if err := linearizableFlags(cmd.Flags(), cs); err != nil {
 				return badInput(err)
 			}
 			h, info, err := history.Load(args[0], f)
@@ -110,6 +114,22 @@ func buildCheckers(names []string, model string, limit time.Duration, out, file 
 		return nil, fmt.Errorf("no checker given")
 	}
 	return cs, nil
+}
+
+// linearizableFlags refuses --model and --time-limit, which only the
+// linearizable checker reads, when it is not among the checkers.
+func linearizableFlags(fs *pflag.FlagSet, cs []checkers.Checker) error {
+	for _, c := range cs {
+		if _, ok := c.(*checkers.Linearizable); ok {
+			return nil
+		}
+	}
+	for _, f := range []string{"model", "time-limit"} {
+		if fs.Changed(f) {
+			return fmt.Errorf("--%s applies to --checker linearizable, which is not given", f)
+		}
+	}
+	return nil
 }
 
 func outDirFor(out, file string) string {

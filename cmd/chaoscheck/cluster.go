@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/targets"
 )
 
 func newClusterCmd() *cobra.Command {
@@ -27,7 +28,10 @@ func newClusterCmd() *cobra.Command {
 }
 
 func newClusterUpCmd() *cobra.Command {
-	var tf testFlags
+	var (
+		tf   targetFlags
+		seed int64
+	)
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Deploy a target's cluster and keep it running until Ctrl-C",
@@ -38,10 +42,7 @@ addresses it prints. Ctrl-C (or chaoscheck cluster down from another
 terminal) stops every node and removes the namespaces.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if tf.target == "sim" {
-				return badInput(errors.New("the sim target lives inside a test run; cluster up needs a real target (postgres, etcd)"))
-			}
-			target, err := tf.buildTarget()
+			target, err := tf.build(seed)
 			if err != nil {
 				return badInput(err)
 			}
@@ -67,26 +68,48 @@ terminal) stops every node and removes the namespaces.`,
 			for _, s := range dep.Describe() {
 				fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Value)
 			}
-			if a, ok := dep.Cluster().(interface{ Addr(string) netip.Addr }); ok {
-				for _, n := range dep.Cluster().Nodes() {
-					fmt.Fprintf(tw, "address of %s\t%s\n", n, a.Addr(n))
-				}
-			}
 			tw.Flush()
+			printAddresses(w, dep)
 			fmt.Fprintln(w, "cluster up; Ctrl-C to stop it")
 			<-ctx.Done()
 			return nil
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tf.target, "target", "postgres", "database: postgres, cassandra, etcd, redis")
-	fl.Int64Var(&tf.seed, "seed", 1, "seed recorded by the target")
-	tf.sim.register(fl)
-	tf.etcd.register(fl)
-	tf.pg.register(fl)
-	tf.redis.register(fl)
-	tf.cass.register(fl)
+	fl.Int64Var(&seed, "seed", 1, "seed recorded by the target")
+	tf.define(fl, "postgres", func(r targets.Registration) string {
+		if r.InProcess {
+			return "its nodes live inside a test run; cluster up needs a real target"
+		}
+		return ""
+	})
 	return cmd
+}
+
+// printAddresses prints where clients reach each node, one line per node:
+// "n1  postgres 10.80.0.11:5432", or says that the deployment does not
+// tell.
+func printAddresses(w io.Writer, dep targets.Deployment) {
+	a, ok := dep.(targets.Addresser)
+	if !ok {
+		fmt.Fprintln(w, "node addresses: not reported by this target")
+		return
+	}
+	addrs := a.Addresses()
+	var nodes []string
+	byNode := map[string][]string{}
+	for _, na := range addrs {
+		if _, seen := byNode[na.Node]; !seen {
+			nodes = append(nodes, na.Node)
+		}
+		byNode[na.Node] = append(byNode[na.Node], na.Service+" "+na.Addr.String())
+	}
+	fmt.Fprintln(w, "node addresses:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, n := range nodes {
+		fmt.Fprintf(tw, "%s\t%s\n", n, strings.Join(byNode[n], "\t"))
+	}
+	tw.Flush()
 }
 
 func newClusterStatusCmd() *cobra.Command {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -47,9 +48,15 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
+func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
+
+// runWith runs the command line args with the given standard output and
+// error, and returns the exit code.
+func runWith(args []string, stdout, stderr io.Writer) int {
 	root := newRoot()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return exitValid
@@ -58,7 +65,7 @@ func run(args []string) int {
 	if errors.As(err, &vc) {
 		return int(vc)
 	}
-	fmt.Fprintln(os.Stderr, "chaoscheck:", err)
+	fmt.Fprintln(stderr, "chaoscheck:", err)
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code

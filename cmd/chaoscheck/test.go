@@ -23,7 +23,7 @@ import (
 
 // testFlags are the flags of `chaoscheck test`.
 type testFlags struct {
-	target          string
+	target          targetFlags
 	workloads       []string
 	nemesis         []string
 	nemesisInterval time.Duration
@@ -42,13 +42,8 @@ type testFlags struct {
 	cas             bool
 	counter         string
 
-	sim   simFlags
-	etcd  etcdFlags
-	pg    pgFlags
-	redis redisFlags
-	cass  cassFlags
-	hot   float64
-	salt  int
+	hot  float64
+	salt int
 }
 
 func newTestCmd() *cobra.Command {
@@ -61,24 +56,28 @@ register and ryw workloads, partitions, 30 seconds.
 
 The run directory store/<name>/<timestamp>/ receives test.json,
 history.jsonl (streamed), results.json and report.html.
-Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
+Ctrl-C stops the test, heals every fault and still checks what was recorded.
+
+Each target reads its own flags (their help names the targets): a flag of
+another target, or of a workload or fault not chosen, is refused (exit 254),
+and so are faults the target's cluster cannot take, before anything is
+deployed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTest(cmd, &tf)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tf.target, "target", "sim", "database: sim (built in); postgres, cassandra, etcd, redis (real servers in network namespaces; need root)")
 	fl.StringSliceVar(&tf.workloads, "workload", []string{"register", "ryw"}, "workloads: "+strings.Join(workloads.Names(), ", "))
-	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: none, partition, one-node, halves, majorities-ring, bridge, one-way, kill, pause, clock, failover, kill-primary")
+	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: "+strings.Join(nemesis.KindNames(), ", "))
 	fl.DurationVar(&tf.nemesisInterval, "nemesis-interval", 5*time.Second, "time a fault lasts, and between faults")
-	fl.StringVar(&tf.nemesisNodes, "nemesis-nodes", "one", "nodes hit by kill, pause and clock: one, minority, majority, all or a count")
+	fl.StringVar(&tf.nemesisNodes, "nemesis-nodes", "one", "nodes hit by "+strings.Join(nodeFaultNames(), ", ")+": one, minority, majority, all or a count")
 	fl.IntVar(&tf.concurrency, "concurrency", 10, "concurrent clients")
 	fl.Float64Var(&tf.rate, "rate", 500, "operations per second over all clients (0: unlimited)")
 	fl.DurationVar(&tf.timeLimit, "time-limit", 30*time.Second, "how long clients run")
 	fl.DurationVar(&tf.opTimeout, "op-timeout", 2*time.Second, "per-operation timeout; a write past it is recorded info")
 	fl.DurationVar(&tf.recovery, "recovery-time", 2*time.Second, "time the healed cluster gets before the final reads")
-	fl.DurationVar(&tf.checkTimeLimit, "check-time-limit", time.Minute, "bound on the linearizability search; past it the verdict is unknown")
+	fl.DurationVar(&tf.checkTimeLimit, "check-time-limit", time.Minute, "bound on the linearizability search, positive (there is no unlimited search); past it the verdict is unknown")
 	fl.Int64Var(&tf.seed, "seed", 0, "random seed (default: from the clock; always saved in test.json)")
 	fl.StringVar(&tf.name, "name", "", "test name in the store (default: target-workloads)")
 	fl.StringVar(&tf.storeRoot, "store", "store", "store directory")
@@ -86,13 +85,10 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 	fl.IntVar(&tf.keys, "keys", 5, "keys per shared-key workload")
 	fl.BoolVar(&tf.cas, "cas", true, "include compare-and-set in the register workload")
 	fl.StringVar(&tf.counter, "counter", "rmw", "counter increments: rmw (read-modify-write) or native")
-	tf.sim.register(fl)
-	tf.etcd.register(fl)
-	tf.pg.register(fl)
-	tf.redis.register(fl)
-	tf.cass.register(fl)
 	fl.Float64Var(&tf.hot, "hot-fraction", 0.9, "hotkey workload: share of operations on the hot key")
 	fl.IntVar(&tf.salt, "salt", 0, "hotkey workload: spread the hot key over N salted keys (key:0..key:N-1)")
+	// Last: the registry refuses target flags that clash with those above.
+	tf.target.define(fl, "sim", anyTarget)
 	return cmd
 }
 
@@ -161,6 +157,9 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	if tf.opTimeout <= 0 {
 		return runner.Config{}, fmt.Errorf("--op-timeout must be positive, got %v", tf.opTimeout)
 	}
+	if tf.checkTimeLimit <= 0 {
+		return runner.Config{}, fmt.Errorf("--check-time-limit must be positive, got %v (a search without a bound could run for ever; give a large one, e.g. 1h)", tf.checkTimeLimit)
+	}
 	if !cmd.Flags().Changed("seed") {
 		tf.seed = time.Now().UnixNano()
 	}
@@ -197,13 +196,16 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	if err != nil {
 		return runner.Config{}, err
 	}
-	target, err := tf.buildTarget()
+	if err := checkApplies(cmd.Flags(), tf.workloads, faults); err != nil {
+		return runner.Config{}, err
+	}
+	target, err := tf.target.build(tf.seed)
 	if err != nil {
 		return runner.Config{}, err
 	}
 	name := tf.name
 	if name == "" {
-		name = tf.target + "-" + strings.Join(tf.workloads, "-")
+		name = target.Name() + "-" + strings.Join(tf.workloads, "-")
 	}
 	var settings []rundir.Setting
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {

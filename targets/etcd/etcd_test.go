@@ -5,7 +5,6 @@ package etcd
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -52,16 +51,20 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
-// TestClusterRefusesClock: the wrapper lacks ClockSkewer, so the nemesis
-// refuses clock faults up front.
+// TestClusterRefusesClock: the wrapper lacks ClockSkewer, and the
+// target's plan says so, so clock faults are refused before deploying.
 func TestClusterRefusesClock(t *testing.T) {
 	var c cluster.Cluster = &Cluster{}
 	if _, ok := c.(cluster.ClockSkewer); ok {
 		t.Fatal("etcd Cluster implements ClockSkewer")
 	}
-	_, err := nemesis.New(c, []nemesis.Fault{&nemesis.Clock{}}, time.Second, rand.New(rand.NewPCG(1, 1)), nil)
+	tg, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = nemesis.CheckPlan([]nemesis.Fault{&nemesis.Clock{}}, tg.Plan())
 	if !errors.Is(err, cluster.ErrUnsupported) {
-		t.Fatalf("nemesis.New with a clock fault: %v, want ErrUnsupported", err)
+		t.Fatalf("clock fault on etcd's plan: %v, want ErrUnsupported", err)
 	}
 }
 

@@ -1,0 +1,128 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Capability is one kind of fault a cluster can take. It is the typed
+// fact behind each optional interface, so that a target can declare, from
+// its configuration and before anything is deployed, what its cluster
+// will be able to do (see Plan).
+type Capability string
+
+// The capabilities, one per optional interface.
+const (
+	CanPartition Capability = "partition" // Partitioner
+	CanKill      Capability = "kill"      // Killer (and restart)
+	CanPause     Capability = "pause"     // Pauser
+	CanSkewClock Capability = "clock"     // ClockSkewer
+	CanFailover  Capability = "failover"  // Failoverer
+)
+
+// AllCapabilities lists every capability, in a stable order.
+var AllCapabilities = []Capability{CanPartition, CanKill, CanPause, CanSkewClock, CanFailover}
+
+// Capabilities lists the capabilities c implements, by type assertion, in
+// the order of AllCapabilities.
+func Capabilities(c Cluster) []Capability {
+	var out []Capability
+	if _, ok := c.(Partitioner); ok {
+		out = append(out, CanPartition)
+	}
+	if _, ok := c.(Killer); ok {
+		out = append(out, CanKill)
+	}
+	if _, ok := c.(Pauser); ok {
+		out = append(out, CanPause)
+	}
+	if _, ok := c.(ClockSkewer); ok {
+		out = append(out, CanSkewClock)
+	}
+	if _, ok := c.(Failoverer); ok {
+		out = append(out, CanFailover)
+	}
+	return out
+}
+
+// Plan is a cluster as it will be, or is: its node count and the
+// capabilities it has. Targets declare their plan from their
+// configuration (targets.Planner), so that faults the cluster cannot take
+// are refused before anything is deployed; PlanOf gives the plan of a
+// deployed cluster, so that the same checks run again on what was really
+// deployed.
+//
+// Invariant: a capability is either in Supported or has a reason in
+// Unsupported (see Supports); the deployed cluster implements every
+// capability of Supported.
+type Plan struct {
+	// Nodes is the number of nodes.
+	Nodes int
+	// Supported are the capabilities the cluster has.
+	Supported []Capability
+	// Unsupported says, for a capability the cluster lacks, why, and what
+	// would work instead (e.g. "Redis Cluster has no single primary; use
+	// --redis-mode replication").
+	Unsupported map[Capability]string
+}
+
+// PlanOf is the plan of a deployed cluster: its nodes and the interfaces
+// it implements.
+func PlanOf(c Cluster) Plan {
+	return Plan{Nodes: len(c.Nodes()), Supported: Capabilities(c)}
+}
+
+// Supports returns nil when the plan has capability c, else an
+// *UnsupportedError (which wraps ErrUnsupported) with the plan's reason.
+func (p Plan) Supports(c Capability) error {
+	if slices.Contains(p.Supported, c) {
+		return nil
+	}
+	return &UnsupportedError{Capability: c, Why: p.Unsupported[c]}
+}
+
+// With returns a copy of p that has the capabilities cs.
+func (p Plan) With(cs ...Capability) Plan {
+	q := p.clone()
+	for _, c := range cs {
+		delete(q.Unsupported, c)
+		if !slices.Contains(q.Supported, c) {
+			q.Supported = append(q.Supported, c)
+		}
+	}
+	return q
+}
+
+// Without returns a copy of p that lacks capability c, for the reason why
+// (which should say what would work instead).
+func (p Plan) Without(c Capability, why string) Plan {
+	q := p.clone()
+	q.Supported = slices.DeleteFunc(q.Supported, func(x Capability) bool { return x == c })
+	q.Unsupported[c] = why
+	return q
+}
+
+func (p Plan) clone() Plan {
+	q := Plan{Nodes: p.Nodes, Supported: slices.Clone(p.Supported), Unsupported: make(map[Capability]string, len(p.Unsupported)+1)}
+	for k, v := range p.Unsupported {
+		q.Unsupported[k] = v
+	}
+	return q
+}
+
+// UnsupportedError is a capability a cluster lacks.
+type UnsupportedError struct {
+	Capability Capability
+	// Why says why, and what would work instead ("" when unknown).
+	Why string
+}
+
+func (e *UnsupportedError) Error() string {
+	if e.Why == "" {
+		return fmt.Sprintf("%s faults: %v", e.Capability, ErrUnsupported)
+	}
+	return fmt.Sprintf("%s faults unsupported: %s", e.Capability, e.Why)
+}
+
+// Unwrap returns ErrUnsupported.
+func (e *UnsupportedError) Unwrap() error { return ErrUnsupported }

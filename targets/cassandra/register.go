@@ -1,0 +1,110 @@
+//go:build linux
+
+package cassandra
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/targets"
+)
+
+// Ports every node listens on, inside its own namespace.
+const (
+	CQLPort     = 9042
+	StoragePort = 7000
+)
+
+// Registration is Cassandra's row in the target registry: its flag group
+// and the constructor from those flags.
+func Registration() targets.Registration {
+	return targets.Registration{
+		Name:    "cassandra",
+		Summary: "Apache Cassandra 5.0, from Maven Central",
+		Flags:   defineFlags,
+	}
+}
+
+func defineFlags(fs *pflag.FlagSet) targets.Constructor {
+	var (
+		nodes, rf                               int
+		cl, rcl, wcl, serialCL, heap, commitlog string
+		coordinator                             string
+		clientTimestamps                        bool
+	)
+	fs.IntVar(&nodes, "nodes", DefaultNodes, "nodes")
+	fs.IntVar(&rf, "replication-factor", 0, "replication factor of the keyspace (default: min(3, --nodes))")
+	fs.StringVar(&cl, "cl", "ONE", "consistency level of reads and writes: ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, LOCAL_ONE; reads also SERIAL, LOCAL_SERIAL; writes also ANY")
+	fs.StringVar(&rcl, "read-cl", "", "read consistency level (default: --cl)")
+	fs.StringVar(&wcl, "write-cl", "", "write consistency level (default: --cl)")
+	fs.StringVar(&serialCL, "serial-cl", "SERIAL", "serial consistency of lightweight transactions (SERIAL, LOCAL_SERIAL)")
+	fs.BoolVar(&clientTimestamps, "client-timestamps", false, "the driver stamps writes (default: the coordinator node's clock decides last-write-wins)")
+	fs.StringVar(&heap, "heap", DefaultHeap, "JVM heap per node")
+	fs.StringVar(&commitlog, "commitlog-sync", "batch", "batch (acknowledged = on disk) or periodic")
+	fs.StringVar(&coordinator, "coordinator", "random", "nodes each client talks to: random (all, token-aware), or sticky (one node per client)")
+	return func(c targets.Common) (targets.Target, error) {
+		if nodes < 1 || nodes > 9 {
+			return nil, fmt.Errorf("--nodes must be within 1 and 9 for cassandra, got %d", nodes)
+		}
+		if fs.Changed("replication-factor") && rf < 1 {
+			return nil, fmt.Errorf("--replication-factor must be at least 1, got %d", rf)
+		}
+		if fs.Changed("cl") && fs.Changed("read-cl") && fs.Changed("write-cl") {
+			return nil, fmt.Errorf("--cl applies to no operation when --read-cl and --write-cl are both given: drop it")
+		}
+		var sticky bool
+		switch coordinator {
+		case "sticky":
+			sticky = true
+		case "random":
+		default:
+			return nil, fmt.Errorf("--coordinator must be random or sticky, got %q", coordinator)
+		}
+		level := func(v string) string {
+			if v == "" {
+				v = cl
+			}
+			return strings.ToUpper(v)
+		}
+		return New(Config{
+			Nodes: nodes, ReplicationFactor: rf, ReadCL: level(rcl), WriteCL: level(wcl),
+			SerialCL: strings.ToUpper(serialCL), ClientTimestamps: clientTimestamps,
+			Sticky: sticky, Heap: heap, CommitlogSync: commitlog, Seed: c.Seed,
+		})
+	}
+}
+
+// Plan is the local runtime's faults (clock skew when libfaketime is
+// installed and Config.NoClockSkew is off); no failover: every node
+// coordinates. It implements targets.Planner.
+func (t *Target) Plan() cluster.Plan {
+	p := local.Plan(t.cfg.Nodes).
+		Without(cluster.CanFailover, "Cassandra has no primary to fail over (every node coordinates): use --nemesis kill or partition")
+	if t.cfg.NoClockSkew {
+		p = p.Without(cluster.CanSkewClock, "clock skew is disabled (Config.NoClockSkew)")
+	}
+	return p
+}
+
+// Addresses returns each node's CQL and storage (gossip) addresses. It
+// implements targets.Addresser.
+func (d *Deployment) Addresses() []targets.NodeAddr {
+	var out []targets.NodeAddr
+	for _, n := range d.lc.Nodes() {
+		a := d.lc.Addr(n)
+		out = append(out,
+			targets.NodeAddr{Node: n, Service: "cql", Addr: netip.AddrPortFrom(a, CQLPort)},
+			targets.NodeAddr{Node: n, Service: "storage", Addr: netip.AddrPortFrom(a, StoragePort)})
+	}
+	return out
+}
+
+var (
+	_ targets.Planner   = (*Target)(nil)
+	_ targets.Addresser = (*Deployment)(nil)
+)

@@ -1,0 +1,74 @@
+//go:build linux
+
+package postgres
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/spf13/pflag"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/targets"
+)
+
+// Registration is PostgreSQL's row in the target registry: its flag group
+// and the constructor from those flags.
+func Registration() targets.Registration {
+	return targets.Registration{
+		Name:    "postgres",
+		Summary: "PostgreSQL 15, a primary and streaming replicas",
+		Flags:   defineFlags,
+	}
+}
+
+func defineFlags(fs *pflag.FlagSet) targets.Constructor {
+	var (
+		nodes                            int
+		replication, isolation, readFrom string
+	)
+	fs.IntVar(&nodes, "nodes", 3, "nodes: a primary and replicas")
+	fs.StringVar(&replication, "replication", "async", "streaming replication async or sync (synchronous_commit=on, ANY 1 standby)")
+	fs.StringVar(&isolation, "isolation", "read-committed", "read-committed, repeatable-read or serializable")
+	fs.StringVar(&readFrom, "read-from", "primary", "reads go to the primary, a replica or any node")
+	return func(c targets.Common) (targets.Target, error) {
+		if nodes < 2 || nodes > MaxNodes {
+			return nil, fmt.Errorf("--nodes must be within 2 and %d for postgres (a primary and at least one replica), got %d", MaxNodes, nodes)
+		}
+		rep, err := ParseReplication(replication)
+		if err != nil {
+			return nil, fmt.Errorf("--replication: %w", err)
+		}
+		iso, err := ParseIsolation(isolation)
+		if err != nil {
+			return nil, fmt.Errorf("--isolation: %w", err)
+		}
+		rf, err := ParseReadFrom(readFrom)
+		if err != nil {
+			return nil, fmt.Errorf("--read-from: %w", err)
+		}
+		return New(Config{Nodes: nodes, Replication: rep, Isolation: iso, ReadFrom: rf, Seed: c.Seed})
+	}
+}
+
+// Plan is the local runtime's faults (clock skew when libfaketime is
+// installed) plus failover. It implements targets.Planner.
+func (t *Target) Plan() cluster.Plan {
+	return local.Plan(t.cfg.Nodes).With(cluster.CanFailover)
+}
+
+// Addresses returns each node's server address. It implements
+// targets.Addresser.
+func (d *Deployment) Addresses() []targets.NodeAddr {
+	var out []targets.NodeAddr
+	for _, n := range d.srv.lc.Nodes() {
+		out = append(out, targets.NodeAddr{Node: n, Service: "postgres", Addr: netip.AddrPortFrom(d.srv.lc.Addr(n), Port)})
+	}
+	return out
+}
+
+var (
+	_ targets.Planner   = (*Target)(nil)
+	_ targets.Addresser = (*Deployment)(nil)
+)
