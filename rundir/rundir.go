@@ -106,6 +106,10 @@ type TestInfo struct {
 	// TargetSettings are the target's own description (topology,
 	// consistency levels...).
 	TargetSettings []Setting `json:"target_settings"`
+	// KeptData is the target's state directory (data directories, full
+	// node logs) when it stays after the run (--keep-data); absent when
+	// it was removed at the end of the run.
+	KeptData string `json:"kept_data,omitempty"`
 	Workloads      []string  `json:"workloads"`
 	Nemesis        []string  `json:"nemesis"`
 	// Config is the full runner configuration, flattened.

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/targets"
 )
 
 func newClusterCmd() *cobra.Command {
@@ -45,6 +46,9 @@ terminal) stops every node and removes the namespaces.`,
 			if err != nil {
 				return badInput(err)
 			}
+			if err := tf.applyKeepData(target); err != nil {
+				return badInput(err)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			w := cmd.OutOrStdout()
@@ -62,6 +66,9 @@ terminal) stops every node and removes the namespaces.`,
 					fmt.Fprintln(cmd.ErrOrStderr(), "warning: close:", err)
 				}
 				fmt.Fprintln(w, "cluster stopped and removed")
+				if k, ok := dep.(targets.KeptData); ok && k.KeptData() != "" {
+					fmt.Fprintln(w, "data kept (--keep-data):", k.KeptData())
+				}
 			}()
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			for _, s := range dep.Describe() {
@@ -81,6 +88,7 @@ terminal) stops every node and removes the namespaces.`,
 	fl := cmd.Flags()
 	fl.StringVar(&tf.target, "target", "postgres", "database: postgres, cassandra, etcd, redis")
 	fl.Int64Var(&tf.seed, "seed", 1, "seed recorded by the target")
+	fl.BoolVar(&tf.keepData, "keep-data", false, "keep the state directory (data directories, logs) after the cluster is stopped")
 	tf.sim.register(fl)
 	tf.etcd.register(fl)
 	tf.pg.register(fl)

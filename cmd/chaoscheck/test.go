@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +15,7 @@ import (
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/runner"
+	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -41,6 +39,7 @@ type testFlags struct {
 	keys            int
 	cas             bool
 	counter         string
+	keepData        bool
 
 	sim   simFlags
 	etcd  etcdFlags
@@ -60,8 +59,14 @@ func newTestCmd() *cobra.Command {
 register and ryw workloads, partitions, 30 seconds.
 
 The run directory store/<name>/<timestamp>/ receives test.json,
-history.jsonl (streamed), results.json and report.html.
-Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
+history.jsonl (streamed), results.json and report.html. The state directory
+of a real target (data directories, logs) is removed at the end of the run;
+its node logs are copied into the run directory first (--keep-data keeps it).
+
+Ctrl-C stops the test, heals every fault and still checks what was recorded.
+A second Ctrl-C abandons the run: the cluster is torn down fast, one line says
+what is left (chaoscheck heal removes it), and the exit code is 130 (143 for
+SIGTERM); a third exits at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTest(cmd, &tf)
@@ -86,6 +91,7 @@ Ctrl-C stops the test, heals every fault and still checks what was recorded.`,
 	fl.IntVar(&tf.keys, "keys", 5, "keys per shared-key workload")
 	fl.BoolVar(&tf.cas, "cas", true, "include compare-and-set in the register workload")
 	fl.StringVar(&tf.counter, "counter", "rmw", "counter increments: rmw (read-modify-write) or native")
+	fl.BoolVar(&tf.keepData, "keep-data", false, "real targets: keep the state directory (data directories, full logs) after the run; its path is printed and saved in test.json")
 	tf.sim.register(fl)
 	tf.etcd.register(fl)
 	tf.pg.register(fl)
@@ -101,14 +107,8 @@ func runTest(cmd *cobra.Command, tf *testFlags) error {
 	if err != nil {
 		return badInput(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(cmd.ErrOrStderr())
 	defer stop()
-	go func() {
-		// After the first signal, restore the default so a second one
-		// kills at once.
-		<-ctx.Done()
-		stop()
-	}()
 	errOut := cmd.ErrOrStderr()
 	cfg.Progress = errOut
 	out, err := runner.Run(ctx, cfg)
@@ -146,6 +146,20 @@ func runTest(cmd *cobra.Command, tf *testFlags) error {
 		}
 	}
 	return verdictCode(code)
+}
+
+// applyKeepData makes target keep its state directory when --keep-data
+// is given, and refuses the flag for a target without one.
+func (tf *testFlags) applyKeepData(target targets.Target) error {
+	if !tf.keepData {
+		return nil
+	}
+	k, ok := target.(targets.DataKeeper)
+	if !ok {
+		return fmt.Errorf("--keep-data applies to targets with a state directory (postgres, cassandra, etcd, redis), not %s", tf.target)
+	}
+	k.KeepData()
+	return nil
 }
 
 // config validates the flags and builds the runner configuration.
@@ -199,6 +213,9 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	}
 	target, err := tf.buildTarget()
 	if err != nil {
+		return runner.Config{}, err
+	}
+	if err := tf.applyKeepData(target); err != nil {
 		return runner.Config{}, err
 	}
 	name := tf.name
