@@ -109,9 +109,9 @@ type TestInfo struct {
 	// KeptData is the target's state directory (data directories, full
 	// node logs) when it stays after the run (--keep-data); absent when
 	// it was removed at the end of the run.
-	KeptData string `json:"kept_data,omitempty"`
-	Workloads      []string  `json:"workloads"`
-	Nemesis        []string  `json:"nemesis"`
+	KeptData  string   `json:"kept_data,omitempty"`
+	Workloads []string `json:"workloads"`
+	Nemesis   []string `json:"nemesis"`
 	// Config is the full runner configuration, flattened.
 	Config   []Setting `json:"config"`
 	Versions []Setting `json:"versions"`

@@ -303,4 +303,3 @@ func TestExecLeavesNothingRunning(t *testing.T) {
 		t.Errorf("state dir left")
 	}
 }
-
