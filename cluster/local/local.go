@@ -218,18 +218,18 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	cfg.StateDir = dir
 	c := &Cluster{
-		removeDir: removeDir,
-		cfg:       cfg,
-		nodes:     make(map[string]*node),
-		switchNS:  cfg.Prefix + "-sw",
-		rootVeth:  cfg.Prefix + "-c",
-		ctrlAddr:  addrAt(cfg.Subnet, 1),
-		cgRoot:    cgRoot,
-		cgDir:     filepath.Join(cgRoot, cfg.Prefix),
-		faketime:  findFaketime(),
-		jr:        jr,
-		release:   release,
+		cfg:      cfg,
+		nodes:    make(map[string]*node),
+		switchNS: cfg.Prefix + "-sw",
+		rootVeth: cfg.Prefix + "-c",
+		ctrlAddr: addrAt(cfg.Subnet, 1),
+		cgRoot:   cgRoot,
+		cgDir:    filepath.Join(cgRoot, cfg.Prefix),
+		faketime: findFaketime(),
+		jr:       jr,
+		release:  release,
 	}
+	c.removeDir = removeDir
 	for i := 1; i <= cfg.Nodes; i++ {
 		n := &node{
 			name:  fmt.Sprintf("n%d", i),
