@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,12 +25,17 @@ const fastTeardownTimeout = 10 * time.Second
 // the machine and that `chaoscheck heal` removes it, and the process
 // exits 128+signal (130 for Ctrl-C, 143 for SIGTERM) with no verdict. A
 // third signal during that teardown exits at once, with the same line.
-// stop releases the signals.
+// stop releases the signals; once the run is being abandoned it never
+// returns (the abandoning goroutine exits the process), so the run's own
+// exit code never replaces 130.
 func interruptContext(errOut io.Writer) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigc := make(chan os.Signal, 3)
 	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
 	stopped := make(chan struct{})
+	// mu orders "the run ended" (stop) against "the run is abandoned".
+	var mu sync.Mutex
+	ended, abandoning := false, false
 	go func() {
 		select {
 		case <-sigc:
@@ -44,6 +50,13 @@ func interruptContext(errOut io.Writer) (ctx context.Context, stop func()) {
 		case <-stopped:
 			return
 		}
+		mu.Lock()
+		if ended {
+			mu.Unlock()
+			return // the run finished first: its own exit code stands
+		}
+		abandoning = true
+		mu.Unlock()
 		code := 128 + int(second.(syscall.Signal))
 		fmt.Fprintln(errOut, "chaoscheck: interrupted again: abandoning the run, fast teardown (interrupt once more to exit at once)")
 		tctx, tcancel := context.WithTimeout(context.Background(), fastTeardownTimeout)
@@ -63,6 +76,13 @@ func interruptContext(errOut io.Writer) (ctx context.Context, stop func()) {
 		os.Exit(code)
 	}()
 	return ctx, func() {
+		mu.Lock()
+		if abandoning {
+			mu.Unlock()
+			select {} // the abandoning goroutine exits the process
+		}
+		ended = true
+		mu.Unlock()
 		signal.Stop(sigc)
 		close(stopped)
 		cancel()
