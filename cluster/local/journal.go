@@ -265,6 +265,9 @@ func healJournal(ctx context.Context, path string, force bool) (HealReport, erro
 		}
 		n := cgroupProcs(cg)
 		if err := removeCgroup(ctx, cg); err != nil {
+			if gone(cg) {
+				continue // removed meanwhile (a concurrent Down)
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -287,7 +290,7 @@ func healJournal(ctx context.Context, path string, force bool) (HealReport, erro
 			continue
 		}
 		if err := runIn(ctx, t.NS, "", "nft", "delete", "table", t.Family, t.Name); err != nil {
-			if strings.Contains(err.Error(), "No such file") {
+			if strings.Contains(err.Error(), "No such file") || !netnsExists(t.NS) {
 				continue
 			}
 			errs = append(errs, err)
@@ -302,6 +305,9 @@ func healJournal(ctx context.Context, path string, force bool) (HealReport, erro
 			continue
 		}
 		if err := ip(ctx, "link", "del", v); err != nil {
+			if !linkExists(v) {
+				continue // removed meanwhile
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -313,6 +319,9 @@ func healJournal(ctx context.Context, path string, force bool) (HealReport, erro
 			continue
 		}
 		if err := ip(ctx, "netns", "del", ns); err != nil {
+			if !netnsExists(ns) {
+				continue // removed meanwhile
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -351,6 +360,9 @@ func sweepCgroups(ctx context.Context, dir string, rep *HealReport) error {
 	var dirs []string
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // removed meanwhile
+			}
 			return err
 		}
 		if d.IsDir() {
@@ -364,12 +376,23 @@ func sweepCgroups(ctx context.Context, dir string, rep *HealReport) error {
 	var errs []error
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if err := removeCgroup(ctx, dirs[i]); err != nil {
-			errs = append(errs, err)
+			if !gone(dirs[i]) {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		rep.Removed = append(rep.Removed, "cgroup "+dirs[i])
 	}
 	return errors.Join(errs...)
+}
+
+// gone reports whether path no longer exists. Healing checks it after a
+// failed removal: two heals of one journal (Down and the fast teardown of
+// a second Ctrl-C) may race, and a resource the other one removed is not
+// an error.
+func gone(path string) bool {
+	_, err := os.Lstat(path)
+	return errors.Is(err, os.ErrNotExist)
 }
 
 // netnsExists reports whether /run/netns/<name> exists.
