@@ -241,14 +241,23 @@ func (r *leakRun) waitFor(t *testing.T, what string, timeout time.Duration, cond
 	}
 }
 
+// acks are the lines chaoscheck prints when it has taken the first and
+// the second interrupt.
+var acks = []string{"chaoscheck: interrupted:", "chaoscheck: interrupted again:"}
+
 // signalsMidRun waits until clients have completed operations and a
-// partition is in force, then sends sigs 50 ms apart.
+// partition is in force, then sends sigs, each one 50 ms after chaoscheck
+// said it took the previous one (two signals sent closer than the process
+// gets scheduled merge into one in the kernel: on a loaded machine, 50 ms
+// apart is not enough to make them two).
 func signalsMidRun(sigs ...syscall.Signal) func(t *testing.T, r *leakRun) {
 	return func(t *testing.T, r *leakRun) {
 		hist := filepath.Join(r.store, r.name, "latest", rundir.HistoryFile)
 		r.waitFor(t, "partition with completed operations", 2*time.Minute, func() bool { return midRun(hist) })
 		for i, s := range sigs {
 			if i > 0 {
+				ack := acks[i-1]
+				r.waitFor(t, "line "+ack, time.Minute, func() bool { return strings.Contains(r.stderr.String(), ack) })
 				time.Sleep(50 * time.Millisecond) // the spacing under test
 			}
 			if err := r.cmd.Process.Signal(s); err != nil {
