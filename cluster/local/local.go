@@ -412,6 +412,15 @@ func (c *Cluster) KeptStateDir() string {
 	return c.cfg.StateDir
 }
 
+// DescribeStateDir is the state directory for a report: its path and
+// whether it stays after Down.
+func (c *Cluster) DescribeStateDir() string {
+	if c.removeDir {
+		return c.cfg.StateDir + " (removed when the cluster is taken down; logs are copied into the run directory)"
+	}
+	return c.cfg.StateDir + " (kept after the run)"
+}
+
 // Down kills every process (helper commands too) and removes every
 // namespace, veth, nft table and cgroup, checks that no process still
 // uses the state directory, removes the state directory unless it is kept

@@ -314,7 +314,7 @@ func (d *Deployment) describe(o ClientOptions) []targets.Setting {
 		{Name: "heap per node", Value: c.Heap},
 		{Name: "commitlog sync", Value: c.CommitlogSync},
 		{Name: "clock skew", Value: clock},
-		{Name: "state dir", Value: c.StateDir},
+		{Name: "state dir", Value: d.lc.DescribeStateDir()},
 	}
 }
 

@@ -298,7 +298,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		{Name: "raft timing", Value: "etcd defaults: heartbeat 100ms, election timeout 1000ms"},
 		{Name: "clock faults", Value: "unsupported (Go binary reads the vDSO)"},
 		{Name: "seed", Value: fmt.Sprint(d.cfg.Seed)},
-		{Name: "state dir", Value: d.stateDir},
+		{Name: "state dir", Value: d.lc.DescribeStateDir()},
 	}
 }
 

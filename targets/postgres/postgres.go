@@ -268,7 +268,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		{Name: "writes to", Value: "the current primary"},
 		{Name: "fsync", Value: d.fsync},
 		{Name: "failover", Value: "promote the most advanced reachable standby (pg_promote), re-point the others; rejoin = wipe + pg_basebackup"},
-		{Name: "state dir", Value: d.stateDir},
+		{Name: "state dir", Value: d.srv.lc.DescribeStateDir()},
 	}
 }
 

@@ -384,7 +384,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		targets.Setting{Name: "client retries", Value: "none (MaxRetries -1): a request is sent once"},
 		targets.Setting{Name: "clock faults", Value: "unsupported (libfaketime breaks Debian's redis-server)"},
 		targets.Setting{Name: "server user", Value: d.user},
-		targets.Setting{Name: "state dir", Value: d.stateDir},
+		targets.Setting{Name: "state dir", Value: d.srv.lc.DescribeStateDir()},
 	)
 	return out
 }
