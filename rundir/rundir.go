@@ -106,8 +106,12 @@ type TestInfo struct {
 	// TargetSettings are the target's own description (topology,
 	// consistency levels...).
 	TargetSettings []Setting `json:"target_settings"`
-	Workloads      []string  `json:"workloads"`
-	Nemesis        []string  `json:"nemesis"`
+	// KeptData is the target's state directory (data directories, full
+	// node logs) when it stays after the run (--keep-data); absent when
+	// it was removed at the end of the run.
+	KeptData  string   `json:"kept_data,omitempty"`
+	Workloads []string `json:"workloads"`
+	Nemesis   []string `json:"nemesis"`
 	// Config is the full runner configuration, flattened.
 	Config   []Setting `json:"config"`
 	Versions []Setting `json:"versions"`

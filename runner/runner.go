@@ -199,8 +199,14 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		if err := dep.Close(cctx); err != nil {
 			r.printf("warning: closing %s: %v", cfg.Target.Name(), err)
 		}
+		if info.KeptData != "" {
+			r.printf("data kept (--keep-data): %s", info.KeptData)
+		}
 	}()
 	info.TargetSettings = dep.Describe()
+	if k, ok := dep.(targets.KeptData); ok {
+		info.KeptData = k.KeptData()
+	}
 	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.TestFile), info); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}

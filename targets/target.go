@@ -65,3 +65,18 @@ type LogCollector interface {
 type Quorums interface {
 	Quorums() (n, r, w int)
 }
+
+// DataKeeper is implemented by targets whose nodes keep their data on
+// this machine, in a state directory (data directories, full logs) that
+// is removed at the end of the run. KeepData makes the deployments it
+// makes from then on keep it (chaoscheck test --keep-data).
+type DataKeeper interface {
+	KeepData()
+}
+
+// KeptData is implemented by deployments that can keep their state
+// directory: KeptData returns its path when it stays after Close, ""
+// when Close removes it. The runner records it in test.json.
+type KeptData interface {
+	KeptData() string
+}

@@ -94,6 +94,15 @@ func cgroupEvent(dir, key string) string {
 	return ""
 }
 
+// cgroupProcs returns the number of processes directly in a cgroup.
+func cgroupProcs(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return 0
+	}
+	return len(strings.Fields(string(b)))
+}
+
 // setFrozen freezes or thaws a cgroup and waits, bounded, until
 // cgroup.events confirms it.
 func setFrozen(ctx context.Context, dir string, frozen bool) error {

@@ -26,8 +26,12 @@ type journalData struct {
 	OwnerPID   int    `json:"owner_pid"`
 	OwnerStart uint64 `json:"owner_start"`
 	Subnet     string `json:"subnet,omitempty"`
-	StateDir   string `json:"state_dir,omitempty"`
-	CgroupDir  string `json:"cgroup_dir,omitempty"`
+	// StateDir is the cluster's state directory, recorded before it is
+	// created; RemoveStateDir says the cluster created it and Down and
+	// HealAll delete it (false: it existed before, or is kept).
+	StateDir       string `json:"state_dir,omitempty"`
+	RemoveStateDir bool   `json:"remove_state_dir,omitempty"`
+	CgroupDir      string `json:"cgroup_dir,omitempty"`
 	// Namespaces are network namespace names, the switch first.
 	Namespaces []string `json:"namespaces,omitempty"`
 	// RootVeths are veths in the root namespace.
@@ -56,9 +60,22 @@ type journalProc struct {
 
 // journal is the on-disk record of a cluster's resources.
 type journal struct {
-	path string
-	mu   sync.Mutex
-	data journalData
+	path   string
+	mu     sync.Mutex
+	data   journalData
+	closed bool // Down is removing (or removed) the file: no more writes
+}
+
+// errJournalClosed is returned by update once the cluster is going down:
+// a resource created now would not be journaled, so it must not be.
+var errJournalClosed = errors.New("local: journal closed: the cluster is down")
+
+// close makes every later update fail with errJournalClosed, so the file
+// that Down deletes is never written again.
+func (jr *journal) close() {
+	jr.mu.Lock()
+	defer jr.mu.Unlock()
+	jr.closed = true
 }
 
 func journalPath(dir, prefix string) string {
@@ -94,6 +111,9 @@ func newJournal(dir, prefix string) (*journal, error) {
 func (jr *journal) update(f func(*journalData)) error {
 	jr.mu.Lock()
 	defer jr.mu.Unlock()
+	if jr.closed {
+		return errJournalClosed
+	}
 	f(&jr.data)
 	b, err := json.MarshalIndent(&jr.data, "", "  ")
 	if err != nil {
@@ -168,8 +188,12 @@ type HealReport struct {
 
 // HealAll removes what crashed runs left behind: for every journal in dir
 // (DefaultJournalDir if empty) it kills the recorded processes whose start
-// time still matches, thaws, empties and removes the cgroups, deletes the
-// nft tables, root-side veths and namespaces, then deletes the journal.
+// time still matches, thaws, empties and removes the cgroups (every helper
+// command ran in one of them), deletes the nft tables, root-side veths and
+// namespaces, checks that no process is left using the state directory
+// (see stragglers; it waits up to StragglerTimeout and fails, keeping the
+// journal and the directory, if one remains), removes the state directory
+// if the run created it and did not keep it, then deletes the journal.
 // Journals owned by another live process are skipped (reported in
 // Skipped); those owned by the calling process are healed, so calling
 // HealAll while this process holds a live Cluster destroys it.
@@ -239,11 +263,19 @@ func healJournal(ctx context.Context, path string, force bool) (HealReport, erro
 		if _, err := os.Stat(cg); err != nil {
 			continue
 		}
+		n := cgroupProcs(cg)
 		if err := removeCgroup(ctx, cg); err != nil {
+			if gone(cg) {
+				continue // removed meanwhile (a concurrent Down)
+			}
 			errs = append(errs, err)
 			continue
 		}
-		rep.Removed = append(rep.Removed, "cgroup "+cg)
+		if n > 0 {
+			rep.Removed = append(rep.Removed, fmt.Sprintf("cgroup %s (killed %d processes in it)", cg, n))
+		} else {
+			rep.Removed = append(rep.Removed, "cgroup "+cg)
+		}
 	}
 	// Sweep cgroups under the cluster's cgroup that the journal did not
 	// name (none expected).
@@ -258,7 +290,7 @@ func healJournal(ctx context.Context, path string, force bool) (HealReport, erro
 			continue
 		}
 		if err := runIn(ctx, t.NS, "", "nft", "delete", "table", t.Family, t.Name); err != nil {
-			if strings.Contains(err.Error(), "No such file") {
+			if strings.Contains(err.Error(), "No such file") || !netnsExists(t.NS) {
 				continue
 			}
 			errs = append(errs, err)
@@ -273,6 +305,9 @@ func healJournal(ctx context.Context, path string, force bool) (HealReport, erro
 			continue
 		}
 		if err := ip(ctx, "link", "del", v); err != nil {
+			if !linkExists(v) {
+				continue // removed meanwhile
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -284,10 +319,27 @@ func healJournal(ctx context.Context, path string, force bool) (HealReport, erro
 			continue
 		}
 		if err := ip(ctx, "netns", "del", ns); err != nil {
+			if !netnsExists(ns) {
+				continue // removed meanwhile
+			}
 			errs = append(errs, err)
 			continue
 		}
 		rep.Removed = append(rep.Removed, "netns "+ns)
+	}
+	// Nothing of the run may still run: not in its cgroups (removed
+	// above, which waits until each is empty) and not outside them, using
+	// its state directory.
+	if err := waitNoStragglers(ctx, j.StateDir, j.RemoveStateDir); err != nil {
+		errs = append(errs, fmt.Errorf("state dir %s: %w", j.StateDir, err))
+	} else if j.RemoveStateDir {
+		if _, err := os.Lstat(j.StateDir); err == nil {
+			if err := removeStateDir(j.StateDir); err != nil {
+				errs = append(errs, err)
+			} else {
+				rep.Removed = append(rep.Removed, "state dir "+j.StateDir)
+			}
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return rep, fmt.Errorf("heal %s: %w", path, err)
@@ -308,6 +360,9 @@ func sweepCgroups(ctx context.Context, dir string, rep *HealReport) error {
 	var dirs []string
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // removed meanwhile
+			}
 			return err
 		}
 		if d.IsDir() {
@@ -321,12 +376,23 @@ func sweepCgroups(ctx context.Context, dir string, rep *HealReport) error {
 	var errs []error
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if err := removeCgroup(ctx, dirs[i]); err != nil {
-			errs = append(errs, err)
+			if !gone(dirs[i]) {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		rep.Removed = append(rep.Removed, "cgroup "+dirs[i])
 	}
 	return errors.Join(errs...)
+}
+
+// gone reports whether path no longer exists. Healing checks it after a
+// failed removal: two heals of one journal (Down and the fast teardown of
+// a second Ctrl-C) may race, and a resource the other one removed is not
+// an error.
+func gone(path string) bool {
+	_, err := os.Lstat(path)
+	return errors.Is(err, os.ErrNotExist)
 }
 
 // netnsExists reports whether /run/netns/<name> exists.
@@ -344,9 +410,15 @@ func linkExists(name string) bool {
 // pollUntil calls cond every few milliseconds until it returns true, ctx is
 // done, or timeout passes.
 func pollUntil(ctx context.Context, timeout time.Duration, cond func() bool) bool {
+	return pollEvery(ctx, timeout, 2*time.Millisecond, cond)
+}
+
+// pollEvery calls cond every period until it returns true, ctx is done,
+// or timeout passes.
+func pollEvery(ctx context.Context, timeout, period time.Duration, cond func() bool) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	t := time.NewTicker(2 * time.Millisecond)
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		if cond() {
@@ -358,4 +430,40 @@ func pollUntil(ctx context.Context, timeout time.Duration, cond func() bool) boo
 		case <-t.C:
 		}
 	}
+}
+
+// TeardownOwn removes the clusters of the calling process (the journals
+// it owns), as HealAll does, but bounded by ctx alone: it is the fast
+// teardown of a second Ctrl-C, which must not outlast the user's
+// patience. Use List afterwards to see what, if anything, is left.
+func TeardownOwn(ctx context.Context, dir string) (HealReport, error) {
+	if dir == "" {
+		dir = DefaultJournalDir
+	}
+	var rep HealReport
+	paths, err := filepath.Glob(filepath.Join(dir, "journal-*.json"))
+	if err != nil {
+		return rep, fmt.Errorf("local: teardown: %w", err)
+	}
+	var errs []error
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // removed meanwhile (by Down)
+		}
+		var j journalData
+		if json.Unmarshal(b, &j) != nil || j.OwnerPID != os.Getpid() {
+			continue
+		}
+		r, err := healJournal(ctx, p, true)
+		rep.Removed = append(rep.Removed, r.Removed...)
+		rep.Journals = append(rep.Journals, r.Journals...)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return rep, fmt.Errorf("local: teardown: %w", err)
+	}
+	return rep, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // ClusterInfo describes a cluster recorded in a journal.
@@ -17,7 +18,10 @@ type ClusterInfo struct {
 	Subnet     string
 	StateDir   string
 	Nodes      []string // node namespaces
-	Processes  int      // recorded processes still running
+	// Processes counts the live processes of the cluster: those in its
+	// cgroups (helper commands and what they forked included), or, when
+	// its cgroup is gone, the recorded ones still running.
+	Processes int
 }
 
 // List reads the journals in dir (DefaultJournalDir if empty): the
@@ -54,7 +58,29 @@ func List(dir string) ([]ClusterInfo, error) {
 				ci.Processes++
 			}
 		}
+		if n := cgroupTreeProcs(j.CgroupDir); n > ci.Processes {
+			ci.Processes = n
+		}
 		out = append(out, ci)
 	}
 	return out, nil
+}
+
+// cgroupTreeProcs counts the processes in a cgroup and its descendants (0
+// when dir is empty or gone).
+func cgroupTreeProcs(dir string) int {
+	if dir == "" {
+		return 0
+	}
+	n := 0
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if b, err := os.ReadFile(filepath.Join(p, "cgroup.procs")); err == nil {
+			n += len(strings.Fields(string(b)))
+		}
+		return nil
+	})
+	return n
 }

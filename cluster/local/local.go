@@ -41,6 +41,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -87,9 +88,22 @@ type Config struct {
 	// used on this machine already, so two clusters running at the same
 	// time need different subnets. Zero: DefaultSubnet.
 	Subnet netip.Prefix
-	// StateDir holds process logs and per-node clock files. Empty: a new
-	// directory under os.TempDir(), kept after Down for its logs.
+	// StateDir holds process logs, per-node clock files and whatever the
+	// target keeps there (data directories). Empty: a new directory
+	// chaoscheck-<Target>-<Prefix> under os.TempDir(). A directory that Up
+	// creates is journaled before it exists and removed by Down (and by
+	// HealAll after a crash) unless KeepStateDir; one that existed already
+	// is never removed.
 	StateDir string
+	// KeepStateDir keeps the state directory Up creates after Down and
+	// HealAll (chaoscheck test --keep-data).
+	KeepStateDir bool
+	// Target names the default state directory (empty: "local").
+	Target string
+	// ServerUID is the user the target's servers run as: when not 0, every
+	// ancestor of the state directory must be searchable by others, which
+	// Up checks.
+	ServerUID uint32
 	// JournalDir holds the journal of created resources. Empty:
 	// DefaultJournalDir.
 	JournalDir string
@@ -112,6 +126,10 @@ type Cluster struct {
 	faketime string // libfaketime path, "" if missing
 	jr       *journal
 	release  func() // drops the claim on an automatically chosen subnet
+	// removeDir: Up created the state dir and Down removes it.
+	removeDir bool
+	// execSeq numbers the cgroups of Exec.
+	execSeq atomic.Int64
 
 	mu     sync.Mutex
 	closed bool
@@ -166,16 +184,6 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.JournalDir == "" {
 		cfg.JournalDir = DefaultJournalDir
 	}
-	if cfg.StateDir == "" {
-		d, err := os.MkdirTemp("", "chaoscheck-"+cfg.Prefix+"-")
-		if err != nil {
-			return nil, fmt.Errorf("local: state dir: %w", err)
-		}
-		cfg.StateDir = d
-	}
-	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
-		return nil, fmt.Errorf("local: state dir: %w", err)
-	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("local: must run as root (network namespaces, nftables, cgroups)")
 	}
@@ -199,6 +207,16 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 		release()
 		return nil, err
 	}
+	// The state directory is the first resource: journaled, then created.
+	dir, removeDir, err := createStateDir(jr, cfg)
+	if err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+		defer cancel()
+		_, herr := healJournal(cctx, jr.path, true)
+		release()
+		return nil, errors.Join(fmt.Errorf("local: %w", err), herr)
+	}
+	cfg.StateDir = dir
 	c := &Cluster{
 		cfg:      cfg,
 		nodes:    make(map[string]*node),
@@ -211,6 +229,7 @@ func Up(ctx context.Context, cfg Config) (*Cluster, error) {
 		jr:       jr,
 		release:  release,
 	}
+	c.removeDir = removeDir
 	for i := 1; i <= cfg.Nodes; i++ {
 		n := &node{
 			name:  fmt.Sprintf("n%d", i),
@@ -237,7 +256,6 @@ func (c *Cluster) up(ctx context.Context) error {
 	jr := c.jr
 	if err := jr.update(func(j *journalData) {
 		j.Subnet = c.cfg.Subnet.String()
-		j.StateDir = c.cfg.StateDir
 		j.CgroupDir = c.cgDir
 	}); err != nil {
 		return err
@@ -384,10 +402,32 @@ func (c *Cluster) Prefix() string { return c.cfg.Prefix }
 // StateDir returns the directory holding logs and clock files.
 func (c *Cluster) StateDir() string { return c.cfg.StateDir }
 
-// Down kills every process and removes every namespace, veth, nft table and
-// cgroup, then deletes the journal. It runs under context.WithoutCancel
-// bounded by CleanupTimeout, so it completes after a cancellation too. The
-// state dir (logs) is kept.
+// KeptStateDir returns the state directory if it stays after Down
+// (Config.KeepStateDir, or a directory that existed before Up), "" if
+// Down removes it.
+func (c *Cluster) KeptStateDir() string {
+	if c.removeDir {
+		return ""
+	}
+	return c.cfg.StateDir
+}
+
+// DescribeStateDir is the state directory for a report: its path and
+// whether it stays after Down.
+func (c *Cluster) DescribeStateDir() string {
+	if c.removeDir {
+		return c.cfg.StateDir + " (removed when the cluster is taken down; logs are copied into the run directory)"
+	}
+	return c.cfg.StateDir + " (kept after the run)"
+}
+
+// Down kills every process (helper commands too) and removes every
+// namespace, veth, nft table and cgroup, checks that no process still
+// uses the state directory, removes the state directory unless it is kept
+// (see KeptStateDir), then deletes the journal. It runs under
+// context.WithoutCancel bounded by CleanupTimeout, so it completes after
+// a cancellation too. Copy what you need out of the state dir (logs)
+// before.
 func (c *Cluster) Down(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
@@ -405,6 +445,9 @@ func (c *Cluster) Down(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	// From here on nothing may be created, and the journal file is never
+	// written again (it is deleted below).
+	c.jr.close()
 	_, err := healJournal(ctx, c.jr.path, true)
 	errs = append(errs, err)
 	c.release()
@@ -467,64 +510,36 @@ func ip(ctx context.Context, args ...string) error {
 // run runs a command in the current (root) namespace with a bounded time
 // and returns an error carrying its output on failure.
 func run(ctx context.Context, stdin, name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, CommandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	return runIn(ctx, "", stdin, name, args...)
 }
 
 // output runs a command in namespace ns ("" for the current one) and
 // returns its standard output.
 func output(ctx context.Context, ns, name string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, CommandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	var stdout strings.Builder
-	cmd.Stdout = &stdout
-	var err error
-	if ns == "" {
-		err = cmd.Start()
-	} else {
-		err = startInNetns(ns, cmd)
-	}
-	if err == nil {
-		err = cmd.Wait()
-	}
+	out, err := runCommand(ctx, Command{Path: name, Args: args}, ns, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s (netns %q): %w: %s", name, strings.Join(args, " "), ns, err, strings.TrimSpace(stderr.String()))
+		return nil, nsError(ns, err)
 	}
-	return []byte(stdout.String()), nil
+	return out, nil
 }
 
-// runIn runs a command inside network namespace ns, feeding it stdin, with
-// a bounded time.
+// runIn runs a command inside network namespace ns ("" for the current
+// one), feeding it stdin, with a bounded time.
 func runIn(ctx context.Context, ns, stdin, name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, CommandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := Command{Path: name, Args: args}
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
-	var out strings.Builder
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	err := startInNetns(ns, cmd)
-	if err == nil {
-		err = cmd.Wait()
+	_, err := runCommand(ctx, cmd, ns, nil)
+	return nsError(ns, err)
+}
+
+// nsError adds the namespace to a command's error.
+func nsError(ns string, err error) error {
+	if err == nil || ns == "" {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("%s %s (netns %s): %w: %s", name, strings.Join(args, " "), ns, err, strings.TrimSpace(out.String()))
-	}
-	return nil
+	return fmt.Errorf("netns %s: %w", ns, err)
 }
 
 // startInNetns starts cmd inside the named network namespace: it enters

@@ -33,6 +33,13 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if os.Getenv("CHAOSCHECK_EXEC_CONTROLLER") != "" {
+		if err := execController(); err != nil {
+			fmt.Fprintln(os.Stderr, "exec controller:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if addr := os.Getenv("CHAOSCHECK_CLIENT"); addr != "" {
 		got, err := request(addr, "ping", 500*time.Millisecond)
 		if err != nil || got != "ping" {

@@ -29,8 +29,9 @@ func newClusterCmd() *cobra.Command {
 
 func newClusterUpCmd() *cobra.Command {
 	var (
-		tf   targetFlags
-		seed int64
+		tf       targetFlags
+		seed     int64
+		keepData bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -44,6 +45,9 @@ terminal) stops every node and removes the namespaces.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			target, err := tf.build(seed)
 			if err != nil {
+				return badInput(err)
+			}
+			if err := applyKeepData(keepData, target); err != nil {
 				return badInput(err)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -63,6 +67,9 @@ terminal) stops every node and removes the namespaces.`,
 					fmt.Fprintln(cmd.ErrOrStderr(), "warning: close:", err)
 				}
 				fmt.Fprintln(w, "cluster stopped and removed")
+				if k, ok := dep.(targets.KeptData); ok && k.KeptData() != "" {
+					fmt.Fprintln(w, "data kept (--keep-data):", k.KeptData())
+				}
 			}()
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			for _, s := range dep.Describe() {
@@ -77,6 +84,7 @@ terminal) stops every node and removes the namespaces.`,
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&seed, "seed", 1, "seed recorded by the target")
+	fl.BoolVar(&keepData, "keep-data", false, "keep the state directory (data directories, logs) after the cluster is stopped")
 	tf.define(fl, "postgres", func(r targets.Registration) string {
 		if r.InProcess {
 			return "its nodes live inside a test run; cluster up needs a real target"

@@ -12,12 +12,20 @@ func newHealCmd() *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "heal",
-		Short: "Remove what a killed run left on this machine (namespaces, nftables rules, frozen cgroups, processes)",
+		Short: "Remove what a killed run left on this machine (processes, cgroups, namespaces, nftables rules, state directories)",
 		Long: `Reads the journals of local-cluster runs (written before every resource is
 created) and removes whatever a run that did not end cleanly left behind:
-processes (only if their start time still matches), frozen cgroups,
-nftables tables, veths and network namespaces. Journals of runs whose
-controller process is still alive are left alone.`,
+processes (only if their start time still matches) and every process in
+the run's cgroups (helper commands such as initdb included), cgroups,
+nftables tables, veths, network namespaces, and the run's state directory
+(unless the run kept it with --keep-data). Journals of runs whose
+controller process is still alive are left alone.
+
+Before removing a state directory, heal checks that no process still uses
+it (an argument naming it, or its working directory inside it). If one is
+left after a few seconds, heal names it, keeps the journal and the
+directory, and fails (exit 255): it never reports success while something
+of a run is still alive.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep, err := local.HealAll(cmd.Context(), dir)

@@ -2,7 +2,8 @@
 // faults and checks the histories they record.
 //
 // Exit codes (Jepsen's convention): 0 valid, 1 anomalies found, 2 unknown,
-// 254 bad arguments or input, 255 the test could not run.
+// 254 bad arguments or input, 255 the test could not run; 130 (143 for
+// SIGTERM) a run abandoned by a second interrupt.
 package main
 
 import (
@@ -84,7 +85,9 @@ records every operation, and checks the history for anomalies
 (linearizability, lost writes, read-your-writes, lost updates, ...).
 
 Exit codes: 0 valid, 1 anomalies found, 2 unknown, 254 bad arguments or
-input, 255 the test could not run.`,
+input, 255 the test could not run, 130 (143 for SIGTERM) a test abandoned by
+a second Ctrl-C (no verdict; a line says what is left, chaoscheck heal
+removes it).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

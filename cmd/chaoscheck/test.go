@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +15,7 @@ import (
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/runner"
+	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -41,6 +39,7 @@ type testFlags struct {
 	keys            int
 	cas             bool
 	counter         string
+	keepData        bool
 
 	hot  float64
 	salt int
@@ -55,8 +54,14 @@ func newTestCmd() *cobra.Command {
 register and ryw workloads, partitions, 30 seconds.
 
 The run directory store/<name>/<timestamp>/ receives test.json,
-history.jsonl (streamed), results.json and report.html.
+history.jsonl (streamed), results.json and report.html. The state directory
+of a real target (data directories, logs) is removed at the end of the run;
+its node logs are copied into the run directory first (--keep-data keeps it).
+
 Ctrl-C stops the test, heals every fault and still checks what was recorded.
+A second Ctrl-C abandons the run: the cluster is torn down fast, one line says
+what is left (chaoscheck heal removes it), and the exit code is 130 (143 for
+SIGTERM); a third exits at once.
 
 Each target reads its own flags (their help names the targets): a flag of
 another target, or of a workload or fault not chosen, is refused (exit 254),
@@ -85,6 +90,7 @@ deployed.`,
 	fl.IntVar(&tf.keys, "keys", 5, "keys per shared-key workload")
 	fl.BoolVar(&tf.cas, "cas", true, "include compare-and-set in the register workload")
 	fl.StringVar(&tf.counter, "counter", "rmw", "counter increments: rmw (read-modify-write) or native")
+	fl.BoolVar(&tf.keepData, "keep-data", false, "real targets: keep the state directory (data directories, full logs) after the run; its path is printed and saved in test.json")
 	fl.Float64Var(&tf.hot, "hot-fraction", 0.9, "hotkey workload: share of operations on the hot key")
 	fl.IntVar(&tf.salt, "salt", 0, "hotkey workload: spread the hot key over N salted keys (key:0..key:N-1)")
 	// Last: the registry refuses target flags that clash with those above.
@@ -97,14 +103,8 @@ func runTest(cmd *cobra.Command, tf *testFlags) error {
 	if err != nil {
 		return badInput(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(cmd.ErrOrStderr())
 	defer stop()
-	go func() {
-		// After the first signal, restore the default so a second one
-		// kills at once.
-		<-ctx.Done()
-		stop()
-	}()
 	errOut := cmd.ErrOrStderr()
 	cfg.Progress = errOut
 	out, err := runner.Run(ctx, cfg)
@@ -142,6 +142,20 @@ func runTest(cmd *cobra.Command, tf *testFlags) error {
 		}
 	}
 	return verdictCode(code)
+}
+
+// applyKeepData makes target keep its state directory when keep
+// (--keep-data) is set, and refuses the flag for a target without one.
+func applyKeepData(keep bool, target targets.Target) error {
+	if !keep {
+		return nil
+	}
+	k, ok := target.(targets.DataKeeper)
+	if !ok {
+		return fmt.Errorf("--keep-data applies to targets with a state directory (postgres, cassandra, etcd, redis), not %s", target.Name())
+	}
+	k.KeepData()
+	return nil
 }
 
 // config validates the flags and builds the runner configuration.
@@ -201,6 +215,9 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	}
 	target, err := tf.target.build(tf.seed)
 	if err != nil {
+		return runner.Config{}, err
+	}
+	if err := applyKeepData(tf.keepData, target); err != nil {
 		return runner.Config{}, err
 	}
 	name := tf.name

@@ -77,7 +77,11 @@ type Target struct {
 	cfg Config
 }
 
-var _ targets.Target = (*Target)(nil)
+var (
+	_ targets.Target     = (*Target)(nil)
+	_ targets.DataKeeper = (*Target)(nil)
+	_ targets.KeptData   = (*Deployment)(nil)
+)
 
 // New fills in defaults, validates cfg and returns the target.
 func New(cfg Config) (*Target, error) {
@@ -90,6 +94,14 @@ func New(cfg Config) (*Target, error) {
 
 // Name returns "cassandra".
 func (t *Target) Name() string { return "cassandra" }
+
+// KeepData makes later deployments keep their state directory after
+// Close (targets.DataKeeper).
+func (t *Target) KeepData() { t.cfg.KeepData = true }
+
+// KeptData returns the state directory if it stays after Close, ""
+// if Close removes it (targets.KeptData).
+func (d *Deployment) KeptData() string { return d.lc.KeptStateDir() }
 
 // Config returns the configuration with defaults filled in.
 func (t *Target) Config() Config { return t.cfg }
@@ -171,7 +183,7 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 	if err := local.ProbeRequired(ctx); err != nil {
 		return nil, fmt.Errorf("cassandra: %w", err)
 	}
-	lc, err := local.Fresh(ctx, "cassandra", 0, local.Config{Nodes: cfg.Nodes, Subnet: cfg.Subnet, StateDir: cfg.StateDir})
+	lc, err := local.Fresh(ctx, "cassandra", 0, local.Config{Nodes: cfg.Nodes, Subnet: cfg.Subnet, StateDir: cfg.StateDir, KeepStateDir: cfg.KeepData})
 	if err != nil {
 		return nil, err
 	}
@@ -302,12 +314,13 @@ func (d *Deployment) describe(o ClientOptions) []targets.Setting {
 		{Name: "heap per node", Value: c.Heap},
 		{Name: "commitlog sync", Value: c.CommitlogSync},
 		{Name: "clock skew", Value: clock},
-		{Name: "state dir", Value: c.StateDir},
+		{Name: "state dir", Value: d.lc.DescribeStateDir()},
 	}
 }
 
 // Close kills every node and removes the local cluster (bounded by
-// local.CleanupTimeout). Logs and data stay in StateDir.
+// local.CleanupTimeout), and with it StateDir unless it is kept
+// (Config.KeepData, or a StateDir that existed before).
 func (d *Deployment) Close(ctx context.Context) error {
 	d.mu.Lock()
 	if d.closed {

@@ -75,8 +75,13 @@ type Config struct {
 	// (default DefaultVersion).
 	Version string
 	// StateDir holds node data, configuration and logs. Empty: a new
-	// temporary directory, kept after Close for its logs.
+	// temporary directory, removed by Close (the runner copies the logs
+	// into the run directory first).
 	StateDir string
+	// KeepData keeps the state directory after Close (it is removed
+	// otherwise, with everything the run wrote there, unless StateDir
+	// names a directory that existed before).
+	KeepData bool
 	// CacheDir holds the server's jars (CacheDir/cassandra-<version>/lib).
 	// Empty: $XDG_CACHE_HOME/chaoscheck, else ~/.cache/chaoscheck.
 	CacheDir string

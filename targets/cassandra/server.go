@@ -18,6 +18,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/chaoscheck/chaoscheck/cluster/local"
 )
 
 //go:embed conf/pom.xml.tmpl conf/cassandra.yaml.tmpl conf/logback.xml
@@ -63,17 +65,14 @@ func EnsureServer(ctx context.Context, cacheRoot, version string) (string, error
 	if err := os.RemoveAll(tmp); err != nil {
 		return "", fmt.Errorf("cassandra: clean %s: %w", tmp, err)
 	}
-	mctx, cancel := context.WithTimeout(ctx, MavenTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(mctx, mvn, "-B", "-q", "-f", filepath.Join(dir, "pom.xml"),
-		"dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory="+tmp)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		if mctx.Err() != nil {
-			return "", fmt.Errorf("cassandra: mvn resolving cassandra-all %s timed out after %v: %w\n%s", version, MavenTimeout, mctx.Err(), tail(out, 2000))
-		}
-		return "", fmt.Errorf("cassandra: mvn resolving org.apache.cassandra:cassandra-all:%s from Maven Central: %w\n%s", version, err, tail(out, 2000))
+	// Before any cluster exists: local.RunCommand (own process group,
+	// parent-death signal), bounded by MavenTimeout.
+	if _, err := local.RunCommand(ctx, local.Command{
+		Path: mvn, Dir: dir, Timeout: MavenTimeout,
+		Args: []string{"-B", "-q", "-f", filepath.Join(dir, "pom.xml"),
+			"dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=" + tmp},
+	}); err != nil {
+		return "", fmt.Errorf("cassandra: mvn resolving org.apache.cassandra:cassandra-all:%s from Maven Central (bounded by %v): %w", version, MavenTimeout, err)
 	}
 	if _, err := findJamm(tmp); err != nil {
 		return "", err
@@ -268,11 +267,10 @@ func BuildClockShim(ctx context.Context, cacheRoot string) (string, error) {
 		return "", fmt.Errorf("cassandra: clock shim source: %w", err)
 	}
 	tmp := so + ".tmp"
-	bctx, cancel := context.WithTimeout(ctx, ShimBuildTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(bctx, cc, "-O2", "-shared", "-fPIC", "-o", tmp, src, "-ldl").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("cassandra: compile clock shim: %w\n%s", err, tail(out, 1500))
+	if _, err := local.RunCommand(ctx, local.Command{
+		Path: cc, Args: []string{"-O2", "-shared", "-fPIC", "-o", tmp, src, "-ldl"}, Timeout: ShimBuildTimeout,
+	}); err != nil {
+		return "", fmt.Errorf("cassandra: compile clock shim: %w", err)
 	}
 	if err := os.Rename(tmp, so); err != nil {
 		return "", fmt.Errorf("cassandra: install clock shim: %w", err)

@@ -298,7 +298,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		{Name: "raft timing", Value: "etcd defaults: heartbeat 100ms, election timeout 1000ms"},
 		{Name: "clock faults", Value: "unsupported (Go binary reads the vDSO)"},
 		{Name: "seed", Value: fmt.Sprint(d.cfg.Seed)},
-		{Name: "state dir", Value: d.stateDir},
+		{Name: "state dir", Value: d.lc.DescribeStateDir()},
 	}
 }
 
@@ -315,8 +315,8 @@ func clientVersion() string {
 }
 
 // Close stops every member and removes the namespaces (local Down,
-// bounded by local.CleanupTimeout and ctx); the state dir, with logs and
-// data, is kept. It is safe to call more than once.
+// bounded by local.CleanupTimeout and ctx), and the state dir unless it
+// is kept (Config.KeepData, or a StateDir that existed before). It is safe to call more than once.
 func (d *Deployment) Close(ctx context.Context) error {
 	d.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), local.CleanupTimeout)

@@ -81,8 +81,13 @@ type Config struct {
 	// true; use Bool(false) to disable it. It is recorded in Describe.
 	PreVote *bool
 	// StateDir holds data directories and logs. Empty: a new directory
-	// under os.TempDir(), kept after Close for its logs.
+	// under os.TempDir(), removed by Close (the runner copies the logs into
+	// the run directory first).
 	StateDir string
+	// KeepData keeps the state directory after Close (it is removed
+	// otherwise, with everything the run wrote there, unless StateDir
+	// names a directory that existed before).
+	KeepData bool
 	// Subnet is the local runtime's /24 (zero: local.DefaultSubnet). Two
 	// clusters running at the same time on one machine need different
 	// subnets.
@@ -135,7 +140,11 @@ type Target struct {
 	cfg Config
 }
 
-var _ targets.Target = (*Target)(nil)
+var (
+	_ targets.Target     = (*Target)(nil)
+	_ targets.DataKeeper = (*Target)(nil)
+	_ targets.KeptData   = (*Deployment)(nil)
+)
 
 // New fills in defaults, validates cfg and returns the target.
 func New(cfg Config) (*Target, error) {
@@ -148,6 +157,14 @@ func New(cfg Config) (*Target, error) {
 
 // Name returns "etcd".
 func (t *Target) Name() string { return "etcd" }
+
+// KeepData makes later deployments keep their state directory after
+// Close (targets.DataKeeper).
+func (t *Target) KeepData() { t.cfg.KeepData = true }
+
+// KeptData returns the state directory if it stays after Close, ""
+// if Close removes it (targets.KeptData).
+func (d *Deployment) KeptData() string { return d.lc.KeptStateDir() }
 
 // Config returns the configuration with defaults filled in.
 func (t *Target) Config() Config { return t.cfg }
@@ -181,7 +198,7 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 		return nil, err
 	}
 	uid, gid := lookupNobody()
-	lc, err := local.Fresh(ctx, "etcd", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir})
+	lc, err := local.Fresh(ctx, "etcd", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData})
 	if err != nil {
 		return nil, err
 	}

@@ -158,9 +158,14 @@ type Config struct {
 	// ReadFrom says where reads go (default the primary).
 	ReadFrom ReadFrom
 	// StateDir holds the data directories, sockets and logs. Empty: a new
-	// directory under os.TempDir(), kept after Close for its logs. Every
-	// ancestor must be searchable by the postgres user.
+	// directory under os.TempDir(), removed by Close (the runner copies the
+	// logs into the run directory first). Every ancestor must be searchable
+	// by the postgres user.
 	StateDir string
+	// KeepData keeps the state directory after Close (it is removed
+	// otherwise, with everything the run wrote there, unless StateDir
+	// names a directory that existed before).
+	KeepData bool
 	// Seed drives the clients' choice of replica.
 	Seed int64
 	// Subnet is the /24 between the node namespaces (zero: the local

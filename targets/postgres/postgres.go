@@ -59,7 +59,11 @@ type Target struct {
 	cfg Config // with defaults, valid
 }
 
-var _ targets.Target = (*Target)(nil)
+var (
+	_ targets.Target     = (*Target)(nil)
+	_ targets.DataKeeper = (*Target)(nil)
+	_ targets.KeptData   = (*Deployment)(nil)
+)
 
 // New validates cfg and returns the target.
 func New(cfg Config) (*Target, error) {
@@ -72,6 +76,14 @@ func New(cfg Config) (*Target, error) {
 
 // Name returns "postgres".
 func (t *Target) Name() string { return "postgres" }
+
+// KeepData makes later deployments keep their state directory after
+// Close (targets.DataKeeper).
+func (t *Target) KeepData() { t.cfg.KeepData = true }
+
+// KeptData returns the state directory if it stays after Close, ""
+// if Close removes it (targets.KeptData).
+func (d *Deployment) KeptData() string { return d.srv.lc.KeptStateDir() }
 
 // Config returns the configuration with defaults filled in.
 func (t *Target) Config() Config { return t.cfg }
@@ -112,7 +124,7 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	lc, err := local.Fresh(ctx, "postgres", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir})
+	lc, err := local.Fresh(ctx, "postgres", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData})
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +268,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		{Name: "writes to", Value: "the current primary"},
 		{Name: "fsync", Value: d.fsync},
 		{Name: "failover", Value: "promote the most advanced reachable standby (pg_promote), re-point the others; rejoin = wipe + pg_basebackup"},
-		{Name: "state dir", Value: d.stateDir},
+		{Name: "state dir", Value: d.srv.lc.DescribeStateDir()},
 	}
 }
 
@@ -264,8 +276,9 @@ func (d *Deployment) Describe() []targets.Setting {
 const CloseTimeout = local.CleanupTimeout
 
 // Close kills every server and removes the namespaces, bounded by
-// CloseTimeout even when ctx is already cancelled. The state dir (data and
-// logs) is kept.
+// CloseTimeout even when ctx is already cancelled, and the state dir
+// (data and logs) unless it is kept (Config.KeepData, or a StateDir that
+// existed before).
 func (d *Deployment) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CloseTimeout)
 	defer cancel()

@@ -3,18 +3,15 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -118,24 +115,22 @@ func (s *server) spec(node string) local.ProcessSpec {
 	}
 }
 
-// tool runs a PostgreSQL tool as the server's user in the controller's
-// namespace (the controller leg reaches every node), bounded by
-// ToolTimeout.
-func (s *server) tool(ctx context.Context, name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, ToolTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(s.cfg.BinDir, name), args...)
-	cmd.Env = s.env()
-	cmd.Dir = s.dirs.root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: s.uid, Gid: s.gid, Groups: []uint32{}}}
-	cmd.WaitDelay = 2 * time.Second
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
-	}
-	return nil
+// tool runs a PostgreSQL tool on behalf of node as the server's user, in
+// the controller's namespace (the controller leg reaches every node),
+// bounded by ToolTimeout, through the local runtime (Cluster.Exec): in
+// the node's cgroup, journaled, killed with everything it forked (initdb's
+// postgres --boot) when it ends, is cancelled or the controller dies.
+func (s *server) tool(ctx context.Context, node, name string, args ...string) error {
+	_, err := s.lc.Exec(ctx, node, local.Command{
+		Path:    filepath.Join(s.cfg.BinDir, name),
+		Args:    args,
+		Env:     s.env(),
+		Dir:     s.dirs.root,
+		UID:     s.uid,
+		GID:     s.gid,
+		Timeout: ToolTimeout,
+	})
+	return err
 }
 
 // mkdirOwned creates dir (mode perm) owned by the server's user.
@@ -172,7 +167,7 @@ func (s *server) initPrimary(ctx context.Context, node string) error {
 	if err := s.prepareNode(node); err != nil {
 		return err
 	}
-	if err := s.tool(ctx, "initdb", "-D", s.dirs.dataDir(node), "-U", "postgres",
+	if err := s.tool(ctx, node, "initdb", "-D", s.dirs.dataDir(node), "-U", "postgres",
 		"--auth=trust", "-E", "UTF8", "--locale=C"); err != nil {
 		return fmt.Errorf("initdb %s: %w", node, err)
 	}
@@ -192,7 +187,7 @@ func (s *server) cloneFrom(ctx context.Context, node, from string) error {
 		return err
 	}
 	conninfo := fmt.Sprintf("host=%s port=%d user=postgres connect_timeout=1", s.lc.Addr(from), Port)
-	if err := s.tool(ctx, "pg_basebackup", "-d", conninfo, "-D", s.dirs.dataDir(node),
+	if err := s.tool(ctx, node, "pg_basebackup", "-d", conninfo, "-D", s.dirs.dataDir(node),
 		"-R", "-X", "stream", "-c", "fast"); err != nil {
 		return fmt.Errorf("clone %s from %s: %w", node, from, err)
 	}

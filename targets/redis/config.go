@@ -105,9 +105,14 @@ type Config struct {
 	// DefaultNodeTimeout).
 	NodeTimeout time.Duration
 	// StateDir holds per-node configuration, data and logs. Empty: a new
-	// directory under os.TempDir(), kept after Close for its logs. Every
+	// directory under os.TempDir(), removed by Close (the runner copies the
+	// logs into the run directory first). Every
 	// ancestor must be searchable by the server's user.
 	StateDir string
+	// KeepData keeps the state directory after Close (it is removed
+	// otherwise, with everything the run wrote there, unless StateDir
+	// names a directory that existed before).
+	KeepData bool
 	// Seed is recorded for reproducibility; clients make no random
 	// choices.
 	Seed int64

@@ -54,7 +54,11 @@ type Target struct {
 	cfg Config // with defaults, valid
 }
 
-var _ targets.Target = (*Target)(nil)
+var (
+	_ targets.Target     = (*Target)(nil)
+	_ targets.DataKeeper = (*Target)(nil)
+	_ targets.KeptData   = (*Deployment)(nil)
+)
 
 // New validates cfg and returns the target.
 func New(cfg Config) (*Target, error) {
@@ -67,6 +71,14 @@ func New(cfg Config) (*Target, error) {
 
 // Name returns "redis".
 func (t *Target) Name() string { return "redis" }
+
+// KeepData makes later deployments keep their state directory after
+// Close (targets.DataKeeper).
+func (t *Target) KeepData() { t.cfg.KeepData = true }
+
+// KeptData returns the state directory if it stays after Close, ""
+// if Close removes it (targets.KeptData).
+func (d *Deployment) KeptData() string { return d.srv.lc.KeptStateDir() }
 
 // Config returns the configuration with defaults filled in.
 func (t *Target) Config() Config { return t.cfg }
@@ -108,7 +120,7 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	lc, err := local.Fresh(ctx, "redis", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir})
+	lc, err := local.Fresh(ctx, "redis", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData})
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +384,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		targets.Setting{Name: "client retries", Value: "none (MaxRetries -1): a request is sent once"},
 		targets.Setting{Name: "clock faults", Value: "unsupported (libfaketime breaks Debian's redis-server)"},
 		targets.Setting{Name: "server user", Value: d.user},
-		targets.Setting{Name: "state dir", Value: d.stateDir},
+		targets.Setting{Name: "state dir", Value: d.srv.lc.DescribeStateDir()},
 	)
 	return out
 }
@@ -381,8 +393,8 @@ func (d *Deployment) Describe() []targets.Setting {
 const CloseTimeout = local.CleanupTimeout
 
 // Close kills every server and removes the namespaces, bounded by
-// CloseTimeout even when ctx is already cancelled. The state dir (logs)
-// is kept.
+// CloseTimeout even when ctx is already cancelled, and the state dir
+// unless it is kept (Config.KeepData, or a StateDir that existed before).
 func (d *Deployment) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CloseTimeout)
 	defer cancel()

@@ -4,13 +4,11 @@ package redis
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -353,22 +351,14 @@ const probeKey = "chaoscheck:replication-probe"
 // createCluster runs redis-cli --cluster create from the controller's
 // namespace, bounded by CreateTimeout.
 func (s *server) createCluster(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, CreateTimeout)
-	defer cancel()
 	args := []string{"--cluster", "create"}
 	for _, n := range s.lc.Nodes() {
 		args = append(args, s.addr(n))
 	}
 	args = append(args, "--cluster-replicas", strconv.Itoa(s.cfg.ReplicasPerMaster), "--cluster-yes")
-	cmd := exec.CommandContext(ctx, "redis-cli", args...)
-	cmd.WaitDelay = 2 * time.Second
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("redis-cli %s: %w: %s", strings.Join(args, " "), err, tail(out.String(), 1500))
-	}
-	return nil
+	// Through the local runtime: in the cluster's cgroup and journal.
+	_, err := s.lc.Exec(ctx, "", local.Command{Path: "redis-cli", Args: args, Timeout: CreateTimeout})
+	return err
 }
 
 // waitClusterOK polls until every node reports cluster_state:ok and knows
