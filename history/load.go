@@ -86,7 +86,8 @@ const detectBytes = 64 << 10
 //     by a letter, '{' or '_' (a tagged literal such as #jepsen.history.Op,
 //     a set, a discard): edn;
 //   - a line containing "jepsen.util - " or "jepsen.util: ", or a line
-//     that is itself an event ("3	:invoke	:read	nil"): jepsen-log.
+//     that holds an event ("3	:invoke	:read	nil", "INFO [2017-...]
+//     jepsen worker 0 - jepsen.util 0	:invoke	:read	nil"): jepsen-log.
 //
 // It returns an error wrapping ErrEmptyHistory for blank input, and a
 // *FormatError otherwise.
@@ -120,10 +121,8 @@ func DetectFormat(head []byte) (Format, error) {
 			rest = nil
 		}
 		s := string(line)
-		for _, p := range logPrefixes {
-			if strings.Contains(s, p) {
-				return FormatJepsenLog, nil
-			}
+		if strings.Contains(s, logger+" - ") || strings.Contains(s, logger+": ") {
+			return FormatJepsenLog, nil
 		}
 		if _, _, ok, err := parseJepsenLine(s); ok && err == nil {
 			return FormatJepsenLog, nil
