@@ -170,6 +170,7 @@ func Read(r io.Reader, f Format) (*History, ReadInfo, error) {
 	default:
 		return nil, ReadInfo{}, fmt.Errorf("history: unknown format %q", string(f))
 	}
+	info.Format = f
 	if err != nil {
 		return nil, info, err
 	}

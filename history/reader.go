@@ -14,6 +14,9 @@ import (
 // told (see Warnings), and that `chaoscheck check` records in
 // results.json.
 type ReadInfo struct {
+	// Format is the format the input was read as (named or detected), set
+	// by Read and Load.
+	Format Format `json:"format,omitempty"`
 	// Lines is the number of lines of input, a final line without a
 	// newline included.
 	Lines int `json:"lines"`
