@@ -286,3 +286,16 @@ func TestErrorsBoundQuotedInput(t *testing.T) {
 		})
 	}
 }
+
+// A bare event line whose value names the logger is read as it is: only
+// the text before an event is a logger prefix.
+func TestJepsenLogBareLineNamingLogger(t *testing.T) {
+	log := "0\t:invoke\t:write\t\"see jepsen.util 1\t:ok\t:read\t2\"\n0\t:ok\t:write\t\"x\"\n"
+	h, _, err := ReadJepsenLog(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Ops) != 2 || h.Ops[0].F != "write" || !h.Ops[0].Value.Equal(Str("see jepsen.util 1\t:ok\t:read\t2")) {
+		t.Fatalf("ops %v", h.Ops)
+	}
+}

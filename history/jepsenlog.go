@@ -145,7 +145,15 @@ func eventText(line string) string {
 // text of the value and error columns. ok is false for lines that are not
 // events.
 func parseJepsenLine(line string) (op Op, value string, ok bool, err error) {
-	line = eventText(strings.TrimRight(line, "\r\n"))
+	line = strings.TrimRight(line, "\r\n")
+	if op, value, ok, err := parseEvent(line); ok || err != nil {
+		return op, value, ok, err // a bare event line
+	}
+	return parseEvent(eventText(line))
+}
+
+// parseEvent parses an event that starts line, for parseJepsenLine.
+func parseEvent(line string) (op Op, value string, ok bool, err error) {
 	proc, rest := nextField(line)
 	typ, rest := nextField(rest)
 	f, rest := nextField(rest)
