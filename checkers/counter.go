@@ -128,7 +128,7 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 	state := make([]counterKey, len(keyNames))
 	inflight := make(map[int32]counterRead)
 	overflow := func(op *history.Op) Result {
-		return unknown(name, fmt.Sprintf("op %d: the sum of the deltas of key %s overflows int64", op.Index, history.Quote(op.Key)))
+		return unknown(name, fmt.Sprintf("op %d: the sum of the deltas of key %q overflows int64", op.Index, op.Key))
 	}
 	for i := range h.Ops {
 		if i%wlPollEvery == 0 && ctx.Err() != nil {
