@@ -35,7 +35,7 @@ func wlPairs(h *history.History) ([]history.Pair, error) {
 		case op.Index != i:
 			return nil, fmt.Errorf("history: op at position %d has index %d", i, op.Index)
 		case !op.Type.Valid():
-			return nil, fmt.Errorf("history: op %d: unknown type %s", i, history.Quote(string(op.Type)))
+			return nil, fmt.Errorf("history: op %d: unknown type %s", i, history.Quote(fmt.Sprint(op.Type)))
 		case op.F == "":
 			return nil, fmt.Errorf("history: op %d: missing f", i)
 		case op.Process < history.Nemesis:

@@ -140,7 +140,7 @@ func (op Op) String() string {
 // validate checks the fields of one op in isolation.
 func (op *Op) validate() error {
 	if !op.Type.Valid() {
-		return fmt.Errorf("op %d: unknown type %s", op.Index, Quote(string(op.Type)))
+		return fmt.Errorf("op %d: unknown type %s", op.Index, Quote(fmt.Sprint(op.Type)))
 	}
 	if op.F == "" {
 		return fmt.Errorf("op %d: missing f", op.Index)
