@@ -299,3 +299,19 @@ func TestJepsenLogBareLineNamingLogger(t *testing.T) {
 		t.Fatalf("ops %v", h.Ops)
 	}
 }
+
+// A console log whose first events come after more than the detection
+// window of setup output (installing packages, starting nodes) is still
+// detected, from its Jepsen logger lines.
+func TestDetectJepsenLogAfterLongSetup(t *testing.T) {
+	setup := strings.Repeat("INFO [2021-02-23 10:30:50,001] jepsen node n1 - jepsen.control.util Installing package\n", 1000)
+	log := setup + "INFO [2021-02-23 10:30:56,288] jepsen worker 0 - jepsen.util 0\t:invoke\t:broadcast\t0\n" +
+		"INFO [2021-02-23 10:30:56,290] jepsen worker 0 - jepsen.util 0\t:ok\t:broadcast\t0\n"
+	if len(setup) <= detectBytes {
+		t.Fatalf("setup of %d bytes fits in the detection window", len(setup))
+	}
+	h, info, err := Read(strings.NewReader(log), FormatAuto)
+	if err != nil || len(h.Ops) != 2 || info.Format != FormatJepsenLog {
+		t.Fatalf("%v, info %+v", err, info)
+	}
+}
