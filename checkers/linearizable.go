@@ -244,7 +244,7 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 		case Unknown:
 			res.Count("keys_unknown", 1)
 			if r.undecided {
-				undecided = append(undecided, fmt.Sprintf("%q", keys[s]))
+				undecided = append(undecided, history.Quote(keys[s]))
 			} else {
 				uninterpretable = append(uninterpretable, r.reason)
 			}
@@ -301,7 +301,7 @@ func linList(items []string) string {
 func (l Linearizable) checkKey(model Model, key string, h *history.History, pairs []history.Pair, idx []int32, stop *atomic.Bool, onInvalid func()) (r linKeyResult) {
 	defer func() {
 		if p := recover(); p != nil {
-			r = linKeyResult{verdict: Unknown, reason: fmt.Sprintf("key %q: internal error: %v", key, p)}
+			r = linKeyResult{verdict: Unknown, reason: fmt.Sprintf("key %s: internal error: %v", history.Quote(key), p)}
 		}
 	}()
 	ops := make([]linOp, 0, len(idx))
@@ -309,7 +309,7 @@ func (l Linearizable) checkKey(model Model, key string, h *history.History, pair
 		var o linOp
 		keep, err := model.interpretPair(h, pairs[i], &o)
 		if err != nil {
-			return linKeyResult{verdict: Unknown, reason: fmt.Sprintf("key %q: %v", key, err)}
+			return linKeyResult{verdict: Unknown, reason: fmt.Sprintf("key %s: %v", history.Quote(key), err)}
 		}
 		if keep {
 			ops = append(ops, o)
@@ -331,7 +331,7 @@ func (l Linearizable) checkKey(model Model, key string, h *history.History, pair
 	onInvalid()
 	linearizable, w := k.checkVerbose(stop)
 	if linearizable {
-		return linKeyResult{verdict: Unknown, searched: len(k.ops), reason: fmt.Sprintf("key %q: porcupine answered both linearizable and not", key)}
+		return linKeyResult{verdict: Unknown, searched: len(k.ops), reason: fmt.Sprintf("key %s: porcupine answered both linearizable and not", history.Quote(key))}
 	}
 	a := linWitness(k, w.partials, stop.Load())
 	r.verdict, r.anomaly = Invalid, &a
@@ -342,7 +342,7 @@ func (l Linearizable) checkKey(model Model, key string, h *history.History, pair
 			err = k.visualize(w, filepath.Join(l.VisualizeDir, file))
 		}
 		if err != nil {
-			r.note = fmt.Sprintf("could not write the visualization of key %q: %v", key, err)
+			r.note = fmt.Sprintf("could not write the visualization of key %s: %v", history.Quote(key), err)
 		} else {
 			r.artifact = file
 		}
@@ -448,7 +448,7 @@ func linWitness(k *linKey, partials [][]int, cut bool) Anomaly {
 	ops = slices.Compact(ops)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "no order of the %d operations on key %q is consistent with %s: ", len(k.ops), k.key, k.model.describeObject())
+	fmt.Fprintf(&b, "no order of the %d operations on key %s is consistent with %s: ", len(k.ops), history.Quote(k.key), k.model.describeObject())
 	switch {
 	case cut:
 		fmt.Fprintf(&b, "(the search for witnesses was stopped before it finished) the longest linearizable prefix found has %d of them and leaves the state at %s", len(prefix), linClip(state))

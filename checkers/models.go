@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"math"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/anishathalye/porcupine"
@@ -209,11 +210,11 @@ func (o *linOp) describe() string {
 	case linCASUnknown:
 		body = fmt.Sprintf("cas #%d [%s %s]", o.ref(), o.reg, o.reg2)
 	case linGet:
-		body = fmt.Sprintf("get #%d returning %s", o.ref(), strconv.Quote(o.str))
+		body = fmt.Sprintf("get #%d returning %s", o.ref(), history.Quote(o.str))
 	case linPut:
-		body = fmt.Sprintf("put #%d of %s", o.ref(), strconv.Quote(o.str))
+		body = fmt.Sprintf("put #%d of %s", o.ref(), history.Quote(o.str))
 	case linAppend:
-		body = fmt.Sprintf("append #%d of %s", o.ref(), strconv.Quote(o.str))
+		body = fmt.Sprintf("append #%d of %s", o.ref(), history.Quote(o.str))
 	}
 	return prefix + body + suffix
 }
@@ -293,7 +294,7 @@ type linKey struct {
 
 // linBadOp is the error of an operation the model cannot interpret.
 func linBadOp(op *history.Op, format string, args ...any) error {
-	return fmt.Errorf("cannot interpret op #%d (%s %s): %s", op.Index, op.Type, op.F, fmt.Sprintf(format, args...))
+	return fmt.Errorf("cannot interpret op #%d (%s %s): %s", op.Index, op.Type, history.Clip(op.F), fmt.Sprintf(format, boundInputArgs(args)...))
 }
 
 // interpretPair interprets one client operation under model m into o.
@@ -549,14 +550,7 @@ func (m Model) interpret(o *linOp, inv, comp *history.Op, outcome history.Type) 
 		o.str = s
 		return true, nil
 	}
-	want := "read, write"
-	switch m {
-	case ModelCASRegister:
-		want = "read, write, cas"
-	case ModelKV:
-		want = "get, put, append"
-	}
-	return false, linBadOp(inv, "f %q is not an operation of the %s model (%s)", inv.F, m, want)
+	return false, linBadOp(inv, "f %q is not an operation of the %s model (%s)", inv.F, m, strings.Join(m.operations(), ", "))
 }
 
 // porcupineModel returns the porcupine model of k. When stop is non-nil

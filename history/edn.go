@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -43,10 +44,15 @@ import (
 // invocation's value, with the keyword's name as Error (or in
 // Extra["jepsen-value"] when the op also has an :error).
 //
-// A last line without a newline that ends inside an op map is what a crash
-// in the middle of a write leaves: it is dropped and reported in ReadInfo.
-// Any other syntax error is an error naming its line. The history must
-// pass Validate.
+// The input may have been cut by a crash in the middle of a write. The op
+// being written is dropped, the complete ops before it are kept, and the
+// cut is reported in ReadInfo (Truncated): an op the input ends inside, on
+// the line where the op started; an op that no newline follows at the end
+// of the input; and the end of a vector or list that was never closed. A
+// cut inside an op that started on an earlier line is an error (a missing
+// closing delimiter looks the same). Any other syntax error is an error
+// naming its line, and so is a line longer than 256 MiB. The history must
+// pass Validate; times that go back are reported in ReadInfo.
 func ReadEDN(r io.Reader) (*History, ReadInfo, error) {
 	var info ReadInfo
 	br, ok := r.(*bufio.Reader)
@@ -62,6 +68,9 @@ func ReadEDN(r io.Reader) (*History, ReadInfo, error) {
 			info.Lines--
 		}
 	}
+	if info.Truncated {
+		info.TruncatedLine = info.Lines
+	}
 	if err != nil {
 		return nil, info, fmt.Errorf("history: edn %w", err)
 	}
@@ -69,63 +78,110 @@ func ReadEDN(r io.Reader) (*History, ReadInfo, error) {
 	if err := h.Validate(); err != nil {
 		return nil, info, fmt.Errorf("history: invalid edn history: %w", err)
 	}
+	info.noteTimes(h)
 	return h, info, nil
 }
 
-// readEDNOps reads top-level forms into im.
+// readEDNOps reads top-level forms into im. It sets info.Truncated when
+// the input was cut (see ReadEDN); the caller sets info.TruncatedLine.
 func readEDNOps(p *ednParser, im *importer, info *ReadInfo) error {
 	for {
 		c, ok, err := p.skip(0)
 		if err != nil || !ok {
 			return err
 		}
-		start := p.line
 		switch c {
 		case ')', ']', '}':
 			return p.errorf("unexpected %q", c)
 		case '[', '(':
+			start := p.line
 			p.read()
 			closer := byte(']')
 			if c == '(' {
 				closer = ')'
 			}
-			for {
-				c, ok, err := p.skip(1)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return p.eofError("a collection of ops", start)
-				}
-				if isCloser(c) {
-					p.read()
-					if c != closer {
-						return p.errorf("%q closes a collection opened with %q at line %d", c, opener(closer), start)
-					}
-					break
-				}
-				n, err := p.form(1)
-				if err != nil {
-					return err
-				}
-				if err := im.addEDN(n); err != nil {
-					return err
-				}
+			if done, err := readEDNElements(p, im, info, closer, start); done || err != nil {
+				return err
 			}
 		default:
-			n, err := p.form(0)
-			var ee *ednError
-			if errors.As(err, &ee) && ee.eof && start == p.line {
-				info.Truncated = true
-				info.TruncatedLine = start
-				return nil
-			}
-			if err != nil {
+			if done, err := readEDNOp(p, im, info, 0); done || err != nil {
 				return err
 			}
-			if err := im.addEDN(n); err != nil {
-				return err
+		}
+	}
+}
+
+// readEDNElements reads the ops of a collection, whose opening delimiter
+// (at line start) was consumed, up to closer. An input that ends before
+// closer was cut: the complete ops are kept, and done is true.
+func readEDNElements(p *ednParser, im *importer, info *ReadInfo, closer byte, start int) (done bool, err error) {
+	for {
+		c, ok, err := p.skip(1)
+		if err != nil {
+			return true, err
+		}
+		if !ok {
+			info.Truncated = true
+			return true, nil
+		}
+		if isCloser(c) {
+			p.read()
+			if c != closer {
+				return true, p.errorf("%q closes a collection opened with %q at line %d", c, opener(closer), start)
 			}
+			return false, nil
+		}
+		if done, err := readEDNOp(p, im, info, 1); done || err != nil {
+			return true, err
+		}
+	}
+}
+
+// readEDNOp reads one op form at depth and adds it, unless the input was
+// cut in it or right after it (done is then true, and info.Truncated
+// set). A form the input ends inside, on the line where it started, was
+// being written when the writer stopped; so was a complete form that no
+// newline follows at the end of the input (what remains of a cut value
+// may parse: a read of 12 cut to 1). A form the input ends inside that
+// started on an earlier line is an error: a missing closing delimiter in
+// the middle of a file looks exactly like that, and dropping everything
+// after it would lose the history silently.
+func readEDNOp(p *ednParser, im *importer, info *ReadInfo, depth int) (done bool, err error) {
+	start := p.line
+	n, err := p.form(depth)
+	var ee *ednError
+	if errors.As(err, &ee) && ee.eof && start == p.line {
+		info.Truncated = true
+		return true, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	if err := im.addEDN(n); err != nil {
+		return true, err
+	}
+	if p.atUnterminatedEnd() {
+		// Converted first, so that a malformed op is reported as such.
+		im.dropLast()
+		info.Truncated = true
+		return true, nil
+	}
+	return false, nil
+}
+
+// atUnterminatedEnd consumes the blanks and commas that follow a form on
+// its line, and reports whether the input ends there, without a newline.
+func (p *ednParser) atUnterminatedEnd() bool {
+	for {
+		c, ok := p.peek()
+		if !ok {
+			return p.err == nil
+		}
+		switch c {
+		case ' ', '\t', '\r', ',', '\f', '\v':
+			p.read()
+		default:
+			return false
 		}
 	}
 }
@@ -149,6 +205,14 @@ func (im *importer) add(op Op, timed bool) {
 	im.ops = append(im.ops, op)
 	im.timed = append(im.timed, timed)
 	im.anyTime = im.anyTime || timed
+}
+
+// dropLast removes the op added last. The value tracked for its process
+// is left as it is: no op comes after it.
+func (im *importer) dropLast() {
+	n := len(im.ops) - 1
+	im.ops, im.timed = im.ops[:n], im.timed[:n]
+	im.anyTime = slices.Contains(im.timed, true)
 }
 
 // setValue sets op.Value from the EDN form n (nil when absent), applying
@@ -254,7 +318,7 @@ func (im *importer) addEDN(n ednNode) error {
 			dest = "extra " + extra
 		}
 		if seen[dest] {
-			return fail("duplicate key %s", key)
+			return fail("duplicate key %s", Clip(key.String()))
 		}
 		seen[dest] = true
 		if field == "" {
@@ -265,13 +329,13 @@ func (im *importer) addEDN(n ednNode) error {
 		case "type":
 			s, ok := nameOf(v)
 			if !ok || !Type(s).Valid() {
-				return fail(":type must be :invoke, :ok, :fail or :info, got %s", v)
+				return fail(":type must be :invoke, :ok, :fail or :info, got %s", Clip(v.String()))
 			}
 			op.Type, hasType = Type(s), true
 		case "f":
 			s, ok := nameOf(v)
 			if !ok || s == "" {
-				return fail(":f must be a keyword or string, got %s", v)
+				return fail(":f must be a keyword or string, got %s", Clip(v.String()))
 			}
 			op.F, hasF = s, true
 		case "process":
@@ -281,19 +345,19 @@ func (im *importer) addEDN(n ednNode) error {
 			case (v.kind == ednKeyword || v.kind == ednString) && v.s == "nemesis":
 				op.Process = Nemesis
 			default:
-				return fail(":process must be a non-negative 32-bit integer or :nemesis, got %s", v)
+				return fail(":process must be a non-negative 32-bit integer or :nemesis, got %s", Clip(v.String()))
 			}
 			hasProc = true
 		case "value":
 			value = &m.items[k+1]
 		case "time":
 			if v.kind != ednInt {
-				return fail(":time must be an integer, got %s", v)
+				return fail(":time must be an integer, got %s", Clip(v.String()))
 			}
 			op.Time, hasTime = v.i, true
 		case "index":
 			if v.kind != ednInt {
-				return fail(":index must be an integer, got %s", v)
+				return fail(":index must be an integer, got %s", Clip(v.String()))
 			}
 			index, hasIndex = v.i, true
 		case "key":
@@ -304,7 +368,7 @@ func (im *importer) addEDN(n ednNode) error {
 				op.Key = strconv.FormatInt(v.i, 10)
 			case ednNil:
 			default:
-				return fail(":key must be a string, keyword or integer, got %s", v)
+				return fail(":key must be a string, keyword or integer, got %s", Clip(v.String()))
 			}
 		case "error":
 			op.Error = textOf(v)
@@ -393,5 +457,5 @@ func ednValue(n ednNode, depth int) (Value, error) {
 			return ednValue(n.items[0], depth)
 		}
 	}
-	return Value{}, fmt.Errorf("unsupported %s %s (values are nil, integers, strings, keywords and collections of those)", n.kind, n)
+	return Value{}, fmt.Errorf("unsupported %s %s (values are nil, integers, strings, keywords and collections of those)", n.kind, Clip(n.String()))
 }

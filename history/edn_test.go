@@ -69,7 +69,8 @@ func TestEDNForms(t *testing.T) {
  {:index 7 :type :info :process :nemesis :f :start :value {"n1" ["n2" "n3"]}}]`,
 		"tagged record literals": `#jepsen.history.Op{:index 0, :time 5, :type :invoke, :process 0, :f :cas, :value [1 2]}
 #jepsen.history.Op{:index 1, :time 9, :type :info, :process 0, :f :cas, :value [1 2], :error "timed-out"}
-#jepsen.history.Op {:index 7, :type :info, :process :nemesis, :f "start", :value {"n1" ["n2" "n3"]}}`,
+#jepsen.history.Op {:index 7, :type :info, :process :nemesis, :f "start", :value {"n1" ["n2" "n3"]}}
+`,
 		"a list of tagged ops": `(#jepsen.history.Op{:index 0, :time 5, :type :invoke, :process 0, :f :cas, :value #{1 2}}
 #jepsen.history.Op{:index 1, :time 9, :type :info, :process 0, :f :cas, :value [1 2], :error :timed-out}
 #jepsen.history.Op{:index 7, :type :info, :process :nemesis, :f :start, :value {"n1" ["n2" "n3"]}})`,
@@ -137,11 +138,15 @@ func TestEDNTruncated(t *testing.T) {
 	if !info.Truncated || info.TruncatedLine != 2 || info.Lines != 2 || len(h.Ops) != 1 {
 		t.Fatalf("info %+v, %d ops", info, len(h.Ops))
 	}
-	// With a newline, or inside a vector, it is an error.
-	for _, bad := range []string{input + "\n", "[" + input} {
-		if _, _, err := ReadEDN(strings.NewReader(bad)); err == nil {
-			t.Fatalf("%q: no error", bad)
-		}
+	// Inside a vector, it is recovered the same way.
+	h, info, err = ReadEDN(strings.NewReader("[" + input))
+	if err != nil || !info.Truncated || info.TruncatedLine != 2 || len(h.Ops) != 1 {
+		t.Fatalf("in a vector: %v, info %+v, %d ops", err, info, len(h.Ops))
+	}
+	// With a newline after it, the op started on an earlier line than the
+	// cut: an error.
+	if _, _, err := ReadEDN(strings.NewReader(input + "\n")); err == nil {
+		t.Fatalf("%q: no error", input+"\n")
 	}
 }
 
@@ -162,7 +167,6 @@ func TestEDNErrors(t *testing.T) {
 		{"float value", "{:type :invoke, :process 0, :f :read, :value 1.5}", "unsupported float 1.5"},
 		{"mismatched", "[{:type :invoke, :process 0, :f :read)]", `edn line 1: ')' closes a map`},
 		{"stray closer", "{:type :invoke, :process 0, :f :read}\n]", `edn line 2: unexpected ']'`},
-		{"eof in vector", "[{:type :invoke, :process 0, :f :read}\n", "input ends inside a collection of ops started at line 1"},
 		{"eof in multi-line map", "{:type :invoke,\n :process 0", "input ends inside a map started at line 1"},
 		{"unsupported macro", "{:type :invoke, :process 0, :f 'read}", "unsupported reader macro"},
 		{"regex", `{:type :invoke, :process 0, :f #"r"}`, "unsupported dispatch #\""},
@@ -171,7 +175,7 @@ func TestEDNErrors(t *testing.T) {
 		{"overflow", "{:type :invoke, :process 0, :f :read, :value 99999999999999999999}", "does not fit in 64 bits"},
 		{"too deep", "{:type :invoke, :process 0, :f :read, :value " + deep + "}", "nested deeper than 64"},
 		{"value too deep", "{:type :invoke, :process 0, :f :read, :value " + strings.Repeat("[", 40) + strings.Repeat("]", 40) + "}", "value nested deeper than 32"},
-		{"invalid history", "{:type :ok, :process 0, :f :read}", "invalid edn history"},
+		{"invalid history", "{:type :ok, :process 0, :f :read}\n", "invalid edn history"},
 		{"bare keyword", ":foo", "expected an op map, got a keyword"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,7 +210,7 @@ func TestEDNPrintParse(t *testing.T) {
 		}
 	}
 	// A reader that is already buffered is used as is.
-	br := bufio.NewReader(strings.NewReader("{:type :invoke, :process 0, :f :read}"))
+	br := bufio.NewReader(strings.NewReader("{:type :invoke, :process 0, :f :read}\n"))
 	if h, _, err := ReadEDN(br); err != nil || len(h.Ops) != 1 {
 		t.Fatalf("%v %v", h, err)
 	}

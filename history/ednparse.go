@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -88,7 +89,29 @@ type ednParser struct {
 	line     int  // current line, from 1
 	lastNL   bool // the last byte consumed was a newline
 	consumed bool // at least one byte was consumed
-	err      error
+	offset   int  // bytes consumed
+	// col is how many bytes of the current line were consumed: past
+	// maxLineBytes, the parser fails with errLineTooLong, so that input
+	// without newlines (/dev/zero) cannot grow a form without bound.
+	col int
+	err error
+	// stack holds the items of the collections being read (see coll).
+	stack []ednNode
+}
+
+// errLineTooLong is the read error of a line longer than maxLineBytes.
+var errLineTooLong = fmt.Errorf("longer than %d bytes (the bound of one line of history)", maxLineBytes)
+
+// tooLong reports whether consuming next would make the current line
+// longer than maxLineBytes, and records errLineTooLong if so.
+func (p *ednParser) tooLong(next byte) bool {
+	if p.col < maxLineBytes || next == '\n' {
+		return false
+	}
+	if p.err == nil {
+		p.err = errLineTooLong
+	}
+	return true
 }
 
 func newEDNParser(r *bufio.Reader) *ednParser {
@@ -97,6 +120,14 @@ func newEDNParser(r *bufio.Reader) *ednParser {
 
 func (p *ednParser) errorf(format string, args ...any) error {
 	return &ednError{line: p.line, msg: fmt.Sprintf(format, args...)}
+}
+
+// tokenErrorf is the error of a token that just ended. When the input
+// ends right after it, the token may be a cut one (":" of a keyword, "1e"
+// of "1e3"), so the error is marked as input ending inside a form.
+func (p *ednParser) tokenErrorf(format string, args ...any) error {
+	_, more := p.peek()
+	return &ednError{line: p.line, msg: fmt.Sprintf(format, args...), eof: !more && p.err == nil}
 }
 
 func (p *ednParser) eofError(what string, start int) error {
@@ -113,6 +144,9 @@ func (p *ednParser) peek() (byte, bool) {
 		}
 		return 0, false
 	}
+	if p.tooLong(b[0]) {
+		return 0, false
+	}
 	return b[0], true
 }
 
@@ -127,6 +161,11 @@ func (p *ednParser) peek2() (byte, bool) {
 
 // read consumes one byte.
 func (p *ednParser) read() (byte, bool) {
+	if p.col >= maxLineBytes {
+		if _, ok := p.peek(); !ok {
+			return 0, false
+		}
+	}
 	c, err := p.r.ReadByte()
 	if err != nil {
 		if !errors.Is(err, io.EOF) && p.err == nil {
@@ -135,9 +174,12 @@ func (p *ednParser) read() (byte, bool) {
 		return 0, false
 	}
 	p.consumed = true
+	p.offset++
+	p.col++
 	p.lastNL = c == '\n'
 	if c == '\n' {
 		p.line++
+		p.col = 0
 	}
 	return c, true
 }
@@ -220,6 +262,16 @@ func isCloser(c byte) bool { return c == ')' || c == ']' || c == '}' }
 // form reads one form. The caller has called skip and seen a byte that is
 // not a closing delimiter.
 func (p *ednParser) form(depth int) (ednNode, error) {
+	n, err := p.formBody(depth)
+	if err == nil && p.err != nil {
+		// A token cut by a read error or by the line bound.
+		return ednNode{}, p.ioErr()
+	}
+	return n, err
+}
+
+// formBody reads one form, for form.
+func (p *ednParser) formBody(depth int) (ednNode, error) {
 	if depth > maxEDNDepth {
 		return ednNode{}, p.errorf("forms nested deeper than %d", maxEDNDepth)
 	}
@@ -258,7 +310,7 @@ func (p *ednParser) form(depth int) (ednNode, error) {
 	case ':':
 		tok := p.token()
 		if tok == "" {
-			return ednNode{}, p.errorf("keyword without a name")
+			return ednNode{}, p.tokenErrorf("keyword without a name")
 		}
 		return ednNode{kind: ednKeyword, line: line, s: tok}, nil
 	}
@@ -268,7 +320,15 @@ func (p *ednParser) form(depth int) (ednNode, error) {
 
 // coll reads the items of a collection up to its closing delimiter.
 func (p *ednParser) coll(closer byte, what string, start, depth int) ([]ednNode, error) {
-	items := []ednNode{}
+	// The items of every open collection are on p.stack, this one's from
+	// base; each collection copies its own out, at its exact size, when it
+	// closes. Growing one shared stack instead of a slice per collection
+	// is most of the speed of reading a history.
+	base := len(p.stack)
+	defer func() {
+		clear(p.stack[base:])
+		p.stack = p.stack[:base]
+	}()
 	for {
 		c, ok, err := p.skip(depth + 1)
 		if err != nil {
@@ -282,13 +342,13 @@ func (p *ednParser) coll(closer byte, what string, start, depth int) ([]ednNode,
 			if c != closer {
 				return nil, p.errorf("%q closes a %s opened with %q at line %d", c, what, opener(closer), start)
 			}
-			return items, nil
+			return slices.Clone(p.stack[base:]), nil
 		}
 		n, err := p.form(depth + 1)
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, n)
+		p.stack = append(p.stack, n)
 	}
 }
 
@@ -310,8 +370,20 @@ func (p *ednParser) token() string {
 		if !ok || isEDNDelim(c) {
 			return b.String()
 		}
-		p.read()
-		b.WriteByte(c)
+		// Take the run of token bytes already buffered at once, within the
+		// line bound. Delimiters include the newline, so p.line and
+		// p.lastNL do not change.
+		buf, _ := p.r.Peek(min(p.r.Buffered(), maxLineBytes-p.col))
+		n := 0
+		for n < len(buf) && !isEDNDelim(buf[n]) {
+			n++
+		}
+		b.Write(buf[:n])
+		p.r.Discard(n)
+		p.offset += n
+		p.col += n
+		p.consumed = true
+		p.lastNL = false
 	}
 }
 
@@ -336,11 +408,11 @@ func (p *ednParser) number(tok string, line int) (ednNode, error) {
 	digits := strings.TrimSuffix(tok, "N")
 	if i, err := strconv.ParseInt(digits, 10, 64); err == nil {
 		if hasLeadingZero(digits) {
-			return ednNode{}, p.errorf("unsupported octal integer %s", tok)
+			return ednNode{}, p.errorf("unsupported octal integer %s", Clip(tok))
 		}
 		return ednNode{kind: ednInt, line: line, i: i}, nil
 	} else if errors.Is(err, strconv.ErrRange) {
-		return ednNode{}, p.errorf("integer %s does not fit in 64 bits", tok)
+		return ednNode{}, p.errorf("integer %s does not fit in 64 bits", Clip(tok))
 	}
 	f := strings.TrimSuffix(tok, "M")
 	if strings.ContainsAny(f, ".eE") && !strings.ContainsAny(f, "xX_pP") {
@@ -348,7 +420,7 @@ func (p *ednParser) number(tok string, line int) (ednNode, error) {
 			return ednNode{kind: ednFloat, line: line, s: tok}, nil
 		}
 	}
-	return ednNode{}, p.errorf("unsupported number %q", tok)
+	return ednNode{}, p.tokenErrorf("unsupported number %s", Quote(tok))
 }
 
 // hasLeadingZero reports an integer like 017, which Clojure reads as octal.
@@ -444,7 +516,7 @@ func (p *ednParser) char(line int) (ednNode, error) {
 	}
 	r, size := utf8.DecodeRuneInString(tok)
 	if size != len(tok) || r == utf8.RuneError {
-		return ednNode{}, p.errorf("unsupported character literal \\%s", tok)
+		return ednNode{}, p.tokenErrorf("unsupported character literal \\%s", Clip(tok))
 	}
 	return ednNode{kind: ednChar, line: line, r: r}, nil
 }
@@ -471,7 +543,7 @@ func (p *ednParser) dispatch(line, depth int) (ednNode, error) {
 		case "Inf", "-Inf", "NaN":
 			return ednNode{kind: ednFloat, line: line, s: "##" + tok}, nil
 		}
-		return ednNode{}, p.errorf("unsupported symbolic value ##%s", tok)
+		return ednNode{}, p.tokenErrorf("unsupported symbolic value ##%s", Clip(tok))
 	case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
 		tag := p.token()
 		c, ok, err := p.skip(depth + 1)
@@ -479,10 +551,10 @@ func (p *ednParser) dispatch(line, depth int) (ednNode, error) {
 			return ednNode{}, err
 		}
 		if !ok {
-			return ednNode{}, p.eofError("the tagged literal #"+tag, line)
+			return ednNode{}, p.eofError("the tagged literal #"+Clip(tag), line)
 		}
 		if isCloser(c) {
-			return ednNode{}, p.errorf("tag #%s has no form", tag)
+			return ednNode{}, p.errorf("tag #%s has no form", Clip(tag))
 		}
 		n, err := p.form(depth + 1)
 		if err != nil {
@@ -500,9 +572,9 @@ func parseEDNForm(s string, depth int) (ednNode, error) {
 	return p.single(depth)
 }
 
-// single parses the rest of the input as exactly one form, as if nested
-// depth levels deep.
-func (p *ednParser) single(depth int) (ednNode, error) {
+// first parses the first form of the rest of the input, as if nested
+// depth levels deep, and consumes nothing after it.
+func (p *ednParser) first(depth int) (ednNode, error) {
 	c, ok, err := p.skip(depth)
 	if err != nil {
 		return ednNode{}, err
@@ -513,7 +585,13 @@ func (p *ednParser) single(depth int) (ednNode, error) {
 	if isCloser(c) {
 		return ednNode{}, p.errorf("unexpected %q", c)
 	}
-	n, err := p.form(depth)
+	return p.form(depth)
+}
+
+// single parses the rest of the input as exactly one form, as if nested
+// depth levels deep.
+func (p *ednParser) single(depth int) (ednNode, error) {
+	n, err := p.first(depth)
 	if err != nil {
 		return ednNode{}, err
 	}

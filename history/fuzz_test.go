@@ -139,6 +139,8 @@ func FuzzJepsenLog(f *testing.F) {
 		"0\t:invoke\t:cas\t[1 4]\n0\t:info\t:cas\t:timed-out\n",
 		"1 :invoke :txn [[:r 1 nil] [:append 1 \"x\"]]\n1 :ok :txn [[:r 1 [1 2]] [:append 1 \"x\"]]",
 		"2\t:invoke\t:cas\t[1 2]\n2\t:ok\t:cas\t[1 2 \"not-swapped\"]\n",
+		"0\t:invoke\t:write\t3\n0\t:info\t:write\t3\t[:timeout \"socket closed\"]\n",
+		jepsen2017Log, maelstrom2021Log,
 	)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, info, err := ReadJepsenLog(bytes.NewReader(data))
@@ -161,6 +163,8 @@ func FuzzEDN(f *testing.F) {
 		`#jepsen.history.Op{:index 3, :type :info, :process :nemesis, :f :start, :value {"n1" #{"n2"}}, :x \a, :y 1.5e3, :z ##NaN}`,
 		`{:type :invoke, :process 0, :f "r", :value "a\"b\u00e9", :key 3, :error [:e "x"], "k" #inst "2020"} ; comment`,
 		"{:type :invoke, :process 0, :f :read}\n{:type :ok, :process 0, :f :read, :value [1 2",
+		"[{:type :invoke, :process 0, :f :read}\n {:type :ok, :process 0, :f :read, :value 1",
+		timeBackEDN,
 	)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, info, err := ReadEDN(bytes.NewReader(data))

@@ -85,8 +85,10 @@ const detectBytes = 64 << 10
 //   - '{' followed by ':', or '[', '(', ';' (a comment), or '#' followed
 //     by a letter, '{' or '_' (a tagged literal such as #jepsen.history.Op,
 //     a set, a discard): edn;
-//   - a line containing "jepsen.util - " or "jepsen.util: ", or a line
-//     that is itself an event ("3	:invoke	:read	nil"): jepsen-log.
+//   - a line containing "jepsen.util - " or "jepsen.util: ", a line of
+//     Jepsen's or Maelstrom's logger ("INFO [2017-...] jepsen worker 0 -
+//     jepsen.core ..."), or a line that holds an event
+//     ("3	:invoke	:read	nil"): jepsen-log.
 //
 // It returns an error wrapping ErrEmptyHistory for blank input, and a
 // *FormatError otherwise.
@@ -120,10 +122,8 @@ func DetectFormat(head []byte) (Format, error) {
 			rest = nil
 		}
 		s := string(line)
-		for _, p := range logPrefixes {
-			if strings.Contains(s, p) {
-				return FormatJepsenLog, nil
-			}
+		if strings.Contains(s, logger+" - ") || strings.Contains(s, logger+": ") || isJepsenLoggerLine(s) {
+			return FormatJepsenLog, nil
 		}
 		if _, _, ok, err := parseJepsenLine(s); ok && err == nil {
 			return FormatJepsenLog, nil
@@ -135,6 +135,24 @@ func DetectFormat(head []byte) (Format, error) {
 		first = first[:80]
 	}
 	return FormatAuto, &FormatError{FirstLine: string(first)}
+}
+
+// isJepsenLoggerLine reports whether s is a line of Jepsen's (or
+// Maelstrom's) console logger, event or not: a level, a bracketed
+// timestamp, a thread name and a jepsen or maelstrom logger ("INFO
+// [2021-02-23 10:30:50,001] jepsen node n1 - jepsen.control.util ...").
+// A log's first events may come after more than detectBytes of setup.
+func isJepsenLoggerLine(s string) bool {
+	level, rest, ok := strings.Cut(s, " [")
+	switch strings.TrimSpace(level) {
+	case "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL":
+	default:
+		return false
+	}
+	if !ok || len(rest) < 4 || strings.Trim(rest[:4], "0123456789") != "" {
+		return false
+	}
+	return strings.Contains(rest, "] ") && (strings.Contains(rest, " - jepsen.") || strings.Contains(rest, " - maelstrom."))
 }
 
 // Read reads a history in format f from r, detecting the format when f is
@@ -171,6 +189,7 @@ func Read(r io.Reader, f Format) (*History, ReadInfo, error) {
 	default:
 		return nil, ReadInfo{}, fmt.Errorf("history: unknown format %q", string(f))
 	}
+	info.Format = f
 	if err != nil {
 		return nil, info, err
 	}

@@ -16,9 +16,14 @@
 //
 //   - Ops[i].Index == i. Anomalies name operations by index, so an index
 //     must identify one line of the file forever.
+//   - The order of Ops is the real-time order of events: checkers order
+//     operations by position, never by Time.
 //   - Time is nanoseconds since the test started, read from the
 //     controller's monotonic clock and never from a node: clocks of nodes
-//     are exactly what a nemesis skews. Times never decrease along Ops.
+//     are exactly what a nemesis skews. Times of recorded histories never
+//     decrease along Ops; imported ones may go back a little (older Jepsen
+//     versions stamp times per worker), which the readers report in
+//     ReadInfo and Validate accepts. Times only measure durations.
 //   - A process has at most one operation in flight. Its invoke is
 //     followed by exactly one completion, or by none if the test ended
 //     first; a never-completed invocation is open until the end of time,
@@ -86,7 +91,7 @@ func (p *Process) UnmarshalJSON(data []byte) error {
 	}
 	n, err := strconv.ParseInt(string(data), 10, 32)
 	if err != nil || n < 0 {
-		return fmt.Errorf("history: process must be a non-negative integer or \"nemesis\", got %s", data)
+		return fmt.Errorf("history: process must be a non-negative integer or \"nemesis\", got %s", Clip(string(data)))
 	}
 	*p = Process(n)
 	return nil
@@ -135,7 +140,7 @@ func (op Op) String() string {
 // validate checks the fields of one op in isolation.
 func (op *Op) validate() error {
 	if !op.Type.Valid() {
-		return fmt.Errorf("op %d: unknown type %q", op.Index, op.Type)
+		return fmt.Errorf("op %d: unknown type %s", op.Index, Quote(fmt.Sprint(op.Type)))
 	}
 	if op.F == "" {
 		return fmt.Errorf("op %d: missing f", op.Index)

@@ -9,17 +9,70 @@ import (
 	"io"
 )
 
-// ReadInfo describes what a reader went through.
+// ReadInfo describes what a reader went through: typed facts about the
+// input that do not stop it from being read but that a person must be
+// told (see Warnings), and that `chaoscheck check` records in
+// results.json.
 type ReadInfo struct {
+	// Format is the format the input was read as (named or detected), set
+	// by Read and Load.
+	Format Format `json:"format,omitempty"`
 	// Lines is the number of lines of input, a final line without a
 	// newline included.
-	Lines int
-	// Truncated reports that the last line had no newline and did not
-	// parse: the writer crashed in the middle of it, and it was dropped.
-	Truncated bool
-	// TruncatedLine is the number (from 1) of the dropped line, when
-	// Truncated.
-	TruncatedLine int
+	Lines int `json:"lines"`
+	// Truncated reports that the input was cut short, as a crash in the
+	// middle of a write leaves it: the last line had no newline (in the
+	// line-based formats: JSONL, console logs, EDN one op a line), or an
+	// EDN vector of ops was not closed. The op that was being written, if
+	// any, was dropped, even when what remains of it parses: a read of 12
+	// cut to a read of 1 is not a read of 1.
+	Truncated bool `json:"truncated,omitempty"`
+	// TruncatedLine is the number (from 1) of the dropped line, or of the
+	// line where the unclosed vector ends, when Truncated.
+	TruncatedLine int `json:"truncated_line,omitempty"`
+	// TimeRegressions counts the ops whose time is lower than that of an
+	// op before them. Older Jepsen versions stamp times per worker, so
+	// their histories go back by about 100 ns here and there. The order of
+	// the file is the order of events: checkers use it as real-time
+	// order, and times only for durations.
+	TimeRegressions int `json:"time_regressions,omitempty"`
+	// FirstTimeRegression is the index of the first such op, when
+	// TimeRegressions > 0.
+	FirstTimeRegression int `json:"first_time_regression,omitempty"`
+	// MaxTimeRegressionNS is the largest step back, in nanoseconds.
+	MaxTimeRegressionNS int64 `json:"max_time_regression_ns,omitempty"`
+}
+
+// Warnings renders the facts of i a person must be told, one line each,
+// or nil when there are none.
+func (i ReadInfo) Warnings() []string {
+	var w []string
+	if i.Truncated {
+		w = append(w, fmt.Sprintf("the input was cut short at line %d (a crash mid-write?): the op being written there was dropped", i.TruncatedLine))
+	}
+	if i.TimeRegressions > 0 {
+		w = append(w, fmt.Sprintf("times go back at %d op(s), first at op %d, by up to %d ns (older Jepsen stamps times per worker): the file order was used as real-time order", i.TimeRegressions, i.FirstTimeRegression, i.MaxTimeRegressionNS))
+	}
+	return w
+}
+
+// noteTimes records in i where the times of h go back.
+func (i *ReadInfo) noteTimes(h *History) {
+	i.TimeRegressions, i.FirstTimeRegression, i.MaxTimeRegressionNS = 0, 0, 0
+	var high int64
+	for n := range h.Ops {
+		t := h.Ops[n].Time
+		if n > 0 && t < high {
+			if i.TimeRegressions == 0 {
+				i.FirstTimeRegression = n
+			}
+			i.TimeRegressions++
+			i.MaxTimeRegressionNS = max(i.MaxTimeRegressionNS, high-t)
+		}
+		if n == 0 || t > high {
+			high = t
+		}
+	}
 }
 
 // maxLineBytes bounds one line of input, so that a file without newlines
@@ -73,11 +126,12 @@ func (lr *lineReader) next() (line []byte, terminated bool, err error) {
 }
 
 // ReadJSONL reads a history written by Writer: one JSON op a line. Blank
-// lines are skipped. A last line without a newline that does not parse is
-// what a crash in the middle of a write leaves: it is dropped and reported
-// in ReadInfo, not as an error. Any other bad line is an error naming its
-// line number, and so is a history that breaks the invariants of the
-// package documentation (see History.Validate).
+// lines are skipped. A last line without a newline is what a crash in the
+// middle of a write leaves: it is dropped and reported in ReadInfo, not as
+// an error, whether or not it parses. Any other bad line is an error
+// naming its line number, and so is a history that breaks the invariants
+// of the package documentation (see History.Validate). Times that go back
+// are reported in ReadInfo.
 func ReadJSONL(r io.Reader) (*History, ReadInfo, error) {
 	var info ReadInfo
 	lr := newLineReader(r)
@@ -94,13 +148,13 @@ func ReadJSONL(r io.Reader) (*History, ReadInfo, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
+		if !terminated {
+			info.Truncated = true
+			info.TruncatedLine = lr.n
+			break
+		}
 		op, err := parseJSONLine(line, len(h.Ops))
 		if err != nil {
-			if !terminated {
-				info.Truncated = true
-				info.TruncatedLine = lr.n
-				break
-			}
 			return nil, info, fmt.Errorf("history: jsonl line %d: %w", lr.n, err)
 		}
 		h.Ops = append(h.Ops, op)
@@ -108,6 +162,7 @@ func ReadJSONL(r io.Reader) (*History, ReadInfo, error) {
 	if err := h.Validate(); err != nil {
 		return nil, info, fmt.Errorf("history: invalid jsonl history: %w", err)
 	}
+	info.noteTimes(h)
 	return h, info, nil
 }
 

@@ -202,7 +202,7 @@ func decodeValue(dec *json.Decoder, depth int) (Value, error) {
 	case json.Number:
 		i, err := strconv.ParseInt(string(t), 10, 64)
 		if err != nil {
-			return Value{}, fmt.Errorf("history: value %s is not a 64-bit integer", t)
+			return Value{}, fmt.Errorf("history: value %s is not a 64-bit integer", Clip(string(t)))
 		}
 		return Int(i), nil
 	case string:
@@ -227,6 +227,6 @@ func decodeValue(dec *json.Decoder, depth int) (Value, error) {
 		}
 		return List(list...), nil
 	default:
-		return Value{}, fmt.Errorf("history: value must be null, integer, string or array, got %v", t)
+		return Value{}, fmt.Errorf("history: value must be null, integer, string or array, got %s", Clip(fmt.Sprint(t)))
 	}
 }

@@ -131,7 +131,8 @@ func loadRun(dir, historyPath string, confined bool) (Input, error) {
 
 // LoadHistory reads the history file at path in any format the history
 // package detects. An empty file gives an empty history. The note, when
-// not empty, says what was repaired (a last line cut short by a crash).
+// not empty, says what the reader noticed (history.ReadInfo.Warnings: a
+// last line cut short by a crash, times that go back).
 func LoadHistory(path string) (*history.History, string, error) {
 	h, info, err := history.Load(path, history.FormatAuto)
 	switch {
@@ -141,8 +142,8 @@ func LoadHistory(path string) (*history.History, string, error) {
 		return nil, "", fmt.Errorf("read history: %w", err)
 	}
 	note := ""
-	if info.Truncated {
-		note = fmt.Sprintf("the last line (%d) of %s was cut short (a crash mid-write?) and was ignored", info.TruncatedLine, filepath.Base(path))
+	if w := info.Warnings(); len(w) > 0 {
+		note = filepath.Base(path) + ": " + strings.Join(w, "; ")
 	}
 	return h, note, nil
 }

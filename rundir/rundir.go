@@ -152,6 +152,8 @@ type Results struct {
 	// History is the history file the checks judged, relative to the
 	// results file when it is in the same directory.
 	History string `json:"history"`
+	// Input describes how `check` read History (nil for runs).
+	Input *Input `json:"input,omitempty"`
 }
 
 // CheckResults returns the checker results of checks.

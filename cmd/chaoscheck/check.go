@@ -30,28 +30,51 @@ func newCheckCmd() *cobra.Command {
 		Use:   "check FILE",
 		Short: "Check a history file (chaoscheck JSONL, Jepsen history.edn or console log)",
 		Long: `Check a recorded history offline. The format is detected from the content
-or named with --format (jsonl, edn, jepsen-log). Prints a verdict table and
-writes results.json (and porcupine's visualization of a non-linearizable
-key) next to the file, or into --out.`,
+or named with --format (jsonl, edn, jepsen-log). Without --model, the
+linearizability model is chosen from the history's operations. Prints a
+verdict table and writes results.json (and porcupine's visualization of a
+non-linearizable key) next to the file, or into --out. What the reader
+noticed (a cut last line, times that go back) is printed on stderr and kept
+in results.json's "input".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := history.ParseFormat(format)
 			if err != nil {
 				return badInput(err)
 			}
-			cs, err := buildCheckers(checkerNames, model, timeLimit, out, args[0])
+			var m checkers.Model
+			if model != "" {
+				if m, err = checkers.ParseModel(model); err != nil {
+					return badInput(err)
+				}
+			}
+			cs, err := buildCheckers(checkerNames, m, timeLimit, out, args[0])
 			if err != nil {
 				return badInput(err)
 			}
 			if err := linearizableFlags(cmd.Flags(), cs); err != nil {
 				return badInput(err)
 			}
+			lin := linearizableOf(cs)
 			h, info, err := history.Load(args[0], f)
 			if err != nil {
 				return badInput(err)
 			}
-			if info.Truncated {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: last line %d was cut short (a crash mid-write?) and was ignored\n", args[0], info.TruncatedLine)
+			input := &rundir.Input{Read: info, Warnings: info.Warnings()}
+			for _, w := range input.Warnings {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: %s\n", args[0], w)
+			}
+			if lin != nil {
+				input.Model, input.ModelFrom = string(lin.Model), "flag"
+				if lin.Model == "" {
+					choice, err := checkers.ChooseModel(h)
+					if err != nil {
+						return badInput(fmt.Errorf("%w: name one with --model, or other checkers with --checker", err))
+					}
+					lin.Model = choice.Model
+					input.Model, input.ModelFrom = string(choice.Model), "history"
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s; --model names another\n", choice)
+				}
 			}
 			outDir := outDirFor(out, args[0])
 			if err := os.MkdirAll(outDir, 0o755); err != nil {
@@ -65,6 +88,7 @@ key) next to the file, or into --out.`,
 				Checks:        checks,
 				Measurements:  measures.Compute(h, rundir.CheckResults(checks), measures.Options{}),
 				History:       historyRef(outDir, args[0]),
+				Input:         input,
 			}
 			printChecks(cmd.OutOrStdout(), res)
 			path := filepath.Join(outDir, rundir.ResultsFile)
@@ -77,21 +101,18 @@ key) next to the file, or into --out.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&format, "format", "", "history format: jsonl, edn, jepsen-log (default: detect)")
-	fl.StringVar(&model, "model", string(checkers.ModelCASRegister), "linearizability model: register, cas-register, kv")
+	fl.StringVar(&model, "model", "", "linearizability model: register, cas-register, kv (default: chosen from the history's operations: read, write, cas give cas-register; get, put, append give kv)")
 	fl.StringSliceVar(&checkerNames, "checker", []string{"linearizable"}, "checkers: linearizable, set, counter, session, lost-update")
 	fl.StringVar(&out, "out", "", "directory for results.json (default: beside FILE)")
 	fl.DurationVar(&timeLimit, "time-limit", 0, "bound on the linearizability search (0: none); past it the verdict is unknown")
 	return cmd
 }
 
-// buildCheckers turns --checker names into checkers.
-func buildCheckers(names []string, model string, limit time.Duration, out, file string) ([]checkers.Checker, error) {
+// buildCheckers turns --checker names into checkers. m is the model of
+// the linearizable checker, "" until it is chosen from the history.
+func buildCheckers(names []string, m checkers.Model, limit time.Duration, out, file string) ([]checkers.Checker, error) {
 	if limit < 0 {
 		return nil, fmt.Errorf("--time-limit must not be negative")
-	}
-	m, err := checkers.ParseModel(model)
-	if err != nil {
-		return nil, err
 	}
 	var cs []checkers.Checker
 	for _, n := range names {
@@ -127,6 +148,16 @@ func linearizableFlags(fs *pflag.FlagSet, cs []checkers.Checker) error {
 	for _, f := range []string{"model", "time-limit"} {
 		if fs.Changed(f) {
 			return fmt.Errorf("--%s applies to --checker linearizable, which is not given", f)
+		}
+	}
+	return nil
+}
+
+// linearizableOf returns the linearizable checker of cs, or nil.
+func linearizableOf(cs []checkers.Checker) *checkers.Linearizable {
+	for _, c := range cs {
+		if l, ok := c.(*checkers.Linearizable); ok {
+			return l
 		}
 	}
 	return nil

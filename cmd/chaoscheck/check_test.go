@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chaoscheck/chaoscheck/rundir"
+)
+
+// checkInput is the part of results.json that describes the input.
+type checkInput struct {
+	Input struct {
+		Model     string   `json:"model"`
+		ModelFrom string   `json:"model_from"`
+		Warnings  []string `json:"warnings"`
+		Read      struct {
+			Format          string `json:"format"`
+			Truncated       bool   `json:"truncated"`
+			TimeRegressions int    `json:"time_regressions"`
+		} `json:"read"`
+	} `json:"input"`
+	Checks []struct {
+		Reason string `json:"reason"`
+	} `json:"checks"`
+}
+
+func readCheckInput(t *testing.T, dir string) checkInput {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, rundir.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in checkInput
+	if err := json.Unmarshal(data, &in); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// Issue 10 case 12: without --model, the model comes from the history's
+// operations, and results.json says which was used.
+func TestCheckChoosesModelFromHistory(t *testing.T) {
+	data := filepath.Join("..", "..", "testdata", "porcupine")
+	for _, tc := range []struct {
+		file, model string
+		code        int
+	}{
+		{filepath.Join("kv", "c10-bad.txt"), "kv", exitInvalid},
+		{filepath.Join("kv", "c10-ok.txt"), "kv", exitValid},
+		{filepath.Join("etcd", "etcd_000.log"), "cas-register", exitInvalid},
+	} {
+		out := t.TempDir()
+		if code := run([]string{"check", "--out", out, filepath.Join(data, tc.file)}); code != tc.code {
+			t.Errorf("%s: exit %d, want %d", tc.file, code, tc.code)
+			continue
+		}
+		in := readCheckInput(t, out)
+		if in.Input.Model != tc.model || in.Input.ModelFrom != "history" {
+			t.Errorf("%s: input %+v, want model %s from the history", tc.file, in.Input, tc.model)
+		}
+	}
+	// --model still wins, and is recorded as such.
+	out := t.TempDir()
+	if code := run([]string{"check", "--out", out, "--model", "register", filepath.Join(data, "kv", "c10-bad.txt")}); code != exitUnknown {
+		t.Errorf("--model register on a kv history: exit %d, want %d", code, exitUnknown)
+	}
+	if in := readCheckInput(t, out); in.Input.Model != "register" || in.Input.ModelFrom != "flag" {
+		t.Errorf("--model register: input %+v", in.Input)
+	}
+}
+
+// Issue 10 cases 9 and 10: a history whose times go back and whose last
+// line is cut is checked, and both facts are in results.json.
+func TestCheckReportsInputWarnings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "history.edn")
+	edn := `{:type :invoke, :f :write, :value 1, :process 0, :time 1000}
+{:type :invoke, :f :read, :value nil, :process 1, :time 900}
+{:type :ok, :f :write, :value 1, :process 0, :time 1500}
+{:type :ok, :f :read, :value 1, :process 1, :time 1600}
+{:type :invoke, :f :read, :value nil, :process 1, :time 1700}
+{:type :ok, :f :read, :value 1`
+	if err := os.WriteFile(path, []byte(edn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"check", path}); code != exitValid {
+		t.Fatalf("exit %d, want %d", code, exitValid)
+	}
+	in := readCheckInput(t, dir)
+	if !in.Input.Read.Truncated || in.Input.Read.TimeRegressions != 1 || in.Input.Read.Format != "edn" || len(in.Input.Warnings) != 2 {
+		t.Fatalf("input %+v", in.Input)
+	}
+}
+
+// Issue 10 case 13: a huge input value is never echoed whole, neither in
+// the one-line error on stderr nor in results.json.
+func TestCheckBoundsQuotedInput(t *testing.T) {
+	dir := t.TempDir()
+	big := strings.Repeat("x", 1<<20)
+	// A write of a huge string: the cas-register model cannot interpret it.
+	path := filepath.Join(dir, "history.jsonl")
+	jsonl := `{"index":0,"time":1,"type":"invoke","process":0,"f":"write","value":"` + big + `"}` + "\n" +
+		`{"index":1,"time":2,"type":"ok","process":0,"f":"write","value":"` + big + `"}` + "\n"
+	if err := os.WriteFile(path, []byte(jsonl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"check", "--model", "cas-register", path}); code != exitUnknown {
+		t.Fatalf("exit %d, want %d", code, exitUnknown)
+	}
+	res, err := os.ReadFile(filepath.Join(dir, rundir.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) > 20000 {
+		t.Errorf("results.json of %d bytes for a 2 MiB history", len(res))
+	}
+
+	// A console log whose value is a huge unterminated string: bad input.
+	bin := buildBinary(t)
+	log := filepath.Join(dir, "console.log")
+	if err := os.WriteFile(log, []byte("0\t:invoke\t:write\t\""+big+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "check", "--format", "jepsen-log", log)
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitBadInput {
+		t.Fatalf("exit: %v, want %d", err, exitBadInput)
+	}
+	if n := stderr.Len(); n > 1000 || strings.Count(stderr.String(), "\n") != 1 {
+		t.Fatalf("stderr of %d bytes: %.300s", n, stderr.String())
+	}
+}
