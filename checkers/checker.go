@@ -123,3 +123,4 @@ func Merge(vs ...Verdict) Verdict {
 	}
 	return out
 }
+

@@ -147,7 +147,8 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 	res.Count("keys_invalid", 0)
 	res.Count("keys_unknown", 0)
 	if len(keys) == 0 {
-		res.Reason = "the history has no client operations"
+		res.Verdict = Unknown
+		res.Reason = "the history has no client operations, so nothing was checked"
 		return res
 	}
 
@@ -277,6 +278,10 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 	res.Reason = strings.Join(reasons, "; ")
 	if res.Verdict != Invalid && (len(undecided) > 0 || len(uninterpretable) > 0) {
 		res.Verdict = Unknown
+	}
+	if res.Verdict == Valid && searched == 0 {
+		res.Verdict = Unknown
+		res.Reason = strings.Join(append(reasons, "no client operation has a known effect (all failed, or were reads of unknown outcome), so nothing was checked"), "; ")
 	}
 	return res
 }

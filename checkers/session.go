@@ -237,7 +237,7 @@ func (Session) Check(ctx context.Context, h *history.History) Result {
 	stateOf := make(map[sessionKey]int32)
 	var states []sessionState
 	procs := make(map[history.Process]struct{})
-	var okReads, ambiguousReads, phantoms int64
+	var okReads, ambiguousReads, phantoms, compared int64
 	for n, p := range pairs {
 		if n%wlPollEvery == 0 && ctx.Err() != nil {
 			return wlCancelled(name, ctx.Err())
@@ -269,6 +269,9 @@ func (Session) Check(ctx context.Context, h *history.History) Result {
 			ambiguousReads++
 			continue
 		}
+		if st.lastWrite >= 0 || st.bestRead >= 0 {
+			compared++
+		}
 		s.readYourWrites(st, n, y)
 		s.monotonic(st, n, y)
 		if y >= 0 && (st.bestRead < 0 || s.writes[y].inv > s.writes[st.bestWrite].inv) {
@@ -286,12 +289,22 @@ func (Session) Check(ctx context.Context, h *history.History) Result {
 	res.Count("acknowledged-writes", okWrites)
 	res.Count("ambiguous-reads", ambiguousReads)
 	res.Count("phantom-reads", phantoms)
+	res.Count("compared-reads", compared)
 	if ambiguousValues > 0 {
 		res.Reason = fmt.Sprintf("%d value(s) were written by more than one operation that may have taken effect; %d read(s) of them were not checked", ambiguousValues, ambiguousReads)
 	}
-	if okReads == 0 && res.Verdict != Invalid {
+	switch {
+	case res.Verdict == Invalid:
+	case okReads == 0:
 		res.Verdict = Unknown
 		res.Reason = "no ok read, so no session guarantee can be checked"
+	case compared == 0:
+		res.Verdict = Unknown
+		why := "no read followed an acknowledged write or an earlier read of its own session on its key, so no session guarantee was checked"
+		if res.Reason != "" {
+			why = res.Reason + "; " + why
+		}
+		res.Reason = why
 	}
 	return res
 }

@@ -185,7 +185,7 @@ func TestSessionAmbiguousValue(t *testing.T) {
 	b.op(3, "write", "k", wkInt(5), history.Fail, wkInt(5))
 	b.op(0, "read", "k", wkNil, history.OK, wkInt(5))
 	res := wkRun(t, Session{}, b)
-	wkWant(t, res, Valid, nil)
+	wkWant(t, res, Unknown, nil)
 	wkCount(t, res, "ambiguous-reads", 1)
 	wkContains(t, res.Reason, "more than one operation")
 }

@@ -71,7 +71,8 @@ import (
 // lost, unexpected, fail-add-present, recovered, stale (elements),
 // stale-reads (element-read pairs), never-read.
 //
-// Any history a set workload cannot have written (an operation other than
+// A history without any add decided nothing and gives Unknown. Any
+// history a set workload cannot have written (an operation other than
 // add and read, an element that is not an integer, a read that is not a
 // list of integers, a malformed history) gives Unknown. Elements are
 // expected to be unique per key; an element added more than once is judged
@@ -522,6 +523,11 @@ func (s *setRun) finish(keys int) {
 		res.Count(c.name, c.n)
 	}
 	var notes []string
+	if s.attempted == 0 && res.Verdict != Invalid {
+		// Reads with nothing to contain decide nothing (issue 10).
+		res.Verdict = Unknown
+		notes = append(notes, "no add was attempted, so no element could be lost or stale")
+	}
 	if len(s.unreadKeys) > 0 {
 		notes = append(notes, fmt.Sprintf("%d key(s) with adds have no ok read, so they were not checked: %s", len(s.unreadKeys), wlKeySample(s.unreadKeys)))
 		if res.Verdict != Invalid {
