@@ -123,4 +123,3 @@ func Merge(vs ...Verdict) Verdict {
 	}
 	return out
 }
-
