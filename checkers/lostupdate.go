@@ -31,9 +31,11 @@ import (
 // collision).
 //
 // Operations that failed or whose outcome is unknown carry no read value
-// and are ignored. Operations other than rmw, ok completions that are not
-// [int-or-nil int] and malformed histories give Unknown, and so does a
-// history without an acknowledged rmw. Time and memory are linear in the
+// and are ignored. A key with an operation other than rmw, or an ok
+// completion that is not [int-or-nil int], is not checked and is named in
+// Result.Reason: it makes the verdict Unknown unless another key proves an
+// anomaly (invalid wins over unknown). A malformed history gives Unknown,
+// and so does a history without an acknowledged rmw. Time and memory are linear in the
 // history.
 type LostUpdate struct{}
 
@@ -66,13 +68,15 @@ func (LostUpdate) Check(ctx context.Context, h *history.History) Result {
 	keyIDs := make(map[string]int32)
 	var keys []string
 	var rmw, ok, failed, indeterminate int64
+	var unchecked wlUnchecked
 	for n, p := range pairs {
 		if n%wlPollEvery == 0 && ctx.Err() != nil {
 			return wlCancelled(name, ctx.Err())
 		}
 		inv := &h.Ops[p.Invoke]
 		if inv.F != "rmw" {
-			return unknown(name, wlBadOp(inv, "f %q is not an operation of the lost-update workload (rmw)", inv.F).Error())
+			unchecked.add(inv.Key, wlBadOp(inv, "f %q is not an operation of the lost-update workload (rmw)", inv.F))
+			continue
 		}
 		rmw++
 		key, seen := keyIDs[inv.Key]
@@ -94,7 +98,8 @@ func (LostUpdate) Check(ctx context.Context, h *history.History) Result {
 		comp := &h.Ops[p.Complete]
 		read, _, err := lostUpdateValue(comp)
 		if err != nil {
-			return unknown(name, err.Error())
+			unchecked.add(inv.Key, err)
+			continue
 		}
 		g := lostUpdateRead{key: key}
 		if r, isInt := read.AsInt(); isInt {
@@ -130,8 +135,12 @@ func (LostUpdate) Check(ctx context.Context, h *history.History) Result {
 	slices.SortFunc(order, func(a, b int) int { return int(collisions[a][0] - collisions[b][0]) })
 
 	res := Result{Checker: name, Verdict: Valid}
-	var lost, lostPairs int64
+	var lost, lostPairs, collided int64
 	for _, n := range order {
+		if unchecked.has(keys[groups[n].key]) {
+			continue
+		}
+		collided++
 		ms := collisions[n]
 		k := int64(len(ms))
 		lost += k - 1
@@ -145,13 +154,14 @@ func (LostUpdate) Check(ctx context.Context, h *history.History) Result {
 	res.Count("ok", ok)
 	res.Count("failed", failed)
 	res.Count("indeterminate", indeterminate)
-	res.Count("collisions", int64(len(groups)))
+	res.Count("collisions", collided)
 	res.Count("lost-updates", lost)
 	res.Count("lost-update-pairs", lostPairs)
 	if ok == 0 && res.Verdict != Invalid {
 		res.Verdict = Unknown
 		res.Reason = "no acknowledged rmw operation, so nothing to check"
 	}
+	unchecked.apply(&res)
 	return res
 }
 

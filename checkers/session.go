@@ -72,9 +72,11 @@ import (
 // checker relies on: reads of it are skipped and counted as
 // "ambiguous-reads", and Result.Reason says so.
 //
-// Operations other than read, write and cas, values of the wrong form and
-// malformed histories give Unknown, and so does a history without an ok
-// read. Time and memory are linear in the history (hash maps by value and
+// A key with an operation other than read, write and cas, or a value of
+// the wrong form, is not checked and is named in Result.Reason: it makes
+// the verdict Unknown unless another key proves an anomaly (invalid wins
+// over unknown). A malformed history gives Unknown, and so does a history
+// without an ok read. Time and memory are linear in the history (hash maps by value and
 // by session and key).
 type Session struct{}
 
@@ -164,6 +166,7 @@ func (Session) Check(ctx context.Context, h *history.History) Result {
 	kind := make([]uint8, len(pairs))
 	keyIDs := make(map[string]int32)
 	var nReads, nWrites, nCAS, okWrites, swapped, ambiguousValues int64
+	var unchecked wlUnchecked
 	for n, p := range pairs {
 		if n%wlPollEvery == 0 && ctx.Err() != nil {
 			return wlCancelled(name, ctx.Err())
@@ -185,7 +188,8 @@ func (Session) Check(ctx context.Context, h *history.History) Result {
 			if outcome == history.OK {
 				comp := &h.Ops[p.Complete]
 				if _, ok := comp.Value.AsInt(); !ok && !comp.Value.IsNil() {
-					return unknown(name, wlBadOp(comp, "a register read must return an integer or nil, got %s", comp.Value).Error())
+					unchecked.add(inv.Key, wlBadOp(comp, "a register read must return an integer or nil, got %s", comp.Value))
+					continue
 				}
 				kind[n] = sessRead
 			}
@@ -198,7 +202,8 @@ func (Session) Check(ctx context.Context, h *history.History) Result {
 				v, ok = h.Ops[p.Complete].Value.AsInt()
 			}
 			if !ok {
-				return unknown(name, wlBadOp(inv, "write needs an integer value, got %s", inv.Value).Error())
+				unchecked.add(inv.Key, wlBadOp(inv, "write needs an integer value, got %s", inv.Value))
+				continue
 			}
 			status = sessionStatus(outcome)
 		case "cas":
@@ -206,13 +211,15 @@ func (Session) Check(ctx context.Context, h *history.History) Result {
 			var err error
 			v, status, err = sessionCAS(h, p, outcome)
 			if err != nil {
-				return unknown(name, err.Error())
+				unchecked.add(inv.Key, err)
+				continue
 			}
 			if status == swOK {
 				swapped++
 			}
 		default:
-			return unknown(name, wlBadOp(inv, "f %q is not an operation of the register workload (read, write, cas)", inv.F).Error())
+			unchecked.add(inv.Key, wlBadOp(inv, "f %q is not an operation of the register workload (read, write, cas)", inv.F))
+			continue
 		}
 		if status == swOK {
 			okWrites++
@@ -242,7 +249,7 @@ func (Session) Check(ctx context.Context, h *history.History) Result {
 		if n%wlPollEvery == 0 && ctx.Err() != nil {
 			return wlCancelled(name, ctx.Err())
 		}
-		if kind[n] == sessOther {
+		if kind[n] == sessOther || unchecked.has(s.keys[s.keyOf[n]]) {
 			continue
 		}
 		proc := h.Ops[p.Invoke].Process
@@ -306,6 +313,7 @@ func (Session) Check(ctx context.Context, h *history.History) Result {
 		}
 		res.Reason = why
 	}
+	unchecked.apply(&res)
 	return res
 }
 

@@ -71,10 +71,12 @@ import (
 // lost, unexpected, fail-add-present, recovered, stale (elements),
 // stale-reads (element-read pairs), never-read.
 //
-// A history without any add decided nothing and gives Unknown. Any
-// history a set workload cannot have written (an operation other than
+// A history without any add decided nothing and gives Unknown. A key with
+// an operation a set workload cannot have written (an operation other than
 // add and read, an element that is not an integer, a read that is not a
-// list of integers, a malformed history) gives Unknown. Elements are
+// list of integers) is not checked and is named in Result.Reason: it makes
+// the verdict Unknown unless another key proves an anomaly (invalid wins
+// over unknown). A malformed history gives Unknown. Elements are
 // expected to be unique per key; an element added more than once is judged
 // on all its adds together (its earliest ok add makes it known).
 //
@@ -147,6 +149,7 @@ type setRun struct {
 	unreadKeys    []string
 	staleAllowed  int64
 	staleAllowedE int64
+	unchecked     wlUnchecked
 }
 
 // Check judges h. See Set for the semantics.
@@ -157,7 +160,10 @@ func (c Set) Check(ctx context.Context, h *history.History) Result {
 	if err != nil {
 		return unknown(name, err.Error())
 	}
-	type setKeyOps struct{ adds, reads []int }
+	type setKeyOps struct {
+		adds, reads []int
+		bad         error // an operation the checker cannot interpret
+	}
 	byKey := make(map[string]*setKeyOps)
 	for n, p := range pairs {
 		if n%wlPollEvery == 0 && ctx.Err() != nil {
@@ -177,7 +183,9 @@ func (c Set) Check(ctx context.Context, h *history.History) Result {
 				ko.reads = append(ko.reads, n)
 			}
 		default:
-			return unknown(name, wlBadOp(inv, "f %q is not an operation of the set workload (add, read)", inv.F).Error())
+			if ko.bad == nil {
+				ko.bad = wlBadOp(inv, "f %q is not an operation of the set workload (add, read)", inv.F)
+			}
 		}
 	}
 	if len(byKey) == 0 {
@@ -196,11 +204,15 @@ func (c Set) Check(ctx context.Context, h *history.History) Result {
 			return wlCancelled(name, err)
 		}
 		ko := byKey[k]
+		if ko.bad != nil {
+			s.unchecked.add(k, ko.bad)
+			continue
+		}
 		if err := s.checkKey(k, ko.adds, ko.reads); err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return wlCancelled(name, ctxErr)
 			}
-			return unknown(name, err.Error())
+			s.unchecked.add(k, err)
 		}
 	}
 	s.finish(len(keys))
@@ -544,4 +556,5 @@ func (s *setRun) finish(keys int) {
 		notes = append(notes, fmt.Sprintf("%d stale read(s) of %d element(s) allowed by AllowStale", s.staleAllowed, s.staleAllowedE))
 	}
 	res.Reason = strings.Join(notes, "; ")
+	s.unchecked.apply(res)
 }
