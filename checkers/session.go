@@ -97,6 +97,10 @@ const (
 // completion time minus the moment x was certainly written (the earlier of
 // its ok completion and r1's completion).
 //
+// Result.Staleness holds the staleness of every stale read (uncapped):
+// one entry per read that violates either guarantee, the longer of the
+// two when it violates both.
+//
 // Monotonic writes (a session's writes are applied in session order at
 // every replica) is NOT decided here, and is never reported: with
 // overwriting registers a read of q's older write after a read of q's newer
@@ -339,6 +343,8 @@ func (Session) Check(ctx context.Context, h *history.History) Result {
 		s.writes = append(s.writes, sessionWrite{inv: p.Invoke, cmp: p.Complete, value: v, key: key, same: prev, proc: inv.Process, status: status})
 	}
 
+	sample := &StalenessSample{Of: "stale reads"}
+	res.Staleness = sample
 	s.knownHead = make([]int32, len(s.writes))
 	for i := range s.knownHead {
 		s.knownHead[i] = -1
@@ -385,10 +391,18 @@ func (Session) Check(ctx context.Context, h *history.History) Result {
 		if st.lastW >= 0 || st.bestRead >= 0 {
 			compared++
 		}
-		ryw := s.readYourWrites(si, n, isNil, cand)
-		mono := s.monotonic(si, n, isNil, cand)
+		ryw, rywStale := s.readYourWrites(si, n, isNil, cand)
+		mono, monoStale := s.monotonic(si, n, isNil, cand)
 		if !ryw || !mono {
 			undecided++
+		}
+		if stale := max(rywStale, monoStale); stale >= 0 {
+			// One entry per stale read: the longer of the two.
+			n := 1
+			if rywStale >= 0 && monoStale >= 0 {
+				n = 2
+			}
+			sample.Add(stale, n)
 		}
 		if len(cand) == 1 {
 			c := cand[0]
@@ -607,11 +621,12 @@ func (s *sessionRun) knew(proc history.Process, w int32, before int) (history.Pa
 
 // readYourWrites checks ok read n of session state si (nil, or with the
 // candidates cand) against the session's latest acknowledged write of the
-// key. It returns false when the read is undecided.
-func (s *sessionRun) readYourWrites(si int32, n int, isNil bool, cand []int32) bool {
+// key. It returns false when the read is undecided, and the staleness of
+// a violation (-1: none).
+func (s *sessionRun) readYourWrites(si int32, n int, isNil bool, cand []int32) (decided bool, stale int64) {
 	st := &s.states[si]
 	if st.lastW < 0 {
-		return true
+		return true, -1
 	}
 	h, p := s.h, s.pairs[n]
 	wi := st.lastW
@@ -637,16 +652,17 @@ func (s *sessionRun) readYourWrites(si int32, n int, isNil bool, cand []int32) b
 		var decided bool
 		class, decided = sessionVerdict(classes)
 		if !decided {
-			return false
+			return false, -1
 		}
 	}
 	if class == sessFine {
-		return true
+		return true, -1
 	}
 	kind := KindReadYourWrites
 	if class == sessRealtime {
 		kind = KindReadYourWritesRealtime
 	}
+	stale = h.Ops[p.Complete].Time - h.Ops[w.cmp].Time
 	wlAddAnomaly(s.res, kind, func() Anomaly {
 		key := s.keys[s.keyOf[n]]
 		wit := []int{w.inv, w.cmp, p.Invoke, p.Complete}
@@ -682,11 +698,11 @@ func (s *sessionRun) readYourWrites(si int32, n int, isNil bool, cand []int32) b
 		return Anomaly{
 			Kind: kind, Key: key,
 			Ops:         wlWitness(h, wit...),
-			StalenessNS: h.Ops[p.Complete].Time - h.Ops[w.cmp].Time,
+			StalenessNS: stale,
 			Message:     msg,
 		}
 	})
-	return true
+	return true, stale
 }
 
 // writeRefs lists up to four candidate writes and adds them to the
@@ -724,11 +740,12 @@ func (s *sessionRun) causallyAfter(si, yi int32) (read, x int32, ok bool) {
 
 // monotonic checks ok read n of session state si (nil, or with the
 // candidates cand) against the session's earlier reads of the key, for
-// monotonic reads. It returns false when the read is undecided.
-func (s *sessionRun) monotonic(si int32, n int, isNil bool, cand []int32) bool {
+// monotonic reads. It returns false when the read is undecided, and the
+// staleness of a violation (-1: none).
+func (s *sessionRun) monotonic(si int32, n int, isNil bool, cand []int32) (decided bool, stale int64) {
 	st := &s.states[si]
 	if st.bestRead < 0 {
-		return true
+		return true, -1
 	}
 	h, p := s.h, s.pairs[n]
 	class := sessProper // nil: the initial state
@@ -758,7 +775,7 @@ func (s *sessionRun) monotonic(si int32, n int, isNil bool, cand []int32) bool {
 		var decided bool
 		class, decided = sessionVerdict(classes)
 		if !decided {
-			return false
+			return false, -1
 		}
 		if class == sessProper {
 			s.one[0] = proofW
@@ -766,7 +783,7 @@ func (s *sessionRun) monotonic(si int32, n int, isNil bool, cand []int32) bool {
 		}
 	}
 	if class == sessFine {
-		return true
+		return true, -1
 	}
 	kind := KindMonotonicReads
 	if class == sessRealtime {
@@ -779,13 +796,14 @@ func (s *sessionRun) monotonic(si int32, n int, isNil bool, cand []int32) bool {
 	if len(xs) == 1 && s.writes[xs[0]].status == swOK && s.writes[xs[0]].cmp < since {
 		since = s.writes[xs[0]].cmp
 	}
+	stale = h.Ops[p.Complete].Time - h.Ops[since].Time
 	wlAddAnomaly(s.res, kind, func() Anomaly {
 		key := s.keys[s.keyOf[n]]
 		proc := h.Ops[p.Invoke].Process
 		xv := h.Ops[rp.Complete].Value.String()
 		wit := []int{rp.Invoke, rp.Complete, p.Invoke, p.Complete}
 		xref := s.writeRefs(xs, &wit)
-		a := Anomaly{Kind: kind, Key: key, StalenessNS: h.Ops[p.Complete].Time - h.Ops[since].Time}
+		a := Anomaly{Kind: kind, Key: key, StalenessNS: stale}
 		if isNil {
 			a.Message = fmt.Sprintf("process %s read %s from key %q (%s, written by %s), then its later read %s returned nil: its reads went back to the empty register",
 				proc, xv, key, wlPairRef(h, rp), xref, wlPairRef(h, p))
@@ -817,5 +835,5 @@ func (s *sessionRun) monotonic(si int32, n int, isNil bool, cand []int32) bool {
 		a.Ops = wlWitness(h, wit...)
 		return a
 	})
-	return true
+	return true, stale
 }

@@ -55,7 +55,10 @@ import (
 //     and the next read that contained it. StalenessNS is that stale
 //     read's completion time minus the time the element became known (the
 //     add's ok completion, or the completion of the read that revealed it).
-//     The message says how many reads missed it.
+//     The message says how many reads missed it. Result.Staleness holds
+//     that staleness for every stale element (uncapped, and also when
+//     AllowStale makes them legal): one entry per element, not per
+//     element-read pair, which would cost time quadratic in the history.
 //
 // Stale reads contradict linearizability but not eventual consistency:
 // Jepsen's set-full reports them and makes them invalid only when
@@ -198,6 +201,7 @@ func (c Set) Check(ctx context.Context, h *history.History) Result {
 	sort.Strings(keys)
 
 	res := Result{Checker: name, Verdict: Valid}
+	res.Staleness = &StalenessSample{Of: "stale elements"}
 	s := &setRun{c: c, ctx: ctx, h: h, pairs: pairs, res: &res, ids: make(map[int64]int32)}
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
@@ -500,6 +504,7 @@ func (s *setRun) judge(key string, reads []int, e *setElem, fp history.Pair, fin
 	}
 	s.stale++
 	s.staleReads += int64(missing)
+	s.res.Staleness.Add(h.Ops[readPair(r).Complete].Time-h.Ops[known].Time, 1)
 	if s.c.AllowStale {
 		s.staleAllowedE++
 		s.staleAllowed += int64(missing)
