@@ -84,7 +84,7 @@ func (Stats) Check(ctx context.Context, h *history.History) Result {
 	}
 	if len(never) > 0 {
 		res.Verdict = Unknown
-		res.Reason = fmt.Sprintf("operations of kind %s never succeeded, so the history cannot show whether they take effect: a verdict of valid would be unproven (as in Jepsen's stats checker, every kind needs an ok operation)", strings.Join(never, ", "))
+		res.Reason = fmt.Sprintf("%s never succeeded, so the history cannot show whether such operations take effect: a verdict of valid would be unproven (as in Jepsen's stats checker, every operation kind needs an ok operation)", strings.Join(never, ", "))
 	}
 	return res
 }
