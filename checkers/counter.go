@@ -33,6 +33,9 @@ import (
 // the read could have seen. For positive deltas this is Jepsen's rule.
 //
 // Reads that fail or have an unknown outcome say nothing and are skipped.
+// A key with adds but no ok read was never checked: it makes the verdict
+// Unknown unless another key proves an anomaly, and is named in
+// Result.Reason.
 // A key with an operation other than add and read, a non-integer delta or
 // read value, or a sum that overflows int64 is not checked, and is named
 // in Result.Reason: it makes the verdict Unknown unless another key proves
@@ -77,7 +80,8 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 	var keyNames []string
 	var adds, okAdds, failedAdds, unknownAdds, reads, okReads int64
 	var unchecked wlUnchecked
-	var bad []bool // key number -> unchecked
+	var bad []bool          // key number -> unchecked
+	var hasAdd, read []bool // key number -> has adds, has an ok read
 	for n, p := range pairs {
 		if n%wlPollEvery == 0 && ctx.Err() != nil {
 			return wlCancelled(name, ctx.Err())
@@ -93,6 +97,8 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 			keyIDs[inv.Key] = id
 			keyNames = append(keyNames, inv.Key)
 			bad = append(bad, false)
+			hasAdd = append(hasAdd, false)
+			read = append(read, false)
 		}
 		keyOf[n] = id
 		if bad[id] {
@@ -112,6 +118,7 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 				continue
 			}
 			delta[n] = d
+			hasAdd[id] = true
 			switch outcome {
 			case history.OK:
 				okAdds++
@@ -124,6 +131,7 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 			reads++
 			if outcome == history.OK {
 				okReads++
+				read[id] = true
 				comp := &h.Ops[p.Complete]
 				if _, ok := comp.Value.AsInt(); !ok {
 					bad[id] = true
@@ -224,6 +232,7 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 		res.Verdict = Unknown
 		res.Reason = "no ok read, so no counter value to check"
 	}
+
 	if len(keyNames) > 1 && res.Verdict == Invalid {
 		var badKeys []string
 		seen := make(map[string]bool)
@@ -235,6 +244,24 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 		}
 		sort.Strings(badKeys)
 		res.Reason = fmt.Sprintf("out-of-bounds reads on key(s) %s", wlKeySample(badKeys))
+	}
+	var unread []string
+	for id, k := range keyNames {
+		if hasAdd[id] && !read[id] && !bad[id] {
+			unread = append(unread, k)
+		}
+	}
+	if len(unread) > 0 && okReads > 0 {
+		// Like the set checker's unread keys: nothing was decided there.
+		sort.Strings(unread)
+		note := fmt.Sprintf("%d key(s) with adds have no ok read, so they were not checked: %s", len(unread), wlKeySample(unread))
+		if res.Verdict != Invalid {
+			res.Verdict = Unknown
+		}
+		if res.Reason != "" {
+			note = res.Reason + "; " + note
+		}
+		res.Reason = note
 	}
 	unchecked.apply(&res)
 	return res
