@@ -534,31 +534,38 @@ func (s *sessionRun) candidates(n int) (cand []int32, many bool) {
 func (s *sessionRun) phantom(n int) {
 	h, p := s.h, s.pairs[n]
 	x, _ := h.Ops[p.Complete].Value.AsInt()
-	// The most telling write of the value: one of this key (a failed
-	// one, or one invoked too late), else one of another key.
+	// Why no write of the value explains the read, from the writes of
+	// this key (failed, or invoked too late), else those of other keys.
 	why := "no operation ever wrote it"
 	wit := []int{p.Invoke, p.Complete}
-	best := -1
+	var failed, late, other int
 	idx, found := s.byValue[x]
 	for ; found && idx >= 0; idx = s.writes[idx].same {
 		w := &s.writes[idx]
-		rank := 1
-		if w.key == s.keyOf[n] {
-			rank = 2
-		}
-		if rank <= best {
-			continue
-		}
-		best = rank
 		switch {
 		case w.key != s.keyOf[n]:
-			why = fmt.Sprintf("it was written to key %q, not this one", s.keys[w.key])
+			if other == 0 && failed+late == 0 {
+				why = fmt.Sprintf("it was written to key %q, not this one", s.keys[w.key])
+				wit = []int{p.Invoke, p.Complete, w.inv, w.cmp}
+			}
+			other++
+			continue
 		case w.status == swNone:
-			why = "its writes of this key failed or did not swap, so they never took effect"
+			failed++
 		default:
-			why = "its write was invoked only after the read returned"
+			late++
 		}
-		wit = []int{p.Invoke, p.Complete, w.inv, w.cmp}
+		if failed+late == 1 {
+			wit = []int{p.Invoke, p.Complete, w.inv, w.cmp}
+		}
+	}
+	switch {
+	case failed > 0 && late > 0:
+		why = fmt.Sprintf("of its %d writes of this key, %d failed or did not swap (no effect) and %d were invoked only after the read returned", failed+late, failed, late)
+	case failed > 0:
+		why = "its writes of this key failed or did not swap, so they never took effect"
+	case late > 0:
+		why = "its writes of this key were invoked only after the read returned"
 	}
 	wlAddAnomaly(s.res, KindPhantomRead, func() Anomaly {
 		key := s.keys[s.keyOf[n]]
