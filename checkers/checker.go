@@ -72,6 +72,35 @@ type Result struct {
 	// Artifacts are files the checker wrote (e.g. porcupine's
 	// visualization), relative to the output directory.
 	Artifacts []string `json:"artifacts,omitempty"`
+	// Staleness, for checkers that measure staleness, holds the staleness
+	// of every stale observation they found: uncapped, unlike Anomalies,
+	// whose witnesses stop at MaxAnomalies per kind. It is not written to
+	// results.json: package measures summarises it into the run's
+	// staleness distribution.
+	Staleness *StalenessSample `json:"-"`
+}
+
+// StalenessSample is the staleness of every stale observation of one
+// check, 8 bytes each.
+type StalenessSample struct {
+	// Of names what one entry measures, plural: "stale reads" (one per
+	// read that missed a write), or "stale elements" (the set checker:
+	// one per element, its last stale read).
+	Of string
+	// NS holds one staleness per observation, in nanoseconds (the time
+	// from the completion of the missed write to the stale read's), in
+	// the order found.
+	NS []int64
+	// Anomalies is how many anomalies the observations make: more than
+	// len(NS) when one read violates two guarantees (it is one stale
+	// read, with the longer staleness).
+	Anomalies int
+}
+
+// Add records one observation, the witness of n anomalies.
+func (s *StalenessSample) Add(ns int64, n int) {
+	s.NS = append(s.NS, ns)
+	s.Anomalies += n
 }
 
 // MaxAnomalies is how many witnesses of one kind a Result keeps.

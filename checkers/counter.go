@@ -33,9 +33,14 @@ import (
 // the read could have seen. For positive deltas this is Jepsen's rule.
 //
 // Reads that fail or have an unknown outcome say nothing and are skipped.
-// Operations other than add and read, non-integer deltas or read values,
-// sums that overflow int64, and malformed histories give Unknown, and so
-// does a history without an ok read. The check is one pass over the
+// A key with adds but no ok read was never checked: it makes the verdict
+// Unknown unless another key proves an anomaly, and is named in
+// Result.Reason.
+// A key with an operation other than add and read, a non-integer delta or
+// read value, or a sum that overflows int64 is not checked, and is named
+// in Result.Reason: it makes the verdict Unknown unless another key proves
+// an anomaly (invalid wins over unknown). A malformed history gives
+// Unknown, and so does a history without an ok read. The check is one pass over the
 // history, in time linear in its length.
 type Counter struct{}
 
@@ -74,6 +79,9 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 	keyIDs := make(map[string]int32)
 	var keyNames []string
 	var adds, okAdds, failedAdds, unknownAdds, reads, okReads int64
+	var unchecked wlUnchecked
+	var bad []bool          // key number -> unchecked
+	var hasAdd, read []bool // key number -> has adds, has an ok read
 	for n, p := range pairs {
 		if n%wlPollEvery == 0 && ctx.Err() != nil {
 			return wlCancelled(name, ctx.Err())
@@ -88,8 +96,14 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 			id = int32(len(keyNames))
 			keyIDs[inv.Key] = id
 			keyNames = append(keyNames, inv.Key)
+			bad = append(bad, false)
+			hasAdd = append(hasAdd, false)
+			read = append(read, false)
 		}
 		keyOf[n] = id
+		if bad[id] {
+			continue
+		}
 		outcome := h.Outcome(p)
 		switch inv.F {
 		case "add":
@@ -99,9 +113,12 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 				d, ok = h.Ops[p.Complete].Value.AsInt()
 			}
 			if !ok {
-				return unknown(name, wlBadOp(inv, "add needs an integer delta, got %s", inv.Value).Error())
+				bad[id] = true
+				unchecked.add(inv.Key, wlBadOp(inv, "add needs an integer delta, got %s", inv.Value))
+				continue
 			}
 			delta[n] = d
+			hasAdd[id] = true
 			switch outcome {
 			case history.OK:
 				okAdds++
@@ -114,21 +131,25 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 			reads++
 			if outcome == history.OK {
 				okReads++
+				read[id] = true
 				comp := &h.Ops[p.Complete]
 				if _, ok := comp.Value.AsInt(); !ok {
-					return unknown(name, wlBadOp(comp, "a counter read must return an integer, got %s", comp.Value).Error())
+					bad[id] = true
+					unchecked.add(inv.Key, wlBadOp(comp, "a counter read must return an integer, got %s", comp.Value))
 				}
 			}
 		default:
-			return unknown(name, wlBadOp(inv, "f %q is not an operation of the counter workload (add, read)", inv.F).Error())
+			bad[id] = true
+			unchecked.add(inv.Key, wlBadOp(inv, "f %q is not an operation of the counter workload (add, read)", inv.F))
 		}
 	}
 
 	res := Result{Checker: name, Verdict: Valid}
 	state := make([]counterKey, len(keyNames))
 	inflight := make(map[int32]counterRead)
-	overflow := func(op *history.Op) Result {
-		return unknown(name, fmt.Sprintf("op %d: the sum of the deltas of key %q overflows int64", op.Index, op.Key))
+	overflow := func(op *history.Op) {
+		bad[keyOf[pairOf[op.Index]]] = true
+		unchecked.add(op.Key, fmt.Errorf("op %d: the sum of its deltas overflows int64", op.Index))
 	}
 	for i := range h.Ops {
 		if i%wlPollEvery == 0 && ctx.Err() != nil {
@@ -137,6 +158,9 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 		n := pairOf[i]
 		if n < 0 {
 			continue // nemesis
+		}
+		if bad[keyOf[n]] {
+			continue
 		}
 		p := pairs[n]
 		op := &h.Ops[i]
@@ -163,7 +187,7 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 				continue
 			}
 			if !ok {
-				return overflow(op)
+				overflow(op)
 			}
 			continue
 		}
@@ -181,7 +205,8 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 		lower, ok1 := counterAdd(at.okPos, st.invNeg)
 		upper, ok2 := counterAdd(at.okNeg, st.invPos)
 		if !ok1 || !ok2 {
-			return overflow(op)
+			overflow(op)
+			continue
 		}
 		v, _ := op.Value.AsInt()
 		if v < lower || v > upper {
@@ -207,18 +232,38 @@ func (Counter) Check(ctx context.Context, h *history.History) Result {
 		res.Verdict = Unknown
 		res.Reason = "no ok read, so no counter value to check"
 	}
+
 	if len(keyNames) > 1 && res.Verdict == Invalid {
-		var bad []string
+		var badKeys []string
 		seen := make(map[string]bool)
 		for _, a := range res.Anomalies {
 			if !seen[a.Key] {
 				seen[a.Key] = true
-				bad = append(bad, a.Key)
+				badKeys = append(badKeys, a.Key)
 			}
 		}
-		sort.Strings(bad)
-		res.Reason = fmt.Sprintf("out-of-bounds reads on key(s) %s", wlKeySample(bad))
+		sort.Strings(badKeys)
+		res.Reason = fmt.Sprintf("out-of-bounds reads on key(s) %s", wlKeySample(badKeys))
 	}
+	var unread []string
+	for id, k := range keyNames {
+		if hasAdd[id] && !read[id] && !bad[id] {
+			unread = append(unread, k)
+		}
+	}
+	if len(unread) > 0 && okReads > 0 {
+		// Like the set checker's unread keys: nothing was decided there.
+		sort.Strings(unread)
+		note := fmt.Sprintf("%d key(s) with adds have no ok read, so they were not checked: %s", len(unread), wlKeySample(unread))
+		if res.Verdict != Invalid {
+			res.Verdict = Unknown
+		}
+		if res.Reason != "" {
+			note = res.Reason + "; " + note
+		}
+		res.Reason = note
+	}
+	unchecked.apply(&res)
 	return res
 }
 

@@ -57,7 +57,9 @@ type Linearizable struct {
 	// visualization of every non-linearizable key is written, as
 	// "linearizable-<sanitized key>.html". Result.Artifacts lists the
 	// files by name, relative to VisualizeDir (the run's output
-	// directory).
+	// directory). A key of more than LinVisualizeMax operations is shown
+	// as a window of at most LinVisualizeMax operations ending at its
+	// first failure, and the page says so (see linKey.visualizeBounded).
 	VisualizeDir string
 }
 
@@ -147,7 +149,8 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 	res.Count("keys_invalid", 0)
 	res.Count("keys_unknown", 0)
 	if len(keys) == 0 {
-		res.Reason = "the history has no client operations"
+		res.Verdict = Unknown
+		res.Reason = "the history has no client operations, so nothing was checked"
 		return res
 	}
 
@@ -278,6 +281,10 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 	if res.Verdict != Invalid && (len(undecided) > 0 || len(uninterpretable) > 0) {
 		res.Verdict = Unknown
 	}
+	if res.Verdict == Valid && searched == 0 {
+		res.Verdict = Unknown
+		res.Reason = strings.Join(append(reasons, "no client operation has a known effect (all failed, or were reads of unknown outcome), so nothing was checked"), "; ")
+	}
 	return res
 }
 
@@ -338,12 +345,16 @@ func (l Linearizable) checkKey(model Model, key string, h *history.History, pair
 	if l.VisualizeDir != "" {
 		file := VisualizationFile(key)
 		err := os.MkdirAll(l.VisualizeDir, 0o755)
+		var skipped string
 		if err == nil {
-			err = k.visualize(w, filepath.Join(l.VisualizeDir, file))
+			skipped, err = k.visualizeBounded(w, filepath.Join(l.VisualizeDir, file))
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			r.note = fmt.Sprintf("could not write the visualization of key %s: %v", history.Quote(key), err)
-		} else {
+		case skipped != "":
+			r.note = fmt.Sprintf("no visualization of key %s: %s", history.Quote(key), skipped)
+		default:
 			r.artifact = file
 		}
 	}
@@ -369,31 +380,8 @@ const (
 // cut says that the witness search was stopped before it finished: the
 // prefix is then only the longest found, and the message says so.
 func linWitness(k *linKey, partials [][]int, cut bool) Anomaly {
-	// P: the longest partial linearization, smallest sequence on ties.
-	var prefix []int
-	for _, p := range partials {
-		if len(p) > len(prefix) || (len(p) == len(prefix) && slices.Compare(p, prefix) < 0) {
-			prefix = p
-		}
-	}
-	placed := make([]bool, len(k.ops))
-	for _, id := range prefix {
-		if id >= 0 && id < len(placed) {
-			placed[id] = true
-		}
-	}
+	prefix, placed, stuck := linFirstFailure(k, partials)
 	state, setter, _ := k.replay(prefix)
-
-	// X: the unplaced operation with the earliest return.
-	stuck := -1
-	for id := range k.ops {
-		if placed[id] {
-			continue
-		}
-		if stuck < 0 || k.ops[id].ret < k.ops[stuck].ret || (k.ops[id].ret == k.ops[stuck].ret && k.ops[id].call < k.ops[stuck].call) {
-			stuck = id
-		}
-	}
 
 	// The other unplaced operations invoked before X returned.
 	var known, unknownOps []int
@@ -492,6 +480,34 @@ func linWitness(k *linKey, partials [][]int, cut bool) Anomaly {
 		}
 	}
 	return Anomaly{Kind: KindNonLinearizable, Key: k.key, Ops: ops, Message: b.String()}
+}
+
+// linFirstFailure returns P, porcupine's longest partial linearization
+// (the smallest sequence of ids on ties, so the choice is deterministic),
+// which ids it placed, and X, the operation not in P with the earliest
+// return (-1 when every operation is in P).
+func linFirstFailure(k *linKey, partials [][]int) (prefix []int, placed []bool, stuck int) {
+	for _, p := range partials {
+		if len(p) > len(prefix) || (len(p) == len(prefix) && slices.Compare(p, prefix) < 0) {
+			prefix = p
+		}
+	}
+	placed = make([]bool, len(k.ops))
+	for _, id := range prefix {
+		if id >= 0 && id < len(placed) {
+			placed[id] = true
+		}
+	}
+	stuck = -1
+	for id := range k.ops {
+		if placed[id] {
+			continue
+		}
+		if stuck < 0 || k.ops[id].ret < k.ops[stuck].ret || (k.ops[id].ret == k.ops[stuck].ret && k.ops[id].call < k.ops[stuck].call) {
+			stuck = id
+		}
+	}
+	return prefix, placed, stuck
 }
 
 // linClip shortens a state description for a message.

@@ -157,3 +157,37 @@ func wkGenLostUpdate(n int, seed int64, keys int) *history.History {
 func BenchmarkLostUpdate(b *testing.B) {
 	wkBench(b, LostUpdate{}, func() *history.History { return wkGenLostUpdate(1_000_000, 1, 1000) })
 }
+
+// Issue 10, case 4: one process runs four serial read-modify-writes,
+// nil->0, 0->1, 1->0, 0->2. The 2nd and 4th both read "0", but 0 was
+// written twice, and the 4th may have read the second write of 0: no lost
+// update is proven. Never a false lost update: Unknown, with the reason.
+func TestLostUpdateRepeatedValueIsNotALostUpdate(t *testing.T) {
+	b := newWkHist()
+	wkRMW(b, 0, "k", wkNil, 0, history.OK)
+	wkRMW(b, 0, "k", wkInt(0), 1, history.OK)
+	wkRMW(b, 0, "k", wkInt(1), 0, history.OK)
+	wkRMW(b, 0, "k", wkInt(0), 2, history.OK)
+	res := wkRun(t, LostUpdate{}, b)
+	wkWant(t, res, Unknown, nil)
+	wkContains(t, res.Reason, "written more than once")
+	wkCount(t, res, "ambiguous", 1)
+}
+
+// Where the history tells the versions apart, a repeated value still
+// proves a lost update: both 0->1 and 0->5 completed before the second
+// write of 0 was invoked, so both read the first one.
+func TestLostUpdateRepeatedValueVersionsProven(t *testing.T) {
+	b := newWkHist()
+	wkRMW(b, 0, "k", wkNil, 0, history.OK)
+	b.inv(1, "rmw", "k", wkNil)
+	b.inv(2, "rmw", "k", wkNil)
+	b.end(1, history.OK, history.List(wkInt(0), wkInt(1)))
+	b.end(2, history.OK, history.List(wkInt(0), wkInt(5)))
+	wkRMW(b, 0, "k", wkInt(5), 0, history.OK)
+	wkRMW(b, 0, "k", wkInt(0), 2, history.OK) // may have read either 0
+	res := wkRun(t, LostUpdate{}, b)
+	wkWant(t, res, Invalid, map[string]int{"lost-update": 1})
+	wkContains(t, wkFind(t, res, "lost-update").Message, "process 1 and process 2")
+	wkCount(t, res, "ambiguous", 1)
+}

@@ -5,12 +5,18 @@ package checkers
 // Nothing exported here mentions interface{}.
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
 	"hash/maphash"
+	"html"
 	"math"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/anishathalye/porcupine"
 	"github.com/chaoscheck/chaoscheck/history"
@@ -639,6 +645,18 @@ type linWitnessInfo struct {
 // linearizations. It labels the operations with client rows and history
 // indexes first, for the visualization.
 func (k *linKey) checkVerbose(stop *atomic.Bool) (linearizable bool, w linWitnessInfo) {
+	k.label()
+	res, info := porcupine.CheckOperationsVerbose(k.porcupineModel(stop), k.pops, 0)
+	if p := info.PartialLinearizations(); len(p) > 0 {
+		w.partials = p[0]
+	}
+	w.info = info
+	return res == porcupine.Ok, w
+}
+
+// label gives porcupine's operations client rows and history indexes, for
+// the visualization.
+func (k *linKey) label() {
 	clients := make(map[history.Process]int)
 	for i := range k.pops {
 		o := &k.ops[i]
@@ -654,22 +672,148 @@ func (k *linKey) checkVerbose(stop *atomic.Bool) (linearizable bool, w linWitnes
 			k.pops[i].Metadata = fmt.Sprintf("process %s, #%d to #%d", o.process, o.invoke, o.complete)
 		}
 	}
-	res, info := porcupine.CheckOperationsVerbose(k.porcupineModel(stop), k.pops, 0)
-	if p := info.PartialLinearizations(); len(p) > 0 {
-		w.partials = p[0]
-	}
-	w.info = info
-	return res == porcupine.Ok, w
 }
 
-// visualize writes porcupine's HTML visualization of w to path.
-func (k *linKey) visualize(w linWitnessInfo, path string) (err error) {
+// LinVisualizeMax bounds the operations of one porcupine visualization:
+// a longer key is shown as a window of at most this many operations
+// (porcupine's page of a key of 20,000 operations is 4 MB, and a 5-minute
+// run's 17 keys made 620 MB).
+const LinVisualizeMax = 1000
+
+// linVisualizeTimeout bounds the search of the window.
+const linVisualizeTimeout = 10 * time.Second
+
+// visualizeBounded writes the visualization of the non-linearizable key k
+// (w from checkVerbose) to path. A key of at most LinVisualizeMax
+// operations is shown whole. A longer one is shown as a window ending at
+// its first failure: with P the longest partial linearization and X the
+// operation it could not place (see linFirstFailure), the window starts
+// from the state P leaves after all but its last LinVisualizeMax/2
+// operations, and holds those last operations of P, X and the other
+// operations invoked before X returned, up to LinVisualizeMax (the latest
+// invoked first). Porcupine searches the window again from that state; the
+// page carries a note saying which operations it shows and that the
+// verdict comes from the search of all of them. When the window alone is
+// linearizable (the operations left out mattered) or its search times
+// out, no file is written and skipped says why.
+func (k *linKey) visualizeBounded(w linWitnessInfo, path string) (skipped string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("porcupine visualization failed: %v", r)
 		}
 	}()
-	return porcupine.VisualizePath(k.porcupineModel(nil), w.info, path)
+	if len(k.ops) <= LinVisualizeMax {
+		return "", porcupine.VisualizePath(k.porcupineModel(nil), w.info, path)
+	}
+	prefix, placed, stuck := linFirstFailure(k, w.partials)
+	if stuck < 0 {
+		return "porcupine named no operation that cannot be placed", nil
+	}
+	tail := min(len(prefix), LinVisualizeMax/2)
+	pre := prefix[:len(prefix)-tail]
+	start := k.replayState(pre)
+	in := make([]bool, len(k.ops))
+	var ids []int
+	add := func(id int) {
+		if !in[id] {
+			in[id] = true
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range prefix[len(pre):] {
+		add(id)
+	}
+	add(stuck)
+	// The other unplaced operations invoked before X returned, latest
+	// invoked first.
+	var others []int
+	for id := range k.ops {
+		if !placed[id] && !in[id] && k.ops[id].call <= k.ops[stuck].ret {
+			others = append(others, id)
+		}
+	}
+	slices.SortFunc(others, func(a, b int) int { return cmp.Compare(k.ops[b].call, k.ops[a].call) })
+	for _, id := range others {
+		if len(ids) >= LinVisualizeMax {
+			break
+		}
+		add(id)
+	}
+	slices.SortFunc(ids, func(a, b int) int { return cmp.Compare(k.ops[a].call, k.ops[b].call) })
+	sub := make([]linOp, len(ids))
+	for n, id := range ids {
+		sub[n] = k.ops[id]
+	}
+	wk := newLinKey(k.model, k.key, sub)
+	wk.label()
+	model := wk.porcupineModel(nil)
+	model.Init = func() interface{} { return start }
+	res, info := porcupine.CheckOperationsVerbose(model, wk.pops, linVisualizeTimeout)
+	switch res {
+	case porcupine.Ok:
+		return fmt.Sprintf("the key has %d operations, more than the %d a visualization shows, and the window of %d operations ending at the first failure is linearizable on its own", len(k.ops), LinVisualizeMax, len(ids)), nil
+	case porcupine.Unknown:
+		return fmt.Sprintf("the key has %d operations, more than the %d a visualization shows, and the search of the window of %d operations ending at the first failure took longer than %s", len(k.ops), LinVisualizeMax, len(ids), linVisualizeTimeout), nil
+	}
+	first, last := sub[0].invoke, sub[0].invoke
+	var lo, hi int64 = sub[0].call, sub[0].call
+	for _, o := range sub {
+		first, last = min(first, o.invoke), max(last, o.invoke, o.complete)
+		lo = min(lo, o.call)
+		if o.ret != math.MaxInt64 {
+			hi = max(hi, o.ret)
+		}
+	}
+	note := fmt.Sprintf("chaoscheck: this page shows %d of the %d operations of key %q (history #%d to #%d), the window ending at the first operation that cannot be placed; it starts from the state %s, left by the first %d operations of the longest linearizable prefix. The verdict comes from the search of all %d operations.",
+		len(ids), len(k.ops), k.key, first, last, linClip(k.describeState(start)), len(pre), len(k.ops))
+	info.AddAnnotations([]porcupine.Annotation{{Tag: "chaoscheck", Start: lo, End: hi, Description: fmt.Sprintf("window: %d of the %d operations", len(ids), len(k.ops)), Details: note}})
+	return "", visualizeWithNote(model, info, path, note)
+}
+
+// visualizeWithNote writes porcupine's page with note as a visible
+// paragraph at the top of its body.
+func visualizeWithNote(model porcupine.Model, info porcupine.LinearizationInfo, path, note string) error {
+	var b bytes.Buffer
+	if err := porcupine.Visualize(model, info, &b); err != nil {
+		return err
+	}
+	page := b.Bytes()
+	para := []byte(`<p style="font: 14px sans-serif; background: #fff3cd; padding: 8px; margin: 8px">` + html.EscapeString(note) + `</p>`)
+	if i := bytes.Index(page, []byte("<body>")); i >= 0 {
+		i += len("<body>")
+		page = slices.Concat(page[:i], para, page[i:])
+	} else {
+		page = slices.Concat(para, page)
+	}
+	return os.WriteFile(path, page, 0o644)
+}
+
+// replayState steps the model through seq (ids into k.ops) from the
+// initial state, and returns the raw state (as the porcupine model holds
+// it). seq must be a linearizable sequence, as a partial linearization is.
+func (k *linKey) replayState(seq []int) interface{} {
+	if k.model == ModelKV {
+		st := ""
+		for _, id := range seq {
+			_, st = linKVStep(st, &k.ops[id])
+		}
+		return st
+	}
+	st := linEmpty
+	for _, id := range seq {
+		_, st = linRegStep(st, &k.ops[id])
+	}
+	return st
+}
+
+// describeState describes a raw state of k's model.
+func (k *linKey) describeState(st interface{}) string {
+	if k.model == ModelKV {
+		s, _ := st.(string)
+		return strconv.Quote(s)
+	}
+	v, _ := st.(*linVal)
+	return v.String()
 }
 
 // replay steps the model through seq (ids into k.ops) from the initial

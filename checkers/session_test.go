@@ -23,16 +23,69 @@ func TestSessionReadYourWritesNil(t *testing.T) {
 	wkContains(t, a.Message, "process 0 wrote 1", "nil")
 }
 
+// Issue 10, case 3: a read by p, after p's acknowledged write w, of
+// another session's value x that merely completed before w was invoked is
+// not a read-your-writes violation (a store whose clocks disagree may
+// order x after w): it is the real-time kind, with its own name.
 func TestSessionReadYourWritesOlder(t *testing.T) {
 	b := newWkHist()
 	xi, xc := b.op(1, "write", "k", wkInt(1), history.OK, wkInt(1))
 	wi, wc := b.op(0, "write", "k", wkInt(2), history.OK, wkInt(2))
 	ri, rc := b.op(0, "read", "k", wkNil, history.OK, wkInt(1))
 	res := wkRun(t, Session{}, b)
-	wkWant(t, res, Invalid, map[string]int{"read-your-writes": 1})
-	a := wkFind(t, res, "read-your-writes")
+	wkWant(t, res, Invalid, map[string]int{KindReadYourWritesRealtime: 1})
+	a := wkFind(t, res, KindReadYourWritesRealtime)
 	wkOps(t, a, xi, xc, wi, wc, ri, rc)
-	wkContains(t, a.Message, "certainly older")
+	wkContains(t, a.Message, "completed before the process's write began", "real time")
+}
+
+// Issue 10, case 3: when p had itself read x before writing w, reading x
+// again after w violates read-your-writes proper, whatever the write
+// order.
+func TestSessionReadYourWritesObservedBefore(t *testing.T) {
+	b := newWkHist()
+	xi, xc := b.op(1, "write", "k", wkInt(1), history.OK, wkInt(1))
+	oi, oc := b.op(0, "read", "k", wkNil, history.OK, wkInt(1))
+	wi, wc := b.op(0, "write", "k", wkInt(2), history.OK, wkInt(2))
+	ri, rc := b.op(0, "read", "k", wkNil, history.OK, wkInt(1))
+	res := wkRun(t, Session{}, b)
+	wkWant(t, res, Invalid, map[string]int{KindReadYourWrites: 1})
+	a := wkFind(t, res, KindReadYourWrites)
+	wkOps(t, a, xi, xc, oi, oc, wi, wc, ri, rc)
+	wkContains(t, a.Message, "had itself read")
+
+	// Concurrent x (not completed before w) that p had read: still
+	// proper, since p's knowledge orders it.
+	b = newWkHist()
+	b.inv(1, "write", "k", wkInt(1))
+	b.op(0, "read", "k", wkNil, history.OK, wkInt(1))
+	b.op(0, "write", "k", wkInt(2), history.OK, wkInt(2))
+	b.end(1, history.OK, wkInt(1))
+	b.op(0, "read", "k", wkNil, history.OK, wkInt(1))
+	wkWant(t, wkRun(t, Session{}, b), Invalid, map[string]int{KindReadYourWrites: 1})
+}
+
+// Issue 10, case 3, for monotonic reads: a later read of a value written
+// before the earlier one's by the same other process, or one that writer
+// had read before writing, is monotonic-reads proper; one that merely
+// completed before is the real-time kind.
+func TestSessionMonotonicReadsKinds(t *testing.T) {
+	b := newWkHist()
+	b.op(1, "write", "k", wkInt(1), history.OK, wkInt(1))
+	b.op(2, "read", "k", wkNil, history.OK, wkInt(1)) // 2 knows 1
+	b.op(2, "write", "k", wkInt(2), history.OK, wkInt(2))
+	b.op(0, "read", "k", wkNil, history.OK, wkInt(2))
+	b.op(0, "read", "k", wkNil, history.OK, wkInt(1))
+	wkWant(t, wkRun(t, Session{}, b), Invalid, map[string]int{KindMonotonicReads: 1})
+
+	b = newWkHist()
+	b.op(1, "write", "k", wkInt(1), history.OK, wkInt(1))
+	b.op(2, "write", "k", wkInt(2), history.OK, wkInt(2))
+	b.op(0, "read", "k", wkNil, history.OK, wkInt(2))
+	b.op(0, "read", "k", wkNil, history.OK, wkInt(1))
+	res := wkRun(t, Session{}, b)
+	wkWant(t, res, Invalid, map[string]int{KindMonotonicReadsRealtime: 1})
+	wkContains(t, wkFind(t, res, KindMonotonicReadsRealtime).Message, "real time")
 }
 
 func TestSessionReadYourWritesOwnOlder(t *testing.T) {
@@ -74,8 +127,8 @@ func TestSessionMonotonicReads(t *testing.T) {
 	r1i, r1c := b.op(0, "read", "k", wkNil, history.OK, wkInt(2))
 	r2i, r2c := b.op(0, "read", "k", wkNil, history.OK, wkInt(1))
 	res := wkRun(t, Session{}, b)
-	wkWant(t, res, Invalid, map[string]int{"monotonic-reads": 1})
-	a := wkFind(t, res, "monotonic-reads")
+	wkWant(t, res, Invalid, map[string]int{KindMonotonicReadsRealtime: 1})
+	a := wkFind(t, res, KindMonotonicReadsRealtime)
 	wkOps(t, a, yi, yc, xi, xc, r1i, r1c, r2i, r2c)
 	wkContains(t, a.Message, "went back in time")
 	if want := b.h.Ops[r2c].Time - b.h.Ops[xc].Time; a.StalenessNS != want {
@@ -123,7 +176,7 @@ func TestSessionUnknownOutcomeWrites(t *testing.T) {
 	// Reading 6 after 7 is a regression, though 7's write never
 	// completed: 6 was acknowledged before 7 was even invoked.
 	b.op(0, "read", "k", wkNil, history.OK, wkInt(6))
-	wkWant(t, wkRun(t, Session{}, b), Invalid, map[string]int{"monotonic-reads": 1})
+	wkWant(t, wkRun(t, Session{}, b), Invalid, map[string]int{KindMonotonicReadsRealtime: 1})
 
 	// But an unknown-outcome write that was read did happen: a later
 	// read of a value certainly older than it goes back in time.
@@ -132,7 +185,7 @@ func TestSessionUnknownOutcomeWrites(t *testing.T) {
 	b.op(2, "write", "k", wkInt(6), history.Info, wkInt(6))
 	b.op(0, "read", "k", wkNil, history.OK, wkInt(6))
 	b.op(0, "read", "k", wkNil, history.OK, wkInt(5))
-	wkWant(t, wkRun(t, Session{}, b), Invalid, map[string]int{"monotonic-reads": 1})
+	wkWant(t, wkRun(t, Session{}, b), Invalid, map[string]int{KindMonotonicReadsRealtime: 1})
 }
 
 func TestSessionCAS(t *testing.T) {
@@ -141,8 +194,8 @@ func TestSessionCAS(t *testing.T) {
 	ci, cc := b.op(0, "cas", "k", wkInts(1, 2), history.OK, wkInts(1, 2))
 	ri, rc := b.op(0, "read", "k", wkNil, history.OK, wkInt(1))
 	res := wkRun(t, Session{}, b)
-	wkWant(t, res, Invalid, map[string]int{"read-your-writes": 1})
-	wkOps(t, wkFind(t, res, "read-your-writes"), xi, xc, ci, cc, ri, rc)
+	wkWant(t, res, Invalid, map[string]int{KindReadYourWritesRealtime: 1})
+	wkOps(t, wkFind(t, res, KindReadYourWritesRealtime), xi, xc, ci, cc, ri, rc)
 	wkCount(t, res, "swapped-cas", 1)
 
 	// A CAS that did not swap wrote nothing: no read-your-writes, and
@@ -178,16 +231,55 @@ func TestSessionPhantom(t *testing.T) {
 	wkCount(t, res, "phantom-reads", 4)
 }
 
-func TestSessionAmbiguousValue(t *testing.T) {
+// Issue 10, case 2: two processes each write 1 and both complete, then
+// process 0 writes 2 and reads 1. Whichever write of 1 the read saw, it
+// is older than process 0's write: invalid, not skipped as ambiguous.
+func TestSessionRepeatedValueProvenWhicheverWrite(t *testing.T) {
+	b := newWkHist()
+	b.op(1, "write", "k", wkInt(1), history.OK, wkInt(1))
+	b.op(0, "write", "k", wkInt(1), history.OK, wkInt(1))
+	b.op(0, "write", "k", wkInt(2), history.OK, wkInt(2))
+	b.op(0, "read", "k", wkNil, history.OK, wkInt(1))
+	res := wkRun(t, Session{}, b)
+	// One candidate is the process's own older write, the other only
+	// real-time older: the kind that holds for both is the real-time one.
+	wkWant(t, res, Invalid, map[string]int{KindReadYourWritesRealtime: 1})
+	wkContains(t, wkFind(t, res, KindReadYourWritesRealtime).Message, "written 2 times")
+	wkCount(t, res, "undecided-reads", 0)
+
+	// Both candidates the process's own: read-your-writes proper.
+	b = newWkHist()
+	b.op(0, "write", "k", wkInt(1), history.OK, wkInt(1))
+	b.op(0, "write", "k", wkInt(1), history.OK, wkInt(1))
+	b.op(0, "write", "k", wkInt(2), history.OK, wkInt(2))
+	b.op(0, "read", "k", wkNil, history.OK, wkInt(1))
+	wkWant(t, wkRun(t, Session{}, b), Invalid, map[string]int{KindReadYourWrites: 1})
+}
+
+// Issue 10, case 2: a read of a repeated value that violates the
+// guarantee for one candidate write but not for another is undecided, and
+// the verdict is unknown, never valid.
+func TestSessionRepeatedValueUndecided(t *testing.T) {
 	b := newWkHist()
 	b.op(1, "write", "k", wkInt(5), history.OK, wkInt(5))
-	b.op(2, "write", "k", wkInt(5), history.Info, wkInt(5))
+	b.op(0, "write", "k", wkInt(6), history.OK, wkInt(6))
+	b.op(2, "write", "k", wkInt(5), history.Info, wkInt(5)) // may be newer than 6
 	b.op(3, "write", "k", wkInt(5), history.Fail, wkInt(5))
 	b.op(0, "read", "k", wkNil, history.OK, wkInt(5))
 	res := wkRun(t, Session{}, b)
+	wkWant(t, res, Unknown, nil)
+	wkCount(t, res, "undecided-reads", 1)
+	wkContains(t, res.Reason, "could not be decided", "written more than once")
+
+	// Every candidate newer or concurrent: checked, and valid.
+	b = newWkHist()
+	b.op(0, "write", "k", wkInt(6), history.OK, wkInt(6))
+	b.op(1, "write", "k", wkInt(5), history.OK, wkInt(5))
+	b.op(2, "write", "k", wkInt(5), history.OK, wkInt(5))
+	b.op(0, "read", "k", wkNil, history.OK, wkInt(5))
+	res = wkRun(t, Session{}, b)
 	wkWant(t, res, Valid, nil)
-	wkCount(t, res, "ambiguous-reads", 1)
-	wkContains(t, res.Reason, "more than one operation")
+	wkCount(t, res, "undecided-reads", 0)
 }
 
 func TestSessionUndecided(t *testing.T) {
@@ -339,10 +431,13 @@ func TestSessionMatchesNaive(t *testing.T) {
 		if ryw == 0 || mono == 0 {
 			t.Fatalf("seed %d: generator made no anomaly (%d, %d)", seed, ryw, mono)
 		}
-		gotMono := res.AnomalyCounts["monotonic-reads"] + res.AnomalyCounts["monotonic-writes"]
-		if res.AnomalyCounts["read-your-writes"] != ryw || gotMono != mono {
+		// The naive evaluation does not split the proper and real-time
+		// kinds: their sums must match it.
+		gotRYW := res.AnomalyCounts[KindReadYourWrites] + res.AnomalyCounts[KindReadYourWritesRealtime]
+		gotMono := res.AnomalyCounts[KindMonotonicReads] + res.AnomalyCounts[KindMonotonicReadsRealtime]
+		if gotRYW != ryw || gotMono != mono {
 			t.Errorf("seed %d: read-your-writes %d, monotonic %d; naive %d, %d (%v)", seed,
-				res.AnomalyCounts["read-your-writes"], gotMono, ryw, mono, res.AnomalyCounts)
+				gotRYW, gotMono, ryw, mono, res.AnomalyCounts)
 		}
 		if res.AnomalyCounts["phantom-read"] != 0 {
 			t.Errorf("seed %d: phantoms %v", seed, res.AnomalyCounts)
@@ -391,8 +486,11 @@ func wkGenStaleRegister(n int, seed int64) *history.History {
 
 // wkNaiveSession counts the reads that violate read-your-writes against
 // any earlier acknowledged write of their session, and those that violate
-// monotonic reads against any earlier read of their session. It assumes
-// plain writes of unique values and no phantom reads.
+// monotonic reads against any earlier read of their session, of either
+// kind (proper or real-time): y is older than a write x of process q when
+// it completed ok before x was invoked, or q wrote y or read y before
+// invoking x. It assumes plain writes of unique values and no phantom
+// reads.
 func wkNaiveSession(h *history.History) (ryw, mono int) {
 	pairs, err := h.Pairs()
 	if err != nil {
@@ -401,17 +499,35 @@ func wkNaiveSession(h *history.History) (ryw, mono int) {
 	type write struct {
 		inv, cmp int
 		ok       bool
+		proc     history.Process
 	}
 	writes := make(map[int64]write)
+	knew := make(map[history.Process]map[int64]int) // first read of each value, by process
 	for _, p := range pairs {
 		inv := &h.Ops[p.Invoke]
 		if inv.F == "write" && h.Outcome(p) != history.Fail {
 			v, _ := inv.Value.AsInt()
-			writes[v] = write{inv: p.Invoke, cmp: p.Complete, ok: h.Outcome(p) == history.OK}
+			writes[v] = write{inv: p.Invoke, cmp: p.Complete, ok: h.Outcome(p) == history.OK, proc: inv.Process}
+		}
+		if inv.F == "read" && h.Outcome(p) == history.OK {
+			if v, ok := h.Ops[p.Complete].Value.AsInt(); ok {
+				if knew[inv.Process] == nil {
+					knew[inv.Process] = make(map[int64]int)
+				}
+				if _, seen := knew[inv.Process][v]; !seen {
+					knew[inv.Process][v] = p.Complete
+				}
+			}
 		}
 	}
 	older := func(y int64, than write) bool { // y certainly older
 		w := writes[y]
+		if w.proc == than.proc && w.inv < than.inv {
+			return true
+		}
+		if at, ok := knew[than.proc][y]; ok && at < than.inv {
+			return true
+		}
 		return w.ok && w.cmp < than.inv
 	}
 	for i, r := range pairs {
@@ -427,13 +543,13 @@ func wkNaiveSession(h *history.History) (ryw, mono int) {
 				continue
 			}
 			if qi.F == "write" {
-				if !notNil || older(y, write{inv: q.Invoke}) {
+				if !notNil || older(y, write{inv: q.Invoke, proc: qi.Process}) {
 					badRYW = true
 				}
 				continue
 			}
 			x, xNotNil := h.Ops[q.Complete].Value.AsInt()
-			if xNotNil && (!notNil || older(y, writes[x])) {
+			if xNotNil && (!notNil || (y != x && older(y, writes[x]))) {
 				badMono = true
 			}
 		}

@@ -55,7 +55,10 @@ import (
 //     and the next read that contained it. StalenessNS is that stale
 //     read's completion time minus the time the element became known (the
 //     add's ok completion, or the completion of the read that revealed it).
-//     The message says how many reads missed it.
+//     The message says how many reads missed it. Result.Staleness holds
+//     that staleness for every stale element (uncapped, and also when
+//     AllowStale makes them legal): one entry per element, not per
+//     element-read pair, which would cost time quadratic in the history.
 //
 // Stale reads contradict linearizability but not eventual consistency:
 // Jepsen's set-full reports them and makes them invalid only when
@@ -71,9 +74,12 @@ import (
 // lost, unexpected, fail-add-present, recovered, stale (elements),
 // stale-reads (element-read pairs), never-read.
 //
-// Any history a set workload cannot have written (an operation other than
+// A history without any add decided nothing and gives Unknown. A key with
+// an operation a set workload cannot have written (an operation other than
 // add and read, an element that is not an integer, a read that is not a
-// list of integers, a malformed history) gives Unknown. Elements are
+// list of integers) is not checked and is named in Result.Reason: it makes
+// the verdict Unknown unless another key proves an anomaly (invalid wins
+// over unknown). A malformed history gives Unknown. Elements are
 // expected to be unique per key; an element added more than once is judged
 // on all its adds together (its earliest ok add makes it known).
 //
@@ -146,6 +152,7 @@ type setRun struct {
 	unreadKeys    []string
 	staleAllowed  int64
 	staleAllowedE int64
+	unchecked     wlUnchecked
 }
 
 // Check judges h. See Set for the semantics.
@@ -156,7 +163,10 @@ func (c Set) Check(ctx context.Context, h *history.History) Result {
 	if err != nil {
 		return unknown(name, err.Error())
 	}
-	type setKeyOps struct{ adds, reads []int }
+	type setKeyOps struct {
+		adds, reads []int
+		bad         error // an operation the checker cannot interpret
+	}
 	byKey := make(map[string]*setKeyOps)
 	for n, p := range pairs {
 		if n%wlPollEvery == 0 && ctx.Err() != nil {
@@ -176,7 +186,9 @@ func (c Set) Check(ctx context.Context, h *history.History) Result {
 				ko.reads = append(ko.reads, n)
 			}
 		default:
-			return unknown(name, wlBadOp(inv, "f %q is not an operation of the set workload (add, read)", inv.F).Error())
+			if ko.bad == nil {
+				ko.bad = wlBadOp(inv, "f %q is not an operation of the set workload (add, read)", inv.F)
+			}
 		}
 	}
 	if len(byKey) == 0 {
@@ -189,17 +201,22 @@ func (c Set) Check(ctx context.Context, h *history.History) Result {
 	sort.Strings(keys)
 
 	res := Result{Checker: name, Verdict: Valid}
+	res.Staleness = &StalenessSample{Of: "stale elements"}
 	s := &setRun{c: c, ctx: ctx, h: h, pairs: pairs, res: &res, ids: make(map[int64]int32)}
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
 			return wlCancelled(name, err)
 		}
 		ko := byKey[k]
+		if ko.bad != nil {
+			s.unchecked.add(k, ko.bad)
+			continue
+		}
 		if err := s.checkKey(k, ko.adds, ko.reads); err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return wlCancelled(name, ctxErr)
 			}
-			return unknown(name, err.Error())
+			s.unchecked.add(k, err)
 		}
 	}
 	s.finish(len(keys))
@@ -487,6 +504,7 @@ func (s *setRun) judge(key string, reads []int, e *setElem, fp history.Pair, fin
 	}
 	s.stale++
 	s.staleReads += int64(missing)
+	s.res.Staleness.Add(h.Ops[readPair(r).Complete].Time-h.Ops[known].Time, 1)
 	if s.c.AllowStale {
 		s.staleAllowedE++
 		s.staleAllowed += int64(missing)
@@ -522,6 +540,11 @@ func (s *setRun) finish(keys int) {
 		res.Count(c.name, c.n)
 	}
 	var notes []string
+	if s.attempted == 0 && res.Verdict != Invalid {
+		// Reads with nothing to contain decide nothing (issue 10).
+		res.Verdict = Unknown
+		notes = append(notes, "no add was attempted, so no element could be lost or stale")
+	}
 	if len(s.unreadKeys) > 0 {
 		notes = append(notes, fmt.Sprintf("%d key(s) with adds have no ok read, so they were not checked: %s", len(s.unreadKeys), wlKeySample(s.unreadKeys)))
 		if res.Verdict != Invalid {
@@ -538,4 +561,5 @@ func (s *setRun) finish(keys int) {
 		notes = append(notes, fmt.Sprintf("%d stale read(s) of %d element(s) allowed by AllowStale", s.staleAllowed, s.staleAllowedE))
 	}
 	res.Reason = strings.Join(notes, "; ")
+	s.unchecked.apply(res)
 }

@@ -163,3 +163,55 @@ func wlAddAnomaly(res *Result, kind string, build func() Anomaly) {
 	}
 	res.AddAnomaly(build())
 }
+
+// wlUnchecked collects the keys a workload checker could not judge (an
+// operation it cannot interpret, a sum that overflows), with the first
+// reason of each. The checker skips such a key and goes on with the
+// others, so that an anomaly proven on another key still makes the
+// verdict Invalid: invalid wins over unknown, across keys as in Merge.
+type wlUnchecked struct {
+	bad  map[string]bool
+	keys []string
+	why  []string
+}
+
+// add marks key unchecked because of err; later calls for the same key
+// are ignored.
+func (u *wlUnchecked) add(key string, err error) {
+	if u.bad == nil {
+		u.bad = make(map[string]bool)
+	}
+	if u.bad[key] {
+		return
+	}
+	u.bad[key] = true
+	u.keys = append(u.keys, key)
+	u.why = append(u.why, fmt.Sprintf("key %q: %v", key, err))
+}
+
+// has reports whether key is unchecked.
+func (u *wlUnchecked) has(key string) bool { return u.bad[key] }
+
+// apply makes res Unknown unless it is Invalid, and appends to its reason
+// the unchecked keys and why (at most five reasons are quoted).
+func (u *wlUnchecked) apply(res *Result) {
+	if len(u.keys) == 0 {
+		return
+	}
+	why := u.why
+	more := ""
+	if len(why) > 5 {
+		more = fmt.Sprintf(" and %d more", len(why)-5)
+		why = why[:5]
+	}
+	note := fmt.Sprintf("%d key(s) could not be checked: %s%s", len(u.keys), strings.Join(why, "; "), more)
+	if res.Verdict == Invalid {
+		note = "the anomalies are proven on the other keys; " + note
+	} else {
+		res.Verdict = Unknown
+	}
+	if res.Reason != "" {
+		note = res.Reason + "; " + note
+	}
+	res.Reason = note
+}

@@ -498,3 +498,24 @@ func wkNaiveSet(h *history.History) (lost, stale, staleReads int64) {
 	}
 	return lost, stale, staleReads
 }
+
+// Issue 10, case 6: the set checker's staleness sample holds every stale
+// element, past the MaxAnomalies witnesses.
+func TestSetStalenessSampleUncapped(t *testing.T) {
+	b := newWkHist()
+	const n = 150
+	for e := 1; e <= n; e++ {
+		b.op(0, "add", "s", wkInt(int64(e)), history.OK, wkInt(int64(e)))
+	}
+	b.op(1, "read", "s", wkNil, history.OK, wkInts()) // misses all: stale
+	all := make([]int64, n)
+	for e := range all {
+		all[e] = int64(e + 1)
+	}
+	b.op(1, "read", "s", wkNil, history.OK, wkInts(all...))
+	res := wkRun(t, Set{}, b)
+	wkWant(t, res, Invalid, map[string]int{"stale-read": n})
+	if len(res.Anomalies) != MaxAnomalies || res.Staleness == nil || len(res.Staleness.NS) != n || res.Staleness.Anomalies != n {
+		t.Fatalf("%d witnesses, sample %+v", len(res.Anomalies), res.Staleness)
+	}
+}

@@ -95,11 +95,16 @@ type NodeLoad struct {
 type Distribution struct {
 	// Source says what was measured.
 	Source string `json:"source"`
-	Count  int    `json:"count"`
-	P50NS  int64  `json:"p50_ns"`
-	P90NS  int64  `json:"p90_ns"`
-	P99NS  int64  `json:"p99_ns"`
-	MaxNS  int64  `json:"max_ns"`
+	// Of names what Count counts, plural (e.g. "stale reads").
+	Of    string `json:"of,omitempty"`
+	Count int    `json:"count"`
+	// Anomalies is how many anomalies those observations make, when more
+	// than Count (a read that violates two guarantees counts once).
+	Anomalies int   `json:"anomalies,omitempty"`
+	P50NS     int64 `json:"p50_ns"`
+	P90NS     int64 `json:"p90_ns"`
+	P99NS     int64 `json:"p99_ns"`
+	MaxNS     int64 `json:"max_ns"`
 }
 
 // Outcomes counts completions by type.
@@ -235,31 +240,69 @@ func count(o *Outcomes, t history.Type) {
 	}
 }
 
-// staleness summarises the StalenessNS of every anomaly that has one.
+// staleness summarises how stale the stale observations were: every
+// entry of each result's uncapped Staleness sample, or, for a result that
+// has none, the StalenessNS of its witnesses (capped at MaxAnomalies per
+// kind, and Source then says so).
 func staleness(results []checkers.Result) *Distribution {
 	var ds []int64
-	kinds := map[string]bool{}
+	var parts, units []string
+	anomalies := 0
 	for _, r := range results {
+		if r.Staleness != nil {
+			n := 0
+			for _, ns := range r.Staleness.NS {
+				if ns > 0 {
+					ds = append(ds, ns)
+					n++
+				}
+			}
+			if n > 0 {
+				part := fmt.Sprintf("%s: every one of %d %s", r.Checker, n, r.Staleness.Of)
+				if a := r.Staleness.Anomalies; a > len(r.Staleness.NS) {
+					part += fmt.Sprintf(", which make %d anomalies: a read that violates two guarantees counts once, with the longer staleness", a)
+				}
+				parts = append(parts, part)
+				units = append(units, r.Staleness.Of)
+				anomalies += max(r.Staleness.Anomalies, n)
+			}
+			continue
+		}
+		n := 0
+		kinds := map[string]bool{}
 		for _, a := range r.Anomalies {
 			if a.StalenessNS > 0 {
 				ds = append(ds, a.StalenessNS)
 				kinds[a.Kind] = true
+				n++
 			}
+		}
+		if n > 0 {
+			names := make([]string, 0, len(kinds))
+			for k := range kinds {
+				names = append(names, k)
+			}
+			slices.Sort(names)
+			parts = append(parts, fmt.Sprintf("%s: the %d witnesses of %s only (at most %d per kind)", r.Checker, n, strings.Join(names, ", "), checkers.MaxAnomalies))
+			units = append(units, "stale reads")
+			anomalies += n
 		}
 	}
 	if len(ds) == 0 {
 		return nil
 	}
 	slices.Sort(ds)
-	names := make([]string, 0, len(kinds))
-	for k := range kinds {
-		names = append(names, k)
-	}
-	slices.Sort(names)
+	units = slices.Compact(slices.Sorted(slices.Values(units)))
+	of := strings.Join(units, " and ")
 	q := func(p float64) int64 { return ds[min(len(ds)-1, int(p*float64(len(ds))))] }
+	if anomalies <= len(ds) {
+		anomalies = 0
+	}
 	return &Distribution{
-		Source: "how long after the missed write completed the stale read returned (" + strings.Join(names, ", ") + " witnesses)",
-		Count:  len(ds), P50NS: q(0.5), P90NS: q(0.9), P99NS: q(0.99), MaxNS: ds[len(ds)-1],
+		Anomalies: anomalies,
+		Source:    "how long after the missed write completed the stale read returned (" + strings.Join(parts, "; ") + ")",
+		Of:        of,
+		Count:     len(ds), P50NS: q(0.5), P90NS: q(0.9), P99NS: q(0.99), MaxNS: ds[len(ds)-1],
 	}
 }
 

@@ -1,6 +1,9 @@
 package measures
 
 import (
+	"context"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/chaoscheck/chaoscheck/checkers"
@@ -83,5 +86,63 @@ func TestLoad(t *testing.T) {
 	l := load(&b.h)
 	if l == nil || l.Hottest != "n1" || l.Nodes[0].Ops != 4 || l.Imbalance != 2 {
 		t.Fatalf("%+v", l)
+	}
+}
+
+// Issue 10, case 6: the staleness distribution is computed over every
+// stale read, not over the at most MaxAnomalies witnesses a result keeps.
+func TestStalenessOverEveryStaleRead(t *testing.T) {
+	// A session history with 500 read-your-writes violations: one
+	// process writes, then reads nil, 500 times on 500 keys; the i-th
+	// read returns i ns after its write completed.
+	var b builder
+	for i := int64(0); i < 500; i++ {
+		key := "k" + strconv.FormatInt(i, 10)
+		t0 := i * 1000
+		b.h.Ops = append(b.h.Ops,
+			history.Op{Index: len(b.h.Ops), Time: t0, Type: history.Invoke, Process: 0, F: "write", Key: key, Value: history.Int(i)},
+			history.Op{Index: len(b.h.Ops) + 1, Time: t0 + 1, Type: history.OK, Process: 0, F: "write", Key: key, Value: history.Int(i)},
+			history.Op{Index: len(b.h.Ops) + 2, Time: t0 + 1, Type: history.Invoke, Process: 0, F: "read", Key: key, Value: history.Nil()},
+			history.Op{Index: len(b.h.Ops) + 3, Time: t0 + 1 + (i + 1), Type: history.OK, Process: 0, F: "read", Key: key, Value: history.Nil()},
+		)
+	}
+	if err := b.h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	res := checkers.Session{}.Check(context.Background(), &b.h)
+	if res.AnomalyCounts[checkers.KindReadYourWrites] != 500 || len(res.Anomalies) != checkers.MaxAnomalies {
+		t.Fatalf("counts %v, %d witnesses", res.AnomalyCounts, len(res.Anomalies))
+	}
+	d := Compute(&b.h, []checkers.Result{res}, Options{}).Staleness
+	if d == nil || d.Count != 500 || d.P50NS != 251 || d.P90NS != 451 || d.MaxNS != 500 {
+		t.Fatalf("staleness %+v: want 500 stale reads, p50 251ns, p90 451ns, max 500ns", d)
+	}
+	if !strings.Contains(d.Source, "read") {
+		t.Errorf("source %q", d.Source)
+	}
+}
+
+// A read that violates both read-your-writes and monotonic reads is one
+// stale read (two anomalies): counted once, the anomalies reported beside.
+func TestStalenessReadViolatingTwoGuaranteesCountsOnce(t *testing.T) {
+	var b builder
+	b.h.Ops = []history.Op{
+		{Time: 10, Type: history.Invoke, Process: 0, F: "write", Key: "k", Value: history.Int(1)},
+		{Time: 20, Type: history.OK, Process: 0, F: "write", Key: "k", Value: history.Int(1)},
+		{Time: 30, Type: history.Invoke, Process: 0, F: "read", Key: "k", Value: history.Nil()},
+		{Time: 40, Type: history.OK, Process: 0, F: "read", Key: "k", Value: history.Int(1)},
+		{Time: 50, Type: history.Invoke, Process: 0, F: "read", Key: "k", Value: history.Nil()},
+		{Time: 60, Type: history.OK, Process: 0, F: "read", Key: "k", Value: history.Nil()},
+	}
+	for i := range b.h.Ops {
+		b.h.Ops[i].Index = i
+	}
+	res := checkers.Session{}.Check(context.Background(), &b.h)
+	if res.AnomalyCounts[checkers.KindReadYourWrites] != 1 || res.AnomalyCounts[checkers.KindMonotonicReads] != 1 {
+		t.Fatalf("counts %v", res.AnomalyCounts)
+	}
+	d := Compute(&b.h, []checkers.Result{res}, Options{}).Staleness
+	if d == nil || d.Count != 1 || d.Anomalies != 2 || d.MaxNS != 40 {
+		t.Fatalf("staleness %+v: want 1 stale read (2 anomalies), 40ns after the write", d)
 	}
 }

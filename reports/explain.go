@@ -78,17 +78,41 @@ var explanations = map[string]explanation{
 	},
 	"read-your-writes": {
 		Title: "Read-your-writes violated",
-		What:  "After one of its writes was acknowledged, the same client read an older value (or nothing): a user would see their own change disappear.",
+		What: "After one of its writes was acknowledged, the same client read a state older than that write: nothing (the initial state), its own earlier write, " +
+			"or a value it had itself read before writing. A user would see their own change disappear. " +
+			"This rests on no assumption about how the store orders writes: whatever that order, the client's write comes after what it read back.",
 		Cause: "One session's requests going to different replicas (a random coordinator or load balancer) while reads and writes do not overlap (W + R ≤ N), " +
 			"with no sticky sessions or session tokens.",
 		Facts: []fact{factQuorum, factCoordinator, factReplication},
 	},
+	"read-your-writes-realtime": {
+		Title: "Acknowledged write overwritten by an older one",
+		What: "After one of its writes was acknowledged, the client read another client's value whose write had completed before its own write even began, and that it had not read. " +
+			"Read-your-writes itself does not order writes by real time: a store may order that other write after the client's and still satisfy it. " +
+			"This class rests on one assumption, that the store orders writes by real time (as last-write-wins on synchronized clocks intends): " +
+			"what the history shows is that the store's write order disagrees with real time, so under last-write-wins the acknowledged write was overwritten by an older one.",
+		Cause: "Last-write-wins on node clocks that disagree (clock skew; the coordinator's clock stamps the write), or a read answered by a replica that has " +
+			"neither write ordered as real time would order them (W + R ≤ N with a random coordinator).",
+		Facts: []fact{factConflict, factQuorum, factCoordinator, factReplication},
+	},
 	"monotonic-reads": {
 		Title: "Monotonic reads violated",
-		What:  "A client read a value, then later read an older one: for that client, time went backwards.",
+		What: "A client read a value, then later read an older one: nothing (the initial state), or a value written before the first one by the same writer, " +
+			"or one that the first value's writer had read before writing it. For that client, time went backwards, " +
+			"whatever order the store gives its writes.",
 		Cause: "Successive reads of one session answered by different replicas at different replication points (random coordinator, low read consistency), " +
 			"without read repair or session guarantees.",
 		Facts: []fact{factQuorum, factCoordinator, factReadRepair, factReplication},
+	},
+	"monotonic-reads-realtime": {
+		Title: "Reads went back in real time",
+		What: "A client read a value, then later read another whose write had completed before the first value's write began, and nothing else orders the two writes. " +
+			"This class rests on one assumption, that the store orders writes by real time: monotonic reads itself allows a store to order the two writes the other way. " +
+			"What the history shows is that the store's write order disagrees with real time (under last-write-wins, the newer write was overwritten by the older one), " +
+			"or that the two reads were answered by replicas that disagree.",
+		Cause: "Successive reads of one session answered by different replicas at different replication points (random coordinator, low read consistency), " +
+			"or last-write-wins on node clocks that disagree.",
+		Facts: []fact{factQuorum, factCoordinator, factConflict, factReadRepair, factReplication},
 	},
 	"monotonic-writes": {
 		Title: "Monotonic writes violated",

@@ -247,7 +247,7 @@ type failoverRow struct {
 }
 
 type stalenessRow struct {
-	Source                string
+	Source, Of            string
 	Count                 int
 	P50, P90, P99, MaxDur string
 }
@@ -844,7 +844,11 @@ func buildMeasures(m measures.Measurements) *measuresView {
 		mv.Failovers = append(mv.Failovers, row)
 	}
 	if d := m.Staleness; d != nil {
-		mv.Staleness = &stalenessRow{Source: d.Source, Count: d.Count, P50: fmtDuration(d.P50NS), P90: fmtDuration(d.P90NS), P99: fmtDuration(d.P99NS), MaxDur: fmtDuration(d.MaxNS)}
+		of := d.Of
+		if of == "" {
+			of = "stale reads"
+		}
+		mv.Staleness = &stalenessRow{Source: d.Source, Of: of, Count: d.Count, P50: fmtDuration(d.P50NS), P90: fmtDuration(d.P90NS), P99: fmtDuration(d.P99NS), MaxDur: fmtDuration(d.MaxNS)}
 	}
 	pct := func(o measures.Outcomes) string {
 		n := o.OK + o.Fail + o.Info

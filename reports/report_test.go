@@ -436,3 +436,25 @@ func TestRenderTimeIsBounded(t *testing.T) {
 		t.Errorf("rendering 100k events took %v", d)
 	}
 }
+
+// Issue 10, case 3: each session anomaly kind has its own explanation,
+// and those that rest on the real-time order of writes say so.
+func TestSessionKindsExplained(t *testing.T) {
+	for _, k := range []string{checkers.KindReadYourWrites, checkers.KindReadYourWritesRealtime, checkers.KindMonotonicReads, checkers.KindMonotonicReadsRealtime} {
+		e, ok := explanations[k]
+		if !ok || e.Title == "" || e.What == "" || e.Cause == "" {
+			t.Errorf("kind %q has no full explanation", k)
+			continue
+		}
+		realtime := strings.HasSuffix(k, "-realtime")
+		if got := strings.Contains(e.What, "rests on one assumption"); got != realtime {
+			t.Errorf("kind %q: explanation names an assumption: %v, want %v: %q", k, got, realtime, e.What)
+		}
+		if realtime && !strings.Contains(e.What, "real time") {
+			t.Errorf("kind %q: the explanation does not name the real-time order: %q", k, e.What)
+		}
+	}
+	if explanations[checkers.KindReadYourWrites].Title == explanations[checkers.KindReadYourWritesRealtime].Title {
+		t.Error("the two read-your-writes kinds share a title")
+	}
+}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/chaoscheck/chaoscheck/checkers"
@@ -27,7 +28,9 @@ func Groups(ws []workloads.Workload, o workloads.CheckOptions) []Group {
 	return out
 }
 
-// Check runs every group's checkers. Each checker sees a sub-history of
+// Check runs every group's checkers, then checkers.Stats on the group's
+// operations (so that no verdict is valid while some operation kind never
+// succeeded, in `test` as in `check`). Each checker sees a sub-history of
 // its group's client operations plus all nemesis events, re-indexed from
 // zero; the indexes in its anomalies are mapped back to the full history,
 // so witnesses always name lines of history.jsonl.
@@ -35,7 +38,7 @@ func Check(ctx context.Context, h *history.History, groups []Group) []rundir.Che
 	var out []rundir.Check
 	for _, g := range groups {
 		sub, orig := filter(h, g.KeyPrefix)
-		for _, c := range g.Checkers {
+		for _, c := range append(slices.Clip(g.Checkers), checkers.Stats{}) {
 			res := c.Check(ctx, sub)
 			if res.Checker == "" {
 				res.Checker = c.Name()

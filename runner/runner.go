@@ -164,6 +164,8 @@ type run struct {
 	counts  opCounts
 	nem     *nemesis.Nemesis
 	nextPID atomic.Int64
+	// openFails are the failures to open a client (run errors).
+	openFails openFailures
 }
 
 type opCounts struct {
@@ -261,6 +263,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		// makes "valid" unproven.
 		res.Verdict = checkers.Unknown
 	}
+	res.Errors = append(res.Errors, r.openFails.errors()...)
 	if res.Measurements.Load != nil {
 		res.Measurements.Load.ServerSide = serverOps
 	}
@@ -450,6 +453,7 @@ func (r *run) client(ctx, stopCtx context.Context, dep targets.Deployment, wl wo
 	for stopCtx.Err() == nil {
 		sess, err := r.open(ctx, dep, wl, pid)
 		if err != nil {
+			r.openFails.add(pid, err)
 			r.printf("process %d: %v", pid, err)
 			// Retry later with the same process id: nothing was invoked.
 			if !sleepCtx(stopCtx, time.Second) {
@@ -561,6 +565,7 @@ func (r *run) recoverAndFinalRead(ctx context.Context, dep targets.Deployment) b
 				pid := int(r.nextPID.Add(1) - 1)
 				sess, err := r.open(ctx, dep, w, pid)
 				if err != nil {
+					r.openFails.add(pid, err)
 					r.printf("final read: %v", err)
 					sleepCtx(ctx, time.Second)
 					continue

@@ -227,7 +227,14 @@ func printMeasures(w io.Writer, m measures.Measurements) {
 			q.Down, q.Reads.OK, q.Reads.Fail, q.Reads.Info, q.ReadsPredicted, q.Writes.OK, q.Writes.Fail, q.Writes.Info, q.WritesPredicted)
 	}
 	if d := m.Staleness; d != nil {
-		fmt.Fprintf(w, "staleness of %d stale reads: p50 %s, p90 %s, max %s\n", d.Count, sec(d.P50NS), sec(d.P90NS), sec(d.MaxNS))
+		of := d.Of
+		if of == "" {
+			of = "stale reads"
+		}
+		if d.Anomalies > d.Count {
+			of += fmt.Sprintf(" (%d anomalies)", d.Anomalies)
+		}
+		fmt.Fprintf(w, "staleness of %d %s: p50 %s, p90 %s, max %s\n", d.Count, of, sec(d.P50NS), sec(d.P90NS), sec(d.MaxNS))
 	}
 	if l := m.Load; l != nil && len(l.Nodes) > 1 {
 		parts := make([]string, len(l.Nodes))

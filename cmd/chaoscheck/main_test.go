@@ -72,6 +72,43 @@ func TestCheckExitCodes(t *testing.T) {
 	}
 }
 
+// Issue 10, case 1: `check` never says valid when nothing was decided: a
+// history of two nemesis events only, and one whose only write failed,
+// exit 2 (unknown) with the reason in results.json.
+func TestCheckNothingDecidedIsUnknown(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"nemesis-only.jsonl": `{"index":0,"time":10,"type":"invoke","process":"nemesis","f":"start-partition","value":null}
+{"index":1,"time":20,"type":"info","process":"nemesis","f":"start-partition","value":"halves"}
+`,
+		"write-failed.jsonl": `{"index":0,"time":10,"type":"invoke","process":0,"f":"write","key":"k","value":1}
+{"index":1,"time":20,"type":"fail","process":0,"f":"write","key":"k","value":1}
+{"index":2,"time":30,"type":"invoke","process":1,"f":"read","key":"k","value":null}
+{"index":3,"time":40,"type":"ok","process":1,"f":"read","key":"k","value":null}
+`,
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, name+".out")
+		if code := run([]string{"check", "--out", out, path}); code != exitUnknown {
+			t.Errorf("%s: exit %d, want %d (unknown)", name, code, exitUnknown)
+		}
+		var res rundir.Results
+		if err := rundir.ReadJSON(filepath.Join(out, rundir.ResultsFile), &res); err != nil || res.Verdict != "unknown" {
+			t.Errorf("%s: results.json: %v verdict %q", name, err, res.Verdict)
+		}
+		reasons := ""
+		for _, c := range res.Checks {
+			reasons += c.Reason
+		}
+		if reasons == "" {
+			t.Errorf("%s: no reason given", name)
+		}
+	}
+}
+
 // buildBinary compiles chaoscheck once for the tests that need a real
 // process (signals).
 func buildBinary(t *testing.T) string {
