@@ -300,11 +300,11 @@ func lostUpdateAnomaly(h *history.History, pairs []history.Pair, key string, g l
 	}
 	var msg string
 	if len(ms) == 2 {
-		msg = fmt.Sprintf("process %s and process %s both read %s from key %q and both wrote (%s): one update was lost",
-			procs[0], procs[1], read, key, strings.Join(wrote, ", "))
+		msg = fmt.Sprintf("process %s and process %s both read %s from key %s and both wrote (%s): one update was lost",
+			procs[0], procs[1], read, history.Quote(key), strings.Join(wrote, ", "))
 	} else {
-		msg = fmt.Sprintf("processes %s and %s all read %s from key %q and each wrote (%s): %d updates were lost",
-			strings.Join(procs[:len(procs)-1], ", "), procs[len(procs)-1], read, key, strings.Join(wrote, ", "), len(ms)-1)
+		msg = fmt.Sprintf("processes %s and %s all read %s from key %s and each wrote (%s): %d updates were lost",
+			strings.Join(procs[:len(procs)-1], ", "), procs[len(procs)-1], read, history.Quote(key), strings.Join(wrote, ", "), len(ms)-1)
 	}
 	if from >= 0 {
 		msg += fmt.Sprintf(" (%s was written more than once, but only the write %s was invoked before each of these reads completed, so they all read that one)", read, wlPairRef(h, pairs[from]))

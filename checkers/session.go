@@ -545,7 +545,7 @@ func (s *sessionRun) phantom(n int) {
 		switch {
 		case w.key != s.keyOf[n]:
 			if other == 0 && failed+late == 0 {
-				why = fmt.Sprintf("it was written to key %q, not this one", s.keys[w.key])
+				why = fmt.Sprintf("it was written to key %s, not this one", history.Quote(s.keys[w.key]))
 				wit = []int{p.Invoke, p.Complete, w.inv, w.cmp}
 			}
 			other++
@@ -572,7 +572,7 @@ func (s *sessionRun) phantom(n int) {
 		return Anomaly{
 			Kind: KindPhantomRead, Key: key,
 			Ops:     wlWitness(h, wit...),
-			Message: fmt.Sprintf("read %s of key %q returned %d, but %s", wlPairRef(h, p), key, x, why),
+			Message: fmt.Sprintf("read %s of key %s returned %d, but %s", wlPairRef(h, p), history.Quote(key), x, why),
 		}
 	})
 }
@@ -697,8 +697,8 @@ func (s *sessionRun) readYourWrites(si int32, n int, isNil bool, cand []int32) (
 				saw += ", it completed before the process's write began"
 			}
 		}
-		msg := fmt.Sprintf("process %s wrote %d to key %q (%s), then its read %s returned %s",
-			proc, w.value, key, wlPairRef(h, w.pair()), wlPairRef(h, p), saw)
+		msg := fmt.Sprintf("process %s wrote %d to key %s (%s), then its read %s returned %s",
+			proc, w.value, history.Quote(key), wlPairRef(h, w.pair()), wlPairRef(h, p), saw)
 		if class == sessRealtime {
 			msg += ". The store ordered an older write after the process's acknowledged one: its write order disagrees with real time (under last-write-wins, the acknowledged write was overwritten by an older one). Read-your-writes itself does not order writes by real time"
 		}
@@ -812,8 +812,8 @@ func (s *sessionRun) monotonic(si int32, n int, isNil bool, cand []int32) (decid
 		xref := s.writeRefs(xs, &wit)
 		a := Anomaly{Kind: kind, Key: key, StalenessNS: stale}
 		if isNil {
-			a.Message = fmt.Sprintf("process %s read %s from key %q (%s, written by %s), then its later read %s returned nil: its reads went back to the empty register",
-				proc, xv, key, wlPairRef(h, rp), xref, wlPairRef(h, p))
+			a.Message = fmt.Sprintf("process %s read %s from key %s (%s, written by %s), then its later read %s returned nil: its reads went back to the empty register",
+				proc, xv, history.Quote(key), wlPairRef(h, rp), xref, wlPairRef(h, p))
 		} else {
 			yv := h.Ops[p.Complete].Value.String()
 			yref := s.writeRefs(cand, &wit)
@@ -830,8 +830,8 @@ func (s *sessionRun) monotonic(si int32, n int, isNil bool, cand []int32) (decid
 			default:
 				how = "whichever it was, was written by the writer of a value the process had read earlier before that value, or read by that writer before it wrote"
 			}
-			a.Message = fmt.Sprintf("process %s read %s from key %q (%s, written by %s), then its later read %s returned %s, whose write %s %s: its reads went back in time",
-				proc, xv, key, wlPairRef(h, rp), xref, wlPairRef(h, p), yv, yref, how)
+			a.Message = fmt.Sprintf("process %s read %s from key %s (%s, written by %s), then its later read %s returned %s, whose write %s %s: its reads went back in time",
+				proc, xv, history.Quote(key), wlPairRef(h, rp), xref, wlPairRef(h, p), yv, yref, how)
 			if len(xs) == 1 && len(cand) == 1 && s.writes[xs[0]].proc == s.writes[cand[0]].proc {
 				a.Message += fmt.Sprintf(" (both written by process %s, in that order)", s.writes[cand[0]].proc)
 			}

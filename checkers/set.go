@@ -393,7 +393,7 @@ func (s *setRun) judge(key string, reads []int, e *setElem, fp history.Pair, fin
 				return Anomaly{
 					Kind: "unexpected", Key: key,
 					Ops:     wlWitness(h, r.Invoke, r.Complete),
-					Message: fmt.Sprintf("read %s of key %q returned element %d, which no add ever attempted", wlPairRef(h, r), key, e.value),
+					Message: fmt.Sprintf("read %s of key %s returned element %d, which no add ever attempted", wlPairRef(h, r), history.Quote(key), e.value),
 				}
 			})
 			return
@@ -408,7 +408,7 @@ func (s *setRun) judge(key string, reads []int, e *setElem, fp history.Pair, fin
 				return Anomaly{
 					Kind: "fail-add-present", Key: key,
 					Ops:     wlWitness(h, e.failInv, e.failCmp, r.Invoke, r.Complete),
-					Message: fmt.Sprintf("read %s of key %q returned element %d, %s: a failed add certainly had no effect", wlPairRef(h, r), key, e.value, how),
+					Message: fmt.Sprintf("read %s of key %s returned element %d, %s: a failed add certainly had no effect", wlPairRef(h, r), history.Quote(key), e.value, how),
 				}
 			})
 			return
@@ -418,7 +418,7 @@ func (s *setRun) judge(key string, reads []int, e *setElem, fp history.Pair, fin
 				return Anomaly{
 					Kind: "unexpected", Key: key,
 					Ops:     wlWitness(h, r.Invoke, r.Complete, e.liveInv),
-					Message: fmt.Sprintf("read %s of key %q returned element %d before any add of it was invoked (the first is #%d)", wlPairRef(h, r), key, e.value, h.Ops[e.liveInv].Index),
+					Message: fmt.Sprintf("read %s of key %s returned element %d before any add of it was invoked (the first is #%d)", wlPairRef(h, r), history.Quote(key), e.value, h.Ops[e.liveInv].Index),
 				}
 			})
 			return
@@ -471,7 +471,7 @@ func (s *setRun) judge(key string, reads []int, e *setElem, fp history.Pair, fin
 			return Anomaly{
 				Kind: "lost", Key: key,
 				Ops:     wlWitness(h, append(wit, fp.Invoke, fp.Complete)...),
-				Message: fmt.Sprintf("element %d of key %q is lost: %s before the final read %s began, yet that read does not contain it", e.value, key, why, wlPairRef(h, fp)),
+				Message: fmt.Sprintf("element %d of key %s is lost: %s before the final read %s began, yet that read does not contain it", e.value, history.Quote(key), why, wlPairRef(h, fp)),
 			}
 		})
 		return
@@ -518,8 +518,8 @@ func (s *setRun) judge(key string, reads []int, e *setElem, fp history.Pair, fin
 			Kind: "stale-read", Key: key,
 			Ops:         wlWitness(h, append(wit, sr.Invoke, sr.Complete, later.Invoke, later.Complete)...),
 			StalenessNS: h.Ops[sr.Complete].Time - h.Ops[known].Time,
-			Message: fmt.Sprintf("read %s of key %q missed element %d although %s before it began; the later read %s contained it (%d read(s) missed it in all)",
-				wlPairRef(h, sr), key, e.value, why, wlPairRef(h, later), missing),
+			Message: fmt.Sprintf("read %s of key %s missed element %d although %s before it began; the later read %s contained it (%d read(s) missed it in all)",
+				wlPairRef(h, sr), history.Quote(key), e.value, why, wlPairRef(h, later), missing),
 		}
 	})
 }

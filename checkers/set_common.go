@@ -186,7 +186,7 @@ func (u *wlUnchecked) add(key string, err error) {
 	}
 	u.bad[key] = true
 	u.keys = append(u.keys, key)
-	u.why = append(u.why, fmt.Sprintf("key %q: %v", key, err))
+	u.why = append(u.why, fmt.Sprintf("key %s: %v", history.Quote(key), err))
 }
 
 // has reports whether key is unchecked.
