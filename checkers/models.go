@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"os"
 	"strconv"
 	"sync/atomic"
 
@@ -668,11 +669,15 @@ func (k *linKey) checkVerbose(stop *atomic.Bool) (linearizable bool, w linWitnes
 	return res == porcupine.Ok, w
 }
 
-// visualize writes porcupine's HTML visualization of w to path.
+// visualize writes porcupine's HTML visualization of w to path. On
+// failure (a full disk) no partial file is left.
 func (k *linKey) visualize(w linWitnessInfo, path string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("porcupine visualization failed: %v", r)
+		}
+		if err != nil {
+			_ = os.Remove(path)
 		}
 	}()
 	return porcupine.VisualizePath(k.porcupineModel(nil), w.info, path)

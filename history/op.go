@@ -32,7 +32,6 @@ package history
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 )
@@ -102,6 +101,12 @@ func (p Process) String() string {
 
 // Op is one history event. The zero Key is the single register of
 // single-key histories.
+//
+// Memory: an Op is 136 bytes (a Value is 24), and a history loaded by
+// ReadJSONL or Load shares the bytes of its repeated strings (type, f,
+// key, node, error, extra) between ops, holds list values in shared slabs
+// and has a nil Extra when there is none: about 140 bytes per op for the
+// register and session workloads.
 type Op struct {
 	Index   int               `json:"index"`
 	Time    int64             `json:"time"`
@@ -146,11 +151,8 @@ func (op *Op) validate() error {
 	return nil
 }
 
-// marshalLine encodes op as one JSON line, newline included.
+// marshalLine encodes op as one JSON line, newline included (see
+// appendOpLine).
 func marshalLine(op *Op) ([]byte, error) {
-	b, err := json.Marshal(op)
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
+	return appendOpLine(nil, op)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // ValueKind says which form a Value holds.
@@ -30,11 +31,16 @@ const (
 // string, array) so history files stay readable by other tools.
 //
 // The zero Value is nil.
+//
+// Memory layout: a history of millions of ops holds one Value per op, so a
+// Value is 24 bytes: the integer, or for a string or a list its length,
+// and a pointer to the string's bytes or to the list's first element. The
+// pointer keeps the data alive for the garbage collector; the data is
+// never modified after the Value is made (values are immutable).
 type Value struct {
+	p    unsafe.Pointer // string bytes (KindString) or first element (KindList)
+	i    int64          // the integer (KindInt) or the length (KindString, KindList)
 	kind ValueKind
-	i    int64
-	s    string
-	list []Value
 }
 
 // Nil returns the nil value.
@@ -44,10 +50,31 @@ func Nil() Value { return Value{} }
 func Int(i int64) Value { return Value{kind: KindInt, i: i} }
 
 // Str returns a string value.
-func Str(s string) Value { return Value{kind: KindString, s: s} }
+func Str(s string) Value {
+	return Value{kind: KindString, p: unsafe.Pointer(unsafe.StringData(s)), i: int64(len(s))}
+}
 
-// List returns a list value holding vs.
-func List(vs ...Value) Value { return Value{kind: KindList, list: vs} }
+// List returns a list value holding vs. The list shares vs, which must not
+// be modified afterwards.
+func List(vs ...Value) Value {
+	return Value{kind: KindList, p: unsafe.Pointer(unsafe.SliceData(vs)), i: int64(len(vs))}
+}
+
+// str is the string of a KindString value.
+func (v Value) str() string {
+	if v.i == 0 {
+		return ""
+	}
+	return unsafe.String((*byte)(v.p), int(v.i))
+}
+
+// elems is the list of a KindList value.
+func (v Value) elems() []Value {
+	if v.i == 0 {
+		return nil
+	}
+	return unsafe.Slice((*Value)(v.p), int(v.i))
+}
 
 // Ints returns a list value of integers.
 func Ints(is ...int64) Value {
@@ -65,14 +92,29 @@ func (v Value) Kind() ValueKind { return v.kind }
 func (v Value) IsNil() bool { return v.kind == KindNil }
 
 // AsInt returns the integer and true when v is an integer.
-func (v Value) AsInt() (int64, bool) { return v.i, v.kind == KindInt }
+func (v Value) AsInt() (int64, bool) {
+	if v.kind != KindInt {
+		return 0, false
+	}
+	return v.i, true
+}
 
 // AsString returns the string and true when v is a string.
-func (v Value) AsString() (string, bool) { return v.s, v.kind == KindString }
+func (v Value) AsString() (string, bool) {
+	if v.kind != KindString {
+		return "", false
+	}
+	return v.str(), true
+}
 
 // AsList returns the elements and true when v is a list. The slice must not
 // be modified.
-func (v Value) AsList() ([]Value, bool) { return v.list, v.kind == KindList }
+func (v Value) AsList() ([]Value, bool) {
+	if v.kind != KindList {
+		return nil, false
+	}
+	return v.elems(), true
+}
 
 // AsInts returns the integers of a list of integers, and false when v is not
 // a list or any element is not an integer.
@@ -80,8 +122,9 @@ func (v Value) AsInts() ([]int64, bool) {
 	if v.kind != KindList {
 		return nil, false
 	}
-	out := make([]int64, len(v.list))
-	for n, e := range v.list {
+	list := v.elems()
+	out := make([]int64, len(list))
+	for n, e := range list {
 		if e.kind != KindInt {
 			return nil, false
 		}
@@ -99,13 +142,14 @@ func (v Value) Equal(o Value) bool {
 	case KindInt:
 		return v.i == o.i
 	case KindString:
-		return v.s == o.s
+		return v.str() == o.str()
 	case KindList:
-		if len(v.list) != len(o.list) {
+		a, b := v.elems(), o.elems()
+		if len(a) != len(b) {
 			return false
 		}
-		for n := range v.list {
-			if !v.list[n].Equal(o.list[n]) {
+		for n := range a {
+			if !a[n].Equal(b[n]) {
 				return false
 			}
 		}
@@ -127,10 +171,10 @@ func (v Value) write(b *strings.Builder) {
 	case KindInt:
 		b.WriteString(strconv.FormatInt(v.i, 10))
 	case KindString:
-		b.WriteString(strconv.Quote(v.s))
+		b.WriteString(strconv.Quote(v.str()))
 	case KindList:
 		b.WriteByte('[')
-		for n, e := range v.list {
+		for n, e := range v.elems() {
 			if n > 0 {
 				b.WriteByte(' ')
 			}
@@ -152,14 +196,10 @@ func (v Value) appendJSON(buf []byte) ([]byte, error) {
 	case KindInt:
 		return strconv.AppendInt(buf, v.i, 10), nil
 	case KindString:
-		s, err := json.Marshal(v.s)
-		if err != nil {
-			return nil, err
-		}
-		return append(buf, s...), nil
+		return appendJSONString(buf, v.str()), nil
 	case KindList:
 		buf = append(buf, '[')
-		for n, e := range v.list {
+		for n, e := range v.elems() {
 			if n > 0 {
 				buf = append(buf, ',')
 			}

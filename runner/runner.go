@@ -75,6 +75,10 @@ type Config struct {
 	Progress io.Writer
 	// ProgressEvery is the progress period (default 2s).
 	ProgressEvery time.Duration
+
+	// historyWriter creates the history writer at path (default:
+	// history.Create); tests replace it to make writes fail.
+	historyWriter func(path string) (*history.Writer, error)
 }
 
 func (c *Config) defaults() {
@@ -89,6 +93,9 @@ func (c *Config) defaults() {
 	}
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 2 * time.Second
+	}
+	if c.historyWriter == nil {
+		c.historyWriter = history.Create
 	}
 }
 
@@ -205,7 +212,8 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 
-	w, err := history.Create(filepath.Join(r.dir, rundir.HistoryFile))
+	hpath := filepath.Join(r.dir, rundir.HistoryFile)
+	w, err := cfg.historyWriter(hpath)
 	if err != nil {
 		return nil, fmt.Errorf("%w: create history: %v", ErrSetup, err)
 	}
@@ -226,20 +234,48 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 	} else {
 		r.printf("all faults healed")
 	}
-	if !interrupted {
+	if !interrupted && r.rec.Err() == nil {
 		interrupted = r.recoverAndFinalRead(ctx, dep)
 	}
 	r.collectLogs(dep)
 	if err := w.Close(); err != nil {
-		runErrs = append(runErrs, "writing history: "+err.Error())
-	}
-	if err := r.rec.Err(); err != nil {
-		runErrs = append(runErrs, "recording history: "+err.Error())
+		// The history on disk is not the history of the test: no verdict.
+		// What reached the file is a prefix of whole lines that `chaoscheck
+		// check` reads.
+		return nil, fmt.Errorf("%w: the history could not be written, so the test was stopped (%d ops were recorded; %s holds those that reached the disk): %v", ErrSetup, r.rec.Len(), hpath, err)
 	}
 
-	h := r.rec.History()
-	r.printf("checking %d operations...", h.ClientOps())
-	checks := Check(context.WithoutCancel(ctx), h, Groups(cfg.Workloads, workloads.CheckOptions{TimeLimit: cfg.CheckTimeLimit, OutDir: r.dir}))
+	res, h, err := r.checkFile(ctx, hpath, dep, interrupted, runErrs, serverOps)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	out := &Outcome{Dir: r.dir, Results: res}
+	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.ResultsFile), res); err != nil {
+		r.removeArtifacts(res)
+		return out, err
+	}
+	if err := reports.WriteFiles(r.dir, reports.Input{Test: &info, Results: res, History: h, Dir: r.dir}); err != nil {
+		return out, fmt.Errorf("write report: %w", err)
+	}
+	return out, nil
+}
+
+// checkFile judges the history file at hpath, as `chaoscheck check` reads
+// it, so that the verdict is about what is on disk. Memory stays bounded by
+// the largest phase, not their sum: each workload group is loaded, checked
+// and dropped in turn (CheckFile), then the whole history is loaded once
+// for the statistics, the measurements and the report (returned).
+func (r *run) checkFile(ctx context.Context, hpath string, dep targets.Deployment, interrupted bool, runErrs []string, serverOps map[string]int64) (rundir.Results, *history.History, error) {
+	cfg := r.cfg
+	r.printf("checking %d operations...", r.counts.invoked.Load())
+	checks, err := CheckFile(context.WithoutCancel(ctx), hpath, Groups(cfg.Workloads, workloads.CheckOptions{TimeLimit: cfg.CheckTimeLimit, OutDir: r.dir}))
+	if err != nil {
+		return rundir.Results{}, nil, err
+	}
+	h, _, _, err := history.LoadJSONL(hpath, nil)
+	if err != nil {
+		return rundir.Results{}, nil, err
+	}
 	res := rundir.Results{
 		SchemaVersion: rundir.SchemaVersion,
 		Verdict:       rundir.Verdict(checks),
@@ -251,21 +287,26 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		History:       rundir.HistoryFile,
 	}
 	if len(runErrs) > 0 && res.Verdict == checkers.Valid {
-		// A fault that did not heal, or a history not fully written,
-		// makes "valid" unproven.
+		// A fault that did not heal makes "valid" unproven.
 		res.Verdict = checkers.Unknown
 	}
 	if res.Measurements.Load != nil {
 		res.Measurements.Load.ServerSide = serverOps
 	}
-	out := &Outcome{Dir: r.dir, Results: res}
-	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.ResultsFile), res); err != nil {
-		return out, err
+	return res, h, nil
+}
+
+// removeArtifacts removes the files the checkers wrote when the results
+// that name them could not be written: a run directory without
+// results.json must not look like a checked one.
+func (r *run) removeArtifacts(res rundir.Results) {
+	for _, c := range res.Checks {
+		for _, a := range c.Result.Artifacts {
+			if filepath.IsLocal(a) {
+				_ = os.Remove(filepath.Join(r.dir, a))
+			}
+		}
 	}
-	if err := reports.WriteFiles(r.dir, reports.Input{Test: &info, Results: res, History: h, Dir: r.dir}); err != nil {
-		return out, fmt.Errorf("write report: %w", err)
-	}
-	return out, nil
 }
 
 // maxLogCopy bounds each node log copied into the run directory (its
@@ -398,17 +439,41 @@ func Versions() []rundir.Setting {
 	return out
 }
 
+// stopGrace is how long operations in flight at the time limit may still
+// take: past it they are cancelled (and recorded as their clients map a
+// cancellation: info for a write), so that the clients stop within
+// stopGrace of the limit however long the op timeout.
+const stopGrace = 500 * time.Millisecond
+
 // clientsAndNemesis runs the clients and the nemesis for the time limit and
-// returns whether ctx was cancelled (interrupted).
+// returns whether ctx was cancelled (interrupted). A failed history write
+// stops them at once: their operations in flight are cancelled.
 func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slotRNG []*rand.Rand) bool {
 	cfg := r.cfg
 	r.printf("running %d clients for %v (seed %d)...", cfg.Concurrency, cfg.TimeLimit, cfg.Seed)
-	// stop ends the generation of new operations; ops in flight finish
-	// under their own timeout. ctx (Ctrl-C) cancels them too.
-	stopCtx, stop := context.WithTimeout(ctx, cfg.TimeLimit)
+	// The time limit counts on the clock of op times. stopCtx ends the
+	// generation of new operations; opCtx bounds the operations in
+	// flight: stopGrace after the limit, at once on Ctrl-C (ctx) or when
+	// the history cannot be written.
+	limit := r.rec.Start().Add(cfg.TimeLimit)
+	opCtx, cancelOps := context.WithDeadline(ctx, limit.Add(stopGrace))
+	defer cancelOps()
+	stopCtx, stop := context.WithDeadline(opCtx, limit)
 	defer stop()
 	limiter := newLimiter(cfg.Rate)
 	r.nextPID.Store(int64(cfg.Concurrency))
+
+	watchDone := make(chan struct{})
+	failedAt := make(chan time.Time, 1)
+	go func() {
+		select {
+		case <-r.rec.Failed():
+			failedAt <- time.Now()
+			r.printf("ERROR writing the history: %v; stopping the test", r.rec.Err())
+			cancelOps()
+		case <-watchDone:
+		}
+	}()
 
 	var wg sync.WaitGroup
 	nemDone := make(chan struct{})
@@ -426,10 +491,19 @@ func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slo
 		go func() {
 			defer wg.Done()
 			wl := cfg.Workloads[slot%len(cfg.Workloads)]
-			r.client(ctx, stopCtx, dep, wl, slot, slotRNG[slot], limiter)
+			r.client(opCtx, stopCtx, dep, wl, slot, slotRNG[slot], limiter)
 		}()
 	}
 	wg.Wait()
+	close(watchDone)
+	select {
+	case at := <-failedAt:
+		r.printf("clients stopped %v after the failed history write", time.Since(at).Round(time.Millisecond))
+	default:
+		if ctx.Err() == nil {
+			r.printf("clients stopped %v after the time limit", time.Since(limit).Round(time.Millisecond))
+		}
+	}
 	stop()
 	<-nemDone
 	<-progressDone
@@ -438,12 +512,16 @@ func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slo
 
 // client runs one slot: a process until its op ends info, then the next
 // process id (old + concurrency steps are not needed: ids are handed out
-// from a shared counter, so they stay unique).
+// from a shared counter, so they stay unique). Operations run under ctx;
+// stopCtx ends the generation of new ones.
 func (r *run) client(ctx, stopCtx context.Context, dep targets.Deployment, wl workloads.Workload, slot int, rng *rand.Rand, lim *limiter) {
 	pid := slot
 	for stopCtx.Err() == nil {
-		sess, err := r.open(ctx, dep, wl, pid)
+		sess, err := r.open(stopCtx, dep, wl, pid)
 		if err != nil {
+			if stopCtx.Err() != nil {
+				return
+			}
 			r.printf("process %d: %v", pid, err)
 			// Retry later with the same process id: nothing was invoked.
 			if !sleepCtx(stopCtx, time.Second) {
