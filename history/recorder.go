@@ -26,10 +26,10 @@ type Recorder struct {
 	bufs  sync.Pool // *[]byte: encoded bodies, reused
 
 	mu     sync.Mutex
-	n      int     // ops recorded
-	last   int64   // time of the last op
-	chunks [][]Op  // memory mode only: full chunks, then the current one
-	cur    []Op    // memory mode only: the current chunk (len < recChunk)
+	n      int    // ops recorded
+	last   int64  // time of the last op
+	chunks [][]Op // memory mode only: full chunks, then the current one
+	cur    []Op   // memory mode only: the current chunk (len < recChunk)
 }
 
 // recChunk is the number of ops in a chunk of a memory Recorder.
