@@ -254,12 +254,15 @@ func (p *opParser) str() (string, bool) {
 }
 
 func (p *opParser) int() (int64, bool) {
-	start := p.pos
+	neg := false
 	if p.peek() == '-' {
+		neg = true
 		p.pos++
 	}
 	digits := p.pos
+	var n int64
 	for p.pos < len(p.b) && p.b[p.pos] >= '0' && p.b[p.pos] <= '9' {
+		n = n*10 + int64(p.b[p.pos]-'0')
 		p.pos++
 	}
 	if p.pos == digits || p.pos-digits > 18 {
@@ -268,8 +271,10 @@ func (p *opParser) int() (int64, bool) {
 	if c := p.peek(); c == '.' || c == 'e' || c == 'E' {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(string(p.b[start:p.pos]), 10, 64)
-	return n, err == nil
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 func (p *opParser) value(depth int) (Value, bool) {

@@ -83,8 +83,10 @@ func ReadJSONL(r io.Reader) (*History, ReadInfo, error) {
 // WriteJSONL writes h as JSON lines, the format of Writer and ReadJSONL.
 func WriteJSONL(w io.Writer, h *History) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
+	var line []byte
 	for i := range h.Ops {
-		line, err := marshalLine(&h.Ops[i])
+		var err error
+		line, err = appendOpLine(line[:0], &h.Ops[i])
 		if err != nil {
 			return fmt.Errorf("history: encode op %d: %w", h.Ops[i].Index, err)
 		}

@@ -498,10 +498,10 @@ func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slo
 	close(watchDone)
 	select {
 	case at := <-failedAt:
-		r.printf("clients stopped %v after the failed history write", time.Since(at).Round(time.Millisecond))
+		r.printf("clients stopped %v after the failed history write", time.Since(at).Round(time.Microsecond))
 	default:
 		if ctx.Err() == nil {
-			r.printf("clients stopped %v after the time limit", time.Since(limit).Round(time.Millisecond))
+			r.printf("clients stopped %v after the time limit", time.Since(limit).Round(time.Microsecond))
 		}
 	}
 	stop()
@@ -574,6 +574,11 @@ func (r *run) open(ctx context.Context, dep targets.Deployment, wl workloads.Wor
 func (r *run) loop(ctx, stopCtx context.Context, sess *session, pid int, rng *rand.Rand, lim *limiter) bool {
 	for {
 		if !lim.wait(stopCtx) {
+			return false
+		}
+		// The clock itself, not only stopCtx: its timer may fire late on
+		// a loaded machine, and no op may be invoked past the limit.
+		if r.rec.Elapsed() >= r.cfg.TimeLimit {
 			return false
 		}
 		inv := sess.worker.Next(rng)
