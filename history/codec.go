@@ -3,6 +3,7 @@ package history
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -45,8 +46,12 @@ func appendOpHead(buf []byte, index int, t int64) []byte {
 // field, the closing brace and the newline. The fields come in the order
 // and with the omissions of encoding/json on Op.
 func appendOpBody(buf []byte, op *Op) ([]byte, error) {
-	buf = append(buf, `,"type":`...)
-	buf = appendJSONString(buf, string(op.Type))
+	if !op.Type.Valid() {
+		return nil, fmt.Errorf("history: op %d: invalid type %d", op.Index, uint8(op.Type))
+	}
+	buf = append(buf, `,"type":"`...)
+	buf = append(buf, typeNames[op.Type]...)
+	buf = append(buf, '"')
 	buf = append(buf, `,"process":`...)
 	if op.Process == Nemesis {
 		buf = append(buf, `"nemesis"`...)
@@ -110,11 +115,7 @@ type decoder struct {
 }
 
 func newDecoder() *decoder {
-	d := &decoder{strs: make(map[string]string, 64)}
-	for _, t := range []Type{Invoke, OK, Fail, Info} {
-		d.strs[string(t)] = string(t)
-	}
-	return d
+	return &decoder{strs: make(map[string]string, 64)}
 }
 
 // intern returns a string equal to b, shared with earlier equal strings.
@@ -176,7 +177,6 @@ func (d *decoder) decodeLine(line []byte, op *Op) error {
 // compact interns the strings of an op decoded by encoding/json and moves
 // its lists into slabs.
 func (d *decoder) compact(op *Op) {
-	op.Type = Type(d.internString(string(op.Type)))
 	op.F = d.internString(op.F)
 	op.Key = d.internString(op.Key)
 	op.Error = d.internString(op.Error)
@@ -373,11 +373,11 @@ func (p *opParser) op(op *Op) bool {
 			}
 		case "type":
 			bit = 4
-			s, ok := p.str()
+			b, ok := p.rawString()
 			if !ok {
 				return false
 			}
-			op.Type = Type(s)
+			op.Type, _ = ParseType(string(b))
 		case "process":
 			bit = 8
 			if p.lit(`"nemesis"`) {
