@@ -2,7 +2,7 @@ package runner
 
 import (
 	"context"
-	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/chaoscheck/chaoscheck/checkers"
@@ -63,10 +63,11 @@ func CheckFile(ctx context.Context, path string, groups []Group) ([]rundir.Check
 			orig = identity(len(sub.Ops))
 		}
 		out = checkGroup(ctx, out, g, sub, orig)
-		// Free this group's operations (dead from here) before the next
-		// group is loaded: the heap would otherwise grow to both before a
-		// collection.
-		runtime.GC()
+		// Free this group's operations (dead from here) and return them
+		// to the system before the next group is loaded: the heap would
+		// otherwise grow to both before a collection, and the next,
+		// differently sized, slices cannot always reuse the freed pages.
+		debug.FreeOSMemory()
 	}
 	return out, nil
 }
