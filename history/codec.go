@@ -188,7 +188,7 @@ func (d *decoder) compact(op *Op) {
 }
 
 func (d *decoder) compactValue(v Value) Value {
-	if v.kind != KindList {
+	if v.Kind() != KindList {
 		return v
 	}
 	es := v.elems()

@@ -33,36 +33,52 @@ const (
 // The zero Value is nil.
 //
 // Memory layout: a history of millions of ops holds one Value per op, so a
-// Value is 24 bytes: the integer, or for a string or a list its length,
-// and a pointer to the string's bytes or to the list's first element. The
-// pointer keeps the data alive for the garbage collector; the data is
-// never modified after the Value is made (values are immutable).
+// Value is two words, p and i:
+//
+//   - nil: p is nil;
+//   - an integer: p is &intTag and i the integer;
+//   - a string: p points to its bytes and i is its length (> 0), or p is
+//     &emptyTag for the empty string;
+//   - a list: p points to its first element and i is minus its length,
+//     or p is &listTag for the empty list.
+//
+// The pointer keeps the data alive for the garbage collector; the data is
+// never modified after the Value is made (values are immutable). Compare
+// values with Equal: reflect.DeepEqual compares the pointers.
 type Value struct {
-	p    unsafe.Pointer // string bytes (KindString) or first element (KindList)
-	i    int64          // the integer (KindInt) or the length (KindString, KindList)
-	kind ValueKind
+	p unsafe.Pointer
+	i int64
 }
+
+// The tags: their addresses mark the kinds that hold no data pointer.
+var intTag, emptyTag, listTag byte
 
 // Nil returns the nil value.
 func Nil() Value { return Value{} }
 
 // Int returns an integer value.
-func Int(i int64) Value { return Value{kind: KindInt, i: i} }
+func Int(i int64) Value { return Value{p: unsafe.Pointer(&intTag), i: i} }
 
 // Str returns a string value.
 func Str(s string) Value {
-	return Value{kind: KindString, p: unsafe.Pointer(unsafe.StringData(s)), i: int64(len(s))}
+	if s == "" {
+		return Value{p: unsafe.Pointer(&emptyTag)}
+	}
+	return Value{p: unsafe.Pointer(unsafe.StringData(s)), i: int64(len(s))}
 }
 
 // List returns a list value holding vs. The list shares vs, which must not
 // be modified afterwards.
 func List(vs ...Value) Value {
-	return Value{kind: KindList, p: unsafe.Pointer(unsafe.SliceData(vs)), i: int64(len(vs))}
+	if len(vs) == 0 {
+		return Value{p: unsafe.Pointer(&listTag)}
+	}
+	return Value{p: unsafe.Pointer(unsafe.SliceData(vs)), i: -int64(len(vs))}
 }
 
 // str is the string of a KindString value.
 func (v Value) str() string {
-	if v.i == 0 {
+	if v.p == unsafe.Pointer(&emptyTag) {
 		return ""
 	}
 	return unsafe.String((*byte)(v.p), int(v.i))
@@ -70,10 +86,10 @@ func (v Value) str() string {
 
 // elems is the list of a KindList value.
 func (v Value) elems() []Value {
-	if v.i == 0 {
+	if v.p == unsafe.Pointer(&listTag) {
 		return nil
 	}
-	return unsafe.Slice((*Value)(v.p), int(v.i))
+	return unsafe.Slice((*Value)(v.p), int(-v.i))
 }
 
 // Ints returns a list value of integers.
@@ -86,14 +102,28 @@ func Ints(is ...int64) Value {
 }
 
 // Kind reports the form of v.
-func (v Value) Kind() ValueKind { return v.kind }
+func (v Value) Kind() ValueKind {
+	switch {
+	case v.p == nil:
+		return KindNil
+	case v.p == unsafe.Pointer(&intTag):
+		return KindInt
+	case v.p == unsafe.Pointer(&emptyTag):
+		return KindString
+	case v.p == unsafe.Pointer(&listTag):
+		return KindList
+	case v.i > 0:
+		return KindString
+	}
+	return KindList
+}
 
 // IsNil reports whether v is the nil value.
-func (v Value) IsNil() bool { return v.kind == KindNil }
+func (v Value) IsNil() bool { return v.p == nil }
 
 // AsInt returns the integer and true when v is an integer.
 func (v Value) AsInt() (int64, bool) {
-	if v.kind != KindInt {
+	if v.p != unsafe.Pointer(&intTag) {
 		return 0, false
 	}
 	return v.i, true
@@ -101,7 +131,7 @@ func (v Value) AsInt() (int64, bool) {
 
 // AsString returns the string and true when v is a string.
 func (v Value) AsString() (string, bool) {
-	if v.kind != KindString {
+	if v.Kind() != KindString {
 		return "", false
 	}
 	return v.str(), true
@@ -110,7 +140,7 @@ func (v Value) AsString() (string, bool) {
 // AsList returns the elements and true when v is a list. The slice must not
 // be modified.
 func (v Value) AsList() ([]Value, bool) {
-	if v.kind != KindList {
+	if v.Kind() != KindList {
 		return nil, false
 	}
 	return v.elems(), true
@@ -119,13 +149,13 @@ func (v Value) AsList() ([]Value, bool) {
 // AsInts returns the integers of a list of integers, and false when v is not
 // a list or any element is not an integer.
 func (v Value) AsInts() ([]int64, bool) {
-	if v.kind != KindList {
+	if v.Kind() != KindList {
 		return nil, false
 	}
 	list := v.elems()
 	out := make([]int64, len(list))
 	for n, e := range list {
-		if e.kind != KindInt {
+		if e.p != unsafe.Pointer(&intTag) {
 			return nil, false
 		}
 		out[n] = e.i
@@ -135,10 +165,11 @@ func (v Value) AsInts() ([]int64, bool) {
 
 // Equal reports whether two values are the same, deeply.
 func (v Value) Equal(o Value) bool {
-	if v.kind != o.kind {
+	k := v.Kind()
+	if k != o.Kind() {
 		return false
 	}
-	switch v.kind {
+	switch k {
 	case KindInt:
 		return v.i == o.i
 	case KindString:
@@ -165,7 +196,7 @@ func (v Value) String() string {
 }
 
 func (v Value) write(b *strings.Builder) {
-	switch v.kind {
+	switch v.Kind() {
 	case KindNil:
 		b.WriteString("nil")
 	case KindInt:
@@ -190,7 +221,7 @@ func (v Value) MarshalJSON() ([]byte, error) {
 }
 
 func (v Value) appendJSON(buf []byte) ([]byte, error) {
-	switch v.kind {
+	switch v.Kind() {
 	case KindNil:
 		return append(buf, "null"...), nil
 	case KindInt:
@@ -210,7 +241,7 @@ func (v Value) appendJSON(buf []byte) ([]byte, error) {
 		}
 		return append(buf, ']'), nil
 	}
-	return nil, fmt.Errorf("history: unknown value kind %d", v.kind)
+	return nil, fmt.Errorf("history: unknown value kind %d", v.Kind())
 }
 
 // UnmarshalJSON decodes null, an integer, a string or an array of those.

@@ -245,6 +245,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		return nil, fmt.Errorf("%w: the history could not be written, so the test was stopped (%d ops were recorded; %s holds those that reached the disk): %v", ErrSetup, r.rec.Len(), hpath, err)
 	}
 
+	defer lowerGCPercent(checkGCPercent)()
 	res, h, err := r.checkFile(ctx, hpath, dep, interrupted, runErrs, serverOps)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
@@ -294,6 +295,23 @@ func (r *run) checkFile(ctx context.Context, hpath string, dep targets.Deploymen
 		res.Measurements.Load.ServerSide = serverOps
 	}
 	return res, h, nil
+}
+
+// checkGCPercent is the garbage collector's target while the history is
+// checked and reported: the live heap is then the history itself (hundreds
+// of megabytes to gigabytes), and the default target (GOGC=100) would let
+// the heap grow to twice that before collecting the checkers' garbage.
+const checkGCPercent = 25
+
+// lowerGCPercent lowers the garbage collector's target to percent (unless
+// it is already lower, or collection is off) and returns the function that
+// restores it.
+func lowerGCPercent(percent int) (restore func()) {
+	old := debug.SetGCPercent(percent)
+	if old < 0 || old < percent {
+		debug.SetGCPercent(old)
+	}
+	return func() { debug.SetGCPercent(old) }
 }
 
 // removeArtifacts removes the files the checkers wrote when the results
