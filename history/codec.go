@@ -265,8 +265,8 @@ func (p *opParser) int() (int64, bool) {
 		n = n*10 + int64(p.b[p.pos]-'0')
 		p.pos++
 	}
-	if p.pos == digits || p.pos-digits > 18 {
-		return 0, false // empty, or maybe out of range: let encoding/json say
+	if p.pos == digits || p.pos-digits > 18 || p.b[digits] == '0' && p.pos-digits > 1 {
+		return 0, false // empty, maybe out of range, or a leading zero: let encoding/json say
 	}
 	if c := p.peek(); c == '.' || c == 'e' || c == 'E' {
 		return 0, false

@@ -99,3 +99,24 @@ func TestDecoderInterns(t *testing.T) {
 		t.Fatalf("keys %q and %q are not shared", a, b)
 	}
 }
+
+// FuzzDecodeLine: the fast decoder and encoding/json agree on every line.
+func FuzzDecodeLine(f *testing.F) {
+	for _, op := range codecOps() {
+		line, _ := marshalLine(&op)
+		f.Add(bytes.TrimSuffix(line, []byte("\n")))
+	}
+	f.Add([]byte(`{"index":0,"time":1,"type":"invoke","process":0,"f":"read","value":[[[]]]}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var want Op
+		wantErr := json.Unmarshal(line, &want)
+		var got Op
+		err := newDecoder().decodeLine(line, &got)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("%q: error %v, encoding/json says %v", line, err, wantErr)
+		}
+		if err == nil && !sameOp(got, want) {
+			t.Fatalf("%q: %#v, encoding/json says %#v", line, got, want)
+		}
+	})
+}
