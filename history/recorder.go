@@ -55,8 +55,24 @@ func NewRecorder(w *Writer) *Recorder {
 // does not stop recording: it is sticky in the Writer, reported by Err,
 // and signalled by Failed so that the test can stop.
 func (r *Recorder) Record(op Op) Op {
+	op, _ = r.record(op, -1)
+	return op
+}
+
+// RecordBefore is Record for an op that must not be recorded at or after
+// until (a time on the op clock, as Elapsed gives): the time limit of
+// invocations. The check and the stamp are one step under the lock, so no
+// op recorded by RecordBefore has a Time at or past until. It returns
+// false, recording nothing, when until has passed.
+func (r *Recorder) RecordBefore(op Op, until time.Duration) (Op, bool) {
+	return r.record(op, until.Nanoseconds())
+}
+
+// record records op, unless until >= 0 and the op's time would be at or
+// past it.
+func (r *Recorder) record(op Op, until int64) (Op, bool) {
 	if r.w == nil {
-		return r.keep(op)
+		return r.keep(op, until)
 	}
 	bp := r.bufs.Get().(*[]byte)
 	body, err := appendOpBody((*bp)[:0], &op)
@@ -65,7 +81,12 @@ func (r *Recorder) Record(op Op) Op {
 	}
 	var head [48]byte
 	r.mu.Lock()
-	r.stamp(&op)
+	if !r.stamp(&op, until) {
+		r.mu.Unlock()
+		*bp = body[:0]
+		r.bufs.Put(bp)
+		return op, false
+	}
 	full := false
 	if body != nil {
 		full, _ = r.w.push(appendOpHead(head[:0], op.Index, op.Time), body)
@@ -76,29 +97,36 @@ func (r *Recorder) Record(op Op) Op {
 	if full {
 		_ = r.w.flush() // sticky: reported by Err
 	}
-	return op
+	return op, true
 }
 
-// stamp sets op's index and time; r.mu must be held.
-func (r *Recorder) stamp(op *Op) {
+// stamp sets op's index and time, unless until >= 0 and the time is at or
+// past it (false); r.mu must be held.
+func (r *Recorder) stamp(op *Op, until int64) bool {
 	t := time.Since(r.start).Nanoseconds()
 	if t < r.last {
 		t = r.last // the monotonic clock does not go back; be sure anyway
+	}
+	if until >= 0 && t >= until {
+		return false
 	}
 	r.last = t
 	op.Index = r.n
 	op.Time = t
 	r.n++
+	return true
 }
 
 // keep records op in memory.
-func (r *Recorder) keep(op Op) Op {
+func (r *Recorder) keep(op Op, until int64) (Op, bool) {
 	if op.Extra != nil {
 		op.Extra = maps.Clone(op.Extra)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.stamp(&op)
+	if !r.stamp(&op, until) {
+		return op, false
+	}
 	if len(r.cur) == cap(r.cur) {
 		if r.cur != nil {
 			r.chunks = append(r.chunks, r.cur)
@@ -106,7 +134,7 @@ func (r *Recorder) keep(op Op) Op {
 		r.cur = make([]Op, 0, recChunk)
 	}
 	r.cur = append(r.cur, op)
-	return op
+	return op, true
 }
 
 // History returns a copy of the ops a memory Recorder (NewRecorder(nil))

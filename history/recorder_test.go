@@ -1,6 +1,7 @@
 package history
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -131,4 +132,19 @@ func sameOp(a, b Op) bool {
 		}
 	}
 	return true
+}
+
+// RecordBefore records nothing once its limit has passed, and an op it
+// records is stamped before the limit.
+func TestRecordBefore(t *testing.T) {
+	for _, w := range []*Writer{nil, NewWriter(io.Discard)} {
+		r := NewRecorder(w)
+		op, ok := r.RecordBefore(Op{Type: Invoke, Process: 0, F: "read"}, time.Hour)
+		if !ok || op.Time >= time.Hour.Nanoseconds() || r.Len() != 1 {
+			t.Fatalf("before the limit: %+v %v (Len %d)", op, ok, r.Len())
+		}
+		if _, ok := r.RecordBefore(Op{Type: OK, Process: 0, F: "read"}, 0); ok || r.Len() != 1 {
+			t.Fatalf("recorded past the limit (Len %d)", r.Len())
+		}
+	}
 }

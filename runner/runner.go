@@ -463,6 +463,10 @@ func Versions() []rundir.Setting {
 // stopGrace of the limit however long the op timeout.
 const stopGrace = 500 * time.Millisecond
 
+// stallWarning is the scheduling delay of the process (see stallWatch)
+// past which the run warns that the history has gaps of its own making.
+const stallWarning = 100 * time.Millisecond
+
 // clientsAndNemesis runs the clients and the nemesis for the time limit and
 // returns whether ctx was cancelled (interrupted). A failed history write
 // stops them at once: their operations in flight are cancelled.
@@ -493,6 +497,7 @@ func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slo
 		}
 	}()
 
+	stalls := watchStalls(stopCtx)
 	var wg sync.WaitGroup
 	nemDone := make(chan struct{})
 	go func() {
@@ -523,6 +528,9 @@ func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slo
 		}
 	}
 	stop()
+	if d := stalls.Longest(); d >= stallWarning {
+		r.printf("warning: this process did not run for up to %v at a time while the clients ran (an overloaded machine or a long GC pause): the history has gaps the database did not cause", d.Round(time.Millisecond))
+	}
 	<-nemDone
 	<-progressDone
 	return ctx.Err() != nil
@@ -594,21 +602,31 @@ func (r *run) loop(ctx, stopCtx context.Context, sess *session, pid int, rng *ra
 		if !lim.wait(stopCtx) {
 			return false
 		}
-		// The clock itself, not only stopCtx: its timer may fire late on
-		// a loaded machine, and no op may be invoked past the limit.
-		if r.rec.Elapsed() >= r.cfg.TimeLimit {
+		// The limit is checked where the invocation is stamped, not
+		// only by stopCtx, whose timer may fire late on a loaded machine:
+		// no op is invoked past it.
+		inv := sess.worker.Next(rng)
+		t, invoked := r.invoke(ctx, sess, pid, inv, r.cfg.TimeLimit)
+		if !invoked {
 			return false
 		}
-		inv := sess.worker.Next(rng)
-		if r.invoke(ctx, sess, pid, inv) == history.Info {
+		if t == history.Info {
 			return true
 		}
 	}
 }
 
+// noLimit is invoke's until for operations not bound by the time limit
+// (the final reads).
+const noLimit time.Duration = -1
+
 // invoke records the invocation, performs it and records the completion.
-func (r *run) invoke(ctx context.Context, sess *session, pid int, inv workloads.Invocation) history.Type {
-	r.rec.Record(history.Op{Type: history.Invoke, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: inv.Value})
+// An invocation whose time would be at or past until (on the op clock;
+// noLimit: none) is not recorded nor performed: invoke then returns false.
+func (r *run) invoke(ctx context.Context, sess *session, pid int, inv workloads.Invocation, until time.Duration) (history.Type, bool) {
+	if _, ok := r.rec.RecordBefore(history.Op{Type: history.Invoke, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: inv.Value}, until); !ok {
+		return 0, false
+	}
 	r.counts.invoked.Add(1)
 	octx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
 	c := sess.worker.Do(octx, inv)
@@ -622,7 +640,7 @@ func (r *run) invoke(ctx context.Context, sess *session, pid int, inv workloads.
 	default:
 		r.counts.info.Add(1)
 	}
-	return c.Type
+	return c.Type, true
 }
 
 // recoverAndFinalRead waits RecoveryTime, then performs the final
@@ -660,7 +678,7 @@ func (r *run) recoverAndFinalRead(ctx context.Context, dep targets.Deployment) b
 					sleepCtx(ctx, time.Second)
 					continue
 				}
-				t := r.invoke(ctx, sess, pid, inv)
+				t, _ := r.invoke(ctx, sess, pid, inv, noLimit)
 				sess.close()
 				if t == history.OK {
 					break
