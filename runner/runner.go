@@ -144,7 +144,14 @@ var ErrSetup = errors.New("test could not run")
 // heals every fault and still checks and saves what was recorded; the
 // results are then marked interrupted. An error is returned only when no
 // verdict could be produced; it wraps ErrSetup when the test could not
-// start.
+// start or could not go on.
+//
+// The history is streamed to history.jsonl and not kept in memory. A
+// failed write to it (a full disk) stops the test at once: the clients'
+// operations are cancelled, the faults healed, and Run returns an error
+// wrapping ErrSetup, leaving the readable prefix that reached the file and
+// no results. After the clients stop, the verdict is computed from the
+// file, as `chaoscheck check` would, one workload group at a time.
 func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
