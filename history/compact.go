@@ -11,8 +11,8 @@ import (
 
 // jsonlOptions shape readJSONL.
 type jsonlOptions struct {
-	// sizeHint is the expected number of ops (0: unknown); the op slice
-	// is allocated once at that size.
+	// sizeHint is the expected number of ops (kept ops, with keep; 0:
+	// unknown); the op slice is allocated once at that size.
 	sizeHint int
 	// keep, when set, selects the ops to return. Every line is still
 	// parsed and checked in position; the kept ops are re-indexed from 0
@@ -35,7 +35,10 @@ func readJSONL(r io.Reader, o jsonlOptions) (*History, ReadInfo, error) {
 		h.Ops = make([]Op, 0, o.sizeHint)
 	}
 	var orig []int
-	var chunks [][]Op // with keep: the kept ops, copied once at the end
+	var chunks [][]Op // with keep and no size hint: the kept ops, copied once at the end
+	if o.keep != nil && o.sizeHint > 0 {
+		orig = make([]int, 0, o.sizeHint)
+	}
 	d := newDecoder()
 	pos := 0 // position in the file
 	var op Op
@@ -68,10 +71,14 @@ func readJSONL(r io.Reader, o jsonlOptions) (*History, ReadInfo, error) {
 			if !o.keep(&op) {
 				continue
 			}
-			// The selection's size is unknown: fixed-size chunks, so
-			// that no growing slice is copied again and again.
 			op.Index = len(orig)
 			orig = append(orig, pos-1)
+			if o.sizeHint > 0 {
+				h.Ops = append(h.Ops, op)
+				continue
+			}
+			// The selection's size is unknown: fixed-size chunks, so
+			// that no growing slice is copied again and again.
 			if n := len(chunks); n == 0 || len(chunks[n-1]) == cap(chunks[n-1]) {
 				chunks = append(chunks, make([]Op, 0, keepChunk))
 			}
@@ -80,7 +87,7 @@ func readJSONL(r io.Reader, o jsonlOptions) (*History, ReadInfo, error) {
 		}
 		h.Ops = append(h.Ops, op)
 	}
-	if o.keep != nil {
+	if o.keep != nil && o.sizeHint <= 0 {
 		h.Ops = make([]Op, 0, len(orig))
 		for n := range chunks {
 			h.Ops = append(h.Ops, chunks[n]...)
@@ -146,17 +153,29 @@ func countLines(path string) (int, error) {
 	return n, nil
 }
 
+// LoadOptions shape LoadJSONL.
+type LoadOptions struct {
+	// Keep, when not nil, selects the ops to return: they are re-indexed
+	// from 0, and LoadJSONL's orig[i] is the index in the file of the
+	// returned op i. The file is still checked whole, line by line, and
+	// the selection must itself be a well-formed history (Validate).
+	Keep func(*Op) bool
+	// SizeHint is the expected number of ops Keep selects, when the caller
+	// knows it (the runner counts them while recording): their slice is
+	// then allocated once at that size. Without it a filtered load
+	// collects the ops in chunks and copies them once, which needs twice
+	// the memory at the end. A wrong hint costs memory, never ops.
+	// Without Keep the hint is the file's line count, always.
+	SizeHint int
+}
+
 // LoadJSONL reads the JSONL history file at path, as Load does for
-// FormatJSONL, with its op slice allocated once at the file's line count.
-//
-// When keep is not nil, only the ops it selects are returned, re-indexed
-// from 0, and orig[i] is the index in the file of the returned op i; the
-// file is still checked whole, line by line, and the selection must itself
-// be a well-formed history (Validate). This is how a checker of one
+// FormatJSONL, with its op slice allocated once at the file's line count,
+// or only the ops that o.Keep selects. This is how a checker of one
 // workload gets its operations without a copy of the whole history.
-func LoadJSONL(path string, keep func(*Op) bool) (h *History, orig []int, info ReadInfo, err error) {
-	hint := 0
-	if keep == nil {
+func LoadJSONL(path string, o LoadOptions) (h *History, orig []int, info ReadInfo, err error) {
+	hint := o.SizeHint
+	if o.Keep == nil {
 		if hint, err = countLines(path); err != nil {
 			return nil, nil, info, fmt.Errorf("history: %w", err)
 		}
@@ -166,11 +185,11 @@ func LoadJSONL(path string, keep func(*Op) bool) (h *History, orig []int, info R
 		return nil, nil, info, fmt.Errorf("history: %w", err)
 	}
 	defer f.Close()
-	h, info, err = readJSONL(bufio.NewReaderSize(f, 256<<10), jsonlOptions{sizeHint: hint, keep: keep, orig: &orig})
+	h, info, err = readJSONL(bufio.NewReaderSize(f, 256<<10), jsonlOptions{sizeHint: hint, keep: o.Keep, orig: &orig})
 	if err != nil {
 		return nil, nil, info, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(h.Ops) == 0 && keep == nil {
+	if len(h.Ops) == 0 && o.Keep == nil {
 		return nil, nil, info, fmt.Errorf("history: %s: %w", path, ErrEmptyHistory)
 	}
 	return h, orig, info, nil

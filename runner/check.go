@@ -17,6 +17,10 @@ type Group struct {
 	Workload  string
 	KeyPrefix string
 	Checkers  []checkers.Checker
+	// Ops, when known, is the number of ops of the group (its client ops
+	// and the nemesis events) in the history file: CheckFile allocates its
+	// sub-history at that size. 0: unknown.
+	Ops int
 }
 
 // Groups returns one group per workload, over its own keys.
@@ -55,7 +59,7 @@ func CheckFile(ctx context.Context, path string, groups []Group) ([]rundir.Check
 			prefix := g.KeyPrefix
 			keep = func(op *history.Op) bool { return !op.IsClient() || strings.HasPrefix(op.Key, prefix) }
 		}
-		sub, orig, _, err := history.LoadJSONL(path, keep)
+		sub, orig, _, err := history.LoadJSONL(path, history.LoadOptions{Keep: keep, SizeHint: g.Ops})
 		if err != nil {
 			return nil, err
 		}

@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
-	r := &run{cfg: cfg, dir: dir, log: cfg.Progress}
+	r := &run{cfg: cfg, dir: dir, log: cfg.Progress, groupOps: make([]atomic.Int64, len(cfg.Workloads))}
 	if r.log == nil {
 		r.log = io.Discard
 	}
@@ -174,8 +174,9 @@ type run struct {
 	dir string
 	log io.Writer
 
-	rec     *history.Recorder
-	counts  opCounts
+	rec      *history.Recorder
+	counts   opCounts
+	groupOps []atomic.Int64 // ops recorded per workload (invocations and completions)
 	nem     *nemesis.Nemesis
 	nextPID atomic.Int64
 }
@@ -276,11 +277,21 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 func (r *run) checkFile(ctx context.Context, hpath string, dep targets.Deployment, interrupted bool, runErrs []string, serverOps map[string]int64) (rundir.Results, *history.History, error) {
 	cfg := r.cfg
 	r.printf("checking %d operations...", r.counts.invoked.Load())
-	checks, err := CheckFile(context.WithoutCancel(ctx), hpath, Groups(cfg.Workloads, workloads.CheckOptions{TimeLimit: cfg.CheckTimeLimit, OutDir: r.dir}))
+	groups := Groups(cfg.Workloads, workloads.CheckOptions{TimeLimit: cfg.CheckTimeLimit, OutDir: r.dir})
+	var clientOps int64
+	for g := range groups {
+		clientOps += r.groupOps[g].Load()
+	}
+	for g := range groups {
+		// The ops recorded: the group's own, and the nemesis events that
+		// every group sees.
+		groups[g].Ops = int(r.groupOps[g].Load() + int64(r.rec.Len()) - clientOps)
+	}
+	checks, err := CheckFile(context.WithoutCancel(ctx), hpath, groups)
 	if err != nil {
 		return rundir.Results{}, nil, err
 	}
-	h, _, _, err := history.LoadJSONL(hpath, nil)
+	h, _, _, err := history.LoadJSONL(hpath, history.LoadOptions{})
 	if err != nil {
 		return rundir.Results{}, nil, err
 	}
@@ -575,6 +586,7 @@ func (r *run) client(ctx, stopCtx context.Context, dep targets.Deployment, wl wo
 type session struct {
 	worker workloads.Worker
 	client workloads.Client
+	group  int // index of the workload in Config.Workloads
 }
 
 func (s *session) close() { _ = s.client.Close() }
@@ -599,7 +611,13 @@ func (r *run) open(ctx context.Context, dep targets.Deployment, wl workloads.Wor
 		_ = c.Close()
 		return nil, err
 	}
-	return &session{worker: worker, client: c}, nil
+	group := 0
+	for i, w := range r.cfg.Workloads {
+		if w.Name() == wl.Name() { // names are unique (Validate)
+			group = i
+		}
+	}
+	return &session{worker: worker, client: c, group: group}, nil
 }
 
 // loop performs operations until stopCtx ends (false) or an operation
@@ -634,11 +652,13 @@ func (r *run) invoke(ctx context.Context, sess *session, pid int, inv workloads.
 	if _, ok := r.rec.RecordBefore(history.Op{Type: history.Invoke, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: inv.Value}, until); !ok {
 		return 0, false
 	}
+	r.groupOps[sess.group].Add(1)
 	r.counts.invoked.Add(1)
 	octx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
 	c := sess.worker.Do(octx, inv)
 	cancel()
 	r.rec.Record(history.Op{Type: c.Type, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: c.Value, Error: c.Error, Node: sess.node()})
+	r.groupOps[sess.group].Add(1)
 	switch c.Type {
 	case history.OK:
 		r.counts.ok.Add(1)
