@@ -177,8 +177,8 @@ type run struct {
 	rec      *history.Recorder
 	counts   opCounts
 	groupOps []atomic.Int64 // ops recorded per workload (invocations and completions)
-	nem     *nemesis.Nemesis
-	nextPID atomic.Int64
+	nem      *nemesis.Nemesis
+	nextPID  atomic.Int64
 }
 
 type opCounts struct {
