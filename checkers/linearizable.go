@@ -208,6 +208,7 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 		return keys[order[a]] < keys[order[b]]
 	})
 	results := make([]linKeyResult, len(keys))
+	var vizMu sync.Mutex
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(keys)) {
@@ -222,7 +223,7 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 					results[s] = linKeyResult{verdict: Unknown, undecided: true}
 					continue
 				}
-				results[s] = l.checkKey(model, keys[s], h, pairs, groups[s], &stop, onInvalid)
+				results[s] = l.checkKey(model, keys[s], h, pairs, groups[s], &stop, onInvalid, &vizMu)
 			}
 		})
 	}
@@ -305,7 +306,11 @@ func linList(items []string) string {
 }
 
 // checkKey decides one key.
-func (l Linearizable) checkKey(model Model, key string, h *history.History, pairs []history.Pair, idx []int32, stop *atomic.Bool, onInvalid func()) (r linKeyResult) {
+//
+// vizMu serialises the visualizations: each holds porcupine's rendering of
+// the whole key in memory (hundreds of megabytes on a long run), and two
+// at once would double the checker's peak.
+func (l Linearizable) checkKey(model Model, key string, h *history.History, pairs []history.Pair, idx []int32, stop *atomic.Bool, onInvalid func(), vizMu *sync.Mutex) (r linKeyResult) {
 	defer func() {
 		if p := recover(); p != nil {
 			r = linKeyResult{verdict: Unknown, reason: fmt.Sprintf("key %s: internal error: %v", history.Quote(key), p)}
@@ -347,7 +352,9 @@ func (l Linearizable) checkKey(model Model, key string, h *history.History, pair
 		err := os.MkdirAll(l.VisualizeDir, 0o755)
 		var skipped string
 		if err == nil {
+			vizMu.Lock()
 			skipped, err = k.visualizeBounded(w, filepath.Join(l.VisualizeDir, file))
+			vizMu.Unlock()
 		}
 		switch {
 		case err != nil:

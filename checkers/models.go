@@ -701,6 +701,9 @@ func (k *linKey) visualizeBounded(w linWitnessInfo, path string) (skipped string
 		if r := recover(); r != nil {
 			err = fmt.Errorf("porcupine visualization failed: %v", r)
 		}
+		if err != nil {
+			_ = os.Remove(path)
+		}
 	}()
 	if len(k.ops) <= LinVisualizeMax {
 		return "", porcupine.VisualizePath(k.porcupineModel(nil), w.info, path)

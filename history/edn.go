@@ -328,10 +328,11 @@ func (im *importer) addEDN(n ednNode) error {
 		switch field {
 		case "type":
 			s, ok := nameOf(v)
-			if !ok || !Type(s).Valid() {
+			t, known := ParseType(s)
+			if !ok || !known {
 				return fail(":type must be :invoke, :ok, :fail or :info, got %s", Clip(v.String()))
 			}
-			op.Type, hasType = Type(s), true
+			op.Type, hasType = t, true
 		case "f":
 			s, ok := nameOf(v)
 			if !ok || s == "" {

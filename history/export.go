@@ -61,7 +61,7 @@ func appendEDNOp(b *strings.Builder, op *Op) {
 	b.WriteString(", :time ")
 	b.WriteString(strconv.FormatInt(op.Time, 10))
 	b.WriteString(", :type ")
-	writeEDNName(b, string(typ))
+	writeEDNName(b, typ.String())
 	b.WriteString(", :process ")
 	if op.Process == Nemesis {
 		b.WriteString(":nemesis")

@@ -174,7 +174,7 @@ func parseEvent(line string) (op Op, value string, ok bool, err error) {
 	default:
 		return Op{}, "", false, nil
 	}
-	op.Type = Type(typ[1:])
+	op.Type, _ = ParseType(typ[1:])
 	op.F = strings.TrimPrefix(f, ":")
 	if op.F == "" {
 		return Op{}, "", false, fmt.Errorf("event has no function")

@@ -158,6 +158,12 @@ func isJepsenLoggerLine(s string) bool {
 // Read reads a history in format f from r, detecting the format when f is
 // FormatAuto. Input without any op is an error wrapping ErrEmptyHistory.
 func Read(r io.Reader, f Format) (*History, ReadInfo, error) {
+	return read(r, f, 0)
+}
+
+// read is Read with the expected number of ops of a JSONL history (0:
+// unknown), so that its op slice is allocated once.
+func read(r io.Reader, f Format, sizeHint int) (*History, ReadInfo, error) {
 	br := bufio.NewReaderSize(r, detectBytes)
 	head, err := br.Peek(detectBytes)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
@@ -181,7 +187,7 @@ func Read(r io.Reader, f Format) (*History, ReadInfo, error) {
 	)
 	switch f {
 	case FormatJSONL:
-		h, info, err = ReadJSONL(br)
+		h, info, err = readJSONL(br, jsonlOptions{sizeHint: sizeHint})
 	case FormatJepsenLog:
 		h, info, err = ReadJepsenLog(br)
 	case FormatEDN:
@@ -208,7 +214,11 @@ func Load(path string, f Format) (*History, ReadInfo, error) {
 		return nil, ReadInfo{}, fmt.Errorf("history: %w", err)
 	}
 	defer file.Close()
-	h, info, err := Read(file, f)
+	hint := 0
+	if f == FormatJSONL || f == FormatAuto {
+		hint, _ = countLines(path) // only a hint: 0 when it cannot count
+	}
+	h, info, err := read(file, f, hint)
 	if err != nil {
 		var fe *FormatError
 		if errors.As(err, &fe) {

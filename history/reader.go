@@ -2,8 +2,6 @@ package history
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -133,59 +131,16 @@ func (lr *lineReader) next() (line []byte, terminated bool, err error) {
 // of the package documentation (see History.Validate). Times that go back
 // are reported in ReadInfo.
 func ReadJSONL(r io.Reader) (*History, ReadInfo, error) {
-	var info ReadInfo
-	lr := newLineReader(r)
-	h := &History{}
-	for {
-		line, terminated, err := lr.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, info, err
-		}
-		info.Lines = lr.n
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		if !terminated {
-			info.Truncated = true
-			info.TruncatedLine = lr.n
-			break
-		}
-		op, err := parseJSONLine(line, len(h.Ops))
-		if err != nil {
-			return nil, info, fmt.Errorf("history: jsonl line %d: %w", lr.n, err)
-		}
-		h.Ops = append(h.Ops, op)
-	}
-	if err := h.Validate(); err != nil {
-		return nil, info, fmt.Errorf("history: invalid jsonl history: %w", err)
-	}
-	info.noteTimes(h)
-	return h, info, nil
-}
-
-// parseJSONLine decodes one line that should hold the op at position pos.
-func parseJSONLine(line []byte, pos int) (Op, error) {
-	var op Op
-	if err := json.Unmarshal(line, &op); err != nil {
-		return Op{}, err
-	}
-	if op.Index != pos {
-		return Op{}, fmt.Errorf("op index %d, but it is op number %d", op.Index, pos)
-	}
-	if err := op.validate(); err != nil {
-		return Op{}, err
-	}
-	return op, nil
+	return readJSONL(r, jsonlOptions{})
 }
 
 // WriteJSONL writes h as JSON lines, the format of Writer and ReadJSONL.
 func WriteJSONL(w io.Writer, h *History) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
+	var line []byte
 	for i := range h.Ops {
-		line, err := marshalLine(&h.Ops[i])
+		var err error
+		line, err = appendOpLine(line[:0], &h.Ops[i])
 		if err != nil {
 			return fmt.Errorf("history: encode op %d: %w", h.Ops[i].Index, err)
 		}

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -38,31 +39,47 @@ func TestRecorderConcurrent(t *testing.T) {
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
-	h := r.History()
-	if len(h.Ops) != 2*clients*per || r.Len() != len(h.Ops) {
-		t.Fatalf("%d ops (Len %d), want %d", len(h.Ops), r.Len(), 2*clients*per)
+	if r.History() != nil {
+		t.Fatal("a streaming Recorder kept its ops")
 	}
-	if err := h.Validate(); err != nil {
-		t.Fatal(err) // includes Index == position and non-decreasing times
-	}
-	if r.Elapsed() < time.Duration(h.Ops[len(h.Ops)-1].Time) {
-		t.Fatalf("Elapsed %v is before the last op's time %d", r.Elapsed(), h.Ops[len(h.Ops)-1].Time)
-	}
-
-	// The streamed file is the same history, in the same order.
+	// The streamed file is the history: every op, in index and time order.
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	got, info, err := ReadJSONL(f)
+	h, info, err := ReadJSONL(f)
 	if err != nil {
+		t.Fatal(err) // includes Index == position and non-decreasing times
+	}
+	if info.Truncated || len(h.Ops) != 2*clients*per || r.Len() != len(h.Ops) {
+		t.Fatalf("%d ops (Len %d, %+v), want %d", len(h.Ops), r.Len(), info, 2*clients*per)
+	}
+	if r.Elapsed() < time.Duration(h.Ops[len(h.Ops)-1].Time) {
+		t.Fatalf("Elapsed %v is before the last op's time %d", r.Elapsed(), h.Ops[len(h.Ops)-1].Time)
+	}
+}
+
+// A memory Recorder keeps every op across its chunks, in order.
+func TestRecorderMemoryChunks(t *testing.T) {
+	r := NewRecorder(nil)
+	const n = 3*recChunk + 17
+	for i := range n {
+		r.Record(Op{Type: Invoke, Process: 0, F: "write", Value: Int(int64(i))})
+		r.Record(Op{Type: OK, Process: 0, F: "write", Value: Int(int64(i))})
+	}
+	h := r.History()
+	if len(h.Ops) != 2*n || r.Len() != 2*n {
+		t.Fatalf("%d ops (Len %d), want %d", len(h.Ops), r.Len(), 2*n)
+	}
+	if err := h.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if info.Truncated || info.Lines != len(h.Ops) {
-		t.Fatalf("info %+v", info)
+	for i := range h.Ops {
+		if v, _ := h.Ops[i].Value.AsInt(); v != int64(i/2) {
+			t.Fatalf("op %d holds %v", i, h.Ops[i].Value)
+		}
 	}
-	sameOps(t, got.Ops, h.Ops)
 }
 
 func TestRecorderSnapshotAndCopies(t *testing.T) {
@@ -115,4 +132,19 @@ func sameOp(a, b Op) bool {
 		}
 	}
 	return true
+}
+
+// RecordBefore records nothing once its limit has passed, and an op it
+// records is stamped before the limit.
+func TestRecordBefore(t *testing.T) {
+	for _, w := range []*Writer{nil, NewWriter(io.Discard)} {
+		r := NewRecorder(w)
+		op, ok := r.RecordBefore(Op{Type: Invoke, Process: 0, F: "read"}, time.Hour)
+		if !ok || op.Time >= time.Hour.Nanoseconds() || r.Len() != 1 {
+			t.Fatalf("before the limit: %+v %v (Len %d)", op, ok, r.Len())
+		}
+		if _, ok := r.RecordBefore(Op{Type: OK, Process: 0, F: "read"}, 0); ok || r.Len() != 1 {
+			t.Fatalf("recorded past the limit (Len %d)", r.Len())
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // ValueKind says which form a Value holds.
@@ -30,24 +31,66 @@ const (
 // string, array) so history files stay readable by other tools.
 //
 // The zero Value is nil.
+//
+// Memory layout: a history of millions of ops holds one Value per op, so a
+// Value is two words, p and i:
+//
+//   - nil: p is nil;
+//   - an integer: p is &intTag and i the integer;
+//   - a string: p points to its bytes and i is its length (> 0), or p is
+//     &emptyTag for the empty string;
+//   - a list: p points to its first element and i is minus its length,
+//     or p is &listTag for the empty list.
+//
+// The pointer keeps the data alive for the garbage collector; the data is
+// never modified after the Value is made (values are immutable). Compare
+// values with Equal: reflect.DeepEqual compares the pointers.
 type Value struct {
-	kind ValueKind
-	i    int64
-	s    string
-	list []Value
+	p unsafe.Pointer
+	i int64
 }
+
+// The tags: their addresses mark the kinds that hold no data pointer.
+var intTag, emptyTag, listTag byte
 
 // Nil returns the nil value.
 func Nil() Value { return Value{} }
 
 // Int returns an integer value.
-func Int(i int64) Value { return Value{kind: KindInt, i: i} }
+func Int(i int64) Value { return Value{p: unsafe.Pointer(&intTag), i: i} }
 
 // Str returns a string value.
-func Str(s string) Value { return Value{kind: KindString, s: s} }
+func Str(s string) Value {
+	if s == "" {
+		return Value{p: unsafe.Pointer(&emptyTag)}
+	}
+	return Value{p: unsafe.Pointer(unsafe.StringData(s)), i: int64(len(s))}
+}
 
-// List returns a list value holding vs.
-func List(vs ...Value) Value { return Value{kind: KindList, list: vs} }
+// List returns a list value holding vs. The list shares vs, which must not
+// be modified afterwards.
+func List(vs ...Value) Value {
+	if len(vs) == 0 {
+		return Value{p: unsafe.Pointer(&listTag)}
+	}
+	return Value{p: unsafe.Pointer(unsafe.SliceData(vs)), i: -int64(len(vs))}
+}
+
+// str is the string of a KindString value.
+func (v Value) str() string {
+	if v.p == unsafe.Pointer(&emptyTag) {
+		return ""
+	}
+	return unsafe.String((*byte)(v.p), int(v.i))
+}
+
+// elems is the list of a KindList value.
+func (v Value) elems() []Value {
+	if v.p == unsafe.Pointer(&listTag) {
+		return nil
+	}
+	return unsafe.Slice((*Value)(v.p), int(-v.i))
+}
 
 // Ints returns a list value of integers.
 func Ints(is ...int64) Value {
@@ -59,30 +102,60 @@ func Ints(is ...int64) Value {
 }
 
 // Kind reports the form of v.
-func (v Value) Kind() ValueKind { return v.kind }
+func (v Value) Kind() ValueKind {
+	switch {
+	case v.p == nil:
+		return KindNil
+	case v.p == unsafe.Pointer(&intTag):
+		return KindInt
+	case v.p == unsafe.Pointer(&emptyTag):
+		return KindString
+	case v.p == unsafe.Pointer(&listTag):
+		return KindList
+	case v.i > 0:
+		return KindString
+	}
+	return KindList
+}
 
 // IsNil reports whether v is the nil value.
-func (v Value) IsNil() bool { return v.kind == KindNil }
+func (v Value) IsNil() bool { return v.p == nil }
 
 // AsInt returns the integer and true when v is an integer.
-func (v Value) AsInt() (int64, bool) { return v.i, v.kind == KindInt }
+func (v Value) AsInt() (int64, bool) {
+	if v.p != unsafe.Pointer(&intTag) {
+		return 0, false
+	}
+	return v.i, true
+}
 
 // AsString returns the string and true when v is a string.
-func (v Value) AsString() (string, bool) { return v.s, v.kind == KindString }
+func (v Value) AsString() (string, bool) {
+	if v.Kind() != KindString {
+		return "", false
+	}
+	return v.str(), true
+}
 
 // AsList returns the elements and true when v is a list. The slice must not
 // be modified.
-func (v Value) AsList() ([]Value, bool) { return v.list, v.kind == KindList }
+func (v Value) AsList() ([]Value, bool) {
+	if v.Kind() != KindList {
+		return nil, false
+	}
+	return v.elems(), true
+}
 
 // AsInts returns the integers of a list of integers, and false when v is not
 // a list or any element is not an integer.
 func (v Value) AsInts() ([]int64, bool) {
-	if v.kind != KindList {
+	if v.Kind() != KindList {
 		return nil, false
 	}
-	out := make([]int64, len(v.list))
-	for n, e := range v.list {
-		if e.kind != KindInt {
+	list := v.elems()
+	out := make([]int64, len(list))
+	for n, e := range list {
+		if e.p != unsafe.Pointer(&intTag) {
 			return nil, false
 		}
 		out[n] = e.i
@@ -92,20 +165,22 @@ func (v Value) AsInts() ([]int64, bool) {
 
 // Equal reports whether two values are the same, deeply.
 func (v Value) Equal(o Value) bool {
-	if v.kind != o.kind {
+	k := v.Kind()
+	if k != o.Kind() {
 		return false
 	}
-	switch v.kind {
+	switch k {
 	case KindInt:
 		return v.i == o.i
 	case KindString:
-		return v.s == o.s
+		return v.str() == o.str()
 	case KindList:
-		if len(v.list) != len(o.list) {
+		a, b := v.elems(), o.elems()
+		if len(a) != len(b) {
 			return false
 		}
-		for n := range v.list {
-			if !v.list[n].Equal(o.list[n]) {
+		for n := range a {
+			if !a[n].Equal(b[n]) {
 				return false
 			}
 		}
@@ -121,16 +196,16 @@ func (v Value) String() string {
 }
 
 func (v Value) write(b *strings.Builder) {
-	switch v.kind {
+	switch v.Kind() {
 	case KindNil:
 		b.WriteString("nil")
 	case KindInt:
 		b.WriteString(strconv.FormatInt(v.i, 10))
 	case KindString:
-		b.WriteString(strconv.Quote(v.s))
+		b.WriteString(strconv.Quote(v.str()))
 	case KindList:
 		b.WriteByte('[')
-		for n, e := range v.list {
+		for n, e := range v.elems() {
 			if n > 0 {
 				b.WriteByte(' ')
 			}
@@ -146,20 +221,16 @@ func (v Value) MarshalJSON() ([]byte, error) {
 }
 
 func (v Value) appendJSON(buf []byte) ([]byte, error) {
-	switch v.kind {
+	switch v.Kind() {
 	case KindNil:
 		return append(buf, "null"...), nil
 	case KindInt:
 		return strconv.AppendInt(buf, v.i, 10), nil
 	case KindString:
-		s, err := json.Marshal(v.s)
-		if err != nil {
-			return nil, err
-		}
-		return append(buf, s...), nil
+		return appendJSONString(buf, v.str()), nil
 	case KindList:
 		buf = append(buf, '[')
-		for n, e := range v.list {
+		for n, e := range v.elems() {
 			if n > 0 {
 				buf = append(buf, ',')
 			}
@@ -170,7 +241,7 @@ func (v Value) appendJSON(buf []byte) ([]byte, error) {
 		}
 		return append(buf, ']'), nil
 	}
-	return nil, fmt.Errorf("history: unknown value kind %d", v.kind)
+	return nil, fmt.Errorf("history: unknown value kind %d", v.Kind())
 }
 
 // UnmarshalJSON decodes null, an integer, a string or an array of those.

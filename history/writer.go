@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +21,9 @@ const FlushInterval = 100 * time.Millisecond
 // maxPending is the buffer size at which Write flushes synchronously rather
 // than waiting for the timer: it bounds memory when ops arrive faster than
 // the timer drains them, and pushes back on writers when the disk is slow.
-const maxPending = 64 << 10
+// The buffer exceeds it by at most one line per concurrent writer: each
+// writer that finds it full waits for the disk before writing again.
+const maxPending = 256 << 10
 
 // ErrClosed is returned by Write and Flush after Close.
 var ErrClosed = errors.New("history: writer is closed")
@@ -30,14 +33,20 @@ var ErrClosed = errors.New("history: writer is closed")
 //
 // Lines are buffered in memory and written out FlushInterval after the
 // first unflushed one (by a background goroutine), when the buffer grows
-// past 64 KiB, on Flush, and on Close, which also fsyncs. The first error
-// writing to the underlying writer is sticky: every later Write, Flush and
-// Close returns it, and nothing more is written, so the file never holds a
-// line after a gap.
+// past 256 KiB, on Flush, and on Close, which also fsyncs. The disk is
+// written outside the lock that Write takes to append to the buffer, so a
+// slow disk holds up only the writer that found the buffer full.
+//
+// The first error writing to the underlying writer is sticky: every later
+// Write, Flush and Close returns it, Failed is closed, and nothing more is
+// written, so the file never holds a line after a gap. When the
+// underlying writer can be truncated (an *os.File), a line it took only
+// part of is cut off, so the file stays a readable prefix of whole lines.
 type Writer struct {
 	out    io.Writer
 	syncer interface{ Sync() error } // nil when out cannot sync
 	owned  io.Closer                 // closed by Close when Create opened it
+	failed chan struct{}             // closed when err is set
 
 	mu     sync.Mutex // guards the fields below
 	buf    []byte     // lines not yet handed to out
@@ -46,8 +55,9 @@ type Writer struct {
 	armed  bool // timer scheduled for the current buf
 	timer  *time.Timer
 
-	ioMu  sync.Mutex // serialises writes to out, in buffer order
-	spare []byte     // the other buffer; guarded by ioMu
+	ioMu    sync.Mutex // serialises writes to out, in buffer order
+	spare   []byte     // the other buffer; guarded by ioMu
+	written int64      // bytes of whole lines out took; guarded by ioMu
 
 	closeOnce sync.Once
 }
@@ -56,7 +66,7 @@ type Writer struct {
 // *os.File does), Close calls it. The caller keeps ownership of w: Close
 // does not close it.
 func NewWriter(w io.Writer) *Writer {
-	hw := &Writer{out: w}
+	hw := &Writer{out: w, failed: make(chan struct{})}
 	if s, ok := w.(interface{ Sync() error }); ok {
 		hw.syncer = s
 	}
@@ -88,27 +98,43 @@ func (w *Writer) Write(op *Op) error {
 	if err != nil {
 		return fmt.Errorf("history: encode op %d: %w", op.Index, err)
 	}
+	full, err := w.push(nil, line)
+	if full {
+		return w.flush()
+	}
+	return err
+}
+
+// push appends head and body (one line together) to the buffer, and
+// reports whether the buffer is now full: the caller must then call flush,
+// outside any lock of its own. It never touches the disk and allocates
+// only when the buffer grows past its largest size so far.
+func (w *Writer) push(head, body []byte) (full bool, err error) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err != nil {
-		err := w.err
-		w.mu.Unlock()
-		return err
+		return false, w.err
 	}
 	if w.closed {
-		w.mu.Unlock()
-		return ErrClosed
+		return false, ErrClosed
 	}
-	w.buf = append(w.buf, line...)
-	full := len(w.buf) >= maxPending
+	w.buf = append(w.buf, head...)
+	w.buf = append(w.buf, body...)
+	full = len(w.buf) >= maxPending
 	if !full && !w.armed {
 		w.armed = true
 		w.timer.Reset(FlushInterval)
 	}
-	w.mu.Unlock()
-	if full {
-		return w.flush()
+	return full, nil
+}
+
+// Failed returns a channel closed when a write to the underlying writer
+// has failed (Err then says why). A nil Writer never fails.
+func (w *Writer) Failed() <-chan struct{} {
+	if w == nil {
+		return nil
 	}
-	return nil
+	return w.failed
 }
 
 // Flush writes buffered lines to the underlying writer (without fsync).
@@ -200,21 +226,42 @@ func (w *Writer) flush() error {
 		w.spare = b
 		return nil
 	}
-	_, err := w.out.Write(b)
-	w.spare = b[:0]
+	n, err := w.out.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
 	if err != nil {
 		err = fmt.Errorf("history: write history file: %w", err)
+		w.cutPartialLine(b[:max(n, 0)])
+		w.spare = b[:0]
 		w.setErr(err)
 		return w.Err()
 	}
+	w.written += int64(n)
+	w.spare = b[:0]
 	return nil
+}
+
+// cutPartialLine truncates the file after the last whole line of part, the
+// bytes a failed write did take, when the file can be truncated. It runs
+// under ioMu.
+func (w *Writer) cutPartialLine(part []byte) {
+	whole := bytes.LastIndexByte(part, '\n') + 1
+	w.written += int64(whole)
+	if whole == len(part) {
+		return
+	}
+	if t, ok := w.out.(interface{ Truncate(int64) error }); ok {
+		_ = t.Truncate(w.written) // best effort: readers drop a partial last line anyway
+	}
 }
 
 // setErr records err unless an earlier error is already sticky.
 func (w *Writer) setErr(err error) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err == nil {
 		w.err = err
+		close(w.failed)
 	}
-	w.mu.Unlock()
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -346,4 +347,75 @@ func BenchmarkWriter(b *testing.B) {
 	}
 	b.Run("serial", func(b *testing.B) { run(b, false) })
 	b.Run("parallel", func(b *testing.B) { run(b, true) })
+}
+
+// A write that fails after taking part of a line (a full disk) closes
+// Failed and cuts the file back to its last whole line, so that it stays a
+// history prefix that reads back without a truncated line.
+func TestWriterFailedWriteKeepsWholeLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ops := make([]Op, 4)
+	var lines [][]byte
+	for i := range ops {
+		ops[i] = sampleOp(0)
+		ops[i].Index = i
+		ops[i].Type = []Type{Invoke, OK}[i%2]
+		line, _ := marshalLine(&ops[i])
+		lines = append(lines, line)
+	}
+	whole := len(lines[0]) + len(lines[1])
+	// Room for 2.5 lines.
+	lim := &limitedFile{File: f, room: whole + len(lines[2])/2}
+	w := NewWriter(lim)
+	select {
+	case <-w.Failed():
+		t.Fatal("Failed closed before any failure")
+	default:
+	}
+	for i := range ops {
+		if err := w.Write(&ops[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Flush = %v, want ENOSPC", err)
+	}
+	select {
+	case <-w.Failed():
+	default:
+		t.Fatal("Failed not closed after a failed write")
+	}
+	_ = w.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != whole {
+		t.Fatalf("file holds %d bytes, want the 2 whole lines (%d bytes)", len(data), whole)
+	}
+	h, info, err := ReadJSONL(bytes.NewReader(data))
+	if err != nil || info.Truncated || len(h.Ops) != 2 {
+		t.Fatalf("read back: %v, %+v", err, info)
+	}
+}
+
+// limitedFile is a file that takes room bytes, then fails with ENOSPC.
+type limitedFile struct {
+	*os.File
+	room int
+}
+
+func (l *limitedFile) Write(p []byte) (int, error) {
+	if len(p) <= l.room {
+		l.room -= len(p)
+		return l.File.Write(p)
+	}
+	n, _ := l.File.Write(p[:l.room])
+	l.room = 0
+	return n, &os.PathError{Op: "write", Path: l.Name(), Err: syscall.ENOSPC}
 }

@@ -608,7 +608,7 @@ func opRowOf(op *history.Op, a *analysis) opRow {
 		Index:   op.Index,
 		Process: op.Process.String(),
 		Node:    op.Node,
-		Type:    string(op.Type),
+		Type:    op.Type.String(),
 		F:       op.F,
 		Key:     op.Key,
 		Value:   boundedValue(op.Value, 300),

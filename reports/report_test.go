@@ -63,7 +63,7 @@ func TestReportSections(t *testing.T) {
 	// The stale-read card shows its smallest witness (4 ops, not 6).
 	card := section(t, page, `<article class="card anomaly" id="anomaly-`, "Stale read")
 	for _, idx := range fx.Witness {
-		row := `<tr class="ty-` + string(fx.History.Ops[idx].Type) + `"><td class="num">` + strconv.Itoa(idx) + `</td>`
+		row := `<tr class="ty-` + fx.History.Ops[idx].Type.String() + `"><td class="num">` + strconv.Itoa(idx) + `</td>`
 		if !strings.Contains(card, row) {
 			t.Errorf("stale-read card lacks witness op #%d (%s)", idx, row)
 		}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -17,6 +18,10 @@ type Group struct {
 	Workload  string
 	KeyPrefix string
 	Checkers  []checkers.Checker
+	// Ops, when known, is the number of ops of the group (its client ops
+	// and the nemesis events) in the history file: CheckFile allocates its
+	// sub-history at that size. 0: unknown.
+	Ops int
 }
 
 // Groups returns one group per workload, over its own keys.
@@ -38,33 +43,76 @@ func Check(ctx context.Context, h *history.History, groups []Group) []rundir.Che
 	var out []rundir.Check
 	for _, g := range groups {
 		sub, orig := filter(h, g.KeyPrefix)
-		for _, c := range append(slices.Clip(g.Checkers), checkers.Stats{}) {
-			res := c.Check(ctx, sub)
-			if res.Checker == "" {
-				res.Checker = c.Name()
-			}
-			for i := range res.Anomalies {
-				for j, idx := range res.Anomalies[i].Ops {
-					if idx >= 0 && idx < len(orig) {
-						res.Anomalies[i].Ops[j] = orig[idx]
-					}
-				}
-			}
-			out = append(out, rundir.Check{Workload: g.Workload, Result: res})
-		}
+		out = checkGroup(ctx, out, g, sub, orig)
 	}
 	return out
+}
+
+// CheckFile is Check on the JSONL history file at path, one group at a
+// time: each group's sub-history is loaded from the file (history.LoadJSONL
+// with a filter, the file checked whole each time), judged, and dropped
+// before the next, so that memory holds one group's operations, never the
+// whole history plus copies of it. A group without a key prefix loads the
+// whole file.
+func CheckFile(ctx context.Context, path string, groups []Group) ([]rundir.Check, error) {
+	var out []rundir.Check
+	for _, g := range groups {
+		var keep func(*history.Op) bool
+		if g.KeyPrefix != "" {
+			prefix := g.KeyPrefix
+			keep = func(op *history.Op) bool { return !op.IsClient() || strings.HasPrefix(op.Key, prefix) }
+		}
+		sub, orig, _, err := history.LoadJSONL(path, history.LoadOptions{Keep: keep, SizeHint: g.Ops})
+		if err != nil {
+			return nil, err
+		}
+		if orig == nil {
+			orig = identity(len(sub.Ops))
+		}
+		out = checkGroup(ctx, out, g, sub, orig)
+		// Free this group's operations (dead from here) and return them
+		// to the system before the next group is loaded: the heap would
+		// otherwise grow to both before a collection, and the next,
+		// differently sized, slices cannot always reuse the freed pages.
+		debug.FreeOSMemory()
+	}
+	return out, nil
+}
+
+// checkGroup runs g's checkers on sub, whose op i is op orig[i] of the
+// full history, and appends their results to out.
+func checkGroup(ctx context.Context, out []rundir.Check, g Group, sub *history.History, orig []int) []rundir.Check {
+	for _, c := range append(slices.Clip(g.Checkers), checkers.Stats{}) {
+		res := c.Check(ctx, sub)
+		if res.Checker == "" {
+			res.Checker = c.Name()
+		}
+		for i := range res.Anomalies {
+			for j, idx := range res.Anomalies[i].Ops {
+				if idx >= 0 && idx < len(orig) {
+					res.Anomalies[i].Ops[j] = orig[idx]
+				}
+			}
+		}
+		out = append(out, rundir.Check{Workload: g.Workload, Result: res})
+	}
+	return out
+}
+
+// identity returns [0, 1, ..., n-1].
+func identity(n int) []int {
+	orig := make([]int, n)
+	for i := range orig {
+		orig[i] = i
+	}
+	return orig
 }
 
 // filter returns the client ops with the key prefix plus nemesis events,
 // re-indexed, and the original index of each.
 func filter(h *history.History, prefix string) (*history.History, []int) {
 	if prefix == "" {
-		orig := make([]int, len(h.Ops))
-		for i := range orig {
-			orig[i] = i
-		}
-		return h, orig
+		return h, identity(len(h.Ops))
 	}
 	sub := &history.History{}
 	var orig []int

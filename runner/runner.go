@@ -75,6 +75,10 @@ type Config struct {
 	Progress io.Writer
 	// ProgressEvery is the progress period (default 2s).
 	ProgressEvery time.Duration
+
+	// historyWriter creates the history writer at path (default:
+	// history.Create); tests replace it to make writes fail.
+	historyWriter func(path string) (*history.Writer, error)
 }
 
 func (c *Config) defaults() {
@@ -89,6 +93,9 @@ func (c *Config) defaults() {
 	}
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 2 * time.Second
+	}
+	if c.historyWriter == nil {
+		c.historyWriter = history.Create
 	}
 }
 
@@ -137,7 +144,14 @@ var ErrSetup = errors.New("test could not run")
 // heals every fault and still checks and saves what was recorded; the
 // results are then marked interrupted. An error is returned only when no
 // verdict could be produced; it wraps ErrSetup when the test could not
-// start.
+// start or could not go on.
+//
+// The history is streamed to history.jsonl and not kept in memory. A
+// failed write to it (a full disk) stops the test at once: the clients'
+// operations are cancelled, the faults healed, and Run returns an error
+// wrapping ErrSetup, leaving the readable prefix that reached the file and
+// no results. After the clients stop, the verdict is computed from the
+// file, as `chaoscheck check` would, one workload group at a time.
 func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
@@ -148,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
-	r := &run{cfg: cfg, dir: dir, log: cfg.Progress}
+	r := &run{cfg: cfg, dir: dir, log: cfg.Progress, groupOps: make([]atomic.Int64, len(cfg.Workloads))}
 	if r.log == nil {
 		r.log = io.Discard
 	}
@@ -160,10 +174,11 @@ type run struct {
 	dir string
 	log io.Writer
 
-	rec     *history.Recorder
-	counts  opCounts
-	nem     *nemesis.Nemesis
-	nextPID atomic.Int64
+	rec      *history.Recorder
+	counts   opCounts
+	groupOps []atomic.Int64 // ops recorded per workload (invocations and completions)
+	nem      *nemesis.Nemesis
+	nextPID  atomic.Int64
 	// openFails are the failures to open a client (run errors).
 	openFails openFailures
 }
@@ -213,7 +228,8 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 
-	w, err := history.Create(filepath.Join(r.dir, rundir.HistoryFile))
+	hpath := filepath.Join(r.dir, rundir.HistoryFile)
+	w, err := cfg.historyWriter(hpath)
 	if err != nil {
 		return nil, fmt.Errorf("%w: create history: %v", ErrSetup, err)
 	}
@@ -234,20 +250,59 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 	} else {
 		r.printf("all faults healed")
 	}
-	if !interrupted {
+	if !interrupted && r.rec.Err() == nil {
 		interrupted = r.recoverAndFinalRead(ctx, dep)
 	}
 	r.collectLogs(dep)
 	if err := w.Close(); err != nil {
-		runErrs = append(runErrs, "writing history: "+err.Error())
-	}
-	if err := r.rec.Err(); err != nil {
-		runErrs = append(runErrs, "recording history: "+err.Error())
+		// The history on disk is not the history of the test: no verdict.
+		// What reached the file is a prefix of whole lines that `chaoscheck
+		// check` reads.
+		return nil, fmt.Errorf("%w: the history could not be written, so the test was stopped (%d ops were recorded; %s holds those that reached the disk): %v", ErrSetup, r.rec.Len(), hpath, err)
 	}
 
-	h := r.rec.History()
-	r.printf("checking %d operations...", h.ClientOps())
-	checks := Check(context.WithoutCancel(ctx), h, Groups(cfg.Workloads, workloads.CheckOptions{TimeLimit: cfg.CheckTimeLimit, OutDir: r.dir}))
+	defer lowerGCPercent(checkGCPercent)()
+	res, h, err := r.checkFile(ctx, hpath, dep, interrupted, runErrs, serverOps)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	out := &Outcome{Dir: r.dir, Results: res}
+	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.ResultsFile), res); err != nil {
+		r.removeArtifacts(res)
+		return out, err
+	}
+	if err := reports.WriteFiles(r.dir, reports.Input{Test: &info, Results: res, History: h, Dir: r.dir}); err != nil {
+		return out, fmt.Errorf("write report: %w", err)
+	}
+	return out, nil
+}
+
+// checkFile judges the history file at hpath, as `chaoscheck check` reads
+// it, so that the verdict is about what is on disk. Memory stays bounded by
+// the largest phase, not their sum: each workload group is loaded, checked
+// and dropped in turn (CheckFile), then the whole history is loaded once
+// for the statistics, the measurements and the report (returned).
+func (r *run) checkFile(ctx context.Context, hpath string, dep targets.Deployment, interrupted bool, runErrs []string, serverOps map[string]int64) (rundir.Results, *history.History, error) {
+	cfg := r.cfg
+	r.printf("checking %d operations...", r.counts.invoked.Load())
+	groups := Groups(cfg.Workloads, workloads.CheckOptions{TimeLimit: cfg.CheckTimeLimit, OutDir: r.dir})
+	var clientOps int64
+	for g := range groups {
+		clientOps += r.groupOps[g].Load()
+	}
+	for g := range groups {
+		// The ops recorded: the group's own, and the nemesis events that
+		// every group sees.
+		groups[g].Ops = int(r.groupOps[g].Load() + int64(r.rec.Len()) - clientOps)
+	}
+	checks, err := CheckFile(context.WithoutCancel(ctx), hpath, groups)
+	if err != nil {
+		return rundir.Results{}, nil, err
+	}
+	h, _, _, err := history.LoadJSONL(hpath, history.LoadOptions{})
+	if err != nil {
+		return rundir.Results{}, nil, err
+	}
 	res := rundir.Results{
 		SchemaVersion: rundir.SchemaVersion,
 		Verdict:       rundir.Verdict(checks),
@@ -259,22 +314,44 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		History:       rundir.HistoryFile,
 	}
 	if len(runErrs) > 0 && res.Verdict == checkers.Valid {
-		// A fault that did not heal, or a history not fully written,
-		// makes "valid" unproven.
+		// A fault that did not heal makes "valid" unproven.
 		res.Verdict = checkers.Unknown
 	}
 	res.Errors = append(res.Errors, r.openFails.errors()...)
 	if res.Measurements.Load != nil {
 		res.Measurements.Load.ServerSide = serverOps
 	}
-	out := &Outcome{Dir: r.dir, Results: res}
-	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.ResultsFile), res); err != nil {
-		return out, err
+	return res, h, nil
+}
+
+// checkGCPercent is the garbage collector's target while the history is
+// checked and reported: the live heap is then the history itself (hundreds
+// of megabytes to gigabytes), and the default target (GOGC=100) would let
+// the heap grow to twice that before collecting the checkers' garbage.
+const checkGCPercent = 25
+
+// lowerGCPercent lowers the garbage collector's target to percent (unless
+// it is already lower, or collection is off) and returns the function that
+// restores it.
+func lowerGCPercent(percent int) (restore func()) {
+	old := debug.SetGCPercent(percent)
+	if old < 0 || old < percent {
+		debug.SetGCPercent(old)
 	}
-	if err := reports.WriteFiles(r.dir, reports.Input{Test: &info, Results: res, History: h, Dir: r.dir}); err != nil {
-		return out, fmt.Errorf("write report: %w", err)
+	return func() { debug.SetGCPercent(old) }
+}
+
+// removeArtifacts removes the files the checkers wrote when the results
+// that name them could not be written: a run directory without
+// results.json must not look like a checked one.
+func (r *run) removeArtifacts(res rundir.Results) {
+	for _, c := range res.Checks {
+		for _, a := range c.Result.Artifacts {
+			if filepath.IsLocal(a) {
+				_ = os.Remove(filepath.Join(r.dir, a))
+			}
+		}
 	}
-	return out, nil
 }
 
 // maxLogCopy bounds each node log copied into the run directory (its
@@ -407,18 +484,47 @@ func Versions() []rundir.Setting {
 	return out
 }
 
+// stopGrace is how long operations in flight at the time limit may still
+// take: past it they are cancelled (and recorded as their clients map a
+// cancellation: info for a write), so that the clients stop within
+// stopGrace of the limit however long the op timeout.
+const stopGrace = 500 * time.Millisecond
+
+// stallWarning is the scheduling delay of the process (see stallWatch)
+// past which the run warns that the history has gaps of its own making.
+const stallWarning = 100 * time.Millisecond
+
 // clientsAndNemesis runs the clients and the nemesis for the time limit and
-// returns whether ctx was cancelled (interrupted).
+// returns whether ctx was cancelled (interrupted). A failed history write
+// stops them at once: their operations in flight are cancelled.
 func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slotRNG []*rand.Rand) bool {
 	cfg := r.cfg
 	r.printf("running %d clients for %v (seed %d)...", cfg.Concurrency, cfg.TimeLimit, cfg.Seed)
-	// stop ends the generation of new operations; ops in flight finish
-	// under their own timeout. ctx (Ctrl-C) cancels them too.
-	stopCtx, stop := context.WithTimeout(ctx, cfg.TimeLimit)
+	// The time limit counts on the clock of op times. stopCtx ends the
+	// generation of new operations; opCtx bounds the operations in
+	// flight: stopGrace after the limit, at once on Ctrl-C (ctx) or when
+	// the history cannot be written.
+	limit := r.rec.Start().Add(cfg.TimeLimit)
+	opCtx, cancelOps := context.WithDeadline(ctx, limit.Add(stopGrace))
+	defer cancelOps()
+	stopCtx, stop := context.WithDeadline(opCtx, limit)
 	defer stop()
 	limiter := newLimiter(cfg.Rate)
 	r.nextPID.Store(int64(cfg.Concurrency))
 
+	watchDone := make(chan struct{})
+	failedAt := make(chan time.Time, 1)
+	go func() {
+		select {
+		case <-r.rec.Failed():
+			failedAt <- time.Now()
+			r.printf("ERROR writing the history: %v; stopping the test", r.rec.Err())
+			cancelOps()
+		case <-watchDone:
+		}
+	}()
+
+	stalls := watchStalls(stopCtx)
 	var wg sync.WaitGroup
 	nemDone := make(chan struct{})
 	go func() {
@@ -435,11 +541,23 @@ func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slo
 		go func() {
 			defer wg.Done()
 			wl := cfg.Workloads[slot%len(cfg.Workloads)]
-			r.client(ctx, stopCtx, dep, wl, slot, slotRNG[slot], limiter)
+			r.client(opCtx, stopCtx, dep, wl, slot, slotRNG[slot], limiter)
 		}()
 	}
 	wg.Wait()
+	close(watchDone)
+	select {
+	case at := <-failedAt:
+		r.printf("clients stopped %v after the failed history write", time.Since(at).Round(time.Microsecond))
+	default:
+		if ctx.Err() == nil {
+			r.printf("clients stopped %v after the time limit", time.Since(limit).Round(time.Microsecond))
+		}
+	}
 	stop()
+	if d := stalls.Longest(); d >= stallWarning {
+		r.printf("warning: this process did not run for up to %v at a time while the clients ran (an overloaded machine or a long GC pause): the history has gaps the database did not cause", d.Round(time.Millisecond))
+	}
 	<-nemDone
 	<-progressDone
 	return ctx.Err() != nil
@@ -447,12 +565,16 @@ func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slo
 
 // client runs one slot: a process until its op ends info, then the next
 // process id (old + concurrency steps are not needed: ids are handed out
-// from a shared counter, so they stay unique).
+// from a shared counter, so they stay unique). Operations run under ctx;
+// stopCtx ends the generation of new ones.
 func (r *run) client(ctx, stopCtx context.Context, dep targets.Deployment, wl workloads.Workload, slot int, rng *rand.Rand, lim *limiter) {
 	pid := slot
 	for stopCtx.Err() == nil {
-		sess, err := r.open(ctx, dep, wl, pid)
+		sess, err := r.open(stopCtx, dep, wl, pid)
 		if err != nil {
+			if stopCtx.Err() != nil {
+				return
+			}
 			r.openFails.add(pid, err)
 			r.printf("process %d: %v", pid, err)
 			// Retry later with the same process id: nothing was invoked.
@@ -474,6 +596,7 @@ func (r *run) client(ctx, stopCtx context.Context, dep targets.Deployment, wl wo
 type session struct {
 	worker workloads.Worker
 	client workloads.Client
+	group  int // index of the workload in Config.Workloads
 }
 
 func (s *session) close() { _ = s.client.Close() }
@@ -498,7 +621,13 @@ func (r *run) open(ctx context.Context, dep targets.Deployment, wl workloads.Wor
 		_ = c.Close()
 		return nil, err
 	}
-	return &session{worker: worker, client: c}, nil
+	group := 0
+	for i, w := range r.cfg.Workloads {
+		if w.Name() == wl.Name() { // names are unique (Validate)
+			group = i
+		}
+	}
+	return &session{worker: worker, client: c, group: group}, nil
 }
 
 // loop performs operations until stopCtx ends (false) or an operation
@@ -508,21 +637,38 @@ func (r *run) loop(ctx, stopCtx context.Context, sess *session, pid int, rng *ra
 		if !lim.wait(stopCtx) {
 			return false
 		}
+		// The limit is checked where the invocation is stamped, not
+		// only by stopCtx, whose timer may fire late on a loaded machine:
+		// no op is invoked past it.
 		inv := sess.worker.Next(rng)
-		if r.invoke(ctx, sess, pid, inv) == history.Info {
+		t, invoked := r.invoke(ctx, sess, pid, inv, r.cfg.TimeLimit)
+		if !invoked {
+			return false
+		}
+		if t == history.Info {
 			return true
 		}
 	}
 }
 
+// noLimit is invoke's until for operations not bound by the time limit
+// (the final reads).
+const noLimit time.Duration = -1
+
 // invoke records the invocation, performs it and records the completion.
-func (r *run) invoke(ctx context.Context, sess *session, pid int, inv workloads.Invocation) history.Type {
-	r.rec.Record(history.Op{Type: history.Invoke, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: inv.Value})
+// An invocation whose time would be at or past until (on the op clock;
+// noLimit: none) is not recorded nor performed: invoke then returns false.
+func (r *run) invoke(ctx context.Context, sess *session, pid int, inv workloads.Invocation, until time.Duration) (history.Type, bool) {
+	if _, ok := r.rec.RecordBefore(history.Op{Type: history.Invoke, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: inv.Value}, until); !ok {
+		return 0, false
+	}
+	r.groupOps[sess.group].Add(1)
 	r.counts.invoked.Add(1)
 	octx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
 	c := sess.worker.Do(octx, inv)
 	cancel()
 	r.rec.Record(history.Op{Type: c.Type, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: c.Value, Error: c.Error, Node: sess.node()})
+	r.groupOps[sess.group].Add(1)
 	switch c.Type {
 	case history.OK:
 		r.counts.ok.Add(1)
@@ -531,7 +677,7 @@ func (r *run) invoke(ctx context.Context, sess *session, pid int, inv workloads.
 	default:
 		r.counts.info.Add(1)
 	}
-	return c.Type
+	return c.Type, true
 }
 
 // recoverAndFinalRead waits RecoveryTime, then performs the final
@@ -570,7 +716,7 @@ func (r *run) recoverAndFinalRead(ctx context.Context, dep targets.Deployment) b
 					sleepCtx(ctx, time.Second)
 					continue
 				}
-				t := r.invoke(ctx, sess, pid, inv)
+				t, _ := r.invoke(ctx, sess, pid, inv, noLimit)
 				sess.close()
 				if t == history.OK {
 					break

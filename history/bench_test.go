@@ -1,0 +1,101 @@
+package history_test
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/internal/histgen"
+)
+
+// BenchmarkRecorderRecord measures Record as the runner's clients call it:
+// many goroutines at once, streaming to a file. ns/op is per recorded op
+// (wall time over all goroutines), allocs/op what each Record allocates.
+func BenchmarkRecorderRecord(b *testing.B) {
+	bench := func(b *testing.B, w *history.Writer) {
+		r := history.NewRecorder(w)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := int64(0)
+			for pb.Next() {
+				i++
+				r.Record(history.Op{Type: history.OK, Process: 7, F: "write", Key: "register:3", Value: history.Int(i), Node: "n2"})
+			}
+		})
+		b.StopTimer()
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	}
+	b.Run("file", func(b *testing.B) {
+		w, err := history.Create(filepath.Join(b.TempDir(), "h.jsonl"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bench(b, w)
+	})
+	b.Run("memory", func(b *testing.B) { bench(b, nil) })
+}
+
+// BenchmarkLoadJSONL measures loading a register history of 200k
+// operations (400k ops in the file) as the runner and `chaoscheck check`
+// do. B/op-held is the heap the loaded history keeps, per op (line).
+func BenchmarkLoadJSONL(b *testing.B) {
+	h, err := histgen.Register(rand.New(rand.NewPCG(1, 2)), histgen.Config{
+		Ops: 200_000, Keys: 20, Processes: 50, InfoFraction: 0.01,
+		ReadWeight: 1, WriteWeight: 1, CASWeight: 1, NotSwappedOK: true,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range h.Ops {
+		if h.Ops[i].Type != history.Invoke {
+			h.Ops[i].Node = []string{"n1", "n2", "n3"}[i%3]
+		}
+	}
+	path := filepath.Join(b.TempDir(), "history.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := history.WriteJSONL(f, h); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	n := len(h.Ops)
+	h = nil
+	var held float64
+	var took time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		var before, after runtime.MemStats
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		start := time.Now()
+		got, _, err := history.Load(path, history.FormatJSONL)
+		took += time.Since(start)
+		if err != nil || len(got.Ops) != n {
+			b.Fatalf("%v: %d ops", err, len(got.Ops))
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		held = float64(after.HeapAlloc-before.HeapAlloc) / float64(len(got.Ops))
+		runtime.KeepAlive(got)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(held, "B/op-held")
+	b.ReportMetric(float64(took.Nanoseconds())/float64(b.N*n), "ns/line")
+}
