@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/chaoscheck/chaoscheck/cluster/runtimes"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/targets/all"
 )
@@ -60,7 +61,11 @@ func (t *targetFlags) build(seed int64) (targets.Target, error) {
 	if why, ok := t.left[t.name]; ok {
 		return nil, fmt.Errorf("--target %s: %s (here: %s)", t.name, why, strings.Join(t.reg.Names(), ", "))
 	}
-	return t.reg.Build(t.name, t.fs, targets.Common{Seed: seed})
+	rt, err := runtimes.Default()
+	if err != nil {
+		return nil, err
+	}
+	return t.reg.Build(t.name, t.fs, targets.Common{Seed: seed, Runtime: rt})
 }
 
 // anyTarget keeps every registered target.
