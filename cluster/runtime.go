@@ -135,6 +135,10 @@ type Hosts interface {
 	Close(ctx context.Context) error
 }
 
+// CloseTimeout bounds Hosts.Close on every runtime; a target's Close
+// may use it to bound its own.
+const CloseTimeout = 30 * time.Second
+
 // StopTimeout bounds how long Hosts.Stop waits for processes to exit on
 // SIGTERM before it kills them.
 const StopTimeout = 10 * time.Second

@@ -65,7 +65,7 @@ const MaxNodes = 200
 const (
 	// CleanupTimeout bounds Down and HealAll, which run even when the
 	// caller's context is already cancelled.
-	CleanupTimeout = 30 * time.Second
+	CleanupTimeout = cluster.CloseTimeout
 	// CommandTimeout bounds a single ip or nft invocation.
 	CommandTimeout = 10 * time.Second
 	// KillTimeout bounds waiting for killed processes to be gone.
