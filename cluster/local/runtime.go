@@ -26,7 +26,7 @@ var _ cluster.Runtime = Runtime{}
 func Registration() cluster.RuntimeRegistration {
 	return cluster.RuntimeRegistration{
 		Name:    "local",
-		Summary: "network namespaces on this machine (needs root)",
+		Summary: "network namespaces on this machine, needs root",
 		New:     func() (cluster.Runtime, error) { return Runtime{}, nil },
 	}
 }
