@@ -24,6 +24,11 @@
 //
 // It needs root, iproute2, nftables and a cgroup v2 mount; Probe says what
 // is missing.
+//
+// Runtime and Hosts make it a cluster.Runtime, the seam targets deploy
+// through: targets never import this package (only the wiring layer,
+// cluster/runtimes and cmd/chaoscheck, and tests do). ProcessSpec is
+// cluster.NodeSpec and Command is cluster.Command.
 package local
 
 import (
