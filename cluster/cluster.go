@@ -1,13 +1,51 @@
-// Package cluster is where nodes live and how faults reach them.
+// Package cluster is where nodes live and how faults reach them. It has
+// two seams.
 //
-// The core interface is tiny: a cluster has named nodes. Everything a
-// nemesis can do to them is an optional capability, discovered by type
-// assertion, so a runtime implements exactly what it can really do and a
-// fault it cannot apply is reported as unsupported instead of silently
-// doing nothing.
+// # The runtime seam
 //
-// Runtimes: the in-process simulated network of targets/sim, and (later)
-// local network namespaces, Docker and SSH.
+// A Runtime is what a target deploys onto: Runtime.Up returns the Hosts
+// of one cluster, on which the target starts its servers from NodeSpecs
+// (what to run, arguments, environment, files, data directory, ports,
+// user), reads node addresses and logs, runs helper commands (Exec),
+// copies files in and out, and which the nemesis kills, stops, pauses
+// and restarts. Runtimes: cluster/local (network namespaces on this
+// machine); later docker (containers through the Docker Engine API) and
+// ssh (remote hosts). Targets never import a runtime package: the wiring
+// layer (cmd/chaoscheck) picks one from a RuntimeRegistry (the table is
+// cluster/runtimes) and hands it to the target's constructor.
+//
+// Invariants every runtime keeps:
+//   - Journaling is the runtime's job, not the target's: every resource
+//     a runtime creates (process, cgroup, namespace, rule, container,
+//     network, volume, state directory, helper command) is journaled or
+//     labelled before it exists, so that the next Up, and `chaoscheck
+//     heal`, remove what a crashed controller left. Targets create
+//     nothing outside the state directory (a cache of downloaded or
+//     compiled software aside) and run every helper through Hosts.Exec
+//     or Runtime.RunCommand.
+//   - Hosts.Close removes everything the cluster made (and the state
+//     directory unless it is kept), completes after a cancellation,
+//     bounded by the runtime's cleanup timeout, and is idempotent.
+//   - Capabilities are declared up front: Runtime.Plan says, before
+//     anything exists, which faults a cluster will take (each missing
+//     one with why); targets refine it (Plan.Without, Plan.With) and the
+//     runner refuses a nemesis the plan cannot serve before deploying.
+//     The Hosts that Up returns implement every capability of the plan.
+//   - The state directory is on the controller and the nodes see it at
+//     the same path (local: one filesystem); targets write node files
+//     there or through NodeSpec.Files and CopyIn.
+//
+// # The fault seam
+//
+// The core interface is tiny: a Cluster has named nodes. Everything a
+// nemesis can do to them is an optional capability (Killer, Pauser,
+// Partitioner, ClockSkewer, Failoverer), discovered by type assertion,
+// so a runtime implements exactly what it can really do and a fault it
+// cannot apply is reported as unsupported instead of silently doing
+// nothing. Failover is the target's, on top of the runtime's faults.
+//
+// Runtimes of the fault seam alone: the in-process simulated network of
+// targets/sim.
 package cluster
 
 import (

@@ -67,8 +67,13 @@ type Plan struct {
 }
 
 // PlanOf is the plan of a deployed cluster: its nodes and the interfaces
-// it implements.
+// it implements, narrowed to what it declares when it is a Declarer (an
+// interface it implements by forwarding to a runtime that lacks the
+// capability does not count).
 func PlanOf(c Cluster) Plan {
+	if d, ok := c.(Declarer); ok {
+		return planOf(c, d.Plan())
+	}
 	return Plan{Nodes: len(c.Nodes()), Supported: Capabilities(c)}
 }
 

@@ -41,6 +41,11 @@ type Constructor func(Common) (Target, error)
 type Common struct {
 	// Seed is the test's seed (always recorded).
 	Seed int64
+	// Runtime is where the target deploys its nodes (the wiring layer
+	// picks it from cluster/runtimes; nil for targets whose nodes live
+	// in-process, such as the sim, which ignore it). Targets keep it in
+	// their Config and never import a runtime package.
+	Runtime cluster.Runtime
 }
 
 // Registry is the table of targets, in the order help lists them. It is

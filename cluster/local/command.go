@@ -16,33 +16,16 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
 )
 
 // Command is a short-lived helper process that chaoscheck runs and waits
-// for: initdb, pg_basebackup, redis-cli, a compiler, ip, nft... Every such
-// process of this module is started by RunCommand or Cluster.Exec, never
-// by os/exec directly, so that none can outlive the controller unseen.
-type Command struct {
-	// Name identifies the command in cgroup and journal names: 1 to 32
-	// characters of [A-Za-z0-9_.-]. Empty: the base name of Path.
-	Name string
-	// Path is the executable (looked up in PATH when it has no slash);
-	// Args are its arguments (without argv[0]).
-	Path string
-	Args []string
-	// Env is the environment; nil inherits the controller's.
-	Env []string
-	// Dir is the working directory; empty: the controller's.
-	Dir string
-	// UID and GID, when UID is not 0, run the command as that user and
-	// group with no supplementary groups.
-	UID, GID uint32
-	// Stdin is the standard input (nil: /dev/null).
-	Stdin io.Reader
-	// Timeout bounds the run (0: CommandTimeout); past it, or when ctx
-	// ends, the command and everything it started are SIGKILLed.
-	Timeout time.Duration
-}
+// for (the runtime's cluster.Command): initdb, pg_basebackup, redis-cli,
+// a compiler, ip, nft... Every such process of this module is started by
+// RunCommand or Cluster.Exec, never by os/exec directly, so that none can
+// outlive the controller unseen. Timeout 0 is CommandTimeout.
+type Command = cluster.Command
 
 // CommandError is the error of a command that could not start, failed or
 // timed out. Output holds the end of what it wrote (stdout and stderr).

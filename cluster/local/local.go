@@ -24,6 +24,11 @@
 //
 // It needs root, iproute2, nftables and a cgroup v2 mount; Probe says what
 // is missing.
+//
+// Runtime and Hosts make it a cluster.Runtime, the seam targets deploy
+// through: targets never import this package (only the wiring layer,
+// cluster/runtimes and cmd/chaoscheck, and tests do). ProcessSpec is
+// cluster.NodeSpec and Command is cluster.Command.
 package local
 
 import (
@@ -65,7 +70,7 @@ const MaxNodes = 200
 const (
 	// CleanupTimeout bounds Down and HealAll, which run even when the
 	// caller's context is already cancelled.
-	CleanupTimeout = 30 * time.Second
+	CleanupTimeout = cluster.CloseTimeout
 	// CommandTimeout bounds a single ip or nft invocation.
 	CommandTimeout = 10 * time.Second
 	// KillTimeout bounds waiting for killed processes to be gone.

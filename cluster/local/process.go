@@ -12,29 +12,18 @@ import (
 	"regexp"
 	"sync"
 	"syscall"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
 )
 
-// ProcessSpec says how to start a process on a node.
-type ProcessSpec struct {
-	// Name identifies the process on its node (e.g. "postgres"): 1 to 32
-	// characters of [A-Za-z0-9_.-]. It names its cgroup and default log.
-	Name string
-	// Path is the executable; Args are its arguments (without argv[0]).
-	Path string
-	Args []string
-	// Env is the environment; nil inherits the controller's (as in
-	// os/exec). The libfaketime variables are appended when available.
-	Env []string
-	// Dir is the working directory; empty: the controller's.
-	Dir string
-	// UID and GID, when UID is not 0, run the process as that user and
-	// group with no supplementary groups (exec in place, so the pid stays
-	// the server's). 0: run as root.
-	UID, GID uint32
-	// LogFile receives stdout and stderr (appended). Empty:
-	// StateDir/logs/<node>-<name>.log.
-	LogFile string
-}
+// ProcessSpec says how to start a process on a node: the runtime's
+// cluster.NodeSpec. On this runtime Env nil inherits the controller's
+// environment (the libfaketime variables are appended when available),
+// Dir empty is the controller's working directory, Files and DataDir are
+// paths of this machine (the nodes share its filesystem), Ports are only
+// documentation (each node has its own network namespace), and LogFile
+// empty is StateDir/logs/<node>-<name>.log.
+type ProcessSpec = cluster.NodeSpec
 
 var procNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
 
@@ -50,6 +39,9 @@ type Process struct {
 	done chan struct{}
 	err  error
 }
+
+// LogFile returns the file receiving the process's stdout and stderr.
+func (p *Process) LogFile() string { return p.spec.LogFile }
 
 // Node returns the node the process runs on.
 func (p *Process) Node() string { return p.node.name }
@@ -117,6 +109,9 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec ProcessSpec) 
 		if p.spec.Name == spec.Name {
 			return nil, fmt.Errorf("local: node %s already has a process named %q", nodeName, spec.Name)
 		}
+	}
+	if err := placeFiles(spec); err != nil {
+		return nil, fmt.Errorf("local: process %s/%s: %w", nodeName, spec.Name, err)
 	}
 	p := &Process{node: n, spec: spec, cg: filepath.Join(n.cg, spec.Name)}
 	if err := c.jr.update(func(j *journalData) { j.Cgroups = append(j.Cgroups, p.cg) }); err != nil {
@@ -302,4 +297,113 @@ func (c *Cluster) setPaused(ctx context.Context, nodeName string, paused bool) e
 	}
 	n.paused = paused
 	return nil
+}
+
+// placeFiles creates spec's data directory (mode 0700) when it is missing
+// and writes its files, both owned by spec.UID and spec.GID: what Start
+// does before the first run of a process (Restart leaves them alone).
+func placeFiles(spec ProcessSpec) error {
+	own := func(path string) error {
+		if spec.UID == 0 && spec.GID == 0 {
+			return nil
+		}
+		if err := os.Chown(path, int(spec.UID), int(spec.GID)); err != nil {
+			return fmt.Errorf("chown %s: %w", path, err)
+		}
+		return nil
+	}
+	if spec.DataDir != "" {
+		if !filepath.IsAbs(spec.DataDir) {
+			return fmt.Errorf("data dir %q: not an absolute path", spec.DataDir)
+		}
+		if _, err := os.Stat(spec.DataDir); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(spec.DataDir), 0o755); err != nil {
+				return fmt.Errorf("data dir: %w", err)
+			}
+			if err := os.Mkdir(spec.DataDir, 0o700); err != nil {
+				return fmt.Errorf("data dir: %w", err)
+			}
+			if err := own(spec.DataDir); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+	}
+	for _, f := range spec.Files {
+		if !filepath.IsAbs(f.Path) {
+			return fmt.Errorf("file %q: not an absolute path", f.Path)
+		}
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
+			return fmt.Errorf("file %s: %w", f.Path, err)
+		}
+		if err := os.WriteFile(f.Path, f.Data, mode); err != nil {
+			return fmt.Errorf("file %s: %w", f.Path, err)
+		}
+		if err := os.Chmod(f.Path, mode); err != nil { // WriteFile keeps an existing file's mode
+			return fmt.Errorf("file %s: %w", f.Path, err)
+		}
+		if err := own(f.Path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop sends SIGTERM to every running process group of the node, waits,
+// bounded by cluster.StopTimeout, for them to exit, and then kills
+// whatever the node still runs (Kill), so that the node is down either
+// way. Restart starts the processes again.
+func (c *Cluster) Stop(ctx context.Context, nodeName string) error {
+	n, err := c.node(nodeName)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	var errs []error
+	procs := append([]*Process(nil), n.procs...)
+	for _, p := range procs {
+		if p.Running() {
+			if err := syscall.Kill(-p.Pid(), syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+				errs = append(errs, fmt.Errorf("terminate process group %d: %w", p.Pid(), err))
+			}
+		}
+	}
+	if n.paused { // a frozen process cannot act on SIGTERM
+		if err := setFrozen(ctx, n.cg, false); err != nil {
+			errs = append(errs, err)
+		}
+		n.paused = false
+	}
+	n.mu.Unlock()
+	pollUntil(ctx, cluster.StopTimeout, func() bool {
+		for _, p := range procs {
+			if p.Running() {
+				return false
+			}
+		}
+		return true
+	})
+	if err := c.Kill(ctx, nodeName); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("local: stop %s: %w", nodeName, err)
+	}
+	return nil
+}
+
+// Log returns the log file of the process named name on node, "" if the
+// node has no such process.
+func (c *Cluster) Log(nodeName, name string) string {
+	for _, p := range c.Processes(nodeName) {
+		if p.Name() == name {
+			return p.LogFile()
+		}
+	}
+	return ""
 }

@@ -109,6 +109,8 @@ func TestFlagsThatDoNotApplyRefused(t *testing.T) {
 		{[]string{"--target", "cassandra", "--cl", "ONE", "--read-cl", "ALL", "--write-cl", "ALL"}, []string{"--cl"}},
 		{[]string{"--target", "redis", "--nodes", "5"}, []string{"--redis-mode replication"}},
 		{[]string{"--nodes", "0"}, []string{"--nodes"}},
+		{[]string{"--target", "postgres", "--runtime", "docker"}, []string{"--runtime", `"docker"`, "available: local"}},
+		{[]string{"--runtime", "local"}, []string{"--runtime", "sim", "postgres"}},
 	} {
 		st := filepath.Join(t.TempDir(), "store")
 		args := append([]string{"test", "--store", st, "--time-limit", "1s"}, c.args...)

@@ -6,18 +6,24 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/cluster/runtimes"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/targets/all"
 )
 
-// targetFlags are --target and the flags of every target's group (from
-// the registry, targets/all): the command line parses any of them, and
-// build refuses those that the chosen target does not read.
+// targetFlags are --target, --runtime and the flags of every target's
+// group (from the registries, targets/all and cluster/runtimes): the
+// command line parses any of them, and build refuses those that the
+// chosen target does not read.
 type targetFlags struct {
 	reg  targets.Registry
 	name string
-	fs   *pflag.FlagSet
-	err  error // a registry inconsistency, reported by build
+	// runtime is --runtime, a name of rts (default its first).
+	runtime string
+	rts     cluster.RuntimeRegistry
+	fs      *pflag.FlagSet
+	err     error // a registry inconsistency, reported by build
 	// left are the registered targets that keep refused, with why.
 	left map[string]string
 }
@@ -44,9 +50,15 @@ func (t *targetFlags) define(fs *pflag.FlagSet, def string, keep func(targets.Re
 	}
 	usage := "database: " + strings.Join(lines, ", ")
 	if real {
-		usage += "; real servers run in network namespaces and need root"
+		usage += "; real servers run on the --runtime (local: network namespaces, needs root)"
 	}
 	fs.StringVar(&t.name, "target", def, usage)
+	t.rts = runtimes.Registry()
+	rtLines := make([]string, len(t.rts))
+	for i, r := range t.rts {
+		rtLines[i] = r.Name + " (" + r.Summary + ")"
+	}
+	fs.StringVar(&t.runtime, "runtime", t.rts.Default(), "where the nodes of real targets run: "+strings.Join(rtLines, ", "))
 	t.err = t.reg.DefineFlags(fs)
 	t.fs = fs
 }
@@ -60,7 +72,38 @@ func (t *targetFlags) build(seed int64) (targets.Target, error) {
 	if why, ok := t.left[t.name]; ok {
 		return nil, fmt.Errorf("--target %s: %s (here: %s)", t.name, why, strings.Join(t.reg.Names(), ", "))
 	}
-	return t.reg.Build(t.name, t.fs, targets.Common{Seed: seed})
+	rt, err := t.buildRuntime()
+	if err != nil {
+		return nil, err
+	}
+	return t.reg.Build(t.name, t.fs, targets.Common{Seed: seed, Runtime: rt})
+}
+
+// buildRuntime builds the --runtime for the chosen target: none for a
+// target whose nodes live in-process (where --runtime is refused), and
+// an unknown name is refused naming the runtimes there are.
+func (t *targetFlags) buildRuntime() (cluster.Runtime, error) {
+	reg, ok := t.reg.Lookup(t.name)
+	if !ok {
+		return nil, nil // Build refuses the target
+	}
+	if reg.InProcess {
+		if t.fs.Changed("runtime") {
+			var real []string
+			for _, r := range t.reg {
+				if !r.InProcess {
+					real = append(real, r.Name)
+				}
+			}
+			return nil, fmt.Errorf("--runtime applies to targets whose nodes run outside chaoscheck (%s), not %s", strings.Join(real, ", "), t.name)
+		}
+		return nil, nil
+	}
+	rt, err := t.rts.New(t.runtime)
+	if err != nil {
+		return nil, fmt.Errorf("--runtime: %w", err)
+	}
+	return rt, nil
 }
 
 // anyTarget keeps every registered target.

@@ -66,7 +66,8 @@ SIGTERM); a third exits at once.
 Each target reads its own flags (their help names the targets): a flag of
 another target, or of a workload or fault not chosen, is refused (exit 254),
 and so are faults the target's cluster cannot take, before anything is
-deployed.`,
+deployed. --runtime says where a real target's nodes run (only local for
+now); it is refused for the sim and for an unknown runtime.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTest(cmd, &tf)

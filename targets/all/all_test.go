@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/cluster/runtimes"
 	"github.com/chaoscheck/chaoscheck/targets"
 )
 
@@ -20,13 +21,17 @@ func TestRegistry(t *testing.T) {
 	if err := r.DefineFlags(fs); err != nil {
 		t.Fatal(err)
 	}
+	rt, err := runtimes.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]bool{}
 	for _, reg := range r {
 		if seen[reg.Name] || reg.Summary == "" {
 			t.Errorf("%q: duplicate or without summary", reg.Name)
 		}
 		seen[reg.Name] = true
-		tg, err := r.Build(reg.Name, fs, targets.Common{Seed: 1})
+		tg, err := r.Build(reg.Name, fs, targets.Common{Seed: 1, Runtime: rt})
 		if err != nil {
 			t.Errorf("%s from defaults: %v", reg.Name, err)
 			continue

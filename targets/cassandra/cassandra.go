@@ -1,8 +1,9 @@
 //go:build linux
 
 // Package cassandra is the Apache Cassandra 5.0 target: a real multi-node
-// cluster of JVMs, one per network namespace of a local cluster
-// (cluster/local), the server's jars resolved once from Maven Central, and
+// cluster of JVMs, one per node of the cluster runtime it is given
+// (cluster.Runtime; by default the local one, a network namespace per
+// node), the server's jars resolved once from Maven Central, and
 // clients on the controller speaking CQL with gocql.
 //
 // # Server
@@ -29,7 +30,7 @@
 //
 // # Faults
 //
-// Deployment.Cluster returns a *Cluster: the local runtime's kill, pause,
+// Deployment.Cluster returns a *Cluster: the runtime's kill, pause,
 // partition and clock faults. Clock skew reaches the JVM through an
 // LD_PRELOAD (System.currentTimeMillis is libc's clock_gettime): the
 // project's clock shim (clockshim/clockshim.c, compiled once with cc),
@@ -55,7 +56,6 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
-	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
@@ -106,12 +106,14 @@ func (d *Deployment) KeptData() string { return d.lc.KeptStateDir() }
 // Config returns the configuration with defaults filled in.
 func (t *Target) Config() Config { return t.cfg }
 
-// Probe checks what Deploy needs: the local runtime (root, iproute2,
-// nftables, cgroup v2; a missing libfaketime only disables clock skew),
-// java, and either the cached jars or mvn.
+// Probe checks what Deploy needs: the runtime (Runtime.Probe; the local
+// one needs root, iproute2, nftables, cgroup v2; a missing libfaketime
+// only disables clock skew), java, and either the cached jars or mvn.
 func (t *Target) Probe(ctx context.Context) error {
 	var errs []error
-	if err := local.ProbeRequired(ctx); err != nil {
+	if t.cfg.Runtime == nil {
+		errs = append(errs, cluster.ErrNoRuntime)
+	} else if err := t.cfg.Runtime.Probe(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := exec.LookPath("java"); err != nil {
@@ -134,7 +136,7 @@ func (t *Target) Probe(ctx context.Context) error {
 // Timings are how long the phases of a Deploy took.
 type Timings struct {
 	Server  time.Duration // EnsureServer (Maven, or the marker check)
-	Network time.Duration // local.Up
+	Network time.Duration // Runtime.Up
 	Nodes   time.Duration // JVM launch until every CQL port answers
 	Ring    time.Duration // schema and readiness: ALL writes through every node
 	Total   time.Duration
@@ -146,11 +148,15 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	return t.DeployCassandra(ctx)
 }
 
-// DeployCassandra resolves the server, creates the local cluster, starts a
-// JVM per node, waits for the ring to be whole (bounded by StartTimeout)
+// DeployCassandra resolves the server, brings up the nodes on the
+// runtime, starts a JVM per node, waits for the ring to be whole (bounded by StartTimeout)
 // and creates the schema.
 func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 	cfg := t.cfg
+	rt := cfg.Runtime
+	if rt == nil {
+		return nil, fmt.Errorf("cassandra: %w", cluster.ErrNoRuntime)
+	}
 	start := time.Now()
 	var tm Timings
 	java, err := exec.LookPath("java")
@@ -161,7 +167,7 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	lib, err := EnsureServer(ctx, root, cfg.Version)
+	lib, err := EnsureServer(ctx, rt, root, cfg.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +177,7 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 	}
 	mode, shim, shimErr := clockReal, "", error(nil)
 	if !cfg.NoClockSkew {
-		if shim, shimErr = BuildClockShim(ctx, root); shimErr == nil {
+		if shim, shimErr = BuildClockShim(ctx, rt, root); shimErr == nil {
 			mode = clockShim
 		} else {
 			mode = clockFaketime
@@ -180,17 +186,17 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 	tm.Server = time.Since(start)
 
 	t0 := time.Now()
-	if err := local.ProbeRequired(ctx); err != nil {
+	if err := rt.Probe(ctx); err != nil {
 		return nil, fmt.Errorf("cassandra: %w", err)
 	}
-	lc, err := local.Fresh(ctx, "cassandra", 0, local.Config{Nodes: cfg.Nodes, Subnet: cfg.Subnet, StateDir: cfg.StateDir, KeepStateDir: cfg.KeepData})
+	lc, err := rt.Up(ctx, cluster.Spec{Target: "cassandra", Nodes: cfg.Nodes, Subnet: cfg.Subnet, StateDir: cfg.StateDir, KeepStateDir: cfg.KeepData})
 	if err != nil {
 		return nil, err
 	}
 	cfg.StateDir = lc.StateDir()
 	tm.Network = time.Since(t0)
 	d := &Deployment{cfg: cfg, lc: lc, lib: lib, clock: mode, shim: shim, shimErr: shimErr, byAddr: map[string]string{}, logs: map[string]string{}}
-	d.cl = &Cluster{Cluster: lc, d: d}
+	d.cl = &Cluster{Deployed: cluster.NewDeployed(lc, t.Plan()), d: d}
 	ok := false
 	defer func() {
 		if !ok {
@@ -229,7 +235,7 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 // targets.Deployment.
 type Deployment struct {
 	cfg     Config
-	lc      *local.Cluster
+	lc      cluster.Hosts
 	cl      *Cluster
 	lib     string
 	clock   clockMode
@@ -241,7 +247,7 @@ type Deployment struct {
 	timings Timings
 
 	mu     sync.Mutex
-	procs  map[string]*local.Process
+	procs  map[string]cluster.Process
 	closed bool
 }
 
@@ -265,8 +271,8 @@ func (d *Deployment) Timings() Timings { return d.timings }
 // Version is the release_version the nodes report.
 func (d *Deployment) Version() string { return d.version }
 
-// Local returns the underlying local cluster.
-func (d *Deployment) Local() *local.Cluster { return d.lc }
+// Hosts returns the runtime's nodes.
+func (d *Deployment) Hosts() cluster.Hosts { return d.lc }
 
 // LogFile returns the node's JVM log (stdout and stderr).
 func (d *Deployment) LogFile(node string) string { return d.logs[node] }
@@ -318,8 +324,8 @@ func (d *Deployment) describe(o ClientOptions) []targets.Setting {
 	}
 }
 
-// Close kills every node and removes the local cluster (bounded by
-// local.CleanupTimeout), and with it StateDir unless it is kept
+// Close kills every node and removes the nodes (Hosts.Close, bounded by
+// cluster.CloseTimeout), and with it StateDir unless it is kept
 // (Config.KeepData, or a StateDir that existed before).
 func (d *Deployment) Close(ctx context.Context) error {
 	d.mu.Lock()
@@ -329,7 +335,7 @@ func (d *Deployment) Close(ctx context.Context) error {
 	}
 	d.closed = true
 	d.mu.Unlock()
-	if err := d.lc.Down(ctx); err != nil {
+	if err := d.lc.Close(ctx); err != nil {
 		return fmt.Errorf("cassandra: close: %w", err)
 	}
 	return nil
@@ -344,7 +350,7 @@ func (d *Deployment) startNodes(ctx context.Context, java, jamm string) error {
 		seeds[i] = d.lc.Addr(n).String() + ":7000"
 		d.byAddr[d.lc.Addr(n).String()] = n
 	}
-	d.procs = map[string]*local.Process{}
+	d.procs = map[string]cluster.Process{}
 	for i, n := range nodes {
 		f := filesOf(d.cfg.StateDir, n)
 		d.logs[n] = f.log
@@ -355,7 +361,7 @@ func (d *Deployment) startNodes(ctx context.Context, java, jamm string) error {
 		}); err != nil {
 			return err
 		}
-		p, err := d.lc.Start(ctx, n, local.ProcessSpec{
+		p, err := d.lc.Start(ctx, n, cluster.NodeSpec{
 			Name:    "cassandra",
 			Path:    "/usr/bin/env",
 			Args:    javaCommand(java, d.lib, jamm, d.cfg.Heap, f, d.clock, d.shim),
@@ -411,7 +417,7 @@ func (d *Deployment) waitPort(ctx context.Context, node string, deadline time.Ti
 	}
 }
 
-func (d *Deployment) proc(node string) *local.Process {
+func (d *Deployment) proc(node string) cluster.Process {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.procs[node]
@@ -612,11 +618,11 @@ func (d *Deployment) checkFaketime() error {
 	return nil
 }
 
-// Cluster is the deployment's cluster: every fault of the local runtime
-// (kill, restart, pause, partition, clock), with clock skew refused when
-// the JVMs run without a clock preload.
+// Cluster is the deployment's cluster: every fault of the runtime (kill,
+// restart, pause, partition, clock), with clock skew refused when the
+// JVMs run without a clock preload.
 type Cluster struct {
-	*local.Cluster
+	cluster.Deployed
 	d        *Deployment
 	clockErr error
 }
@@ -641,7 +647,7 @@ func (c *Cluster) SetClockOffset(ctx context.Context, node string, offset time.D
 	if c.clockErr != nil {
 		return c.clockErr
 	}
-	return c.Cluster.SetClockOffset(ctx, node, offset)
+	return c.Deployed.SetClockOffset(ctx, node, offset)
 }
 
 // nopLogger silences gocql's logging.

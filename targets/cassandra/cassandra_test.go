@@ -18,6 +18,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/internal/testenv"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
@@ -133,7 +134,7 @@ func TestNodeConfig(t *testing.T) {
 
 func TestEnsureServerWithoutMaven(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := EnsureServer(context.Background(), t.TempDir(), DefaultVersion)
+	_, err := EnsureServer(context.Background(), local.Runtime{}, t.TempDir(), DefaultVersion)
 	if err == nil || !strings.Contains(err.Error(), "Maven is missing") {
 		t.Errorf("error %v, want one saying Maven is missing", err)
 	}
@@ -149,7 +150,7 @@ func TestEnsureServerUsesMarker(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", t.TempDir()) // no mvn: must not be needed
-	lib, err := EnsureServer(context.Background(), root, "5.0.1")
+	lib, err := EnsureServer(context.Background(), local.Runtime{}, root, "5.0.1")
 	if err != nil || lib != filepath.Join(dir, "lib") {
 		t.Errorf("EnsureServer = %q, %v", lib, err)
 	}
@@ -219,14 +220,14 @@ func TestEnsureServerTiming(t *testing.T) {
 	}
 	root := t.TempDir()
 	start := time.Now()
-	lib, err := EnsureServer(context.Background(), root, DefaultVersion)
+	lib, err := EnsureServer(context.Background(), local.Runtime{}, root, DefaultVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cold := time.Since(start)
 	jars, _ := filepath.Glob(filepath.Join(lib, "*.jar"))
 	start = time.Now()
-	if _, err := EnsureServer(context.Background(), root, DefaultVersion); err != nil {
+	if _, err := EnsureServer(context.Background(), local.Runtime{}, root, DefaultVersion); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("EnsureServer %s: cold %v (%d jars), warm %v", DefaultVersion, cold.Round(time.Millisecond), len(jars), time.Since(start))
@@ -266,7 +267,7 @@ var ccEnv = &testenv.Env{
 func TestClockShimShiftsWallClock(t *testing.T) {
 	ccEnv.Require(t)
 	ctx := context.Background()
-	so, err := BuildClockShim(ctx, t.TempDir())
+	so, err := BuildClockShim(ctx, local.Runtime{}, t.TempDir())
 	if err != nil {
 		t.Fatalf("build the clock preload: %v", err)
 	}

@@ -5,6 +5,7 @@ package cassandra
 import (
 	"errors"
 	"fmt"
+	"github.com/chaoscheck/chaoscheck/cluster"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -85,9 +86,12 @@ type Config struct {
 	// CacheDir holds the server's jars (CacheDir/cassandra-<version>/lib).
 	// Empty: $XDG_CACHE_HOME/chaoscheck, else ~/.cache/chaoscheck.
 	CacheDir string
-	// Subnet is the /24 of the local cluster's namespaces. Zero: the local
-	// runtime claims a free one.
+	// Subnet is the /24 of the node addresses. Zero: the runtime claims a
+	// free one.
 	Subnet netip.Prefix
+	// Runtime is where the nodes run (targets.Common.Runtime; nil: Plan
+	// supports nothing and Probe and Deploy refuse).
+	Runtime cluster.Runtime
 	// StartTimeout bounds starting the nodes until the ring is whole
 	// (default 3 min).
 	StartTimeout time.Duration

@@ -128,7 +128,7 @@ func need(t *testing.T) *Deployment {
 	deployOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultStartTimeout+MavenTimeout)
 		defer cancel()
-		cfg := Config{Nodes: 3, StateDir: os.Getenv("CASSANDRA_TEST_STATE_DIR")}
+		cfg := Config{Nodes: 3, StateDir: os.Getenv("CASSANDRA_TEST_STATE_DIR"), Runtime: local.Runtime{}}
 		if cfg.StateDir == "" {
 			dir, err := os.MkdirTemp("", "chaoscheck-cassandratest-")
 			if err != nil {
@@ -142,7 +142,7 @@ func need(t *testing.T) *Deployment {
 			sharedErr = err
 			return
 		}
-		if _, clockPreloadErr = BuildClockShim(ctx, root); clockPreloadErr != nil {
+		if _, clockPreloadErr = BuildClockShim(ctx, cfg.Runtime, root); clockPreloadErr != nil {
 			cfg.NoClockSkew = true
 		}
 		tg, err := New(cfg)
@@ -336,7 +336,7 @@ func TestDeploy(t *testing.T) {
 func TestClockSkewReachesJVM(t *testing.T) {
 	d := needClock(t)
 	ctx := context.Background()
-	node := d.Local().Nodes()[0]
+	node := d.Hosts().Nodes()[0]
 	serverNow := func() (time.Duration, error) {
 		c, err := d.NewClientWith(ctx, 0, ClientOptions{ReadCL: "ONE", WriteCL: "ONE", Sticky: true})
 		if err != nil {

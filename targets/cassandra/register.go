@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
-	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/targets"
 )
 
@@ -75,15 +74,16 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 			Nodes: nodes, ReplicationFactor: rf, ReadCL: level(rcl), WriteCL: level(wcl),
 			SerialCL: strings.ToUpper(serialCL), ClientTimestamps: clientTimestamps,
 			Sticky: sticky, Heap: heap, CommitlogSync: commitlog, Seed: c.Seed,
+			Runtime: c.Runtime,
 		})
 	}
 }
 
-// Plan is the local runtime's faults (clock skew when libfaketime is
-// installed and Config.NoClockSkew is off); no failover: every node
+// Plan is the runtime's faults (on the local runtime: clock skew when
+// libfaketime is installed and Config.NoClockSkew is off); no failover: every node
 // coordinates. It implements targets.Planner.
 func (t *Target) Plan() cluster.Plan {
-	p := local.Plan(t.cfg.Nodes).
+	p := cluster.PlanOn(t.cfg.Runtime, t.cfg.Nodes).
 		Without(cluster.CanFailover, "Cassandra has no primary to fail over (every node coordinates): use --nemesis kill or partition")
 	if t.cfg.NoClockSkew {
 		p = p.Without(cluster.CanSkewClock, "clock skew is disabled (Config.NoClockSkew)")

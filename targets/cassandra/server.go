@@ -19,7 +19,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/cluster"
 )
 
 //go:embed conf/pom.xml.tmpl conf/cassandra.yaml.tmpl conf/logback.xml
@@ -40,7 +40,7 @@ const markerFile = "complete"
 // -DincludeScope=runtime`) from an embedded pom and writes a marker file on
 // success; later calls only check the marker. It fails with a clear error
 // when mvn is missing.
-func EnsureServer(ctx context.Context, cacheRoot, version string) (string, error) {
+func EnsureServer(ctx context.Context, rt cluster.Runtime, cacheRoot, version string) (string, error) {
 	dir := filepath.Join(cacheRoot, "cassandra-"+version)
 	lib := filepath.Join(dir, "lib")
 	if _, err := os.Stat(filepath.Join(dir, markerFile)); err == nil {
@@ -65,9 +65,10 @@ func EnsureServer(ctx context.Context, cacheRoot, version string) (string, error
 	if err := os.RemoveAll(tmp); err != nil {
 		return "", fmt.Errorf("cassandra: clean %s: %w", tmp, err)
 	}
-	// Before any cluster exists: local.RunCommand (own process group,
-	// parent-death signal), bounded by MavenTimeout.
-	if _, err := local.RunCommand(ctx, local.Command{
+	// Before any cluster exists: the runtime's RunCommand (on the local
+	// runtime: own process group, parent-death signal), bounded by
+	// MavenTimeout.
+	if _, err := rt.RunCommand(ctx, cluster.Command{
 		Path: mvn, Dir: dir, Timeout: MavenTimeout,
 		Args: []string{"-B", "-q", "-f", filepath.Join(dir, "pom.xml"),
 			"dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=" + tmp},
@@ -249,7 +250,7 @@ const ShimBuildTimeout = time.Minute
 
 // BuildClockShim compiles clockshim/clockshim.c with cc into
 // cacheRoot/clockshim-<hash>.so, once, and returns its path.
-func BuildClockShim(ctx context.Context, cacheRoot string) (string, error) {
+func BuildClockShim(ctx context.Context, rt cluster.Runtime, cacheRoot string) (string, error) {
 	sum := sha256.Sum256(clockshimSource)
 	so := filepath.Join(cacheRoot, "clockshim-"+hex.EncodeToString(sum[:6])+".so")
 	if _, err := os.Stat(so); err == nil {
@@ -267,7 +268,7 @@ func BuildClockShim(ctx context.Context, cacheRoot string) (string, error) {
 		return "", fmt.Errorf("cassandra: clock shim source: %w", err)
 	}
 	tmp := so + ".tmp"
-	if _, err := local.RunCommand(ctx, local.Command{
+	if _, err := rt.RunCommand(ctx, cluster.Command{
 		Path: cc, Args: []string{"-O2", "-shared", "-fPIC", "-o", tmp, src, "-ldl"}, Timeout: ShimBuildTimeout,
 	}); err != nil {
 		return "", fmt.Errorf("cassandra: compile clock shim: %w", err)

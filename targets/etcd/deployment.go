@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
-	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
@@ -39,14 +38,14 @@ const (
 // Deployment is a running etcd cluster. It implements targets.Deployment.
 type Deployment struct {
 	cfg      Config
-	lc       *local.Cluster
+	lc       cluster.Hosts
 	cl       *Cluster
 	stateDir string
 	uid, gid uint32
 
 	nodes     []string
 	endpoints map[string]string // node -> http://addr:2379
-	procs     map[string]*local.Process
+	procs     map[string]cluster.Process
 	version   string
 	deployed  time.Duration
 
@@ -56,10 +55,10 @@ type Deployment struct {
 
 var _ targets.Deployment = (*Deployment)(nil)
 
-func newDeployment(cfg Config, lc *local.Cluster, stateDir string, uid, gid uint32) *Deployment {
+func newDeployment(cfg Config, lc cluster.Hosts, plan cluster.Plan, stateDir string, uid, gid uint32) *Deployment {
 	d := &Deployment{
-		cfg: cfg, lc: lc, cl: &Cluster{lc: lc}, stateDir: stateDir, uid: uid, gid: gid,
-		nodes: lc.Nodes(), endpoints: map[string]string{}, procs: map[string]*local.Process{},
+		cfg: cfg, lc: lc, cl: newCluster(lc, plan), stateDir: stateDir, uid: uid, gid: gid,
+		nodes: lc.Nodes(), endpoints: map[string]string{}, procs: map[string]cluster.Process{},
 	}
 	for _, n := range d.nodes {
 		d.endpoints[n] = fmt.Sprintf("http://%s:%d", lc.Addr(n), ClientPort)
@@ -96,7 +95,7 @@ func (d *Deployment) args(node string) []string {
 		"--advertise-client-urls", client,
 		"--initial-cluster", strings.Join(initial, ","),
 		"--initial-cluster-state", "new",
-		"--initial-cluster-token", "chaoscheck-" + d.lc.Prefix(),
+		"--initial-cluster-token", "chaoscheck-" + d.lc.Name(),
 		fmt.Sprintf("--pre-vote=%t", d.cfg.preVote()),
 		"--logger", "zap",
 		"--log-outputs", "stderr",
@@ -120,10 +119,11 @@ func (d *Deployment) start(ctx context.Context) error {
 		}
 	}
 	for _, n := range d.nodes {
-		p, err := d.lc.Start(ctx, n, local.ProcessSpec{
+		p, err := d.lc.Start(ctx, n, cluster.NodeSpec{
 			Name: "etcd", Path: d.cfg.Binary, Args: d.args(n),
 			Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + d.dataDir(n)},
 			Dir: d.dataDir(n), UID: d.uid, GID: d.gid, LogFile: d.LogFile(n),
+			Ports: []uint16{ClientPort, PeerPort},
 		})
 		if err != nil {
 			return err
@@ -231,13 +231,13 @@ func newClient(endpoints []string) (*clientv3.Client, error) {
 	})
 }
 
-// Cluster is where the nemesis applies faults: the local runtime without
+// Cluster is where the nemesis applies faults: the runtime's without
 // clock skew (see Cluster).
 func (d *Deployment) Cluster() cluster.Cluster { return d.cl }
 
-// Local returns the underlying local runtime cluster (for tests and
-// tools; faults should go through Cluster).
-func (d *Deployment) Local() *local.Cluster { return d.lc }
+// Hosts returns the runtime's nodes (for tests and tools; faults should
+// go through Cluster).
+func (d *Deployment) Hosts() cluster.Hosts { return d.lc }
 
 // Endpoint returns node's client URL, "" for an unknown node.
 func (d *Deployment) Endpoint(node string) string { return d.endpoints[node] }
@@ -314,14 +314,14 @@ func clientVersion() string {
 	return "go.etcd.io/etcd/client/v3 (version not in build info)"
 }
 
-// Close stops every member and removes the namespaces (local Down,
-// bounded by local.CleanupTimeout and ctx), and the state dir unless it
+// Close stops every member and removes the nodes (Hosts.Close, bounded
+// by cluster.CloseTimeout), and the state dir unless it
 // is kept (Config.KeepData, or a StateDir that existed before). It is safe to call more than once.
 func (d *Deployment) Close(ctx context.Context) error {
 	d.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), local.CleanupTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cluster.CloseTimeout)
 		defer cancel()
-		if err := d.lc.Down(ctx); err != nil {
+		if err := d.lc.Close(ctx); err != nil {
 			d.closeErr = fmt.Errorf("etcd: close: %w", err)
 		}
 	})

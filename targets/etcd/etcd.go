@@ -1,14 +1,15 @@
 //go:build linux
 
 // Package etcd is the etcd target: a static etcd cluster (Debian's
-// etcd-server, 3.4) with one member per node of a local network-namespace
-// cluster (cluster/local), and clients built on the official Go client
+// etcd-server, 3.4) with one member per node of the cluster runtime it is
+// given (cluster.Runtime; by default the local one, a network namespace
+// per node), and clients built on the official Go client
 // (go.etcd.io/etcd/client/v3).
 //
-// Each member runs as a direct child of the controller inside its node's
-// namespace, as the unprivileged user nobody, with its data directory under
-// the state dir. Faults: kill/restart, pause/resume and partitions of the
-// local runtime. Clock faults are unsupported: etcd is a Go program, which
+// Each member runs (on the local runtime: as a direct child of the
+// controller inside its node's namespace) as the unprivileged user
+// nobody, with its data directory under the state dir. Faults:
+// kill/restart, pause/resume and partitions of the runtime. Clock faults are unsupported: etcd is a Go program, which
 // reads the time through the vDSO where no LD_PRELOAD clock shim reaches,
 // so the deployment's cluster deliberately lacks cluster.ClockSkewer and
 // the nemesis refuses clock faults up front.
@@ -24,7 +25,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/targets"
 )
 
@@ -88,10 +89,13 @@ type Config struct {
 	// otherwise, with everything the run wrote there, unless StateDir
 	// names a directory that existed before).
 	KeepData bool
-	// Subnet is the local runtime's /24 (zero: local.DefaultSubnet). Two
-	// clusters running at the same time on one machine need different
-	// subnets.
+	// Subnet is the /24 of the node addresses (zero: the runtime's
+	// choice). Two clusters running at the same time on one machine need
+	// different subnets.
 	Subnet netip.Prefix
+	// Runtime is where the nodes run (targets.Common.Runtime; nil: Plan
+	// supports nothing and Probe and Deploy refuse).
+	Runtime cluster.Runtime
 	// Seed is recorded in Describe. etcd draws its election timeouts from
 	// its own randomness; nothing in the deployment depends on the seed.
 	Seed int64
@@ -123,8 +127,8 @@ func (c *Config) defaults() {
 
 // Validate reports a bad configuration.
 func (c Config) Validate() error {
-	if c.Nodes < 1 || c.Nodes > local.MaxNodes {
-		return fmt.Errorf("etcd: %d nodes: want 1 to %d", c.Nodes, local.MaxNodes)
+	if c.Nodes < 1 || (c.Runtime != nil && c.Nodes > c.Runtime.MaxNodes()) {
+		return fmt.Errorf("etcd: %d nodes: want 1 to %d", c.Nodes, maxNodes(c.Runtime))
 	}
 	if c.Read != Linearizable && c.Read != Serializable {
 		return fmt.Errorf("etcd: bad read mode %v", c.Read)
@@ -169,13 +173,16 @@ func (d *Deployment) KeptData() string { return d.lc.KeptStateDir() }
 // Config returns the configuration with defaults filled in.
 func (t *Target) Config() Config { return t.cfg }
 
-// Probe checks what a deployment needs: the local runtime (root,
-// iproute2, nftables, cgroup v2) and the etcd binary. A missing
+// Probe checks what a deployment needs: the runtime (Runtime.Probe; the
+// local one needs root, iproute2, nftables, cgroup v2) and the etcd
+// binary. A missing
 // libfaketime is not an error: clock faults are unsupported for etcd
 // anyway.
 func (t *Target) Probe(ctx context.Context) error {
 	var errs []error
-	if err := local.ProbeRequired(ctx); err != nil {
+	if t.cfg.Runtime == nil {
+		errs = append(errs, cluster.ErrNoRuntime)
+	} else if err := t.cfg.Runtime.Probe(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := exec.LookPath(t.cfg.Binary); err != nil {
@@ -187,9 +194,9 @@ func (t *Target) Probe(ctx context.Context) error {
 	return nil
 }
 
-// Deploy probes the machine, removes what crashed earlier runs left
-// (local.HealAll: note that it also destroys live local clusters of this
-// very process), creates the namespaces, starts one member per node as
+// Deploy probes the machine, brings up the nodes on the runtime (which
+// first removes what crashed earlier runs left: on the local runtime,
+// live local clusters of this very process too), starts one member per node as
 // the user nobody and waits, bounded by HealthTimeout and ctx, until every
 // member answers a linearizable read with a leader elected. On error
 // everything it created is removed.
@@ -198,12 +205,12 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 		return nil, err
 	}
 	uid, gid := lookupNobody()
-	lc, err := local.Fresh(ctx, "etcd", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData})
+	lc, err := t.cfg.Runtime.Up(ctx, cluster.Spec{Target: "etcd", Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData, ServerUID: uid})
 	if err != nil {
 		return nil, err
 	}
 	stateDir := lc.StateDir()
-	d := newDeployment(t.cfg, lc, stateDir, uid, gid)
+	d := newDeployment(t.cfg, lc, t.Plan(), stateDir, uid, gid)
 	if err := d.start(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("etcd: deploy: %w", err), d.Close(ctx))
 	}

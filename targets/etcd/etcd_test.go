@@ -5,6 +5,7 @@ package etcd
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
@@ -58,12 +60,12 @@ func TestClusterRefusesClock(t *testing.T) {
 	if _, ok := c.(cluster.ClockSkewer); ok {
 		t.Fatal("etcd Cluster implements ClockSkewer")
 	}
-	tg, err := New(Config{})
+	tg, err := New(Config{Runtime: local.Runtime{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = nemesis.CheckPlan([]nemesis.Fault{&nemesis.Clock{}}, tg.Plan())
-	if !errors.Is(err, cluster.ErrUnsupported) {
+	if !errors.Is(err, cluster.ErrUnsupported) || !strings.Contains(err.Error(), "Go program") {
 		t.Fatalf("clock fault on etcd's plan: %v, want ErrUnsupported", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/internal/testenv"
 	"github.com/chaoscheck/chaoscheck/nemesis"
@@ -32,7 +33,7 @@ import (
 var env = &testenv.Env{
 	Needs: "root, etcd-server, iproute2, nftables",
 	Probe: func(ctx context.Context) error {
-		tg, err := New(Config{})
+		tg, err := New(Config{Runtime: local.Runtime{}})
 		if err == nil {
 			err = tg.Probe(ctx)
 		}
@@ -52,6 +53,7 @@ func requireEnv(t *testing.T) {
 func newConfig(t *testing.T, cfg Config) Config {
 	t.Helper()
 	cfg.StateDir = testenv.StateDir(t, "etcdtest")
+	cfg.Runtime = local.Runtime{}
 	return cfg
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
-	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/targets"
 )
 
@@ -34,8 +33,8 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 	fs.BoolVar(&preVote, "pre-vote", true, "raft pre-vote (recorded in test.json)")
 	fs.StringVar(&coordinator, "coordinator", "random", "nodes each client talks to: random (all, balanced), or sticky (one node per client)")
 	return func(c targets.Common) (targets.Target, error) {
-		if nodes < 1 || nodes > local.MaxNodes {
-			return nil, fmt.Errorf("--nodes must be within 1 and %d for etcd, got %d", local.MaxNodes, nodes)
+		if nodes < 1 || (c.Runtime != nil && nodes > c.Runtime.MaxNodes()) {
+			return nil, fmt.Errorf("--nodes must be within 1 and %d for etcd, got %d", maxNodes(c.Runtime), nodes)
 		}
 		mode, err := ParseReadMode(read)
 		if err != nil {
@@ -49,15 +48,15 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		default:
 			return nil, fmt.Errorf("--coordinator must be random or sticky, got %q", coordinator)
 		}
-		return New(Config{Nodes: nodes, Read: mode, PreVote: Bool(preVote), Seed: c.Seed, Sticky: sticky})
+		return New(Config{Nodes: nodes, Read: mode, PreVote: Bool(preVote), Seed: c.Seed, Sticky: sticky, Runtime: c.Runtime})
 	}
 }
 
-// Plan is the local runtime's faults without clock skew (etcd reads the
+// Plan is the runtime's faults without clock skew (etcd reads the
 // vDSO clock, which no preload reaches) and without failover (raft elects
 // its own leader). It implements targets.Planner.
 func (t *Target) Plan() cluster.Plan {
-	return local.Plan(t.cfg.Nodes).
+	return cluster.PlanOn(t.cfg.Runtime, t.cfg.Nodes).
 		Without(cluster.CanSkewClock, "etcd is a Go program, which reads the clock through the vDSO where no LD_PRELOAD reaches: clock faults work with --target sim, postgres or cassandra").
 		Without(cluster.CanFailover, "etcd elects its leader itself (raft): use --nemesis kill or partition to make it elect another; failover is for primary/replica targets (postgres, redis --redis-mode replication)")
 }
@@ -79,3 +78,12 @@ var (
 	_ targets.Planner   = (*Target)(nil)
 	_ targets.Addresser = (*Deployment)(nil)
 )
+
+// maxNodes is the runtime's largest node count (0: no runtime, so no
+// bound is known).
+func maxNodes(rt cluster.Runtime) int {
+	if rt == nil {
+		return 0
+	}
+	return rt.MaxNodes()
+}

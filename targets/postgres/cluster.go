@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
-	"github.com/chaoscheck/chaoscheck/cluster/local"
 )
 
 // RepointTimeout bounds waiting for a standby re-pointed at a new primary
@@ -25,15 +24,15 @@ import (
 const RepointTimeout = 10 * time.Second
 
 // Cluster is a deployed PostgreSQL cluster as the nemesis sees it: the
-// local runtime's faults (Kill, Restart, Pause, Partition, SetClockOffset
-// of the embedded *local.Cluster) plus cluster.Failoverer. Clients read
+// runtime's faults (Kill, Restart, Pause, Partition, SetClockOffset of
+// the embedded cluster.Deployed) plus cluster.Failoverer. Clients read
 // the current primary from it on every request.
 //
 // A former primary that was replaced by Promote is fenced: it must not
 // come back as a second primary, so Restart of a fenced node rejoins it
 // as a standby (Rejoin) instead of restarting its old data directory.
 type Cluster struct {
-	*local.Cluster
+	cluster.Deployed
 	srv *server
 
 	primary atomic.Pointer[string]
@@ -53,8 +52,8 @@ var (
 	_ cluster.ClockSkewer = (*Cluster)(nil)
 )
 
-func newCluster(srv *server, primary string) *Cluster {
-	c := &Cluster{Cluster: srv.lc, srv: srv, fenced: map[string]bool{}}
+func newCluster(srv *server, plan cluster.Plan, primary string) *Cluster {
+	c := &Cluster{Deployed: cluster.NewDeployed(srv.lc, plan), srv: srv, fenced: map[string]bool{}}
 	c.primary.Store(&primary)
 	return c
 }
@@ -124,7 +123,7 @@ func (c *Cluster) Restart(ctx context.Context, node string) error {
 	if c.Fenced(node) {
 		return c.Rejoin(ctx, node)
 	}
-	return c.Cluster.Restart(ctx, node)
+	return c.Deployed.Restart(ctx, node)
 }
 
 // Promote makes the most advanced reachable standby the primary: among the
@@ -323,13 +322,13 @@ func (c *Cluster) repoint(ctx context.Context, standby, primary string) error {
 // reclone kills node's server, replaces its data directory with a base
 // backup of primary, starts it as a standby and waits until it streams.
 func (c *Cluster) reclone(ctx context.Context, node, primary string) error {
-	if err := c.Cluster.Kill(ctx, node); err != nil {
+	if err := c.Deployed.Kill(ctx, node); err != nil {
 		return err
 	}
 	if err := c.srv.cloneFrom(ctx, node, primary); err != nil {
 		return err
 	}
-	if err := c.Cluster.Restart(ctx, node); err != nil {
+	if err := c.Deployed.Restart(ctx, node); err != nil {
 		return err
 	}
 	return c.srv.waitStreaming(ctx, primary, []string{node})

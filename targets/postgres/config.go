@@ -4,6 +4,7 @@ package postgres
 
 import (
 	"fmt"
+	"github.com/chaoscheck/chaoscheck/cluster"
 	"net/netip"
 	"os/user"
 	"strings"
@@ -168,8 +169,8 @@ type Config struct {
 	KeepData bool
 	// Seed drives the clients' choice of replica.
 	Seed int64
-	// Subnet is the /24 between the node namespaces (zero: the local
-	// runtime's default).
+	// Subnet is the /24 of the node addresses (zero: the runtime's
+	// choice).
 	Subnet netip.Prefix
 	// BinDir holds postgres, initdb and pg_basebackup (default
 	// DefaultBinDir).
@@ -177,6 +178,9 @@ type Config struct {
 	// User is the operating-system user the server runs as (default
 	// "postgres"); PostgreSQL refuses to run as root.
 	User string
+	// Runtime is where the nodes run (targets.Common.Runtime; nil: Plan
+	// supports nothing and Probe and Deploy refuse).
+	Runtime cluster.Runtime
 }
 
 func (c *Config) defaults() {

@@ -32,7 +32,7 @@ import (
 var env = &testenv.Env{
 	Needs: "root, postgresql-15, iproute2, nftables, faketime",
 	Probe: func(ctx context.Context) error {
-		tg, err := New(Config{})
+		tg, err := New(Config{Runtime: local.Runtime{}})
 		if err == nil {
 			err = tg.Probe(ctx)
 		}
@@ -55,6 +55,7 @@ func requireEnv(t *testing.T) {
 func newConfig(t *testing.T, cfg Config) Config {
 	t.Helper()
 	cfg.StateDir = testenv.StateDir(t, "pgtest")
+	cfg.Runtime = local.Runtime{}
 	return cfg
 }
 

@@ -1,8 +1,9 @@
 //go:build linux
 
 // Package postgres is the PostgreSQL 15 target: one primary and streaming
-// replicas, each server a process in its own network namespace of a local
-// cluster (cluster/local), with clients on the controller talking to the
+// replicas, each server a process on a node of the cluster runtime it is
+// given (cluster.Runtime; by default the local one, a network namespace
+// per node), with clients on the controller talking to the
 // nodes over TCP with pgx.
 //
 // # Topology
@@ -24,7 +25,7 @@
 // # Failover
 //
 // Deployment.Cluster returns a *Cluster, which implements
-// cluster.Failoverer on top of the local runtime's faults: see Promote and
+// cluster.Failoverer on top of the runtime's faults: see Promote and
 // Rejoin.
 package postgres
 
@@ -42,7 +43,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
-	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
@@ -88,12 +88,15 @@ func (d *Deployment) KeptData() string { return d.srv.lc.KeptStateDir() }
 // Config returns the configuration with defaults filled in.
 func (t *Target) Config() Config { return t.cfg }
 
-// Probe checks what a deployment needs: the local runtime (root, iproute2,
-// nftables, cgroup v2), the PostgreSQL binaries and the postgres user. A
-// missing libfaketime is not an error here (only clock skew needs it).
+// Probe checks what a deployment needs: the runtime (Runtime.Probe; the
+// local one needs root, iproute2, nftables, cgroup v2), the PostgreSQL
+// binaries and the postgres user. A missing libfaketime is not an error
+// here (only clock skew needs it).
 func (t *Target) Probe(ctx context.Context) error {
 	var errs []error
-	if err := local.ProbeRequired(ctx); err != nil {
+	if t.cfg.Runtime == nil {
+		errs = append(errs, cluster.ErrNoRuntime)
+	} else if err := t.cfg.Runtime.Probe(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	for _, tool := range []string{"postgres", "initdb", "pg_basebackup"} {
@@ -110,9 +113,9 @@ func (t *Target) Probe(ctx context.Context) error {
 	return nil
 }
 
-// Deploy probes the machine, removes what crashed earlier runs left
-// (local.HealAll: note that it also destroys live local clusters of this
-// very process), creates the namespaces, initdb's and starts the primary,
+// Deploy probes the machine, brings up the nodes on the runtime (which
+// first removes what crashed earlier runs left: on the local runtime,
+// live local clusters of this very process too), initdb's and starts the primary,
 // creates the schema, clones and starts the replicas and waits until all
 // of them stream (and, in sync mode, until synchronous_standby_names is
 // in force). Every wait is bounded; on error everything is removed.
@@ -124,20 +127,20 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	lc, err := local.Fresh(ctx, "postgres", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData})
+	lc, err := t.cfg.Runtime.Up(ctx, cluster.Spec{Target: "postgres", Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData, ServerUID: uid})
 	if err != nil {
 		return nil, err
 	}
 	stateDir := lc.StateDir()
 	srv := &server{cfg: t.cfg, lc: lc, dirs: layout{root: stateDir}, uid: uid, gid: gid}
-	d := &Deployment{cfg: t.cfg, srv: srv, cl: newCluster(srv, "n1"), stateDir: stateDir}
+	d := &Deployment{cfg: t.cfg, srv: srv, cl: newCluster(srv, t.Plan(), "n1"), stateDir: stateDir}
 	if err := d.start(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("postgres: deploy: %w", err), lc.Down(ctx))
+		return nil, errors.Join(fmt.Errorf("postgres: deploy: %w", err), lc.Close(ctx))
 	}
 	return d, nil
 }
 
-// start brings the servers up on a fresh local cluster.
+// start brings the servers up on fresh nodes.
 func (d *Deployment) start(ctx context.Context) error {
 	srv, lc := d.srv, d.srv.lc
 	nodes := lc.Nodes()
@@ -226,7 +229,7 @@ func (d *Deployment) Phases() []string { return append([]string(nil), d.phases..
 
 var _ targets.Deployment = (*Deployment)(nil)
 
-// Cluster returns the *Cluster (local runtime faults plus failover).
+// Cluster returns the *Cluster (the runtime's faults plus failover).
 func (d *Deployment) Cluster() cluster.Cluster { return d.cl }
 
 // PG returns the cluster with its concrete type.
@@ -273,16 +276,16 @@ func (d *Deployment) Describe() []targets.Setting {
 }
 
 // CloseTimeout bounds Close.
-const CloseTimeout = local.CleanupTimeout
+const CloseTimeout = cluster.CloseTimeout
 
-// Close kills every server and removes the namespaces, bounded by
+// Close kills every server and removes the nodes (Hosts.Close), bounded by
 // CloseTimeout even when ctx is already cancelled, and the state dir
 // (data and logs) unless it is kept (Config.KeepData, or a StateDir that
 // existed before).
 func (d *Deployment) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CloseTimeout)
 	defer cancel()
-	if err := d.srv.lc.Down(ctx); err != nil {
+	if err := d.srv.lc.Close(ctx); err != nil {
 		return fmt.Errorf("postgres: close: %w", err)
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
-	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/targets"
 )
 
@@ -48,14 +47,15 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		if err != nil {
 			return nil, fmt.Errorf("--read-from: %w", err)
 		}
-		return New(Config{Nodes: nodes, Replication: rep, Isolation: iso, ReadFrom: rf, Seed: c.Seed})
+		return New(Config{Nodes: nodes, Replication: rep, Isolation: iso, ReadFrom: rf, Seed: c.Seed, Runtime: c.Runtime})
 	}
 }
 
-// Plan is the local runtime's faults (clock skew when libfaketime is
-// installed) plus failover. It implements targets.Planner.
+// Plan is the runtime's faults (on the local runtime: clock skew when
+// libfaketime is installed) plus failover. It implements
+// targets.Planner.
 func (t *Target) Plan() cluster.Plan {
-	return local.Plan(t.cfg.Nodes).With(cluster.CanFailover)
+	return cluster.PlanOn(t.cfg.Runtime, t.cfg.Nodes).With(cluster.CanFailover)
 }
 
 // Addresses returns each node's server address. It implements

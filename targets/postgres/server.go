@@ -16,7 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/cluster"
 )
 
 // Port is the port every node's server listens on (each node has its own
@@ -77,7 +77,7 @@ func (l layout) sockDir(node string) string { return filepath.Join(l.root, node,
 // server knows how to run the PostgreSQL tools on one local cluster.
 type server struct {
 	cfg      Config
-	lc       *local.Cluster
+	lc       cluster.Hosts
 	dirs     layout
 	uid, gid uint32
 }
@@ -96,8 +96,8 @@ func (s *server) env() []string {
 // spec is the process of a node's server; the role (primary or standby)
 // is decided by the data directory (standby.signal), so the same spec
 // serves for restarts after a promotion or a re-clone.
-func (s *server) spec(node string) local.ProcessSpec {
-	return local.ProcessSpec{
+func (s *server) spec(node string) cluster.NodeSpec {
+	return cluster.NodeSpec{
 		Name: "postgres",
 		Path: filepath.Join(s.cfg.BinDir, "postgres"),
 		Args: []string{
@@ -109,6 +109,7 @@ func (s *server) spec(node string) local.ProcessSpec {
 		},
 		Env:     s.env(),
 		Dir:     s.dirs.nodeDir(node),
+		Ports:   []uint16{Port},
 		UID:     s.uid,
 		GID:     s.gid,
 		LogFile: filepath.Join(s.dirs.nodeDir(node), "postgres.log"),
@@ -117,11 +118,12 @@ func (s *server) spec(node string) local.ProcessSpec {
 
 // tool runs a PostgreSQL tool on behalf of node as the server's user, in
 // the controller's namespace (the controller leg reaches every node),
-// bounded by ToolTimeout, through the local runtime (Cluster.Exec): in
-// the node's cgroup, journaled, killed with everything it forked (initdb's
-// postgres --boot) when it ends, is cancelled or the controller dies.
+// bounded by ToolTimeout, through the runtime (Hosts.Exec; on the local
+// runtime: in the node's cgroup, journaled, killed with everything it
+// forked, initdb's postgres --boot, when it ends, is cancelled or the
+// controller dies).
 func (s *server) tool(ctx context.Context, node, name string, args ...string) error {
-	_, err := s.lc.Exec(ctx, node, local.Command{
+	_, err := s.lc.Exec(ctx, node, cluster.Command{
 		Path:    filepath.Join(s.cfg.BinDir, name),
 		Args:    args,
 		Env:     s.env(),
@@ -250,7 +252,7 @@ func (s *server) exec(ctx context.Context, node string, stmts ...string) error {
 
 // waitReady polls until node accepts connections, its process exits, or
 // ReadyTimeout passes.
-func (s *server) waitReady(ctx context.Context, node string, p *local.Process) error {
+func (s *server) waitReady(ctx context.Context, node string, p cluster.Process) error {
 	ctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
 	defer cancel()
 	var last error

@@ -17,7 +17,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
-	"github.com/chaoscheck/chaoscheck/cluster/local"
 )
 
 // RepointTimeout bounds waiting, in Promote, for a replica pointed at the
@@ -26,20 +25,31 @@ import (
 const RepointTimeout = 10 * time.Second
 
 // Servers is a deployed Redis as the nemesis sees it in Cluster mode: the
-// local runtime's kill, pause and partition faults, and deliberately not
-// its clock skew (cluster.ClockSkewer): libfaketime hangs or kills
-// Debian's redis-server, so clock faults are refused up front with
-// cluster.ErrUnsupported instead of being applied to a hung server.
+// runtime's kill, pause and partition faults, and deliberately not its
+// clock skew (cluster.ClockSkewer): libfaketime hangs or kills Debian's
+// redis-server, so clock faults are refused up front with
+// cluster.ErrUnsupported instead of being applied to a hung server. Its
+// plan (cluster.Declarer) is the target's, narrowed to what the runtime
+// implements (a runtime without partitions: Partition is refused).
 type Servers struct {
-	lc  *local.Cluster
+	lc  cluster.Hosts
 	srv *server
+	dep cluster.Deployed // lc with the target's plan: partitions, Plan
 }
 
 var (
 	_ cluster.Killer      = (*Servers)(nil)
 	_ cluster.Pauser      = (*Servers)(nil)
 	_ cluster.Partitioner = (*Servers)(nil)
+	_ cluster.Declarer    = (*Servers)(nil)
 )
+
+func newServers(lc cluster.Hosts, srv *server, plan cluster.Plan) *Servers {
+	return &Servers{lc: lc, srv: srv, dep: cluster.NewDeployed(lc, plan)}
+}
+
+// Plan is the target's plan, without what the runtime lacks.
+func (c *Servers) Plan() cluster.Plan { return c.dep.Plan() }
 
 // Nodes returns the node names n1..nN.
 func (c *Servers) Nodes() []string { return c.lc.Nodes() }
@@ -79,7 +89,7 @@ func (c *Servers) Resume(ctx context.Context, node string) error {
 
 // Partition replaces the current partition with g.
 func (c *Servers) Partition(ctx context.Context, g cluster.Grudge) error {
-	if err := c.lc.Partition(ctx, g); err != nil {
+	if err := c.dep.Partition(ctx, g); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
 	return nil
@@ -87,7 +97,7 @@ func (c *Servers) Partition(ctx context.Context, g cluster.Grudge) error {
 
 // HealNetwork removes every partition.
 func (c *Servers) HealNetwork(ctx context.Context) error {
-	if err := c.lc.HealNetwork(ctx); err != nil {
+	if err := c.dep.HealNetwork(ctx); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
 	return nil

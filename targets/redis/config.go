@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
 )
 
 // Mode is the topology of the deployment.
@@ -116,9 +118,12 @@ type Config struct {
 	// Seed is recorded for reproducibility; clients make no random
 	// choices.
 	Seed int64
-	// Subnet is the /24 between the node namespaces (zero: the local
-	// runtime's default).
+	// Subnet is the /24 of the node addresses (zero: the runtime's
+	// choice).
 	Subnet netip.Prefix
+	// Runtime is where the nodes run (targets.Common.Runtime; nil: Plan
+	// supports nothing and Probe and Deploy refuse).
+	Runtime cluster.Runtime
 	// User is the operating-system user the servers run as (default
 	// "redis", created by Debian's redis-server package; root when that
 	// user does not exist).

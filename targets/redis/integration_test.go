@@ -20,6 +20,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/internal/testenv"
 	"github.com/chaoscheck/chaoscheck/nemesis"
@@ -33,7 +34,7 @@ import (
 var env = &testenv.Env{
 	Needs: "root, redis-server, redis-tools, iproute2, nftables",
 	Probe: func(ctx context.Context) error {
-		tg, err := New(Config{})
+		tg, err := New(Config{Runtime: local.Runtime{}})
 		if err == nil {
 			err = tg.Probe(ctx)
 		}
@@ -53,6 +54,7 @@ func requireEnv(t *testing.T) {
 func newConfig(t *testing.T, cfg Config) Config {
 	t.Helper()
 	cfg.StateDir = testenv.StateDir(t, "redistest")
+	cfg.Runtime = local.Runtime{}
 	return cfg
 }
 

@@ -2,8 +2,9 @@
 
 // Package redis is the Redis 7 target: Redis Cluster (3 masters sharing
 // the hash slots, optionally with replicas) or one primary with
-// asynchronous replicas, each server a redis-server process in its own
-// network namespace of a local cluster (cluster/local), with clients on
+// asynchronous replicas, each server a redis-server process on a node of
+// the cluster runtime it is given (cluster.Runtime; by default the local
+// one, a network namespace per node), with clients on
 // the controller talking to the nodes over TCP with go-redis.
 //
 // # Durability
@@ -44,7 +45,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
-	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
@@ -83,12 +83,15 @@ func (d *Deployment) KeptData() string { return d.srv.lc.KeptStateDir() }
 // Config returns the configuration with defaults filled in.
 func (t *Target) Config() Config { return t.cfg }
 
-// Probe checks what a deployment needs: the local runtime (root, iproute2,
-// nftables, cgroup v2) and redis-server and redis-cli. libfaketime is not
-// needed (clock faults are unsupported for Redis).
+// Probe checks what a deployment needs: the runtime (Runtime.Probe; the
+// local one needs root, iproute2, nftables, cgroup v2) and redis-server
+// and redis-cli. libfaketime is not needed (clock faults are unsupported
+// for Redis).
 func (t *Target) Probe(ctx context.Context) error {
 	var errs []error
-	if err := local.ProbeRequired(ctx); err != nil {
+	if t.cfg.Runtime == nil {
+		errs = append(errs, cluster.ErrNoRuntime)
+	} else if err := t.cfg.Runtime.Probe(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	for _, tool := range []string{"redis-server", "redis-cli", envPath} {
@@ -102,10 +105,11 @@ func (t *Target) Probe(ctx context.Context) error {
 	return nil
 }
 
-// Deploy probes the machine, removes what crashed earlier runs left
-// (local.HealAll: note that it also destroys live local clusters of this
-// very process), creates the namespaces, starts one redis-server per node
-// (as a direct child, in the node's namespace, as the redis user), waits
+// Deploy probes the machine, brings up the nodes on the runtime (which
+// first removes what crashed earlier runs left: on the local runtime,
+// live local clusters of this very process too), starts one
+// redis-server per node (on the local runtime: a direct child, in the
+// node's namespace, as the redis user), waits
 // until each answers PING, then builds the topology: Cluster mode runs
 // redis-cli --cluster create and waits for cluster_state:ok on every node;
 // Replication mode waits until every replica reports
@@ -120,17 +124,17 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	lc, err := local.Fresh(ctx, "redis", uid, local.Config{Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData})
+	lc, err := t.cfg.Runtime.Up(ctx, cluster.Spec{Target: "redis", Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData, ServerUID: uid})
 	if err != nil {
 		return nil, err
 	}
 	stateDir := lc.StateDir()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("redis: %w", err), lc.Down(ctx))
+		return nil, errors.Join(fmt.Errorf("redis: %w", err), lc.Close(ctx))
 	}
 	srv := &server{cfg: t.cfg, lc: lc, bin: bin, root: stateDir, uid: uid, gid: gid}
-	servers := &Servers{lc: lc, srv: srv}
+	servers := newServers(lc, srv, t.Plan())
 	d := &Deployment{cfg: t.cfg, srv: srv, servers: servers, stateDir: stateDir, user: t.cfg.User}
 	if uid == 0 {
 		d.user = "root"
@@ -139,12 +143,12 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 		d.repl = newReplicated(servers, lc.Nodes()[0])
 	}
 	if err := d.start(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("redis: deploy: %w", err), lc.Down(ctx))
+		return nil, errors.Join(fmt.Errorf("redis: deploy: %w", err), lc.Close(ctx))
 	}
 	return d, nil
 }
 
-// start brings the servers up on a fresh local cluster.
+// start brings the servers up on fresh nodes.
 func (d *Deployment) start(ctx context.Context) error {
 	srv, lc := d.srv, d.srv.lc
 	nodes := lc.Nodes()
@@ -163,7 +167,7 @@ func (d *Deployment) start(ctx context.Context) error {
 			return err
 		}
 	}
-	procs := make([]*local.Process, len(nodes))
+	procs := make([]cluster.Process, len(nodes))
 	for i, n := range nodes {
 		p, err := lc.Start(ctx, n, srv.spec(n))
 		if err != nil {
@@ -390,7 +394,7 @@ func (d *Deployment) Describe() []targets.Setting {
 }
 
 // CloseTimeout bounds Close.
-const CloseTimeout = local.CleanupTimeout
+const CloseTimeout = cluster.CloseTimeout
 
 // Close kills every server and removes the namespaces, bounded by
 // CloseTimeout even when ctx is already cancelled, and the state dir
@@ -398,7 +402,7 @@ const CloseTimeout = local.CleanupTimeout
 func (d *Deployment) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CloseTimeout)
 	defer cancel()
-	if err := d.srv.lc.Down(ctx); err != nil {
+	if err := d.srv.lc.Close(ctx); err != nil {
 		return fmt.Errorf("redis: close: %w", err)
 	}
 	return nil

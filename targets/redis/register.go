@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
-	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/targets"
 )
 
@@ -48,15 +47,15 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		if m == Cluster && nodes != Masters {
 			return nil, fmt.Errorf("--nodes %d: redis cluster mode has exactly %d masters (give --nodes %d, or --redis-mode replication for a primary and %d replicas)", nodes, Masters, Masters, nodes-1)
 		}
-		return New(Config{Mode: m, Nodes: nodes, Wait: w, AppendOnly: appendOnly, Seed: c.Seed})
+		return New(Config{Mode: m, Nodes: nodes, Wait: w, AppendOnly: appendOnly, Seed: c.Seed, Runtime: c.Runtime})
 	}
 }
 
-// Plan is the local runtime's faults without clock skew (libfaketime
+// Plan is the runtime's faults without clock skew (libfaketime
 // breaks Debian's redis-server), with failover in Replication mode only
 // (Redis Cluster fails over by itself). It implements targets.Planner.
 func (t *Target) Plan() cluster.Plan {
-	p := local.Plan(t.cfg.Nodes).
+	p := cluster.PlanOn(t.cfg.Runtime, t.cfg.Nodes).
 		Without(cluster.CanSkewClock, "libfaketime hangs or kills Debian's redis-server: clock faults work with --target sim, postgres or cassandra")
 	if t.cfg.Mode == Replication {
 		return p.With(cluster.CanFailover)

@@ -18,7 +18,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
-	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/cluster"
 )
 
 // envPath is env(1), used to start redis-server without LD_PRELOAD.
@@ -56,7 +56,7 @@ const (
 type server struct {
 	cfg      Config
 	bin      string // redis-server's path
-	lc       *local.Cluster
+	lc       cluster.Hosts
 	root     string
 	uid, gid uint32
 }
@@ -172,8 +172,8 @@ func (s *server) wipeData(node string) error {
 // jemalloc clash). So the server is started through env -u LD_PRELOAD,
 // which execs it in place (same pid, same process group and cgroup)
 // without the preload.
-func (s *server) spec(node string) local.ProcessSpec {
-	return local.ProcessSpec{
+func (s *server) spec(node string) cluster.NodeSpec {
+	return cluster.NodeSpec{
 		Name:    "redis",
 		Path:    envPath,
 		Args:    []string{"-u", "LD_PRELOAD", s.bin, s.confPath(node)},
@@ -265,7 +265,7 @@ func pollUntil(ctx context.Context, timeout time.Duration, what string, cond fun
 
 // waitReady polls until node answers PING (and is not loading), its
 // process exits, or ReadyTimeout passes.
-func (s *server) waitReady(ctx context.Context, node string, p *local.Process) error {
+func (s *server) waitReady(ctx context.Context, node string, p cluster.Process) error {
 	return pollUntil(ctx, ReadyTimeout, "redis on "+node+" ready", func(ctx context.Context) error {
 		if p != nil && !p.Running() {
 			return fmt.Errorf("redis on %s exited (%v): %s", node, p.Err(), s.logTail(node))
@@ -357,7 +357,7 @@ func (s *server) createCluster(ctx context.Context) error {
 	}
 	args = append(args, "--cluster-replicas", strconv.Itoa(s.cfg.ReplicasPerMaster), "--cluster-yes")
 	// Through the local runtime: in the cluster's cgroup and journal.
-	_, err := s.lc.Exec(ctx, "", local.Command{Path: "redis-cli", Args: args, Timeout: CreateTimeout})
+	_, err := s.lc.Exec(ctx, "", cluster.Command{Path: "redis-cli", Args: args, Timeout: CreateTimeout})
 	return err
 }
 
