@@ -390,7 +390,7 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec NodeSpec) (*P
 		Binds:       binds,
 		NetworkMode: container.NetworkMode(c.id),
 		// IPv4 rules do not cover IPv6: the nodes have none.
-		Sysctls: map[string]string{"net.ipv6.conf.all.disable_ipv6": "1"},
+		Sysctls:   map[string]string{"net.ipv6.conf.all.disable_ipv6": "1"},
 		LogConfig: container.LogConfig{Type: "json-file"},
 	}
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
