@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
 )
 
 // filesTar is a tarball, to extract at "/", holding files (and their
 // parent directories), owned by uid:gid.
-func filesTar(files []File, uid, gid uint32) (io.Reader, error) {
+func filesTar(files []cluster.File, uid, gid uint32) (io.Reader, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dirs := map[string]bool{}

@@ -66,7 +66,7 @@ type node struct {
 type Process struct {
 	c       *Cluster
 	node    string
-	spec    NodeSpec
+	spec    cluster.NodeSpec
 	ctrID   string
 	logFile string
 
@@ -140,12 +140,13 @@ func addrAt(p netip.Prefix, i int) netip.Addr {
 	return netip.AddrFrom4(a)
 }
 
-// Up removes what dead runs left (HealAll), builds BaseImage if it is
-// the image and missing, creates the run's internal network and the state
+// New removes what dead runs left (HealAll), builds BaseImage if it is
+// the image (image "") and missing, creates the run's internal network
+// (on spec.Subnet, or the first free /24 of DefaultSubnets) and the state
 // directory, and returns the cluster: nodes n1..nN with addresses
 // Subnet.(10+i), the controller (this host) at Subnet.1. Containers are
-// created by Start. On error, everything Up created is removed.
-func Up(ctx context.Context, spec Spec) (_ *Cluster, err error) {
+// created by Start. On error, everything New created is removed.
+func New(ctx context.Context, spec cluster.Spec, image string) (_ *Cluster, err error) {
 	if spec.Nodes < 1 || spec.Nodes > MaxNodes {
 		return nil, fmt.Errorf("docker: %d nodes: want 1 to %d", spec.Nodes, MaxNodes)
 	}
@@ -164,7 +165,7 @@ func Up(ctx context.Context, spec Spec) (_ *Cluster, err error) {
 	if _, err := healAll(ctx, cli); err != nil {
 		return nil, fmt.Errorf("docker: removing what dead runs left: %w", err)
 	}
-	img := spec.Image
+	img := image
 	if img == "" {
 		img = BaseImage
 		if err := EnsureBaseImage(ctx, cli); err != nil {
@@ -263,8 +264,26 @@ func (c *Cluster) Nodes() []string { return append([]string(nil), c.names...) }
 // value of LabelRun.
 func (c *Cluster) Name() string { return c.id }
 
-// StateDir is the controller-side state directory.
+// StateDir is the controller-side state directory; the containers see
+// it at the same path.
 func (c *Cluster) StateDir() string { return c.stateDir }
+
+// KeptStateDir returns StateDir if it stays after Close, "" if Close
+// removes it.
+func (c *Cluster) KeptStateDir() string {
+	if c.ownDir && !c.keepDir {
+		return ""
+	}
+	return c.stateDir
+}
+
+// DescribeStateDir is the state directory and whether it stays.
+func (c *Cluster) DescribeStateDir() string {
+	if c.KeptStateDir() == "" {
+		return c.stateDir + " (removed at the end)"
+	}
+	return c.stateDir + " (kept)"
+}
 
 // Subnet is the run's /24.
 func (c *Cluster) Subnet() netip.Prefix { return c.subnet }
@@ -311,12 +330,12 @@ func (c *Cluster) proc(name string) (*Process, error) {
 }
 
 // Processes returns the process of node (none before Start).
-func (c *Cluster) Processes(name string) []*Process {
+func (c *Cluster) Processes(name string) []cluster.Process {
 	p, err := c.proc(name)
 	if err != nil {
 		return nil
 	}
-	return []*Process{p}
+	return []cluster.Process{p}
 }
 
 // Log is the controller-side file receiving the logs of node's process
@@ -330,9 +349,12 @@ func (c *Cluster) Log(nodeName, name string) string {
 }
 
 // Start creates node's container from spec (one process per node: its
-// main process), places spec.Files in it, and starts it, then applies the
-// current partition in its network namespace.
-func (c *Cluster) Start(ctx context.Context, nodeName string, spec NodeSpec) (*Process, error) {
+// main process; spec.Ports are informative, the node's address is
+// reachable from the controller and nothing is published), places
+// spec.Files in it, and starts it, then applies the current partition in
+// its network namespace. The state directory is bind-mounted read-write
+// at the same path, so spec.DataDir (under it) survives Kill and Restart.
+func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeSpec) (cluster.Process, error) {
 	n, err := c.node(nodeName)
 	if err != nil {
 		return nil, err
@@ -358,14 +380,19 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec NodeSpec) (*P
 		if !filepath.IsAbs(spec.DataDir) || !strings.HasPrefix(filepath.Clean(spec.DataDir), c.stateDir+string(filepath.Separator)) {
 			return nil, fmt.Errorf("docker: node %s: data dir %s is not under the state dir %s", nodeName, spec.DataDir, c.stateDir)
 		}
-		if err := os.MkdirAll(spec.DataDir, 0o700); err != nil {
+		// Parents 0755 (the server's user must traverse them), the data
+		// dir itself 0700.
+		if err := os.MkdirAll(filepath.Dir(spec.DataDir), 0o755); err != nil {
+			return nil, fmt.Errorf("docker: node %s: data dir: %w", nodeName, err)
+		}
+		if err := os.Mkdir(spec.DataDir, 0o700); err != nil && !os.IsExist(err) {
 			return nil, fmt.Errorf("docker: node %s: data dir: %w", nodeName, err)
 		}
 		if err := os.Chown(spec.DataDir, int(spec.UID), int(spec.GID)); err != nil {
 			return nil, fmt.Errorf("docker: node %s: data dir: %w", nodeName, err)
 		}
-		binds = append(binds, spec.DataDir+":"+spec.DataDir+":rw")
 	}
+	binds = append(binds, c.stateDir+":"+c.stateDir+":rw")
 	env := spec.Env
 	if env == nil {
 		env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -545,7 +572,7 @@ func (c *Cluster) Kill(ctx context.Context, nodeName string) error {
 }
 
 // Stop stops node's container gracefully (SIGTERM, then SIGKILL after
-// stopTimeout).
+// cluster.StopTimeout).
 func (c *Cluster) Stop(ctx context.Context, nodeName string) error {
 	p, err := c.proc(nodeName)
 	if err != nil {
@@ -554,17 +581,14 @@ func (c *Cluster) Stop(ctx context.Context, nodeName string) error {
 	if !p.Running() {
 		return nil
 	}
-	secs := int(stopTimeout / time.Second)
-	cctx, cancel := context.WithTimeout(ctx, stopTimeout+apiTimeout)
+	secs := int(cluster.StopTimeout / time.Second)
+	cctx, cancel := context.WithTimeout(ctx, cluster.StopTimeout+apiTimeout)
 	defer cancel()
 	if err := c.cli.ContainerStop(cctx, p.ctrID, container.StopOptions{Timeout: &secs}); err != nil {
 		return fmt.Errorf("docker: stop %s: %w", nodeName, err)
 	}
 	return p.waitStopped(ctx, 10*time.Second)
 }
-
-// stopTimeout is how long Stop waits after SIGTERM.
-const stopTimeout = 10 * time.Second
 
 // Restart starts node's stopped or killed container again: same
 // container, same data directory; the current partition is applied to its
@@ -610,8 +634,8 @@ func (c *Cluster) Resume(ctx context.Context, nodeName string) error {
 
 // Close removes every container, network and volume of the run (found by
 // its label, so also those a failed call left half-made) and the state
-// directory if Up created it and it is not kept. It completes after a
-// cancellation of ctx (bounded by CleanupTimeout); a second call does
+// directory if New created it and it is not kept. It completes after a
+// cancellation of ctx (bounded by cluster.CloseTimeout); a second call does
 // nothing.
 func (c *Cluster) Close(ctx context.Context) error {
 	c.mu.Lock()
@@ -621,7 +645,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	c.closed = true
 	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cluster.CloseTimeout)
 	defer cancel()
 	_, err := removeRun(ctx, c.cli, c.id)
 	if err == nil && c.ownDir && !c.keepDir {

@@ -11,7 +11,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,11 +87,21 @@ func eventually(t *testing.T, d time.Duration, what string, f func() error) time
 	return 0
 }
 
-func redisSpec(c *Cluster, n string) NodeSpec {
+// redisSpec runs redis-server as the host's redis user (root if there is
+// none), with a config file placed by NodeSpec.Files and its data in the
+// state directory.
+func redisSpec(c *Cluster, n string) cluster.NodeSpec {
 	data := filepath.Join(c.StateDir(), "data", n)
-	return NodeSpec{
-		Name: "redis", Path: "/usr/bin/redis-server", DataDir: data, Ports: []uint16{6379},
-		Args: []string{"--bind", "0.0.0.0", "--port", "6379", "--protected-mode", "no",
+	var uid, gid uint32
+	if u, err := user.Lookup("redis"); err == nil {
+		u1, _ := strconv.Atoi(u.Uid)
+		g1, _ := strconv.Atoi(u.Gid)
+		uid, gid = uint32(u1), uint32(g1)
+	}
+	return cluster.NodeSpec{
+		Name: "redis", Path: "/usr/bin/redis-server", DataDir: data, Ports: []uint16{6379}, UID: uid, GID: gid,
+		Files: []cluster.File{{Path: "/conf/node.conf", Data: []byte("hz 17\n")}},
+		Args: []string{"/conf/node.conf", "--bind", "0.0.0.0", "--port", "6379", "--protected-mode", "no",
 			"--dir", data, "--appendonly", "yes", "--appendfsync", "always", "--save", ""},
 	}
 }
@@ -99,18 +111,22 @@ func redisSpec(c *Cluster, n string) NodeSpec {
 func upRedis(t *testing.T, ctx context.Context) (*Cluster, time.Duration) {
 	t.Helper()
 	start := time.Now()
-	c, err := Up(ctx, Spec{Target: "redis", Nodes: 3})
+	c, err := New(ctx, cluster.Spec{Target: "redis", Nodes: 3}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = c.Close(ctx) })
 	for _, n := range c.Nodes() {
 		if _, err := c.Start(ctx, n, redisSpec(c, n)); err != nil {
-			c.Close(ctx)
 			t.Fatal(err)
 		}
 	}
 	for _, n := range c.Nodes() {
 		eventually(t, 20*time.Second, n+" answers PING from the controller", func() error {
+			if p := c.Processes(n)[0]; !p.Running() {
+				b, _ := os.ReadFile(c.Log(n, "redis"))
+				t.Fatalf("%s exited: %v; log:\n%s", n, p.Err(), b)
+			}
 			r, err := redisDo(c.Addr(n).String(), time.Second, "PING")
 			if err == nil && r != "+PONG" {
 				err = fmt.Errorf("reply %q", r)
@@ -124,7 +140,7 @@ func upRedis(t *testing.T, ctx context.Context) (*Cluster, time.Duration) {
 // reach says whether node from reaches node to's redis (redis-cli inside
 // from's container, bounded by 1 s).
 func reach(ctx context.Context, c *Cluster, from, to string) error {
-	out, err := c.Exec(ctx, from, Command{Path: "/usr/bin/timeout", Args: []string{"1", "redis-cli", "-h", c.Addr(to).String(), "PING"}})
+	out, err := c.Exec(ctx, from, cluster.Command{Path: "/usr/bin/timeout", Args: []string{"1", "redis-cli", "-h", c.Addr(to).String(), "PING"}})
 	if err != nil {
 		return err
 	}
@@ -139,10 +155,14 @@ func TestRedisContainers(t *testing.T) {
 	ctx := context.Background()
 	c, startup := upRedis(t, ctx)
 	id := c.Name()
-	defer c.Close(ctx)
 	t.Logf("3 containers up, redis answering PING from the controller: %v", startup)
 	if got := c.Addr(cluster.Controller); !c.Subnet().Contains(got) {
 		t.Fatalf("controller address %v outside %v", got, c.Subnet())
+	}
+
+	// The file of NodeSpec.Files is the server's config.
+	if out, err := c.Exec(ctx, "n2", cluster.Command{Path: "/usr/bin/redis-cli", Args: []string{"config", "get", "hz"}}); err != nil || !strings.Contains(string(out), "\n17\n") {
+		t.Fatalf("hz from /conf/node.conf: %q %v", out, err)
 	}
 
 	// Kill keeps the data; restart brings it back.
@@ -190,6 +210,18 @@ func TestRedisContainers(t *testing.T) {
 	if r, err := redisDo(n2, 2*time.Second, "PING"); err != nil || r != "+PONG" {
 		t.Fatalf("resumed n2: %q %v", r, err)
 	}
+
+	// Stop (SIGTERM) and restart.
+	if err := c.Stop(ctx, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Processes("n2")[0]; p.Running() || p.Err() != nil {
+		t.Fatalf("n2 after Stop: running %v, exit error %v (want a clean exit)", p.Running(), p.Err())
+	}
+	if err := c.Restart(ctx, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "n2 back after Stop", func() error { _, err := redisDo(n2, time.Second, "PING"); return err })
 
 	// Partition n1 | n2 n3, and cut the controller from n3.
 	for _, pair := range [][2]string{{"n2", "n1"}, {"n2", "n3"}} {
@@ -245,20 +277,20 @@ func TestRedisContainers(t *testing.T) {
 	}
 
 	// Exec: output, failure, timeout (the command is killed).
-	out, err := c.Exec(ctx, "n3", Command{Path: "/bin/sh", Args: []string{"-c", "echo hi; echo err >&2"}})
+	out, err := c.Exec(ctx, "n3", cluster.Command{Path: "/bin/sh", Args: []string{"-c", "echo hi; echo err >&2"}})
 	if err != nil || string(out) != "hi\n" {
 		t.Fatalf("exec: %q %v", out, err)
 	}
-	if _, err := c.Exec(ctx, "n3", Command{Path: "/bin/sh", Args: []string{"-c", "echo boom >&2; exit 3"}}); err == nil || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "boom") {
+	if _, err := c.Exec(ctx, "n3", cluster.Command{Path: "/bin/sh", Args: []string{"-c", "echo boom >&2; exit 3"}}); err == nil || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("failing exec: %v", err)
 	}
 	t0 = time.Now()
-	_, err = c.Exec(ctx, "n3", Command{Path: "/bin/sleep", Args: []string{"1000"}, Timeout: 500 * time.Millisecond})
+	_, err = c.Exec(ctx, "n3", cluster.Command{Path: "/bin/sleep", Args: []string{"1000"}, Timeout: 500 * time.Millisecond})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("exec past its timeout: %v", err)
 	}
 	eventually(t, 5*time.Second, "timed-out sleep killed", func() error {
-		out, _ := c.Exec(ctx, "n3", Command{Path: "/bin/sh", Args: []string{"-c", "for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done"}})
+		out, _ := c.Exec(ctx, "n3", cluster.Command{Path: "/bin/sh", Args: []string{"-c", "for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done"}})
 		if strings.Contains(string(out), "sleep 1000") {
 			return errors.New("sleep 1000 still runs in n3")
 		}
@@ -274,10 +306,10 @@ func TestRedisContainers(t *testing.T) {
 	if err := c.CopyIn(ctx, "n2", src, "/tmp/copied.txt"); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := c.Exec(ctx, "n2", Command{Path: "/bin/cat", Args: []string{"/tmp/copied.txt"}}); err != nil || string(out) != "payload\n" {
+	if out, err := c.Exec(ctx, "n2", cluster.Command{Path: "/bin/cat", Args: []string{"/tmp/copied.txt"}}); err != nil || string(out) != "payload\n" {
 		t.Fatalf("file copied in: %q %v", out, err)
 	}
-	if _, err := c.Exec(ctx, "n2", Command{Path: "/bin/sh", Args: []string{"-c", "mkdir -p /tmp/d/e && echo deep > /tmp/d/e/f"}}); err != nil {
+	if _, err := c.Exec(ctx, "n2", cluster.Command{Path: "/bin/sh", Args: []string{"-c", "mkdir -p /tmp/d/e && echo deep > /tmp/d/e/f"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.CopyOut(ctx, "n2", "/tmp/d", filepath.Join(dir, "out")); err != nil {
@@ -290,8 +322,8 @@ func TestRedisContainers(t *testing.T) {
 	// Logs come through the API into the state dir.
 	logf := c.Log("n1", "redis")
 	b, err := os.ReadFile(logf)
-	if err != nil || strings.Count(string(b), "Ready to accept connections") < 3 {
-		t.Fatalf("n1's log %s should show 3 starts: %v\n%s", logf, err, b)
+	if err != nil || strings.Count(string(b), "Ready to accept connections") != 3 {
+		t.Fatalf("n1's log %s should show 3 starts, each once: %v\n%s", logf, err, b)
 	}
 
 	state := c.StateDir()

@@ -14,7 +14,12 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
 )
+
+// CommandTimeout is Exec's default timeout.
+const CommandTimeout = 2 * time.Minute
 
 // ExecError is a command run by Exec that failed or timed out; Output is
 // the end of what it wrote.
@@ -36,10 +41,11 @@ func (e *ExecError) Error() string {
 func (e *ExecError) Unwrap() error { return e.Err }
 
 // Exec runs cmd inside node's running container (its network, its files,
-// the user cmd names) and returns its standard output. When ctx ends or
+// the user cmd names) and returns its standard output. The node's
+// address is the command's source address. When ctx ends or
 // the timeout passes, the command's process is SIGKILLed from the host
 // (its pid from the exec's inspection) and Exec returns the error.
-func (c *Cluster) Exec(ctx context.Context, nodeName string, cmd Command) ([]byte, error) {
+func (c *Cluster) Exec(ctx context.Context, nodeName string, cmd cluster.Command) ([]byte, error) {
 	p, err := c.proc(nodeName)
 	if err != nil {
 		return nil, err
