@@ -416,7 +416,7 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeS
 	hc := &container.HostConfig{
 		Binds:       binds,
 		NetworkMode: container.NetworkMode(c.id),
-		// IPv4 rules do not cover IPv6: the nodes have none.
+		// IPv4 rules do not cover IPv6: the nodes have none (and no default route: see startContainer).
 		Sysctls:   map[string]string{"net.ipv6.conf.all.disable_ipv6": "1"},
 		LogConfig: container.LogConfig{Type: "json-file"},
 	}
@@ -491,6 +491,12 @@ func (c *Cluster) startContainer(ctx context.Context, p *Process) error {
 	p.followLogs(since)
 	if in.State.Pid == 0 {
 		return nil // it exited already: the watcher records how
+	}
+	// Docker gives a node of an internal network a default route via the
+	// bridge (its iptables rules drop what is forwarded, but the host's
+	// own addresses answer): the node gets none, only its subnet.
+	if _, err := local.RunInNetns(ctx, netns(in.State.Pid), local.Command{Path: "ip", Args: []string{"-4", "route", "flush", "exact", "0.0.0.0/0"}}); err != nil {
+		return fmt.Errorf("docker: node %s: remove the default route: %w", p.node, err)
 	}
 	c.mu.Lock()
 	g := c.grudge

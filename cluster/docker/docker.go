@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"time"
 
@@ -88,7 +89,7 @@ func Connect(ctx context.Context) (*client.Client, error) {
 }
 
 // Probe checks what Up needs: a daemon that answers (API 1.41+), root
-// (nsenter into the containers' network namespaces) and nft.
+// (setns into the containers' network namespaces), nft and ip.
 func Probe(ctx context.Context) error {
 	var errs []error
 	cli, err := Connect(ctx)
@@ -99,6 +100,12 @@ func Probe(ctx context.Context) error {
 	}
 	if _, err := exec.LookPath("nft"); err != nil {
 		errs = append(errs, fmt.Errorf("nft command missing (install Debian package nftables): %w", err))
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		errs = append(errs, fmt.Errorf("ip command missing (install Debian package iproute2): %w", err))
+	}
+	if os.Geteuid() != 0 {
+		errs = append(errs, errors.New("not root: the nodes' routes and partition rules are set from the host in their network namespaces"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("docker: probe: %w", err)

@@ -115,12 +115,15 @@ func upRedis(t *testing.T, ctx context.Context) (*Cluster, time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("New (heal of dead runs, image check, network, state dir): %v", time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() { _ = c.Close(ctx) })
+	t0 := time.Now()
 	for _, n := range c.Nodes() {
 		if _, err := c.Start(ctx, n, redisSpec(c, n)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	t.Logf("Start of 3 containers (create, files, start, routes), one after another: %v", time.Since(t0).Round(time.Millisecond))
 	for _, n := range c.Nodes() {
 		eventually(t, 20*time.Second, n+" answers PING from the controller", func() error {
 			if p := c.Processes(n)[0]; !p.Running() {
@@ -158,6 +161,11 @@ func TestRedisContainers(t *testing.T) {
 	t.Logf("3 containers up, redis answering PING from the controller: %v", startup)
 	if got := c.Addr(cluster.Controller); !c.Subnet().Contains(got) {
 		t.Fatalf("controller address %v outside %v", got, c.Subnet())
+	}
+
+	// The run's network is internal: no default route in the nodes.
+	if out, err := c.Exec(ctx, "n1", cluster.Command{Path: "/usr/sbin/ip", Args: []string{"-4", "route"}}); err != nil || strings.Contains(string(out), "default") || !strings.Contains(string(out), c.Subnet().String()) {
+		t.Fatalf("n1's routes (want only %v, no default): %q %v", c.Subnet(), out, err)
 	}
 
 	// The file of NodeSpec.Files is the server's config.

@@ -215,15 +215,40 @@ func (c *Cluster) HealNetwork(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("node %s: %w", n, err))
 			continue
 		}
-		out, err := nft(ctx, pid, "", "list", "tables")
-		if err != nil {
+		if there, err := hasTable(ctx, pid); err != nil {
 			errs = append(errs, fmt.Errorf("node %s: verify: %w", n, err))
-		} else if strings.Contains(string(out), " "+nftTable+"\n") || strings.HasSuffix(strings.TrimSpace(string(out)), " "+nftTable) {
-			errs = append(errs, fmt.Errorf("node %s: verify: table %s still there", n, nftTable))
+		} else if there {
+			errs = append(errs, fmt.Errorf("node %s: verify: table inet %s still there", n, nftTable))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("docker: heal network: %w", err)
 	}
 	return nil
+}
+
+// hasTable reports whether the partition table exists in pid's network
+// namespace (nft -j list tables).
+func hasTable(ctx context.Context, pid int) (bool, error) {
+	out, err := nft(ctx, pid, "", "-j", "list", "tables")
+	if err != nil {
+		return false, err
+	}
+	var doc struct {
+		Nftables []struct {
+			Table *struct {
+				Family string `json:"family"`
+				Name   string `json:"name"`
+			} `json:"table"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return false, fmt.Errorf("parse nft -j output: %w", err)
+	}
+	for _, o := range doc.Nftables {
+		if o.Table != nil && o.Table.Family == "inet" && o.Table.Name == nftTable {
+			return true, nil
+		}
+	}
+	return false, nil
 }
