@@ -131,8 +131,15 @@ func untarTo(r io.Reader, dst string) error {
 		if top == "" {
 			top = strings.SplitN(name, "/", 2)[0]
 		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(name, top), "/")
-		if strings.HasPrefix(rel, "../") || rel == ".." {
+		var rel string
+		switch {
+		case name == top:
+		case strings.HasPrefix(name, top+"/"):
+			rel = name[len(top)+1:]
+		default:
+			return fmt.Errorf("entry %s is outside the copied %s", h.Name, top)
+		}
+		if top == ".." || strings.HasPrefix(top, "/") {
 			return fmt.Errorf("entry %s escapes the copy", h.Name)
 		}
 		target := dst

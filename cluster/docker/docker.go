@@ -108,7 +108,7 @@ func Probe(ctx context.Context) error {
 		errs = append(errs, errors.New("not root: the nodes' routes and partition rules are set from the host in their network namespaces"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("docker: probe: %w", err)
+		return fmt.Errorf("probe: %w", err)
 	}
 	return nil
 }
