@@ -65,9 +65,17 @@ func TestRulesFromGrudge(t *testing.T) {
 }
 
 func TestUntarRefusesEscape(t *testing.T) {
+	for _, names := range [][]string{{"d/", "d/../../evil"}, {"d/", "e/x"}, {"d/", "dd/x"}} {
+		t.Run(strings.Join(names, ","), func(t *testing.T) { untarRefuses(t, names) })
+	}
+}
+
+// untarRefuses checks that an archive of names, the first being the
+// copied directory, is refused.
+func untarRefuses(t *testing.T, names []string) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, name := range []string{"d/", "d/../../evil"} {
+	for _, name := range names {
 		h := &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644}
 		if strings.HasSuffix(name, "/") {
 			h.Typeflag = tar.TypeDir
