@@ -219,6 +219,21 @@ func TestRedisContainers(t *testing.T) {
 		t.Fatalf("resumed n2: %q %v", r, err)
 	}
 
+	// Kill of a paused node.
+	if err := c.Pause(ctx, "n3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill(ctx, "n3"); err != nil {
+		t.Fatalf("kill of a paused node: %v", err)
+	}
+	if err := c.Restart(ctx, "n3"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "n3 back after kill while paused", func() error {
+		_, err := redisDo(c.Addr("n3").String(), time.Second, "PING")
+		return err
+	})
+
 	// Stop (SIGTERM) and restart.
 	if err := c.Stop(ctx, "n2"); err != nil {
 		t.Fatal(err)
