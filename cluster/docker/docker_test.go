@@ -320,6 +320,19 @@ func TestRedisContainers(t *testing.T) {
 		return nil
 	})
 
+	// Nothing a command started outlives Exec: a background child of a
+	// command that exited at once is killed too.
+	if out, err := c.Exec(ctx, "n3", cluster.Command{Path: "/bin/sh", Args: []string{"-c", "sleep 1001 >/dev/null 2>&1 & echo started"}}); err != nil || string(out) != "started\n" {
+		t.Fatalf("exec with a background child: %q %v", out, err)
+	}
+	eventually(t, 5*time.Second, "background child of an exec killed", func() error {
+		out, _ := c.Exec(ctx, "n3", cluster.Command{Path: "/bin/sh", Args: []string{"-c", "for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done"}})
+		if strings.Contains(string(out), "sleep 1001") {
+			return errors.New("sleep 1001 still runs in n3")
+		}
+		return nil
+	})
+
 	// Copy in and out.
 	dir := t.TempDir()
 	src := filepath.Join(dir, "in.txt")

@@ -42,9 +42,10 @@ func (e *ExecError) Unwrap() error { return e.Err }
 
 // Exec runs cmd inside node's running container (its network, its files,
 // the user cmd names) and returns its standard output. The node's
-// address is the command's source address. When ctx ends or
-// the timeout passes, the command's process is SIGKILLed from the host
-// (its pid from the exec's inspection) and Exec returns the error.
+// address is the command's source address. When the command exits, when
+// ctx ends or when the timeout passes, its process group (everything it
+// started, unless that left the group with setsid) is SIGKILLed from the
+// host, so nothing it started outlives Exec.
 func (c *Cluster) Exec(ctx context.Context, nodeName string, cmd cluster.Command) ([]byte, error) {
 	p, err := c.proc(nodeName)
 	if err != nil {
@@ -83,6 +84,13 @@ func (c *Cluster) Exec(ctx context.Context, nodeName string, cmd cluster.Command
 		return nil, fail(err, "")
 	}
 	defer att.Close()
+	// The exec'd process leads its own session and process group (runc
+	// makes it so): whatever it started and left behind is SIGKILLed
+	// with the group when Exec returns, from the host, where the group
+	// id (the process's host pid) is visible.
+	if pid := c.execPid(ctx, ex.ID); pid > 0 {
+		defer func() { _ = syscall.Kill(-pid, syscall.SIGKILL) }()
+	}
 	if cmd.Stdin != nil {
 		go func() {
 			_, _ = io.Copy(att.Conn, cmd.Stdin)
@@ -100,11 +108,9 @@ func (c *Cluster) Exec(ctx context.Context, nodeName string, cmd cluster.Command
 	case <-ctx.Done():
 		// The daemon has no exec kill: the process is killed from the
 		// host, where its pid is visible.
-		ictx, icancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if in, ierr := c.cli.ContainerExecInspect(ictx, ex.ID); ierr == nil && in.Running && in.Pid > 0 {
-			_ = syscall.Kill(in.Pid, syscall.SIGKILL)
+		if pid := c.execPid(ctx, ex.ID); pid > 0 {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
-		icancel()
 		att.Close()
 		<-copied
 		err = ctx.Err()
@@ -126,4 +132,22 @@ func (c *Cluster) Exec(ctx context.Context, nodeName string, cmd cluster.Command
 		return stdout.Bytes(), fail(fmt.Errorf("exit status %d", in.ExitCode), all.String())
 	}
 	return stdout.Bytes(), nil
+}
+
+// execPid returns the host pid of exec id's process (0 if the daemon does
+// not say within a second: the exec ended before it started, or failed).
+func (c *Cluster) execPid(ctx context.Context, id string) int {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	deadline := time.Now().Add(time.Second)
+	for {
+		in, err := c.cli.ContainerExecInspect(ctx, id)
+		if err != nil {
+			return 0
+		}
+		if in.Pid > 0 || time.Now().After(deadline) {
+			return in.Pid
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
