@@ -189,16 +189,18 @@ func TestRedisContainers(t *testing.T) {
 	if _, err := redisDo(n1, 300*time.Millisecond, "PING"); err == nil {
 		t.Fatal("n1 answers after Kill")
 	}
+	t0 = time.Now()
 	if err := c.Restart(ctx, "n1"); err != nil {
 		t.Fatal(err)
 	}
-	restartT := eventually(t, 20*time.Second, "n1 serves k after restart", func() error {
+	eventually(t, 20*time.Second, "n1 serves k after restart", func() error {
 		r, err := redisDo(n1, time.Second, "GET", "k")
 		if err == nil && r != "v1" {
 			err = fmt.Errorf("GET k = %q, want v1 (data lost?)", r)
 		}
 		return err
 	})
+	restartT := time.Since(t0)
 
 	// Pause: no answer; resume: answers.
 	n2 := c.Addr("n2").String()
@@ -363,9 +365,11 @@ func TestRedisContainers(t *testing.T) {
 	}
 
 	state := c.StateDir()
+	t0 = time.Now()
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	closeT := time.Since(t0)
 	cli, err := Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -377,9 +381,9 @@ func TestRedisContainers(t *testing.T) {
 	if _, err := os.Stat(state); !os.IsNotExist(err) {
 		t.Fatalf("state dir %s after Close: %v", state, err)
 	}
-	t.Logf("latencies: start-up(3 nodes, to PONG) %v, kill %v, restart to data served %v, pause %v, resume %v, partition(3 nodes) %v, heal(3 nodes) %v",
+	t.Logf("latencies: start-up(3 nodes, to PONG) %v, kill %v, restart to the key served %v, pause %v, resume %v, partition(3 nodes) %v, heal(3 nodes) %v, close %v",
 		startup.Round(time.Millisecond), killT.Round(time.Millisecond), restartT.Round(time.Millisecond), pauseT.Round(time.Millisecond),
-		resumeT.Round(time.Millisecond), partT.Round(time.Millisecond), healT.Round(time.Millisecond))
+		resumeT.Round(time.Millisecond), partT.Round(time.Millisecond), healT.Round(time.Millisecond), closeT.Round(time.Millisecond))
 }
 
 // crashEnv makes the test binary a controller that brings a cluster up,
