@@ -207,6 +207,14 @@ func New(ctx context.Context, spec cluster.Spec, image string) (_ *Cluster, err 
 	if err := os.MkdirAll(filepath.Join(c.stateDir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("docker: state dir: %w", err)
 	}
+	// In the containers the state dir's ancestors are the daemon's mount
+	// points (mode 0755): only the directory itself can stop a server
+	// that does not run as root.
+	if st, err := os.Stat(c.stateDir); err != nil {
+		return nil, fmt.Errorf("docker: state dir: %w", err)
+	} else if spec.ServerUID != 0 && st.Mode().Perm()&0o001 == 0 {
+		return nil, fmt.Errorf("docker: state dir %s (mode %v) is not searchable by uid %d, which the servers run as", c.stateDir, st.Mode().Perm(), spec.ServerUID)
+	}
 	for i := 1; i <= spec.Nodes; i++ {
 		n := &node{name: "n" + strconv.Itoa(i), addr: addrAt(c.subnet, 10+i)}
 		c.nodes[n.name] = n

@@ -471,3 +471,40 @@ func TestHealAllAfterCrash(t *testing.T) {
 		t.Fatalf("state dir %s after HealAll: %v", state, err)
 	}
 }
+
+// A state directory a non-root server cannot enter is refused, and the
+// refused New leaves nothing behind.
+func TestStateDirNotSearchable(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(ctx, cluster.Spec{Target: "redis", Nodes: 1, StateDir: dir, ServerUID: 4242}, "")
+	if err == nil {
+		c.Close(ctx)
+		t.Fatal("a state dir of mode 0700 was accepted for uid 4242")
+	}
+	if !strings.Contains(err.Error(), "not searchable by uid 4242") {
+		t.Fatalf("error does not say why: %v", err)
+	}
+	cli, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctl, _ := controllerLabel()
+	runs, err := listRuns(ctx, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, owner := range runs {
+		if owner == ctl {
+			t.Errorf("the refused New left run %s", id)
+		}
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the user's state dir was removed: %v", err)
+	}
+}
