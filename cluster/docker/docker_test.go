@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -285,7 +286,12 @@ func TestRedisContainers(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "n1 back", func() error { _, err := redisDo(n1, time.Second, "PING"); return err })
 	if err := reach(ctx, c, "n1", "n2"); err == nil {
-		t.Fatal("restarted n1 reaches n2: partition not re-applied")
+		t.Fatal("restarted n1 reaches n2")
+	}
+	// (the peers' tables cut n1 too: check n1's own table is back)
+	wantRules, _ := c.rules(g)
+	if got, err := readRules(ctx, c.Processes("n1")[0].Pid()); err != nil || !slices.Equal(got.in, wantRules["n1"].in) || !slices.Equal(got.out, wantRules["n1"].out) {
+		t.Fatalf("restarted n1's table: %+v %v, want %+v", got, err, wantRules["n1"])
 	}
 	t0 = time.Now()
 	if err := c.HealNetwork(ctx); err != nil {

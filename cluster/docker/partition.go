@@ -18,8 +18,9 @@ import (
 
 // nftTable is the partition table (family inet) inside each container's
 // network namespace: set "in" holds the sources whose packets the node
-// drops, set "out" the destinations it does not send to (the controller,
-// when cut off from the node). The containers lack CAP_NET_ADMIN, so
+// drops, set "out" the destinations it does not send to. A grudge entry
+// dst <-x- src is in dst's "in" and in src's "out" (the controller has no
+// table: only the node's end cuts it). The containers lack CAP_NET_ADMIN, so
 // nothing inside can change it, and it dies with the namespace.
 const nftTable = "chaoscheck"
 
@@ -44,16 +45,19 @@ func (c *Cluster) rules(g cluster.Grudge) (map[string]nodeRules, error) {
 			if src == dst {
 				continue
 			}
-			if dst == cluster.Controller {
-				// the controller drops src's packets: src does not send them
+			// A pair is cut at both ends (dst's input, src's output):
+			// while a restarted node's new namespace has no table yet,
+			// its peers' tables still drop its traffic both ways.
+			if src != cluster.Controller {
 				r := out[src]
-				r.out = append(r.out, c.ctrl)
+				r.out = append(r.out, c.Addr(dst))
 				out[src] = r
-				continue
 			}
-			r := out[dst]
-			r.in = append(r.in, sa)
-			out[dst] = r
+			if dst != cluster.Controller {
+				r := out[dst]
+				r.in = append(r.in, sa)
+				out[dst] = r
+			}
 		}
 	}
 	for n, r := range out {

@@ -41,9 +41,17 @@ func TestRulesFromGrudge(t *testing.T) {
 		return out
 	}
 	want := map[string]nodeRules{
-		"n1": {in: a("10.78.5.12", "10.78.5.13")},
-		"n2": {in: a("10.78.5.11")},
-		"n3": {in: a("10.78.5.11"), out: a("10.78.5.1")},
+		"n1": {in: a("10.78.5.12", "10.78.5.13"), out: a("10.78.5.12", "10.78.5.13")},
+		"n2": {in: a("10.78.5.11"), out: a("10.78.5.11")},
+		"n3": {in: a("10.78.5.11"), out: a("10.78.5.1", "10.78.5.11")},
+	}
+	// One way: n2 drops n1's packets; n1 does not send them; nothing else.
+	r1, err := c.rules(cluster.Grudge{"n2": {"n1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r1["n2"].in, a("10.78.5.11")) || r1["n2"].out != nil || r1["n1"].in != nil || !slices.Equal(r1["n1"].out, a("10.78.5.12")) || r1["n3"].in != nil || r1["n3"].out != nil {
+		t.Errorf("one-way n2<-x-n1: %+v", r1)
 	}
 	for n, w := range want {
 		if !slices.Equal(r[n].in, w.in) || !slices.Equal(r[n].out, w.out) {
@@ -51,7 +59,7 @@ func TestRulesFromGrudge(t *testing.T) {
 		}
 	}
 	s := r["n3"].script()
-	for _, w := range []string{"delete table inet chaoscheck", "elements = { 10.78.5.11 }", "elements = { 10.78.5.1 }", "ip saddr @in drop", "ip daddr @out drop"} {
+	for _, w := range []string{"delete table inet chaoscheck", "elements = { 10.78.5.11 }", "elements = { 10.78.5.1, 10.78.5.11 }", "ip saddr @in drop", "ip daddr @out drop"} {
 		if !strings.Contains(s, w) {
 			t.Errorf("n3's script lacks %q:\n%s", w, s)
 		}
