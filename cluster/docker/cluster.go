@@ -29,8 +29,9 @@ import (
 // MaxNodes is the largest cluster Up brings up (addresses .11 to .210).
 const MaxNodes = 200
 
-// DefaultSubnets is where Up looks for a free /24 when Spec.Subnet is
-// not set (the local runtime uses 10.77.0.0/16).
+// DefaultSubnets is where New looks for a /24 that no interface of this
+// machine uses and the daemon accepts, when Spec.Subnet is not set (the
+// local runtime uses 10.77.0.0/16).
 var DefaultSubnets = netip.MustParsePrefix("10.78.0.0/16")
 
 // Cluster is one run's nodes: containers on the run's internal network.
@@ -244,6 +245,9 @@ func (c *Cluster) createNetwork(ctx context.Context, subnet netip.Prefix, labels
 		return nil
 	}
 	if subnet.IsValid() {
+		if err := local.SubnetFree(subnet.Masked()); err != nil {
+			return fmt.Errorf("docker: network %s: %w", c.id, err)
+		}
 		if err := try(subnet.Masked()); err != nil {
 			return fmt.Errorf("docker: network %s on %v: %w", c.id, subnet, err)
 		}
@@ -253,6 +257,9 @@ func (c *Cluster) createNetwork(ctx context.Context, subnet netip.Prefix, labels
 	var last error
 	for i := 0; i < 256; i++ {
 		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{base[0], base[1], byte(i), 0}), 24)
+		if local.SubnetFree(p) != nil {
+			continue // an address of this machine is in it
+		}
 		err := try(p)
 		if err == nil {
 			return nil
@@ -368,10 +375,10 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeS
 		return nil, err
 	}
 	c.mu.Lock()
-	busy := n.proc != nil
+	busy := n.proc
 	c.mu.Unlock()
-	if busy {
-		return nil, fmt.Errorf("docker: node %s runs %s already: one process per container", nodeName, n.proc.spec.Name)
+	if busy != nil {
+		return nil, fmt.Errorf("docker: node %s runs %s already: one process per container", nodeName, busy.spec.Name)
 	}
 	if spec.Name == "" || spec.Path == "" {
 		return nil, fmt.Errorf("docker: node %s: spec needs a name and a path", nodeName)
@@ -533,7 +540,8 @@ func (p *Process) followLogs(since time.Time) {
 		defer f.Close()
 		rc, err := p.c.cli.ContainerLogs(context.Background(), p.ctrID, container.LogsOptions{
 			ShowStdout: true, ShowStderr: true, Follow: true,
-			Since: strconv.FormatFloat(float64(since.UnixNano())/1e9-1, 'f', 3, 64),
+			// The daemon is on this machine: one clock.
+			Since: strconv.FormatFloat(float64(since.UnixNano())/1e9, 'f', 9, 64),
 		})
 		if err != nil {
 			fmt.Fprintf(f, "chaoscheck: logs of %s: %v\n", p.ctrID, err)

@@ -2,7 +2,10 @@
 
 package local
 
-import "context"
+import (
+	"context"
+	"net/netip"
+)
 
 // RunInNetns runs cmd, as RunCommand does, inside the network namespace
 // at nsPath (e.g. /proc/<pid>/ns/net of a container's process), and
@@ -23,3 +26,7 @@ func ProcStart(pid int) (uint64, error) { return procStart(pid) }
 // ProcAlive reports whether process pid is running (not a zombie) and
 // still has start time start.
 func ProcAlive(pid int, start uint64) bool { return alive(pid, start) }
+
+// SubnetFree returns an error when an interface of this machine (this
+// network namespace) has an address in p.
+func SubnetFree(p netip.Prefix) error { return subnetFree(p) }
