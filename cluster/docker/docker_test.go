@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/internal/testenv"
 )
@@ -512,5 +515,47 @@ func TestStateDirNotSearchable(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Errorf("the user's state dir was removed: %v", err)
+	}
+}
+
+// BuildBaseImage makes BaseImage through the API, labelled, with the
+// mount points the containers need.
+func TestBuildBaseImage(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	cli, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	id, err := BuildBaseImage(ctx, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := cli.ImageInspect(ctx, BaseImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.ID != id || in.Config == nil || in.Config.Labels[LabelImage] != "base" {
+		t.Fatalf("%s: id %s (built %s), labels %v", BaseImage, in.ID, id, in.Config)
+	}
+	if in.Size > 64<<10 {
+		t.Fatalf("%s is %d bytes: want a few empty directories", BaseImage, in.Size)
+	}
+	// A second build replaces the first, which no container uses.
+	id2, err := BuildBaseImage(ctx, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelImage+"=base"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 1 || imgs[0].ID != id2 {
+		var ids []string
+		for _, i := range imgs {
+			ids = append(ids, i.ID)
+		}
+		t.Fatalf("after a rebuild: images %v, want only %s", ids, id2)
 	}
 }

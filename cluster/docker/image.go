@@ -10,6 +10,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
@@ -53,7 +54,8 @@ func baseTar() ([]byte, error) {
 }
 
 // BuildBaseImage imports the base image through the API and tags it
-// BaseImage (chaoscheck images build calls it). It needs no registry. It
+// BaseImage (chaoscheck images build calls it), and removes the images of
+// earlier builds that no container uses. It needs no registry. It
 // returns the image id.
 func BuildBaseImage(ctx context.Context, cli client.APIClient) (string, error) {
 	data, err := baseTar()
@@ -76,6 +78,17 @@ func BuildBaseImage(ctx context.Context, cli client.APIClient) (string, error) {
 	in, err := cli.ImageInspect(ctx, BaseImage)
 	if err != nil {
 		return "", fmt.Errorf("docker: import %s: inspect: %w", BaseImage, err)
+	}
+	// Earlier builds lost the tag: remove them, unless containers still
+	// use them (the daemon refuses; they go with a later build).
+	old, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", LabelImage+"=base"), filters.Arg("dangling", "true"))})
+	if err == nil {
+		for _, o := range old {
+			if o.ID != in.ID {
+				_, _ = cli.ImageRemove(ctx, o.ID, image.RemoveOptions{PruneChildren: true})
+			}
+		}
 	}
 	return in.ID, nil
 }
