@@ -167,7 +167,8 @@ func (l *lockedBuffer) String() string {
 }
 
 // runCommand is the one place where helper processes are started: in
-// network namespace ns ("" for the controller's), in cgroup cg (nil:
+// network namespace ns ("" for the controller's; a name of ip netns, or
+// an absolute path such as /proc/<pid>/ns/net), in cgroup cg (nil:
 // none), in their own process group, with a parent-death signal.
 //
 // PR_SET_PDEATHSIG fires when the thread that forked the child exits, not
@@ -218,7 +219,11 @@ func runCommand(ctx context.Context, cmd Command, ns string, cg *toolCgroup) ([]
 	}
 	var nsf *os.File
 	if ns != "" {
-		f, err := os.Open(filepath.Join("/run/netns", ns))
+		path := ns
+		if !filepath.IsAbs(ns) {
+			path = filepath.Join("/run/netns", ns) // a name of ip netns
+		}
+		f, err := os.Open(path)
 		if err != nil {
 			return nil, fail(fmt.Errorf("open netns %s: %w", ns, err), "")
 		}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/chaoscheck/chaoscheck/cluster/docker"
 	"github.com/chaoscheck/chaoscheck/cluster/local"
 )
 
@@ -25,7 +27,13 @@ Before removing a state directory, heal checks that no process still uses
 it (an argument naming it, or its working directory inside it). If one is
 left after a few seconds, heal names it, keeps the journal and the
 directory, and fails (exit 255): it never reports success while something
-of a run is still alive.`,
+of a run is still alive.
+
+When a Docker daemon answers, heal also removes the containers, networks
+and volumes (labelled chaoscheck.run) of Docker-runtime runs whose
+controller process is dead; their partition rules lived in the
+containers' network namespaces and go with them. Without a daemon it
+says so in one line and goes on.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep, err := local.HealAll(cmd.Context(), dir)
@@ -36,10 +44,21 @@ of a run is still alive.`,
 			for _, s := range rep.Skipped {
 				fmt.Fprintln(w, "skipped (its run is still alive):", s)
 			}
-			if err != nil {
+			drep, derr := docker.HealAll(cmd.Context())
+			for _, r := range drep.Removed {
+				fmt.Fprintln(w, "removed", r)
+			}
+			for _, s := range drep.Skipped {
+				fmt.Fprintln(w, "skipped (its run is still alive): docker run", s)
+			}
+			if errors.Is(derr, docker.ErrNoDaemon) {
+				fmt.Fprintln(w, "docker: no daemon answers; no containers to heal")
+				derr = nil
+			}
+			if err := errors.Join(err, derr); err != nil {
 				return couldNotRun(fmt.Errorf("heal: %w", err))
 			}
-			if len(rep.Journals) == 0 {
+			if len(rep.Journals) == 0 && len(drep.Runs) == 0 {
 				fmt.Fprintln(w, "nothing to heal")
 			}
 			return nil
