@@ -104,6 +104,10 @@ const maxInterned = 1 << 16
 // maxInternedLen is the longest string worth interning.
 const maxInternedLen = 256
 
+// maxInternedValue is the longest string value worth interning: short
+// values are markers ("not-swapped") more often than unique data.
+const maxInternedValue = 32
+
 // slabValues is how many list elements one slab holds.
 const slabValues = 4096
 
@@ -285,6 +289,9 @@ func (p *opParser) value(depth int) (Value, bool) {
 		b, ok := p.rawString()
 		if !ok {
 			return Value{}, false
+		}
+		if len(b) <= maxInternedValue {
+			return Str(p.d.intern(b)), true // markers such as "not-swapped" repeat
 		}
 		return Str(string(b)), true
 	case c == '-' || c >= '0' && c <= '9':

@@ -332,8 +332,10 @@ func (r *run) checkFile(ctx context.Context, hpath string, dep targets.Deploymen
 // checkGCPercent is the garbage collector's target while the history is
 // checked and reported: the live heap is then the history itself (hundreds
 // of megabytes to gigabytes), and the default target (GOGC=100) would let
-// the heap grow to twice that before collecting the checkers' garbage.
-const checkGCPercent = 25
+// the heap grow to twice that before collecting the checkers' garbage. At
+// 10%, a 3 GB history leaves room for 300 MB of garbage; the price is
+// more collections while the checkers allocate.
+const checkGCPercent = 10
 
 // lowerGCPercent lowers the garbage collector's target to percent (unless
 // it is already lower, or collection is off) and returns the function that
