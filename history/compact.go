@@ -43,7 +43,7 @@ func readJSONL(r io.Reader, o jsonlOptions) (*History, ReadInfo, error) {
 	pos := 0 // position in the file
 	var op Op
 	for {
-		line, terminated, err := lr.next()
+		line, err := lr.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -53,14 +53,6 @@ func readJSONL(r io.Reader, o jsonlOptions) (*History, ReadInfo, error) {
 		info.Lines = lr.n
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
-		}
-		if !terminated {
-			// A last line without its newline is what a crash
-			// mid-write leaves: dropped and reported even when it
-			// parses (a read of 12 cut to 1 would still parse).
-			info.Truncated = true
-			info.TruncatedLine = lr.n
-			break
 		}
 		err = d.decodeLine(line, &op)
 		if err == nil {
@@ -90,6 +82,7 @@ func readJSONL(r io.Reader, o jsonlOptions) (*History, ReadInfo, error) {
 		}
 		h.Ops = append(h.Ops, op)
 	}
+	lr.report(&info)
 	if o.keep != nil && o.sizeHint <= 0 {
 		h.Ops = make([]Op, 0, len(orig))
 		for n := range chunks {

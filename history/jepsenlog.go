@@ -2,7 +2,6 @@ package history
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +49,7 @@ func ReadJepsenLog(r io.Reader) (*History, ReadInfo, error) {
 	im := newImporter()
 	vr := bufio.NewReaderSize(strings.NewReader(""), 16)
 	for {
-		line, terminated, err := lr.next()
+		line, err := lr.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -58,13 +57,6 @@ func ReadJepsenLog(r io.Reader) (*History, ReadInfo, error) {
 			return nil, info, err
 		}
 		info.Lines = lr.n
-		if !terminated {
-			if len(bytes.TrimSpace(line)) > 0 {
-				info.Truncated = true
-				info.TruncatedLine = lr.n
-			}
-			break
-		}
 		op, value, ok, err := parseJepsenLine(string(line))
 		if err == nil && ok {
 			err = parseLogValue(im, &op, value, vr)
@@ -76,6 +68,7 @@ func ReadJepsenLog(r io.Reader) (*History, ReadInfo, error) {
 			im.add(op, false)
 		}
 	}
+	lr.report(&info)
 	h := im.finish()
 	if err := h.Validate(); err != nil {
 		return nil, info, fmt.Errorf("history: invalid jepsen log history: %w", err)

@@ -2,6 +2,7 @@ package history
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -78,10 +79,15 @@ func (i *ReadInfo) noteTimes(h *History) {
 const maxLineBytes = 256 << 20
 
 // lineReader yields the lines of r, of any length up to maxLineBytes.
+//
+// A last line without its newline is what a crash in the middle of a
+// write leaves: next never returns it, even when it would parse (a read
+// of 12 cut to a read of 1 still parses), and records it for report.
 type lineReader struct {
-	r    *bufio.Reader
-	n    int    // number of the line last returned, from 1
-	long []byte // reused for lines longer than the bufio buffer
+	r         *bufio.Reader
+	n         int    // number of the line last read, from 1
+	long      []byte // reused for lines longer than the bufio buffer
+	truncated int    // the number of a dropped unterminated last line, or 0
 }
 
 func newLineReader(r io.Reader) *lineReader {
@@ -92,16 +98,16 @@ func newLineReader(r io.Reader) *lineReader {
 	return &lineReader{r: br}
 }
 
-// next returns the next line without its newline, and whether it ended
-// with one. At the end of input it returns io.EOF. The line is valid until
-// the next call.
-func (lr *lineReader) next() (line []byte, terminated bool, err error) {
+// next returns the next line without its newline. At the end of input,
+// and in place of an unterminated last line that is not blank, it returns
+// io.EOF. The line is valid until the next call.
+func (lr *lineReader) next() (line []byte, err error) {
 	line, err = lr.r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		lr.long = append(lr.long[:0], line...)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			if len(lr.long) > maxLineBytes {
-				return nil, false, fmt.Errorf("history: line %d is longer than %d bytes", lr.n+1, maxLineBytes)
+				return nil, fmt.Errorf("history: line %d is longer than %d bytes", lr.n+1, maxLineBytes)
 			}
 			line, err = lr.r.ReadSlice('\n')
 			lr.long = append(lr.long, line...)
@@ -111,15 +117,28 @@ func (lr *lineReader) next() (line []byte, terminated bool, err error) {
 	switch {
 	case err == nil:
 		lr.n++
-		return line[:len(line)-1], true, nil
+		return line[:len(line)-1], nil
 	case errors.Is(err, io.EOF):
 		if len(line) == 0 {
-			return nil, false, io.EOF
+			return nil, io.EOF
 		}
 		lr.n++
-		return line, false, nil
+		if len(bytes.TrimSpace(line)) > 0 {
+			lr.truncated = lr.n
+		}
+		return nil, io.EOF
 	default:
-		return nil, false, fmt.Errorf("history: read line %d: %w", lr.n+1, err)
+		return nil, fmt.Errorf("history: read line %d: %w", lr.n+1, err)
+	}
+}
+
+// report records in info how many lines were read and the truncated last
+// line, if one was dropped.
+func (lr *lineReader) report(info *ReadInfo) {
+	info.Lines = lr.n
+	if lr.truncated > 0 {
+		info.Truncated = true
+		info.TruncatedLine = lr.truncated
 	}
 }
 
