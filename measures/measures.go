@@ -11,6 +11,7 @@
 package measures
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -130,21 +131,15 @@ type window struct {
 	invokedAt   int64
 }
 
-// faultWindows pairs start-X completions with the next stop-X completion;
-// a fault never stopped lasts to the end of the history.
-func faultWindows(h *history.History) []window {
+// faultWindows pairs start-X completions with the next stop-X completion
+// among the nemesis events nem, in history order; a fault never stopped
+// lasts to end, the time of the history's last op.
+func faultWindows(nem []history.Op, end int64) []window {
 	var out []window
 	open := map[string]int{}
 	var lastInvoke = map[string]int64{}
-	var end int64
-	if n := len(h.Ops); n > 0 {
-		end = h.Ops[n-1].Time
-	}
-	for i := range h.Ops {
-		op := &h.Ops[i]
-		if op.IsClient() {
-			continue
-		}
+	for i := range nem {
+		op := &nem[i]
 		kind, isStart := strings.CutPrefix(op.F, "start-")
 		if !isStart {
 			var isStop bool
@@ -177,54 +172,224 @@ func faultWindows(h *history.History) []window {
 	return out
 }
 
-// Compute derives the measurements of h from it and its check results.
-func Compute(h *history.History, results []checkers.Result, o Options) Measurements {
-	var m Measurements
-	windows := faultWindows(h)
-	pairs, err := h.Pairs()
-	if err != nil {
-		return m
-	}
-	m.Load = load(h)
-	m.Availability = availability(h, pairs, windows)
-	m.Staleness = staleness(results)
-	m.Failovers = failovers(h, pairs, windows)
-	if o.N > 0 {
-		m.Quorum = quorum(h, pairs, windows, o)
-	}
-	return m
+// pending is what a pass keeps of an invocation until its completion.
+type pending struct {
+	index int
+	time  int64
+	f     string
+	key   string
+	value history.Value
 }
 
-func availability(h *history.History, pairs []history.Pair, windows []window) []Availability {
-	if len(windows) == 0 {
+// Compute derives the measurements of the history h from it and its check
+// results, in two passes over h that keep none of its ops: the first
+// gathers the nemesis events (the fault windows), the second pairs each
+// invocation with its completion and counts it, holding one pending
+// invocation per process. Only the failover measures keep a few bytes per
+// operation (the times of ok writes, and the acknowledged set adds), and
+// only when the history has a failover. A history that breaks the
+// one-op-in-flight rule gives no measurements (nil error); an error is
+// one of reading h.
+func Compute(h history.Source, results []checkers.Result, o Options) (Measurements, error) {
+	var m Measurements
+	var nem []history.Op
+	var end int64
+	if err := h.Scan(func(op *history.Op) error {
+		end = op.Time
+		if !op.IsClient() {
+			nem = append(nem, *op)
+		}
 		return nil
+	}); err != nil {
+		return m, err
 	}
-	byFault := map[string]*Availability{}
-	var order []string
+	windows := faultWindows(nem, end)
+	nem = nil
+	c := newCounter(windows, o)
+	err := pairs(h, c.pair, c.completion)
+	if errors.Is(err, errPairs) {
+		return Measurements{}, nil
+	}
+	if err != nil {
+		return m, err
+	}
+	m.Load = c.loadResult()
+	m.Availability = c.availabilityResult()
+	m.Staleness = staleness(results)
+	m.Failovers = c.failoversResult(end)
+	if o.N > 0 {
+		m.Quorum = c.quorumResult()
+	}
+	return m, nil
+}
+
+// errPairs marks a history that breaks the one-op-in-flight rule.
+var errPairs = errors.New("measures: malformed history")
+
+// pairs streams the client operations of h to fn, each when it completes
+// (cmp is nil for an operation never completed, given at the end), and
+// every client completion to each (nil: none). Operations are given in
+// completion order; invIndex orders them by invocation.
+func pairs(h history.Source, fn func(inv *pending, cmp *history.Op), each func(op *history.Op)) error {
+	open := map[history.Process]*pending{}
+	var free []*pending
+	err := h.Scan(func(op *history.Op) error {
+		if !op.IsClient() {
+			return nil
+		}
+		if op.Type == history.Invoke {
+			if _, ok := open[op.Process]; ok {
+				return errPairs
+			}
+			var p *pending
+			if n := len(free); n > 0 {
+				p, free = free[n-1], free[:n-1]
+			} else {
+				p = &pending{}
+			}
+			*p = pending{index: op.Index, time: op.Time, f: op.F, key: op.Key, value: op.Value}
+			open[op.Process] = p
+			return nil
+		}
+		if each != nil {
+			each(op)
+		}
+		p, ok := open[op.Process]
+		if !ok {
+			return errPairs
+		}
+		delete(open, op.Process)
+		fn(p, op)
+		free = append(free, p)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Never completed: outcome unknown (info), in invocation order.
+	left := make([]*pending, 0, len(open))
+	for _, p := range open {
+		left = append(left, p)
+	}
+	slices.SortFunc(left, func(a, b *pending) int { return a.index - b.index })
+	for _, p := range left {
+		fn(p, nil)
+	}
+	return nil
+}
+
+// outcome is the effective completion type of an operation completed by
+// cmp (nil: never completed, so info).
+func outcome(cmp *history.Op) history.Type {
+	if cmp == nil {
+		return history.Info
+	}
+	return cmp.Type
+}
+
+// counter accumulates the measurements over one pass of operations.
+type counter struct {
+	windows []window
+	o       Options
+
+	nodes map[string]int // load: completions per serving node
+
+	byFault map[string]*Availability // availability
+	order   []string
+	outside Outcomes
+
+	byDown  map[int]*QuorumAvailability // quorum
+	quorums bool
+
+	failover bool    // the history has a failover: keep what failovers need
+	oks      []int64 // completion times of ok writes
+	adds     []ackedAdd
+	final    map[string]finalRead // key -> last ok read by invocation
+}
+
+// ackedAdd is an ok set add: its key, element, completion index and time.
+type ackedAdd struct {
+	key      string
+	element  int64
+	complete int
+	acked    int64
+}
+
+// finalRead is the ok read of a key invoked last (so far).
+type finalRead struct {
+	invoke int
+	value  history.Value
+}
+
+func newCounter(windows []window, o Options) *counter {
+	c := &counter{windows: windows, o: o, nodes: map[string]int{}, byFault: map[string]*Availability{}, byDown: map[int]*QuorumAvailability{}, final: map[string]finalRead{}}
 	for _, w := range windows {
-		if byFault[w.fault] == nil {
-			byFault[w.fault] = &Availability{Fault: w.fault}
-			order = append(order, w.fault)
+		if c.byFault[w.fault] == nil {
+			c.byFault[w.fault] = &Availability{Fault: w.fault}
+			c.order = append(c.order, w.fault)
+		}
+		if w.fault == "failover" {
+			c.failover = true
+		}
+		if w.fault == "kill" || w.fault == "pause" {
+			c.quorums = o.N > 0
 		}
 	}
-	var outside Outcomes
-	for _, p := range pairs {
-		t := h.Ops[p.Invoke].Time
+	return c
+}
+
+// completion counts one client completion for the load.
+func (c *counter) completion(op *history.Op) {
+	if op.Node != "" {
+		c.nodes[op.Node]++
+	}
+}
+
+// pair counts one client operation, invoked as inv and completed by cmp
+// (nil: never).
+func (c *counter) pair(inv *pending, cmp *history.Op) {
+	out := outcome(cmp)
+	if len(c.windows) > 0 {
 		hit := false
-		for _, w := range windows {
-			if t >= w.start && t < w.end {
-				count(&byFault[w.fault].During, h.Outcome(p))
+		for _, w := range c.windows {
+			if inv.time >= w.start && inv.time < w.end {
+				count(&c.byFault[w.fault].During, out)
 				hit = true
 			}
 		}
 		if !hit {
-			count(&outside, h.Outcome(p))
+			count(&c.outside, out)
 		}
 	}
-	out := make([]Availability, len(order))
-	for i, f := range order {
-		out[i] = *byFault[f]
-		out[i].Outside = outside
+	if c.quorums {
+		c.quorum(inv, out)
+	}
+	if !c.failover || cmp == nil || out != history.OK {
+		return
+	}
+	if isWrite(cmp.F) {
+		c.oks = append(c.oks, cmp.Time)
+	}
+	switch inv.f {
+	case "read":
+		if f, ok := c.final[inv.key]; !ok || inv.index > f.invoke {
+			c.final[inv.key] = finalRead{invoke: inv.index, value: cmp.Value}
+		}
+	case "add":
+		if e, ok := inv.value.AsInt(); ok {
+			c.adds = append(c.adds, ackedAdd{key: inv.key, element: e, complete: cmp.Index, acked: cmp.Time})
+		}
+	}
+}
+
+func (c *counter) availabilityResult() []Availability {
+	if len(c.windows) == 0 {
+		return nil
+	}
+	out := make([]Availability, len(c.order))
+	for i, f := range c.order {
+		out[i] = *c.byFault[f]
+		out[i].Outside = c.outside
 	}
 	return out
 }
@@ -328,40 +493,34 @@ type lostAdd struct {
 // acknowledged before that read was invoked: the set checker's "lost",
 // without its refinements (an element it proves present by an earlier
 // read is not needed here).
-func lostAdds(h *history.History, pairs []history.Pair) []lostAdd {
-	final := map[string]history.Pair{}
-	for _, p := range pairs {
-		inv := &h.Ops[p.Invoke]
-		if inv.F == "read" && h.Outcome(p) == history.OK {
-			final[inv.Key] = p
-		}
-	}
+func (c *counter) lostAdds() []lostAdd {
 	present := map[string]map[int64]bool{}
-	for k, p := range final {
-		es, _ := h.Ops[p.Complete].Value.AsInts()
+	for k, f := range c.final {
+		es, _ := f.value.AsInts()
 		m := make(map[int64]bool, len(es))
 		for _, e := range es {
 			m[e] = true
 		}
 		present[k] = m
 	}
+	// In invocation order of the adds is not needed: the result is
+	// counted, and its listed elements sorted.
 	var out []lostAdd
-	for _, p := range pairs {
-		inv := &h.Ops[p.Invoke]
-		fp, ok := final[inv.Key]
-		if inv.F != "add" || !ok || h.Outcome(p) != history.OK || p.Complete > fp.Invoke {
+	for _, a := range c.adds {
+		fp, ok := c.final[a.key]
+		if !ok || a.complete > fp.invoke {
 			continue
 		}
-		if e, ok := inv.Value.AsInt(); ok && !present[inv.Key][e] {
-			out = append(out, lostAdd{element: e, acked: h.Ops[p.Complete].Time})
+		if !present[a.key][a.element] {
+			out = append(out, lostAdd{element: a.element, acked: a.acked})
 		}
 	}
 	return out
 }
 
-func failovers(h *history.History, pairs []history.Pair, windows []window) []Failover {
+func (c *counter) failoversResult(last int64) []Failover {
 	var out []Failover
-	for _, w := range windows {
+	for _, w := range c.windows {
 		if w.fault != "failover" {
 			continue
 		}
@@ -371,25 +530,16 @@ func failovers(h *history.History, pairs []history.Pair, windows []window) []Fai
 		return nil
 	}
 	// Ok write completions, in time order (completions are recorded in
-	// time order, and pairs are in invocation order: sort).
-	var oks []int64
-	for _, p := range pairs {
-		if c := h.Completion(p); c != nil && c.Type == history.OK && isWrite(c.F) {
-			oks = append(oks, c.Time)
-		}
-	}
+	// time order, but imported histories may go back: sort).
+	oks := c.oks
 	slices.Sort(oks)
-	var last int64
-	if n := len(h.Ops); n > 0 {
-		last = h.Ops[n-1].Time
-	}
 	for i := range out {
 		out[i].DowntimeNS = longestGap(oks, out[i].StartNS, out[i].EndNS, last)
 	}
 	// Lost acknowledged writes, charged to the first failover that
 	// finished after the add was acknowledged.
 	earliest := make([]int64, len(out))
-	for _, l := range lostAdds(h, pairs) {
+	for _, l := range c.lostAdds() {
 		for i := range out {
 			if l.acked <= out[i].EndNS {
 				out[i].LostWrites++
@@ -429,24 +579,17 @@ func longestGap(oks []int64, from, to, end int64) int64 {
 	return best
 }
 
-// load counts completed client operations per serving node; nil when no
-// operation names its node.
-func load(h *history.History) *Load {
-	counts := map[string]int{}
-	for i := range h.Ops {
-		op := &h.Ops[i]
-		if op.IsClient() && op.Type != history.Invoke && op.Node != "" {
-			counts[op.Node]++
-		}
-	}
-	if len(counts) == 0 {
+// loadResult is the load of the completed client operations per serving
+// node; nil when no operation names its node.
+func (c *counter) loadResult() *Load {
+	if len(c.nodes) == 0 {
 		return nil
 	}
 	l := &Load{}
 	total := 0
-	for n, c := range counts {
-		l.Nodes = append(l.Nodes, NodeLoad{Node: n, Ops: c})
-		total += c
+	for n, k := range c.nodes {
+		l.Nodes = append(l.Nodes, NodeLoad{Node: n, Ops: k})
+		total += k
 	}
 	slices.SortFunc(l.Nodes, func(a, b NodeLoad) int {
 		if a.Ops != b.Ops {
@@ -460,47 +603,51 @@ func load(h *history.History) *Load {
 	return l
 }
 
-// quorum groups client operations by how many replicas were down (killed
-// or paused) when they were invoked. Operations invoked while another kind
-// of fault (a partition) was active are left out: the arithmetic of down
-// replicas does not describe them.
-func quorum(h *history.History, pairs []history.Pair, windows []window, o Options) []QuorumAvailability {
-	if !slices.ContainsFunc(windows, func(w window) bool { return w.fault == "kill" || w.fault == "pause" }) {
-		return nil // no replica was ever down: nothing to set against the arithmetic
-	}
-	byDown := map[int]*QuorumAvailability{}
-	for _, p := range pairs {
-		inv := &h.Ops[p.Invoke]
-		down := map[string]bool{}
-		other := false
-		for _, w := range windows {
-			if inv.Time < w.start || inv.Time >= w.end {
-				continue
-			}
-			if w.fault == "kill" || w.fault == "pause" {
-				for _, n := range w.nodes {
-					down[n] = true
-				}
-			} else {
-				other = true
-			}
-		}
-		if other {
+// quorum counts one client operation by how many replicas were down
+// (killed or paused) when it was invoked. Operations invoked while another
+// kind of fault (a partition) was active are left out: the arithmetic of
+// down replicas does not describe them.
+func (c *counter) quorum(inv *pending, out history.Type) {
+	var down map[string]bool
+	other := false
+	for _, w := range c.windows {
+		if inv.time < w.start || inv.time >= w.end {
 			continue
 		}
-		q := byDown[len(down)]
-		if q == nil {
-			q = &QuorumAvailability{Down: len(down), ReadsPredicted: predict(o.N, len(down), o.R), WritesPredicted: predict(o.N, len(down), o.W)}
-			byDown[len(down)] = q
-		}
-		if inv.F == "read" {
-			count(&q.Reads, h.Outcome(p))
+		if w.fault == "kill" || w.fault == "pause" {
+			if down == nil {
+				down = map[string]bool{}
+			}
+			for _, n := range w.nodes {
+				down[n] = true
+			}
 		} else {
-			count(&q.Writes, h.Outcome(p))
+			other = true
 		}
 	}
-	out := make([]QuorumAvailability, 0, len(byDown))
-	for _, q := range byDown {
+	if other {
+		return
+	}
+	o := c.o
+	q := c.byDown[len(down)]
+	if q == nil {
+		q = &QuorumAvailability{Down: len(down), ReadsPredicted: predict(o.N, len(down), o.R), WritesPredicted: predict(o.N, len(down), o.W)}
+		c.byDown[len(down)] = q
+	}
+	if inv.f == "read" {
+		count(&q.Reads, out)
+	} else {
+		count(&q.Writes, out)
+	}
+}
+
+// quorumResult is the quorum table; nil when no replica was ever down.
+func (c *counter) quorumResult() []QuorumAvailability {
+	if !c.quorums {
+		return nil // no replica was ever down: nothing to set against the arithmetic
+	}
+	out := make([]QuorumAvailability, 0, len(c.byDown))
+	for _, q := range c.byDown {
 		out = append(out, *q)
 	}
 	slices.SortFunc(out, func(a, b QuorumAvailability) int { return a.Down - b.Down })

@@ -43,7 +43,10 @@ func TestFailoverMeasures(t *testing.T) {
 	}
 	_ = a1
 	_, _, _ = a2, c2, r
-	m := Compute(&b.h, nil, Options{})
+	m, err := Compute(&b.h, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(m.Failovers) != 1 {
 		t.Fatalf("failovers: %+v", m.Failovers)
 	}
@@ -83,7 +86,11 @@ func TestLoad(t *testing.T) {
 		b.op(int64(2*i+1), history.OK, 0, "read", history.Int(1))
 		b.h.Ops[len(b.h.Ops)-1].Node = n
 	}
-	l := load(&b.h)
+	m, err := Compute(&b.h, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := m.Load
 	if l == nil || l.Hottest != "n1" || l.Nodes[0].Ops != 4 || l.Imbalance != 2 {
 		t.Fatalf("%+v", l)
 	}
@@ -113,7 +120,11 @@ func TestStalenessOverEveryStaleRead(t *testing.T) {
 	if res.AnomalyCounts[checkers.KindReadYourWrites] != 500 || len(res.Anomalies) != checkers.MaxAnomalies {
 		t.Fatalf("counts %v, %d witnesses", res.AnomalyCounts, len(res.Anomalies))
 	}
-	d := Compute(&b.h, []checkers.Result{res}, Options{}).Staleness
+	m, err := Compute(&b.h, []checkers.Result{res}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := m.Staleness
 	if d == nil || d.Count != 500 || d.P50NS != 251 || d.P90NS != 451 || d.MaxNS != 500 {
 		t.Fatalf("staleness %+v: want 500 stale reads, p50 251ns, p90 451ns, max 500ns", d)
 	}
@@ -141,7 +152,11 @@ func TestStalenessReadViolatingTwoGuaranteesCountsOnce(t *testing.T) {
 	if res.AnomalyCounts[checkers.KindReadYourWrites] != 1 || res.AnomalyCounts[checkers.KindMonotonicReads] != 1 {
 		t.Fatalf("counts %v", res.AnomalyCounts)
 	}
-	d := Compute(&b.h, []checkers.Result{res}, Options{}).Staleness
+	m, err := Compute(&b.h, []checkers.Result{res}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := m.Staleness
 	if d == nil || d.Count != 1 || d.Anomalies != 2 || d.MaxNS != 40 {
 		t.Fatalf("staleness %+v: want 1 stale read (2 anomalies), 40ns after the write", d)
 	}

@@ -1,11 +1,14 @@
 package reports
 
 import (
+	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/rundir"
 )
 
 // Limits that keep a report fast and small whatever the history's size.
@@ -100,17 +103,27 @@ type failedFault struct {
 // exactBar is one operation of the timeline, drawn individually.
 type exactBar struct {
 	lane       int32
-	inv, cmp   int32 // history indexes; cmp -1 when open
 	start, end int64
 	out        uint8
+	title      string // what hovering the bar shows
+}
+
+// pendingInv is what the analysis keeps of an invocation until its
+// completion.
+type pendingInv struct {
+	index  int
+	time   int64
+	f, key string
+	node   string
 }
 
 // procState is what the analysis keeps per client process.
 type procState struct {
 	proc    history.Process
 	lane    int32 // -1: beyond maxLanes
-	pending int32 // index of the pending invocation, -1 if none
-	freed   bool  // ended info: its lane went to the next process
+	pending bool  // inv is an invocation not yet completed
+	inv     pendingInv
+	freed   bool // ended info: its lane went to the next process
 }
 
 // laneInfo describes one timeline row.
@@ -128,7 +141,10 @@ type nodeCount struct {
 // analysis is everything the charts need, gathered in one pass.
 type analysis struct {
 	end      int64 // time of the last event, at least 1
+	n        int   // ops in the history
 	invokes  int
+	stats    rundir.Stats
+	picked   map[int]history.Op // the ops asked for by index (witnesses)
 	exact    bool
 	lanes    []laneInfo
 	byProc   map[history.Process]int32 // process -> index in procs
@@ -159,31 +175,33 @@ type analysis struct {
 	fails            int
 }
 
-// analyze gathers the charts' data from h in one pass over its ops (plus
-// a count of invocations), with no allocation per op beyond the first
-// sighting of a process or a node.
-func analyze(h *history.History) *analysis {
+// analyze gathers the charts' data from h in one pass over its ops (a
+// file is streamed, not loaded), with no allocation per op beyond the
+// first sighting of a process or a node: memory is bounded by the
+// processes, the caps of the charts and the ops of want (which it keeps,
+// by index, in picked: the witnesses the report shows), whatever the
+// length of the history. The time axis is known before the pass from the
+// last op (Source.Last). The timeline is drawn bar by bar while there are
+// at most maxBars invocations; past that it switches to pixel resolution,
+// redrawing the bars so far.
+func analyze(h history.Source, want map[int]bool) (*analysis, error) {
 	a := &analysis{
 		byProc:   make(map[history.Process]int32),
 		nodes:    make(map[string]*nodeCount),
+		picked:   make(map[int]history.Op, len(want)),
 		latMin:   math.MaxInt64,
 		lastStop: -1,
+		exact:    true,
 	}
-	ops := h.Ops
-	if n := len(ops); n > 0 {
-		a.end = ops[n-1].Time
+	last, ok, err := h.Last()
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		a.end = last.Time
 	}
 	if a.end < 1 {
 		a.end = 1
-	}
-	for i := range ops {
-		if ops[i].Type == history.Invoke && ops[i].Process != history.Nemesis {
-			a.invokes++
-		}
-	}
-	a.exact = a.invokes <= maxBars
-	if a.exact {
-		a.bars = make([]exactBar, 0, a.invokes)
 	}
 	a.bucketNS = bucketFor(a.end)
 	nb := int(a.end/a.bucketNS) + 1
@@ -192,38 +210,53 @@ func analyze(h *history.History) *analysis {
 	}
 	a.latGrid = make([]uint8, (plotW/latCellPx)*latDecades*latBinsPerDecade)
 
-	lastNem := -1   // index of the previous nemesis event
+	var prevNem *history.Op // the previous nemesis event (a copy)
+	var prevNemOp history.Op
 	lastFault := -1 // fault band the previous nemesis completion touched
-	for i := range ops {
-		op := &ops[i]
+	err = h.Scan(func(op *history.Op) error {
+		i := a.n
+		a.n++
+		a.count(op)
+		if want[op.Index] {
+			a.picked[op.Index] = *op
+		}
 		if op.Process == history.Nemesis {
-			lastFault = a.nemesis(ops, i, lastNem, lastFault)
-			lastNem = i
-			continue
+			lastFault = a.nemesis(op, i, prevNem, lastFault)
+			prevNemOp = *op
+			prevNem = &prevNemOp
+			return nil
 		}
 		s := a.proc(op.Process)
 		if op.Type == history.Invoke {
-			s.pending = int32(i)
-			continue
+			a.invokes++
+			if a.exact && a.invokes > maxBars {
+				a.toRaster()
+			}
+			s.pending = true
+			s.inv = pendingInv{index: op.Index, time: op.Time, f: op.F, key: op.Key, node: op.Node}
+			return nil
 		}
-		if s.pending < 0 {
-			continue // a completion without invocation: malformed, skip
+		if !s.pending {
+			return nil // a completion without invocation: malformed, skip
 		}
-		inv := &ops[s.pending]
-		a.complete(s, inv, op)
-		s.pending = -1
+		a.complete(s, op)
+		s.pending = false
 		if op.Type == history.Info && s.lane >= 0 && !s.freed {
 			// The process never invokes again: its row is free for the
 			// process that continues its work.
 			a.freeLane = append(a.freeLane, s.lane)
 			s.freed = true
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	// Operations still open run to the end.
 	for k := range a.procs {
 		s := &a.procs[k]
-		if s.pending >= 0 && s.lane >= 0 {
-			a.draw(s.lane, ops[s.pending].Time, a.end, oOpen, s.pending, -1)
+		if s.pending && s.lane >= 0 {
+			a.draw(s.lane, s.inv.time, a.end, oOpen, s, nil)
 		}
 	}
 	for k := range a.faults {
@@ -231,7 +264,42 @@ func analyze(h *history.History) *analysis {
 			a.faults[k].End = a.end
 		}
 	}
-	return a
+	a.stats.Open = max(a.stats.Invocations-a.stats.OK-a.stats.Fail-a.stats.Info, 0)
+	a.stats.DurationNS = last.Time
+	return a, nil
+}
+
+// count adds op to the statistics, as the runner counts them.
+func (a *analysis) count(op *history.Op) {
+	s := &a.stats
+	if !op.IsClient() {
+		s.NemesisEvents++
+		return
+	}
+	switch op.Type {
+	case history.Invoke:
+		s.Invocations++
+	case history.OK:
+		s.OK++
+	case history.Fail:
+		s.Fail++
+	case history.Info:
+		s.Info++
+	}
+}
+
+// toRaster switches the timeline from bars to pixel resolution, redrawing
+// the bars drawn so far.
+func (a *analysis) toRaster() {
+	a.exact = false
+	a.raster = make([][]uint8, len(a.lanes))
+	for l := range a.raster {
+		a.raster[l] = make([]uint8, plotW)
+	}
+	for _, b := range a.bars {
+		a.rasterize(b.lane, b.start, b.end, b.out)
+	}
+	a.bars = nil
 }
 
 // bucketFor chooses the throughput bucket: 1 s, finer for short tests and
@@ -292,7 +360,7 @@ func (a *analysis) proc(p history.Process) *procState {
 		}
 		l.nproc++
 	}
-	a.procs = append(a.procs, procState{proc: p, lane: lane, pending: -1})
+	a.procs = append(a.procs, procState{proc: p, lane: lane})
 	k := int32(len(a.procs) - 1)
 	if p >= 0 && int(p) < 1<<20 {
 		for int(p) >= len(a.small) {
@@ -305,18 +373,20 @@ func (a *analysis) proc(p history.Process) *procState {
 	return &a.procs[k]
 }
 
-// complete accounts for one completed client operation.
-func (a *analysis) complete(s *procState, inv, op *history.Op) {
+// complete accounts for one completed client operation: op completes the
+// invocation s.inv.
+func (a *analysis) complete(s *procState, op *history.Op) {
 	a.completions++
+	inv := &s.inv
 	o := outcomeOf(op.Type)
 	if s.lane >= 0 {
-		a.draw(s.lane, inv.Time, op.Time, o, int32(inv.Index), int32(op.Index))
+		a.draw(s.lane, inv.time, op.Time, o, s, op)
 	} else {
 		a.dropped++
 	}
 
 	// Latency.
-	lat := op.Time - inv.Time
+	lat := op.Time - inv.time
 	if lat < 1 {
 		lat = 1
 	}
@@ -327,7 +397,7 @@ func (a *analysis) complete(s *procState, inv, op *history.Op) {
 		a.latMax = lat
 	}
 	a.latCount++
-	cx := int(float64(inv.Time) / float64(a.end) * (plotW / latCellPx))
+	cx := int(float64(inv.time) / float64(a.end) * (plotW / latCellPx))
 	cx = min(max(cx, 0), plotW/latCellPx-1)
 	cy := int(math.Log10(float64(lat)) * latBinsPerDecade)
 	cy = min(max(cy, 0), latDecades*latBinsPerDecade-1)
@@ -349,7 +419,7 @@ func (a *analysis) complete(s *procState, inv, op *history.Op) {
 	// Nodes.
 	node := op.Node
 	if node == "" {
-		node = inv.Node
+		node = inv.node
 	}
 	nc := a.nodes[node]
 	if nc == nil {
@@ -369,7 +439,7 @@ func (a *analysis) complete(s *procState, inv, op *history.Op) {
 	// Failures, and whether a fault was active at any moment of the
 	// operation: one is active now, or one stopped after the invocation.
 	if o == oFail {
-		during := a.active > 0 || a.lastStop >= inv.Time
+		during := a.active > 0 || a.lastStop >= inv.time
 		a.fails++
 		if during {
 			a.failsDuringFault++
@@ -386,12 +456,36 @@ func (a *analysis) complete(s *procState, inv, op *history.Op) {
 	}
 }
 
-// draw records a bar of the timeline.
-func (a *analysis) draw(lane int32, start, end int64, o uint8, inv, cmp int32) {
+// draw records a bar of the timeline: the operation invoked as s.inv and
+// completed by cmp (nil: never).
+func (a *analysis) draw(lane int32, start, end int64, o uint8, s *procState, cmp *history.Op) {
 	if a.exact {
-		a.bars = append(a.bars, exactBar{lane: lane, inv: inv, cmp: cmp, start: start, end: end, out: o})
+		a.bars = append(a.bars, exactBar{lane: lane, start: start, end: end, out: o, title: barTitle(s, cmp)})
 		return
 	}
+	a.rasterize(lane, start, end, o)
+}
+
+// barTitle describes the operation of a timeline bar.
+func barTitle(s *procState, cmp *history.Op) string {
+	inv := &s.inv
+	title := fmt.Sprintf("#%d p%s %s", inv.index, s.proc, inv.f)
+	if inv.key != "" {
+		title += " " + strconv.Quote(inv.key)
+	}
+	if cmp != nil {
+		title += fmt.Sprintf(" → #%d %s in %s", cmp.Index, cmp.Type, fmtDuration(cmp.Time-inv.time))
+		if cmp.Error != "" {
+			title += ": " + cmp.Error
+		}
+	} else {
+		title += " → never completed"
+	}
+	return title
+}
+
+// rasterize colours the pixels of a row from start to end.
+func (a *analysis) rasterize(lane int32, start, end int64, o uint8) {
 	row := a.raster[lane]
 	x0 := int(float64(start) / float64(a.end) * plotW)
 	x1 := int(float64(end) / float64(a.end) * plotW)
@@ -402,17 +496,17 @@ func (a *analysis) draw(lane int32, start, end int64, o uint8, inv, cmp int32) {
 	}
 }
 
-// nemesis accounts for the nemesis event ops[i] and returns the index of
-// the fault band it touched, or -1. Jepsen records a nemesis operation as
-// two info events (no invoke): the second of two consecutive completions
-// of the same f completes the first, so it moves the band edge the first
-// one set.
-func (a *analysis) nemesis(ops []history.Op, i, lastNem, lastFault int) int {
-	op := &ops[i]
+// nemesis accounts for the nemesis event op, at position i, and returns
+// the index of the fault band it touched, or -1; prev is the nemesis
+// event before it (nil: none). Jepsen records a nemesis operation as two
+// info events (no invoke): the second of two consecutive completions of
+// the same f completes the first, so it moves the band edge the first one
+// set.
+func (a *analysis) nemesis(op *history.Op, i int, prev *history.Op, lastFault int) int {
 	if op.Type == history.Invoke {
 		return -1
 	}
-	pairedWithPrev := lastNem >= 0 && ops[lastNem].Type != history.Invoke && ops[lastNem].F == op.F && lastFault >= 0
+	pairedWithPrev := prev != nil && prev.Type != history.Invoke && prev.F == op.F && lastFault >= 0
 	desc, _ := op.Value.AsString()
 	if desc == "" && !op.Value.IsNil() {
 		desc = boundedValue(op.Value, 200)

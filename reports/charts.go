@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/chaoscheck/chaoscheck/history"
 )
 
 // Geometry shared by the time charts, so that their time axes and fault
@@ -223,7 +221,7 @@ func bands(a *analysis, legend []legendItem) []bandView {
 
 // buildTimeline draws one row per lane of processes, one bar per
 // operation from invocation to completion.
-func buildTimeline(a *analysis, h *history.History, cards []card, legend []legendItem) *timelineView {
+func buildTimeline(a *analysis, cards []card, legend []legendItem) *timelineView {
 	lanes := len(a.lanes)
 	if lanes == 0 {
 		return nil
@@ -266,20 +264,7 @@ func buildTimeline(a *analysis, h *history.History, cards []card, legend []legen
 		t.Bars = make([]barView, 0, len(a.bars))
 		for _, b := range a.bars {
 			x0 := xOf(a, b.start)
-			inv := &h.Ops[b.inv]
-			title := fmt.Sprintf("#%d p%s %s", inv.Index, inv.Process, inv.F)
-			if inv.Key != "" {
-				title += " " + strconv.Quote(inv.Key)
-			}
-			if b.cmp >= 0 {
-				c := &h.Ops[b.cmp]
-				title += fmt.Sprintf(" → #%d %s in %s", c.Index, c.Type, fmtDuration(c.Time-inv.Time))
-				if c.Error != "" {
-					title += ": " + c.Error
-				}
-			} else {
-				title += " → never completed"
-			}
+			title := b.title
 			t.Bars = append(t.Bars, barView{
 				X: x0, Y: t.Frame.Y0 + float64(b.lane)*rowH + gap, W: math.Max(xOf(a, b.end)-x0, 0.8), H: rowH - 2*gap,
 				Class: outcomeClass(b.out), Title: title,
@@ -300,8 +285,8 @@ func buildTimeline(a *analysis, h *history.History, cards []card, legend []legen
 			if len(t.Marks) >= 400 {
 				break
 			}
-			op := &h.Ops[r.Index]
-			if !op.IsClient() {
+			op, ok := a.picked[r.Index]
+			if !ok || !op.IsClient() {
 				continue
 			}
 			l := a.laneOf(op.Process)

@@ -264,3 +264,22 @@ func writeRun(t testing.TB, dir string, fx *fixture) {
 		t.Fatal(err)
 	}
 }
+
+// historyStats counts the operations of h, as the report does.
+func historyStats(h *history.History) rundir.Stats {
+	a, err := analyze(h, nil)
+	if err != nil {
+		panic(err)
+	}
+	return a.stats
+}
+
+// mustAnalyze is analyze of an in-memory history, which cannot fail.
+func mustAnalyze(t *testing.T, h history.Source) *analysis {
+	t.Helper()
+	a, err := analyze(h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

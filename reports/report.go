@@ -40,9 +40,11 @@ type Input struct {
 	Test *rundir.TestInfo
 	// Results is results.json.
 	Results rundir.Results
-	// History is the history the results judge; nil when it could not be
-	// read (the report then shows the verdicts without operations).
-	History *history.History
+	// History is the history the results judge: in memory, or a JSONL
+	// file streamed (history.OpenJSONL), which the report reads in one
+	// pass without holding its ops. nil when it could not be read (the
+	// report then shows the verdicts without operations).
+	History history.Source
 	// Dir, when set, is the directory the report is written to: the
 	// artifacts of Results (porcupine visualizations) are linked relative
 	// to it, and only when they exist there.
@@ -115,19 +117,52 @@ func loadRun(dir, historyPath string, confined bool) (Input, error) {
 	case !filepath.IsAbs(hpath):
 		hpath = filepath.Join(dir, hpath)
 	}
-	h, note, err := LoadHistory(hpath)
+	src, note, err := openHistory(hpath)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return in, err
 		}
 		note = fmt.Sprintf("history %s not found: operations cannot be shown", hpath)
 	}
-	in.History = h
+	if src != nil {
+		in.History = src
+	}
 	if note != "" {
 		in.Notes = append(in.Notes, note)
 	}
 	return in, nil
 }
+
+// openHistory opens the history file at path for the report: a JSONL
+// file (detected from its first bytes) is streamed when the report is
+// rendered (its reader's warnings are then added to the notes), any other
+// format is loaded by LoadHistory.
+func openHistory(path string) (history.Source, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("read history: %w", err)
+	}
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	f.Close()
+	if format, err := history.DetectFormat(head[:n]); err == nil && format == history.FormatJSONL {
+		src, err := history.OpenJSONL(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("read history: %w", err)
+		}
+		return src, "", nil
+	}
+	h, note, err := LoadHistory(path)
+	if err != nil {
+		return nil, "", err
+	}
+	return h, note, nil
+}
+
+// ErrHistory is matched (errors.Is) by the error of Render and WriteFiles
+// when the history, streamed while the report is rendered, cannot be
+// read or breaks the invariants of the history package.
+var ErrHistory = errors.New("read history")
 
 // LoadHistory reads the history file at path in any format the history
 // package detects. An empty file gives an empty history. The note, when
@@ -198,7 +233,10 @@ func Render(w io.Writer, in Input) error {
 	if err != nil {
 		return err
 	}
-	v := buildView(in)
+	v, err := buildView(in)
+	if err != nil {
+		return err
+	}
 	if err := t.Execute(w, v); err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}
@@ -344,8 +382,12 @@ type legendItem struct {
 	Name, Class string
 }
 
-// buildView turns the inputs into the template's data.
-func buildView(in Input) *view {
+// buildView turns the inputs into the template's data. Its error is one
+// of reading the history (wrapping ErrHistory).
+func buildView(in Input) (*view, error) {
+	if h, ok := in.History.(*history.History); ok && h == nil {
+		in.History = nil // a nil *History is no history, not an empty one
+	}
 	res := in.Results
 	v := &view{
 		Title:       in.Title,
@@ -417,10 +459,18 @@ func buildView(in Input) *view {
 
 	var a *analysis
 	if in.History != nil {
-		a = analyze(in.History)
+		var err error
+		if a, err = analyze(in.History, witnessOps(res)); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrHistory, err)
+		}
+		if f, ok := in.History.(*history.JSONLFile); ok {
+			if w := f.Info().Warnings(); len(w) > 0 {
+				v.Notes = append(v.Notes, filepath.Base(f.Path())+": "+strings.Join(w, "; "))
+			}
+		}
 		if v.Stats.Invocations == 0 && a.invokes > 0 {
 			// Results without statistics: count from the history.
-			v.Stats = historyStats(in.History)
+			v.Stats = a.stats
 			v.Duration = fmtDuration(v.Stats.DurationNS)
 		}
 	}
@@ -435,12 +485,26 @@ func buildView(in Input) *view {
 	if a != nil {
 		v.FaultNames = faultLegend(a)
 		v.Faults, v.FaultsMore = faultRows(a, v.FaultNames)
-		v.Timeline = buildTimeline(a, in.History, v.Cards, v.FaultNames)
+		v.Timeline = buildTimeline(a, v.Cards, v.FaultNames)
 		v.Latency = buildLatency(a, v.FaultNames)
 		v.Throughput = buildThroughput(a, v.FaultNames)
 		v.Nodes = buildNodes(a)
 	}
-	return v
+	return v, nil
+}
+
+// witnessOps are the indexes of the operations the anomalies of res name:
+// those the report may show, which the pass over the history keeps.
+func witnessOps(res rundir.Results) map[int]bool {
+	want := map[int]bool{}
+	for _, c := range res.Checks {
+		for _, an := range c.Anomalies {
+			for _, i := range an.Ops {
+				want[i] = true
+			}
+		}
+	}
+	return want
 }
 
 // anomalyCards makes one card per anomaly kind found by any check.
@@ -511,7 +575,7 @@ func anomalyCards(in Input, a *analysis, facts targetFacts) []card {
 			Concrete: facts.sentences(e.Facts),
 		}
 		if g.best != nil {
-			c.Witness = witness(in.History, a, g.best, g.bestBy)
+			c.Witness = witness(a, g.best, g.bestBy)
 			for _, o := range g.all {
 				if o == g.best || len(c.Others) >= 10 {
 					continue
@@ -550,13 +614,14 @@ func checkName(c *rundir.Check) string {
 	return c.Workload + " / " + c.Checker
 }
 
-// witness shows an anomaly's operations.
-func witness(h *history.History, a *analysis, an *checkers.Anomaly, by string) *witnessView {
+// witness shows an anomaly's operations (a: the history's analysis, nil
+// without a history).
+func witness(a *analysis, an *checkers.Anomaly, by string) *witnessView {
 	w := &witnessView{Checker: by, Key: an.Key, Message: an.Message}
 	if an.StalenessNS > 0 {
 		w.Staleness = fmtDuration(an.StalenessNS)
 	}
-	if h == nil {
+	if a == nil {
 		w.Unresolved = an.Ops
 		return w
 	}
@@ -564,20 +629,20 @@ func witness(h *history.History, a *analysis, an *checkers.Anomaly, by string) *
 	ops := append([]int(nil), an.Ops...)
 	sort.Ints(ops)
 	for _, idx := range ops {
-		if idx < 0 || idx >= len(h.Ops) {
+		op, ok := a.picked[idx]
+		if idx < 0 || idx >= a.n || !ok {
 			w.Unresolved = append(w.Unresolved, idx)
 			continue
 		}
-		op := &h.Ops[idx]
 		if lo < 0 || op.Time < lo {
 			lo = op.Time
 		}
 		if op.Time > hi {
 			hi = op.Time
 		}
-		w.Ops = append(w.Ops, opRowOf(op, a))
+		w.Ops = append(w.Ops, opRowOf(&op, a))
 	}
-	if lo >= 0 && a != nil {
+	if lo >= 0 {
 		w.Span = fmtSec(lo) + "–" + fmtSec(hi) + " s"
 		seen := map[string]bool{}
 		for k := range a.faults {
@@ -794,33 +859,6 @@ func opList(ops []int) string {
 		parts = append(parts, "#"+strconv.Itoa(o))
 	}
 	return strings.Join(parts, " ")
-}
-
-// historyStats counts the operations of h, like the runner's statistics.
-func historyStats(h *history.History) rundir.Stats {
-	var s rundir.Stats
-	for i := range h.Ops {
-		op := &h.Ops[i]
-		if !op.IsClient() {
-			s.NemesisEvents++
-			continue
-		}
-		switch op.Type {
-		case history.Invoke:
-			s.Invocations++
-		case history.OK:
-			s.OK++
-		case history.Fail:
-			s.Fail++
-		case history.Info:
-			s.Info++
-		}
-	}
-	s.Open = max(s.Invocations-s.OK-s.Fail-s.Info, 0)
-	if n := len(h.Ops); n > 0 {
-		s.DurationNS = h.Ops[n-1].Time
-	}
-	return s
 }
 
 // buildMeasures formats the measurements; nil when there are none.

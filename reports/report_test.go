@@ -72,7 +72,7 @@ func TestReportSections(t *testing.T) {
 		t.Errorf("stale-read card shows %d ops, want the smallest witness's %d", got, len(fx.Witness))
 	}
 	// The witness rows name the faults active at their time.
-	a := analyze(fx.History)
+	a := mustAnalyze(t, fx.History)
 	for _, idx := range fx.Witness {
 		for _, f := range a.activeAt(fx.History.Ops[idx].Time) {
 			if !strings.Contains(card, html.EscapeString(f)) {
@@ -213,7 +213,7 @@ func TestFaultBands(t *testing.T) {
 		{Time: 200, Type: history.Invoke, Process: 1, F: "read"},
 	}}
 	h.Reindex()
-	a := analyze(h)
+	a := mustAnalyze(t, h)
 	want := []fault{
 		{Name: "partition", Desc: "d1", Start: 20, End: 50, StartOp: 2, StopOp: 5},
 		{Name: "fault", Desc: "d2", Start: 70, End: 90, StartOp: 7, StopOp: 9},
@@ -253,7 +253,7 @@ func TestLanesReuseAfterInfo(t *testing.T) {
 	add(2, history.Invoke, 3) // continues thread 0
 	add(2, history.OK, 4)
 	add(1, history.OK, 5)
-	a := analyze(h)
+	a := mustAnalyze(t, h)
 	if len(a.lanes) != 2 {
 		t.Fatalf("lanes = %d, want 2", len(a.lanes))
 	}

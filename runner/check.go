@@ -132,15 +132,17 @@ func filter(h *history.History, prefix string) (*history.History, []int) {
 	return sub, orig
 }
 
-// Stats counts the operations of h.
-func Stats(h *history.History) rundir.Stats {
+// Stats counts the operations of h in one pass that holds one entry per
+// process with an operation in flight (h may be a file streamed from
+// disk: its error is one of reading it).
+func Stats(h history.Source) (rundir.Stats, error) {
 	var s rundir.Stats
 	pending := map[history.Process]bool{}
-	for i := range h.Ops {
-		op := &h.Ops[i]
+	err := h.Scan(func(op *history.Op) error {
+		s.DurationNS = op.Time
 		if !op.IsClient() {
 			s.NemesisEvents++
-			continue
+			return nil
 		}
 		switch op.Type {
 		case history.Invoke:
@@ -156,10 +158,11 @@ func Stats(h *history.History) rundir.Stats {
 			s.Info++
 			delete(pending, op.Process)
 		}
+		return nil
+	})
+	if err != nil {
+		return rundir.Stats{}, err
 	}
 	s.Open = len(pending)
-	if n := len(h.Ops); n > 0 {
-		s.DurationNS = h.Ops[n-1].Time
-	}
-	return s
+	return s, nil
 }

@@ -279,10 +279,11 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 
 // checkFile judges the history file at hpath, as `chaoscheck check` reads
 // it, so that the verdict is about what is on disk. Memory stays bounded by
-// the largest phase, not their sum: each workload group is loaded, checked
-// and dropped in turn (CheckFile), then the whole history is loaded once
-// for the statistics, the measurements and the report (returned).
-func (r *run) checkFile(ctx context.Context, hpath string, dep targets.Deployment, interrupted bool, runErrs []string, serverOps map[string]int64) (rundir.Results, *history.History, error) {
+// the largest workload group: each group is loaded, checked and dropped in
+// turn (CheckFile); the statistics and the measurements then stream the
+// file without holding its ops, and so does the report (the returned
+// source).
+func (r *run) checkFile(ctx context.Context, hpath string, dep targets.Deployment, interrupted bool, runErrs []string, serverOps map[string]int64) (rundir.Results, history.Source, error) {
 	cfg := r.cfg
 	r.printf("checking %d operations...", r.counts.invoked.Load())
 	groups := Groups(cfg.Workloads, workloads.CheckOptions{TimeLimit: cfg.CheckTimeLimit, OutDir: r.dir})
@@ -299,12 +300,17 @@ func (r *run) checkFile(ctx context.Context, hpath string, dep targets.Deploymen
 	if err != nil {
 		return rundir.Results{}, nil, err
 	}
-	h, _, _, err := history.LoadJSONL(hpath, history.LoadOptions{})
-	if errors.Is(err, history.ErrEmptyHistory) {
-		// No client could even be opened: an empty history, judged
-		// unknown by the checkers, is the run's result.
-		h, err = &history.History{}, nil
+	// An empty file (no client could even be opened) streams no op: the
+	// checkers judged it unknown, and that is the run's result.
+	h, err := history.OpenJSONL(hpath)
+	if err != nil {
+		return rundir.Results{}, nil, err
 	}
+	stats, err := Stats(h)
+	if err != nil {
+		return rundir.Results{}, nil, err
+	}
+	m, err := measures.Compute(h, rundir.CheckResults(checks), quorums(dep))
 	if err != nil {
 		return rundir.Results{}, nil, err
 	}
@@ -313,9 +319,9 @@ func (r *run) checkFile(ctx context.Context, hpath string, dep targets.Deploymen
 		Verdict:       rundir.Verdict(checks),
 		Interrupted:   interrupted,
 		Errors:        runErrs,
-		Stats:         Stats(h),
+		Stats:         stats,
 		Checks:        checks,
-		Measurements:  measures.Compute(h, rundir.CheckResults(checks), quorums(dep)),
+		Measurements:  m,
 		History:       rundir.HistoryFile,
 	}
 	if len(runErrs) > 0 && res.Verdict == checkers.Valid {

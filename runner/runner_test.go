@@ -67,7 +67,7 @@ func TestCorrectTargetIsValid(t *testing.T) {
 	if err != nil || info.Truncated {
 		t.Fatalf("read back: %v %+v", err, info)
 	}
-	if got := Stats(h); got.OK != out.Results.Stats.OK || got.Invocations != out.Results.Stats.Invocations {
+	if got, err := Stats(h); err != nil || got.OK != out.Results.Stats.OK || got.Invocations != out.Results.Stats.Invocations {
 		t.Fatalf("history on disk %+v, results %+v", got, out.Results.Stats)
 	}
 	var ti rundir.TestInfo

@@ -81,12 +81,20 @@ in results.json's "input".`,
 				return badInput(fmt.Errorf("create output directory: %w", err))
 			}
 			checks := runner.Check(cmd.Context(), h, []runner.Group{{Checkers: cs}})
+			stats, err := runner.Stats(h)
+			if err != nil {
+				return couldNotRun(err)
+			}
+			ms, err := measures.Compute(h, rundir.CheckResults(checks), measures.Options{})
+			if err != nil {
+				return couldNotRun(err)
+			}
 			res := rundir.Results{
 				SchemaVersion: rundir.SchemaVersion,
 				Verdict:       rundir.Verdict(checks),
-				Stats:         runner.Stats(h),
+				Stats:         stats,
 				Checks:        checks,
-				Measurements:  measures.Compute(h, rundir.CheckResults(checks), measures.Options{}),
+				Measurements:  ms,
 				History:       historyRef(outDir, args[0]),
 				Input:         input,
 			}

@@ -67,6 +67,9 @@ func writeReport(arg string) (string, error) {
 		return "", badInput(err)
 	}
 	if err := reports.WriteFiles(dir, in); err != nil {
+		if errors.Is(err, reports.ErrHistory) {
+			return "", badInput(err) // a bad history file, read while the report is drawn
+		}
 		return "", couldNotRun(err)
 	}
 	return filepath.Join(dir, rundir.ReportFile), nil
