@@ -99,3 +99,100 @@ func BenchmarkLoadJSONL(b *testing.B) {
 	b.ReportMetric(held, "B/op-held")
 	b.ReportMetric(float64(took.Nanoseconds())/float64(b.N*n), "ns/line")
 }
+
+// BenchmarkLoadJSONL1M measures loading a history.jsonl of 1,000,000 ops
+// (lines: 500,000 register invocations and their completions, 50
+// processes, 20 keys, nodes on completions) as `chaoscheck check` loads
+// it (Load). Metrics: s/load, ns/line, and B/op-held, the heap the loaded
+// history keeps per op (issue 16: at most 1 s and 200 B). The RSS of a
+// process that loads it: scripts/bench-history.
+func BenchmarkLoadJSONL1M(b *testing.B) {
+	path := write1M(b)
+	var held float64
+	var took time.Duration
+	n := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		var before, after runtime.MemStats
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		start := time.Now()
+		got, _, err := history.Load(path, history.FormatJSONL)
+		took += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		n = len(got.Ops)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		held = float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+		runtime.KeepAlive(got)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(took.Seconds()/float64(b.N), "s/load")
+	b.ReportMetric(float64(took.Nanoseconds())/float64(b.N*n), "ns/line")
+	b.ReportMetric(held, "B/op-held")
+}
+
+// BenchmarkScanJSONL1M streams the same file through a JSONLFile, as the
+// statistics, the measurements and the report read it: s/scan, ns/line
+// and B/op-held (the heap left after the pass, per op: none is kept).
+func BenchmarkScanJSONL1M(b *testing.B) {
+	path := write1M(b)
+	src, err := history.OpenJSONL(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var took time.Duration
+	n := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		n = 0
+		start := time.Now()
+		if err := src.Scan(func(*history.Op) error { n++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		took += time.Since(start)
+	}
+	b.StopTimer()
+	b.ReportMetric(took.Seconds()/float64(b.N), "s/scan")
+	b.ReportMetric(float64(took.Nanoseconds())/float64(b.N*n), "ns/line")
+}
+
+// write1M writes the 1,000,000-op history of BenchmarkLoadJSONL1M.
+func write1M(b *testing.B) string {
+	b.Helper()
+	h, err := histgen.Register(rand.New(rand.NewPCG(1, 2)), histgen.Config{
+		Ops: 500_000, Keys: 20, Processes: 50, InfoFraction: 0.01,
+		ReadWeight: 1, WriteWeight: 1, CASWeight: 1, NotSwappedOK: true,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range h.Ops {
+		if h.Ops[i].Type != history.Invoke {
+			h.Ops[i].Node = []string{"n1", "n2", "n3"}[i%3]
+		}
+	}
+	if len(h.Ops) != 1_000_000 {
+		b.Fatalf("%d ops, want 1,000,000", len(h.Ops))
+	}
+	path := filepath.Join(b.TempDir(), "history.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := history.WriteJSONL(f, h); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}

@@ -178,6 +178,7 @@ type pending struct {
 	time  int64
 	f     string
 	key   string
+	node  string
 	value history.Value
 }
 
@@ -247,7 +248,7 @@ func pairs(h history.Source, fn func(inv *pending, cmp *history.Op), each func(o
 			} else {
 				p = &pending{}
 			}
-			*p = pending{index: op.Index, time: op.Time, f: op.F, key: op.Key, value: op.Value}
+			*p = pending{index: op.Index, time: op.Time, f: op.F, key: op.Key, node: op.Node, value: op.Value}
 			open[op.Process] = p
 			return nil
 		}

@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -56,4 +58,50 @@ func benchInput(h *history.History) Input {
 		Results: rundir.Results{Verdict: rundir.Verdict(checks), Checks: checks, Stats: historyStats(h)},
 		History: h,
 	}
+}
+
+// BenchmarkReportRunDir1M is `chaoscheck report DIR` in process on a run
+// directory whose history.jsonl holds 1,000,000 events (the register
+// history of BenchmarkReport1M, with partitions, kills and a stale-read
+// anomaly): LoadRun, then WriteFiles, the history streamed from the file.
+// Metrics: s (per report, issue 16: at most 2 s), MB (report.html) and
+// B/op-peak (the peak heap over the baseline while it runs, per event,
+// sampled in one more run outside the timing).
+func BenchmarkReportRunDir1M(b *testing.B) {
+	const events = 1_000_000
+	h := genHistory(genOpts{Events: events, Procs: 20, Nodes: 5, Keys: 100, Latency: time.Millisecond, FaultEvery: 5 * time.Second, FaultLen: 2 * time.Second, Seed: 11})
+	in := benchInput(h)
+	dir := b.TempDir()
+	writeJSONL(b, dir, h)
+	in.Results.History = rundir.HistoryFile
+	if err := rundir.WriteJSON(filepath.Join(dir, rundir.ResultsFile), in.Results); err != nil {
+		b.Fatal(err)
+	}
+	if err := rundir.WriteJSON(filepath.Join(dir, rundir.TestFile), in.Test); err != nil {
+		b.Fatal(err)
+	}
+	h, in = nil, Input{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if err := Write(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	b.StopTimer()
+	// Once more, with the heap sampled (which slows it down a little).
+	peak := heapPeak(b, func() {
+		if err := Write(dir); err != nil {
+			b.Fatal(err)
+		}
+	})
+	st, err := os.Stat(filepath.Join(dir, rundir.ReportFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(took.Seconds()/float64(b.N), "s")
+	b.ReportMetric(float64(st.Size())/1e6, "MB")
+	b.ReportMetric(float64(peak)/events, "B/op-peak")
 }
