@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/history"
@@ -128,16 +129,16 @@ func loadFile(path string) error {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	h, _, err := history.Load(path, history.FormatJSONL)
-	took := time.Since(start)
+	took, cpu := time.Since(start), cpuTime()-cpu0
 	if err != nil {
 		return err
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	n := len(h.Ops)
-	fmt.Printf("loaded %d ops in %.3f s (%.0f ns/op); heap held %.1f B/op", n, took.Seconds(), float64(took.Nanoseconds())/float64(n), float64(after.HeapAlloc-before.HeapAlloc)/float64(n))
+	fmt.Printf("loaded %d ops in %.3f s (%.0f ns/op), CPU %.3f s; heap held %.1f B/op", n, took.Seconds(), float64(took.Nanoseconds())/float64(n), cpu.Seconds(), float64(after.HeapAlloc-before.HeapAlloc)/float64(n))
 	if hwm := vmHWM(); hwm > 0 {
 		fmt.Printf("; peak RSS %d MiB = %.1f B/op", hwm>>20, float64(hwm)/float64(n))
 	}
@@ -160,4 +161,14 @@ func vmHWM() int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime is the user and system CPU time of the process so far (0 when
+// it cannot be read).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
