@@ -339,8 +339,14 @@ func (t *txns) vs(v int64) string {
 	return strconv.FormatInt(v, 10)
 }
 
-// keyString renders key k as EDN-like text.
-func (t *txns) keyString(k int32) string { return t.keys[k].String() }
+// keyString renders key k: a string as it is, anything else as EDN-like
+// text (7, [anti 9]).
+func (t *txns) keyString(k int32) string {
+	if s, ok := t.keys[k].AsString(); ok {
+		return s
+	}
+	return t.keys[k].String()
+}
 
 // render writes the transaction in full, Elle style:
 // [[:append 7 3] [:r 9 [1 2]]].
