@@ -469,3 +469,11 @@ func sortByDepth(as []string) {
 		return strings.Compare(a, b)
 	})
 }
+
+// ForbiddenBy returns the weakest consistency models that an anomaly of
+// type kind rules out (Elle's :not for that anomaly alone), friendly
+// names, sorted; every stronger model is ruled out too. Empty for a type
+// no model forbids (empty-transaction-graph, cycle-search-timeout).
+func ForbiddenBy(kind string) []string {
+	return weakestModels(anomaliesToImpossibleModels([]string{kind}))
+}
