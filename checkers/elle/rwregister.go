@@ -173,7 +173,7 @@ func analyzeRWRegister(t *txns, o Options, eb *edgeBuf, f *findings) (*rwAnalysi
 			for _, scc := range versionSCCs(g[k]) {
 				cyc = true
 				k, scc, src := int32(k), scc, append(slices.Clone(sources), st.name)
-				f.add("cyclic-versions", t.keyString(k), nil, func() string {
+				f.add("cyclic-versions", t.keyString(k), a.touching(k, scc), func() string {
 					names := make([]string, len(scc))
 					for i, v := range scc {
 						names[i] = t.vs(v)
@@ -510,4 +510,22 @@ func (a *rwAnalysis) explain(x, y int32, r rel, an, bn string) string {
 		}
 	}
 	return ""
+}
+
+// touching lists the possible transactions that wrote or read one of
+// versions vs of key k.
+func (a *rwAnalysis) touching(k int32, vs []int64) []int32 {
+	var out []int32
+	for i := range a.t.ts {
+		if !a.t.ts[i].possible() {
+			continue
+		}
+		for _, e := range a.ext[i] {
+			if e.key == k && (e.hasWr && slices.Contains(vs, e.write) || e.hasRead && slices.Contains(vs, e.read)) {
+				out = append(out, int32(i))
+				break
+			}
+		}
+	}
+	return out
 }
