@@ -87,7 +87,7 @@ func (c *Checker) Check(ctx context.Context, h *history.History) checkers.Result
 		res.Count("txns-"+t.ts[i].typ.String(), 1)
 	}
 	f := newFindings()
-	var eb edgeBuf
+	eb := edgeBuf{es: make([]edge, 0, 3*len(t.keyRefs)+len(t.ts))}
 	var explain func(a, b int32, r rel, an, bn string) string
 	switch c.opts.Workload {
 	case ListAppend:
@@ -321,7 +321,11 @@ func processEdges(t *txns, eb *edgeBuf) {
 // were linked to it.
 func realtimeEdges(t *txns, eb *edgeBuf) {
 	var frontier []int32
-	preds := make(map[int32][]int32)
+	// The frontier each transaction was linked from, kept in one arena:
+	// predOff/predLen per transaction (predLen -1: none).
+	var arena []int32
+	predOff := make([]int32, len(t.ts))
+	predLen := make([]int32, len(t.ts))
 	h := t.h
 	for i := range h.Ops {
 		ti := t.byOp[i]
@@ -331,20 +335,17 @@ func realtimeEdges(t *txns, eb *edgeBuf) {
 		tx := &t.ts[ti]
 		switch {
 		case int32(i) == tx.inv:
-			if len(frontier) > 0 {
-				preds[ti] = slices.Clone(frontier)
-				for _, p := range frontier {
-					eb.add(p, ti, relRealtime)
-				}
+			predOff[ti], predLen[ti] = int32(len(arena)), int32(len(frontier))
+			arena = append(arena, frontier...)
+			for _, p := range frontier {
+				eb.add(p, ti, relRealtime)
 			}
 		case int32(i) == tx.op && tx.typ == history.OK:
-			if ps := preds[ti]; len(ps) > 0 {
+			if n := predLen[ti]; n > 0 {
+				ps := arena[predOff[ti] : predOff[ti]+n]
 				frontier = slices.DeleteFunc(frontier, func(x int32) bool { return slices.Contains(ps, x) })
-				delete(preds, ti)
 			}
 			frontier = append(frontier, ti)
-		case int32(i) == tx.op:
-			delete(preds, ti)
 		}
 	}
 }

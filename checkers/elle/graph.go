@@ -63,35 +63,69 @@ func (e *edgeBuf) add(a, b int32, r rel) {
 }
 
 // build makes the graph of n vertices from the edges, merging parallel
-// edges into one carrying the union of their relationships.
+// edges into one carrying the union of their relationships. Edges are
+// bucketed by source (counting sort), then each vertex's few targets are
+// sorted in place.
 func (e *edgeBuf) build(n int) *graph {
 	es := e.es
-	slices.SortFunc(es, func(x, y edge) int {
-		if x.a != y.a {
-			return int(x.a - y.a)
-		}
-		return int(x.b - y.b)
-	})
-	g := &graph{n: n, off: make([]int32, n+1)}
-	g.to = make([]int32, 0, len(es))
-	g.rels = make([]rel, 0, len(es))
-	for i := 0; i < len(es); {
-		j := i
-		r := rel(0)
-		for j < len(es) && es[j].a == es[i].a && es[j].b == es[i].b {
-			r |= es[j].r
-			j++
-		}
-		g.to = append(g.to, es[i].b)
-		g.rels = append(g.rels, r)
-		g.off[es[i].a+1]++
-		i = j
+	off := make([]int32, n+1)
+	for _, x := range es {
+		off[x.a+1]++
 	}
 	for v := 0; v < n; v++ {
-		g.off[v+1] += g.off[v]
+		off[v+1] += off[v]
+	}
+	to := make([]int32, len(es))
+	rels := make([]rel, len(es))
+	fill := make([]int32, n)
+	copy(fill, off[:n])
+	for _, x := range es {
+		to[fill[x.a]], rels[fill[x.a]] = x.b, x.r
+		fill[x.a]++
 	}
 	e.es = nil
-	return g
+	// Sort and merge each vertex's targets, compacting in place.
+	w := int32(0)
+	for v := 0; v < n; v++ {
+		lo, hi := off[v], off[v+1]
+		if hi-lo > 32 {
+			sortTargets(to[lo:hi], rels[lo:hi])
+		}
+		// insertion sort: out-degrees are mostly small
+		for i := lo + 1; i < hi; i++ {
+			for j := i; j > lo && to[j] < to[j-1]; j-- {
+				to[j], to[j-1] = to[j-1], to[j]
+				rels[j], rels[j-1] = rels[j-1], rels[j]
+			}
+		}
+		off[v] = w
+		for i := lo; i < hi; i++ {
+			if w > off[v] && to[w-1] == to[i] {
+				rels[w-1] |= rels[i]
+				continue
+			}
+			to[w], rels[w] = to[i], rels[i]
+			w++
+		}
+	}
+	off[n] = w
+	return &graph{n: n, off: off, to: to[:w:w], rels: rels[:w:w]}
+}
+
+// sortTargets sorts a vertex's targets with their relationships.
+func sortTargets(to []int32, rels []rel) {
+	type tr struct {
+		b int32
+		r rel
+	}
+	tmp := make([]tr, len(to))
+	for i := range to {
+		tmp[i] = tr{to[i], rels[i]}
+	}
+	slices.SortFunc(tmp, func(x, y tr) int { return int(x.b - y.b) })
+	for i := range tmp {
+		to[i], rels[i] = tmp[i].b, tmp[i].r
+	}
 }
 
 // edgeCount is the number of (merged) edges.

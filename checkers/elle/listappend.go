@@ -111,7 +111,7 @@ func analyzeListAppend(t *txns, eb *edgeBuf, f *findings) error {
 	seen := make(map[int64]bool)
 	failed := make(map[int64]int32)
 	inter := make(map[int64]int32)
-	lost := make(map[string][]int32)
+	lost := make(map[readSig][]lostCand)
 	for k := int32(0); k < int32(len(t.keys)); k++ {
 		refs := t.refs(k)
 		ks := t.keyString(k)
@@ -243,11 +243,11 @@ func analyzeListAppend(t *txns, eb *edgeBuf, f *findings) error {
 		}
 		// Dirty update: along the version order, a committed append
 		// right after (only failed or unknown ones since) a failed one.
-		dirtyUpdate(t, k, order, f)
+		dirtyUpdate(t, k, order, f, failed, seen)
 		// Lost update: two committed txns read the same state of k and
 		// both appended to it.
 		clear(lost)
-		var lostOrder []string
+		var lostOrder []readSig
 		for i := 0; i < len(refs); {
 			tid := refs[i].t
 			j := i
@@ -255,33 +255,80 @@ func analyzeListAppend(t *txns, eb *edgeBuf, f *findings) error {
 				j++
 			}
 			if t.ts[tid].typ == history.OK {
-				read, haveRead := "", false
+				var read *mop
 				for _, r := range refs[i:j] {
 					m := t.mop(r)
-					if m.f == fRead && !haveRead {
-						read, haveRead = readText(m), true
-					} else if m.f == fAppend && haveRead {
-						if lost[read] == nil {
-							lostOrder = append(lostOrder, read)
+					if m.f == fRead && read == nil {
+						read = m
+					} else if m.f == fAppend && read != nil {
+						sig := t.sig(read)
+						if lost[sig] == nil {
+							lostOrder = append(lostOrder, sig)
 						}
-						lost[read] = append(lost[read], tid)
+						lost[sig] = append(lost[sig], lostCand{tid, read})
 						break
 					}
 				}
 			}
 			i = j
 		}
-		for _, v := range lostOrder {
-			if ts := lost[v]; len(ts) > 1 {
-				v := v
-				f.add("lost-update", ks, ts, func() string {
-					return fmt.Sprintf("%s all read key %s as %s and each appended to it: all committed, so at most one of their updates can have been based on the state it read (lost update)", t.names(ts), ks, v)
-				})
+		for _, sig := range lostOrder {
+			cands := lost[sig]
+			// Same signature; group by the exact state read.
+			for len(cands) > 1 {
+				first := cands[0].read
+				var same []int32
+				var rest []lostCand
+				for _, c := range cands {
+					if sameRead(t, c.read, first) {
+						same = append(same, c.t)
+					} else {
+						rest = append(rest, c)
+					}
+				}
+				if len(same) > 1 {
+					v := readText(first)
+					f.add("lost-update", ks, same, func() string {
+						return fmt.Sprintf("%s all read key %s as %s and each appended to it: all committed, so at most one of their updates can have been based on the state it read (lost update)", t.names(same), ks, v)
+					})
+				}
+				cands = rest
 			}
 		}
 	}
 	internalCases(t, f)
 	return nil
+}
+
+// readSig identifies the state a read saw, up to a check of its
+// elements: nil, or its length and last element.
+type readSig struct {
+	isNil bool
+	n     int
+	last  int64
+}
+
+type lostCand struct {
+	t    int32
+	read *mop
+}
+
+func (t *txns) sig(m *mop) readSig {
+	if m.nilRead {
+		return readSig{isNil: true}
+	}
+	s := readSig{n: len(m.list)}
+	if s.n > 0 {
+		s.last = t.elem(m.list, s.n-1)
+	}
+	return s
+}
+
+func sameRead(t *txns, a, b *mop) bool {
+	if a.nilRead || b.nilRead {
+		return a.nilRead == b.nilRead
+	}
+	return len(a.list) == len(b.list) && isPrefix(t, a.list, b.list)
 }
 
 func readText(m *mop) string {
@@ -296,10 +343,24 @@ func readText(m *mop) string {
 
 // dirtyUpdate walks key k's version order as Elle's dirty-update-cases:
 // writers over all completions, with the reads of all of them.
-func dirtyUpdate(t *txns, k int32, order []history.Value, f *findings) {
+//
+// writer and done are scratch maps, cleared here.
+func dirtyUpdate(t *txns, k int32, order []history.Value, f *findings, writer map[int64]int32, done map[int64]bool) {
 	refs := t.refs(k)
+	// Nothing to find unless a failed transaction appended to k.
+	anyFail := false
+	for _, r := range refs {
+		if t.ts[r.t].typ == history.Fail && t.mop(r).f == fAppend {
+			anyFail = true
+			break
+		}
+	}
+	if !anyFail {
+		return
+	}
+	clear(writer)
+	clear(done)
 	var longest []history.Value
-	writer := make(map[int64]int32)
 	for _, r := range refs {
 		m := t.mop(r)
 		if m.f == fRead && len(m.list) > len(longest) {
@@ -322,7 +383,6 @@ func dirtyUpdate(t *txns, k int32, order []history.Value, f *findings) {
 		return t.ts[x].typ
 	}
 	var vs []int64
-	done := make(map[int64]bool)
 	for i := range longest {
 		v := t.elem(longest, i)
 		if done[v] {
@@ -359,41 +419,50 @@ func dirtyUpdate(t *txns, k int32, order []history.Value, f *findings) {
 }
 
 // internalCases finds Elle's internal and future-read anomalies in each
-// committed transaction.
+// committed transaction. A transaction has a handful of micro-ops, so the
+// state per key is kept in a small slice, not a map.
 func internalCases(t *txns, f *findings) {
 	type state struct {
-		known  bool // the full list is known; else only its suffix
+		key    int32
+		known  bool // the whole list is known; else only its suffix
 		suffix []int64
 	}
-	st := make(map[int32]*state)
+	var st []state
+	find := func(k int32) *state {
+		for i := range st {
+			if st[i].key == k {
+				return &st[i]
+			}
+		}
+		return nil
+	}
 	for i := range t.ts {
 		tx := &t.ts[i]
 		if tx.typ != history.OK {
 			continue
 		}
-		clear(st)
-		// internal
+		st = st[:0]
 		for mi := range tx.mops {
 			m := &tx.mops[mi]
-			s := st[m.key]
+			s := find(m.key)
 			switch m.f {
 			case fAppend:
 				if s == nil {
-					s = &state{}
-					st[m.key] = s
+					st = append(st, state{key: m.key})
+					s = &st[len(st)-1]
 				}
 				s.suffix = append(s.suffix, m.v)
 			case fRead:
-				var got []int64
-				for j := range m.list {
-					got = append(got, t.elem(m.list, j))
-				}
 				if s != nil {
 					bad := false
+					n := len(m.list)
 					if s.known {
-						bad = !slices.Equal(s.suffix, got)
+						bad = n != len(s.suffix)
 					} else {
-						bad = len(got) < len(s.suffix) || !slices.Equal(s.suffix, got[len(got)-len(s.suffix):])
+						bad = n < len(s.suffix)
+					}
+					for j := 0; !bad && j < len(s.suffix); j++ {
+						bad = t.elem(m.list, n-len(s.suffix)+j) != s.suffix[j]
 					}
 					if bad {
 						parts := make([]string, len(s.suffix))
@@ -411,8 +480,15 @@ func internalCases(t *txns, f *findings) {
 						})
 						goto futureRead
 					}
+				} else {
+					st = append(st, state{key: m.key})
+					s = &st[len(st)-1]
 				}
-				st[m.key] = &state{known: true, suffix: got}
+				s.known = true
+				s.suffix = s.suffix[:0]
+				for j := range m.list {
+					s.suffix = append(s.suffix, t.elem(m.list, j))
+				}
 			}
 		}
 	futureRead:
