@@ -2,8 +2,10 @@ package elle
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/chaoscheck/chaoscheck/history"
 )
@@ -106,13 +108,57 @@ func isPrefix(t *txns, a, b []history.Value) bool {
 
 // analyzeListAppend infers the ww, wr and rw edges of a list-append
 // history (Elle's elle.list-append) and finds its non-cycle anomalies.
+//
+// Keys are independent: they are split into contiguous ranges, one per
+// CPU, each analysed with its own scratch space, edges and findings,
+// merged in key order so that the result does not depend on scheduling.
 func analyzeListAppend(t *txns, eb *edgeBuf, f *findings) error {
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(t.keys)/64))
+	nk := int32(len(t.keys))
+	type part struct {
+		eb  edgeBuf
+		f   *findings
+		err error
+	}
+	parts := make([]part, workers)
+	var wg sync.WaitGroup
+	for w := range parts {
+		lo, hi := nk*int32(w)/int32(workers), nk*int32(w+1)/int32(workers)
+		p := &parts[w]
+		p.f = newFindings()
+		if w == 0 {
+			p.eb.es = eb.es // the caller's presized buffer
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.err = analyzeLAKeys(t, lo, hi, &p.eb, p.f)
+		}()
+	}
+	wg.Wait()
+	eb.es = parts[0].eb.es
+	for w := range parts {
+		if parts[w].err != nil {
+			return parts[w].err
+		}
+		if w > 0 {
+			eb.es = append(eb.es, parts[w].eb.es...)
+			parts[w].eb.es = nil
+		}
+		f.merge(parts[w].f)
+	}
+	internalCases(t, f)
+	return nil
+}
+
+// analyzeLAKeys does the work of analyzeListAppend for keys [lo, hi).
+func analyzeLAKeys(t *txns, lo, hi int32, eb *edgeBuf, f *findings) error {
 	s := newLAKey()
 	seen := make(map[int64]bool)
 	failed := make(map[int64]int32)
 	inter := make(map[int64]int32)
 	lost := make(map[readSig][]lostCand)
-	for k := int32(0); k < int32(len(t.keys)); k++ {
+	for k := lo; k < hi; k++ {
 		refs := t.refs(k)
 		ks := t.keyString(k)
 		// Unique appends (Elle refuses the history otherwise).
@@ -296,7 +342,6 @@ func analyzeListAppend(t *txns, eb *edgeBuf, f *findings) error {
 			}
 		}
 	}
-	internalCases(t, f)
 	return nil
 }
 
