@@ -507,3 +507,24 @@ func TestIsTransactional(t *testing.T) {
 		}
 	}
 }
+
+// A completion without invocation (Elle's tests) says nothing of when the
+// transaction began: no real-time order comes from the invocation the
+// importer inserts, as in Elle.
+func TestCompletionsOnlyHaveNoRealtime(t *testing.T) {
+	edn := `{:type :ok, :process 0, :f :txn, :value [[:append :x 1]]}
+{:type :ok, :process 1, :f :txn, :value [[:r :x []]]}
+{:type :ok, :process 2, :f :txn, :value [[:r :x [1]]]}
+`
+	h, info, err := history.ReadEDN(strings.NewReader(edn))
+	if err != nil || info.SynthesizedInvokes != 3 {
+		t.Fatalf("%v %+v", err, info)
+	}
+	expect(t, check(t, h, Options{}), checkers.Valid)
+	// The same with invocations: T1 completed before T2 began.
+	var b hb
+	b.txn(0, ok, ap("x", 1))
+	b.txn(1, ok, rd("x"))
+	b.txn(2, ok, rd("x", 1))
+	expect(t, check(t, b.history(t), Options{}), checkers.Invalid, "G-single-item-realtime")
+}

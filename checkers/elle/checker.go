@@ -315,7 +315,8 @@ func processEdges(t *txns, eb *edgeBuf) {
 
 // realtimeEdges adds a transitive reduction of real-time order (Elle's
 // realtime graph): every committed transaction precedes each transaction
-// invoked after it completed. A frontier holds the committed transactions
+// invoked after it completed. An invocation the importer synthesized
+// (Elle's completions-only histories) has no real-time predecessors. A frontier holds the committed transactions
 // not yet implied by a later one; each invocation is linked from the
 // whole frontier, and a completion removes from it the transactions that
 // were linked to it.
@@ -334,6 +335,9 @@ func realtimeEdges(t *txns, eb *edgeBuf) {
 		}
 		tx := &t.ts[ti]
 		switch {
+		case int32(i) == tx.inv && tx.synth:
+			// No invocation in the input: nothing is known to precede
+			// it (as in Elle, which sees the completion only).
 		case int32(i) == tx.inv:
 			predOff[ti], predLen[ti] = int32(len(arena)), int32(len(frontier))
 			arena = append(arena, frontier...)

@@ -35,6 +35,9 @@ type txn struct {
 	typ  history.Type
 	proc history.Process
 	mops []mop
+	// synth: the invocation was inserted by the EDN importer (the file
+	// gave a completion only), so nothing is known of when it began.
+	synth bool
 }
 
 // committed reports whether t may have taken effect: ok, info or open.
@@ -212,7 +215,8 @@ func parseTxns(h *history.History, w Workload) (*txns, error) {
 			}
 			slab = append(slab, mo)
 		}
-		tx := txn{inv: int32(p.Invoke), op: int32(src.Index), typ: typ, proc: inv.Process, mops: slab[start:len(slab):len(slab)]}
+		tx := txn{inv: int32(p.Invoke), op: int32(src.Index), typ: typ, proc: inv.Process, mops: slab[start:len(slab):len(slab)],
+			synth: inv.Extra["synthetic"] == "invoke"}
 		n := int32(len(t.ts))
 		t.byOp[p.Invoke] = n
 		t.byOp[src.Index] = n
