@@ -14,7 +14,7 @@ import (
 func explainCycle(t *txns, c *cycle, kind string, explain func(a, b int32, r rel, an, bn string) string) string {
 	var b strings.Builder
 	n := len(c.txns)
-	fmt.Fprintf(&b, "%s: a cycle of %d transactions. Let ", kind, n)
+	fmt.Fprintf(&b, "A %s cycle of %d transactions. Let ", kind, n)
 	for i, x := range c.txns {
 		if i > 0 {
 			b.WriteString(", ")
