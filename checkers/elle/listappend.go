@@ -481,6 +481,18 @@ func internalCases(t *txns, f *findings) {
 		}
 		return nil
 	}
+	// fresh adds a state for k, reusing the suffix buffers of earlier
+	// transactions.
+	fresh := func(k int32) *state {
+		if len(st) < cap(st) {
+			st = st[:len(st)+1]
+		} else {
+			st = append(st, state{})
+		}
+		s := &st[len(st)-1]
+		s.key, s.known, s.suffix = k, false, s.suffix[:0]
+		return s
+	}
 	for i := range t.ts {
 		tx := &t.ts[i]
 		if tx.typ != history.OK {
@@ -493,8 +505,7 @@ func internalCases(t *txns, f *findings) {
 			switch m.f {
 			case fAppend:
 				if s == nil {
-					st = append(st, state{key: m.key})
-					s = &st[len(st)-1]
+					s = fresh(m.key)
 				}
 				s.suffix = append(s.suffix, m.v)
 			case fRead:
@@ -526,8 +537,7 @@ func internalCases(t *txns, f *findings) {
 						goto futureRead
 					}
 				} else {
-					st = append(st, state{key: m.key})
-					s = &st[len(st)-1]
+					s = fresh(m.key)
 				}
 				s.known = true
 				s.suffix = s.suffix[:0]
