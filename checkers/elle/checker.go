@@ -199,12 +199,20 @@ func (c *Checker) result(res *checkers.Result, t *txns, f *findings) {
 		}
 	}
 	not, alsoNot, _ := boundary(found)
+	notRuledOut := possibleMainModels(found)
 	var notes []string
+	var named []string
+	for _, k := range found {
+		if !strings.HasSuffix(k, "-cycle-exists") {
+			named = append(named, k)
+		}
+	}
+	impNamed := anomaliesToImpossibleModels(named)
 	var extra, redundant []string
 	for _, k := range found {
 		switch {
 		case rep[k]:
-		case c.reportable[k]:
+		case c.reportable[k], strings.HasSuffix(k, "-cycle-exists") && impNamed[strings.TrimSuffix(k, "-cycle-exists")]:
 			redundant = append(redundant, k)
 		default:
 			extra = append(extra, fmt.Sprintf("%s (%d)", k, f.count[k]))
@@ -214,6 +222,9 @@ func (c *Checker) result(res *checkers.Result, t *txns, f *findings) {
 	if len(rep) == 0 {
 		res.Verdict = checkers.Valid
 		notes = append(notes, "no anomaly that "+c.asked()+" prohibits")
+		if len(notRuledOut) > 0 {
+			notes = append(notes, "not ruled out: "+strings.Join(notRuledOut, ", "))
+		}
 		if len(extra) > 0 {
 			notes = append(notes, "also found, not prohibited by "+c.asked()+": "+strings.Join(extra, ", "))
 		}
@@ -250,6 +261,9 @@ func (c *Checker) result(res *checkers.Result, t *txns, f *findings) {
 	if len(alsoNot) > 0 {
 		notes = append(notes, "also not "+strings.Join(alsoNot, ", "))
 	}
+	if len(notRuledOut) > 0 {
+		notes = append(notes, "not ruled out: "+strings.Join(notRuledOut, ", "))
+	}
 	if len(extra) > 0 {
 		notes = append(notes, "also found, not prohibited by "+c.asked()+": "+strings.Join(extra, ", "))
 	}
@@ -258,6 +272,27 @@ func (c *Checker) result(res *checkers.Result, t *txns, f *findings) {
 		notes = append(notes, "left out as implied by the cycles named: "+strings.Join(redundant, ", "))
 	}
 	res.Reason = strings.Join(notes, "; ")
+}
+
+// mainModels are the levels of Elle's hierarchy a reader looks for first,
+// strongest first.
+var mainModels = []string{
+	"strict-serializable", "serializable", "strong-snapshot-isolation", "strong-session-snapshot-isolation",
+	"snapshot-isolation", "repeatable-read", "strong-read-committed", "strong-session-read-committed",
+	"read-committed", "read-uncommitted",
+}
+
+// possibleMainModels lists the main levels that the anomalies found do
+// not rule out (which is not to say the history proves them).
+func possibleMainModels(found []string) []string {
+	imp := anomaliesToImpossibleModels(found)
+	var out []string
+	for _, m := range mainModels {
+		if !imp[canonicalModel(m)] {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // asked names what the check was asked for.
