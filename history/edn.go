@@ -53,6 +53,14 @@ import (
 // closing delimiter looks the same). Any other syntax error is an error
 // naming its line, and so is a line longer than 256 MiB. The history must
 // pass Validate; times that go back are reported in ReadInfo.
+//
+// Transactions (:f :txn) read like any value: :value [[:append :x 1]
+// [:r :y [1 2]]] becomes [["append" "x" 1] ["r" "y" [1 2]]], keywords as
+// their names, vector keys as lists, a read of nothing as nil (see
+// package checkers/elle). Elle's test histories, which give completions
+// without invocations or several invocations in flight on one process,
+// are paired as Elle reads them (see importer.pairElle, reported in
+// ReadInfo).
 func ReadEDN(r io.Reader) (*History, ReadInfo, error) {
 	var info ReadInfo
 	br, ok := r.(*bufio.Reader)
@@ -61,6 +69,7 @@ func ReadEDN(r io.Reader) (*History, ReadInfo, error) {
 	}
 	p := newEDNParser(br)
 	im := newImporter()
+	im.elle = true
 	err := readEDNOps(p, im, &info)
 	if p.consumed {
 		info.Lines = p.line
@@ -74,7 +83,7 @@ func ReadEDN(r io.Reader) (*History, ReadInfo, error) {
 	if err != nil {
 		return nil, info, fmt.Errorf("history: edn %w", err)
 	}
-	h := im.finish()
+	h := im.finish(&info)
 	if err := h.Validate(); err != nil {
 		return nil, info, fmt.Errorf("history: invalid edn history: %w", err)
 	}
@@ -190,8 +199,10 @@ func (p *ednParser) atUnterminatedEnd() bool {
 // rules the importers share.
 type importer struct {
 	ops     []Op
-	timed   []bool // whether ops[i] came with a time
+	timed   []bool  // whether ops[i] came with a time
+	index   []int64 // ops[i]'s :index in the input, or -1 when it had none
 	anyTime bool
+	elle    bool              // pair ops as Elle does (EDN only; see pairElle)
 	pending map[Process]Value // value of each process's open invocation
 }
 
@@ -199,11 +210,13 @@ func newImporter() *importer {
 	return &importer{pending: make(map[Process]Value)}
 }
 
-// add appends op, stamping its index.
-func (im *importer) add(op Op, timed bool) {
+// add appends op, stamping its index; index is its :index in the input
+// (-1: none).
+func (im *importer) add(op Op, timed bool, index int64) {
 	op.Index = len(im.ops)
 	im.ops = append(im.ops, op)
 	im.timed = append(im.timed, timed)
+	im.index = append(im.index, index)
 	im.anyTime = im.anyTime || timed
 }
 
@@ -211,7 +224,7 @@ func (im *importer) add(op Op, timed bool) {
 // is left as it is: no op comes after it.
 func (im *importer) dropLast() {
 	n := len(im.ops) - 1
-	im.ops, im.timed = im.ops[:n], im.timed[:n]
+	im.ops, im.timed, im.index = im.ops[:n], im.timed[:n], im.index[:n]
 	im.anyTime = slices.Contains(im.timed, true)
 }
 
@@ -254,8 +267,19 @@ func (im *importer) setValue(op *Op, n *ednNode) error {
 	return nil
 }
 
-// finish returns the history, filling in times.
-func (im *importer) finish() *History {
+// finish returns the history, filling in times, pairing the ops of
+// Elle's test histories (EDN only, see pairElle) and recording, in
+// Extra["jepsen-index"], the :index of every op whose :index differs from
+// its position.
+func (im *importer) finish(info *ReadInfo) *History {
+	if im.elle {
+		im.pairElle(info)
+	}
+	for i := range im.ops {
+		if x := im.index[i]; x >= 0 && x != int64(i) {
+			setExtra(&im.ops[i], "jepsen-index", strconv.FormatInt(x, 10))
+		}
+	}
 	var last int64
 	for i := range im.ops {
 		switch {
@@ -388,12 +412,13 @@ func (im *importer) addEDN(n ednNode) error {
 	if err := im.setValue(&op, value); err != nil {
 		return fail(":value: %v", err)
 	}
-	if hasIndex && index != int64(len(im.ops)) {
-		if _, ok := op.Extra["jepsen-index"]; !ok {
-			setExtra(&op, "jepsen-index", strconv.FormatInt(index, 10))
-		}
+	if !hasIndex {
+		index = -1
 	}
-	im.add(op, hasTime)
+	if _, ok := op.Extra["jepsen-index"]; ok {
+		index = -1 // the file names it itself
+	}
+	im.add(op, hasTime, index)
 	return nil
 }
 
@@ -459,4 +484,114 @@ func ednValue(n ednNode, depth int) (Value, error) {
 		}
 	}
 	return Value{}, fmt.Errorf("unsupported %s %s (values are nil, integers, strings, keywords and collections of those)", n.kind, Clip(n.String()))
+}
+
+// pairElle makes the histories of Elle's test suite well-formed, as Elle
+// reads them (it accepts them as they are):
+//
+//   - A client completion with no open invocation of its process (tests
+//     often give completions only) gets an invocation inserted just before
+//     it: same process, f and key, with the completion's value, except
+//     that the reads of a transaction (micro-ops [r k v]) carry nil, as an
+//     invocation does. The inserted op has Extra["synthetic"] = "invoke"
+//     and no time of its own. Counted in ReadInfo.SynthesizedInvokes.
+//   - An invocation while its process already has one open, or after its
+//     process ended info, is moved with its completion (completions are
+//     matched to the oldest open invocation of their process) to a new
+//     process id above every id of the file, as Jepsen does after a crash.
+//     The original process is kept in Extra["jepsen-process"]. Counted in
+//     ReadInfo.RemappedProcesses.
+//
+// A history of Jepsen itself is never changed: it keeps one operation in
+// flight per process.
+func (im *importer) pairElle(info *ReadInfo) {
+	next := Process(0)
+	for i := range im.ops {
+		if p := im.ops[i].Process; p >= next {
+			next = p + 1
+		}
+	}
+	type slot struct{ procs []Process } // open invocations, oldest first
+	open := make(map[Process]*slot)
+	crashed := make(map[Process]bool)
+	out := make([]Op, 0, len(im.ops))
+	var timed []bool
+	var index []int64
+	changed := false
+	for i := range im.ops {
+		op := im.ops[i]
+		if !op.IsClient() {
+			out, timed, index = append(out, op), append(timed, im.timed[i]), append(index, im.index[i])
+			continue
+		}
+		orig := op.Process
+		s := open[orig]
+		if s == nil {
+			s = &slot{}
+			open[orig] = s
+		}
+		if op.Type == Invoke {
+			if len(s.procs) > 0 || crashed[orig] {
+				op.Process = next
+				next++
+				setExtra(&op, "jepsen-process", orig.String())
+				info.RemappedProcesses++
+				changed = true
+			}
+			s.procs = append(s.procs, op.Process)
+		} else {
+			if len(s.procs) == 0 {
+				inv := Op{Type: Invoke, Process: orig, F: op.F, Key: op.Key, Value: invocationValue(op.F, op.Value), Time: op.Time}
+				if crashed[orig] {
+					inv.Process = next
+					next++
+					setExtra(&inv, "jepsen-process", orig.String())
+					info.RemappedProcesses++
+				}
+				setExtra(&inv, "synthetic", "invoke")
+				out, timed, index = append(out, inv), append(timed, false), append(index, -1)
+				info.SynthesizedInvokes++
+				changed = true
+				s.procs = append(s.procs, inv.Process)
+			}
+			op.Process = s.procs[0]
+			s.procs = s.procs[1:]
+			if op.Process != orig {
+				setExtra(&op, "jepsen-process", orig.String())
+			}
+			if op.Type == Info && op.Process == orig {
+				crashed[orig] = true
+			}
+		}
+		out, timed, index = append(out, op), append(timed, im.timed[i]), append(index, im.index[i])
+	}
+	if !changed {
+		return
+	}
+	for i := range out {
+		out[i].Index = i
+	}
+	im.ops, im.timed, im.index = out, timed, index
+}
+
+// invocationValue is the value of the invocation of a completion of f
+// with value v: v, except that the reads of a transaction carry nil.
+func invocationValue(f string, v Value) Value {
+	if f != "txn" {
+		return v
+	}
+	mops, ok := v.AsList()
+	if !ok {
+		return v
+	}
+	out := make([]Value, len(mops))
+	for n, m := range mops {
+		out[n] = m
+		if l, ok := m.AsList(); ok && len(l) == 3 {
+			if s, ok := l[0].AsString(); ok && s == "r" {
+				out[n] = List(l[0], l[1], Nil())
+			}
+		}
+	}
+	return List(out...)
 }

@@ -175,7 +175,6 @@ func TestEDNErrors(t *testing.T) {
 		{"overflow", "{:type :invoke, :process 0, :f :read, :value 99999999999999999999}", "does not fit in 64 bits"},
 		{"too deep", "{:type :invoke, :process 0, :f :read, :value " + deep + "}", "nested deeper than 64"},
 		{"value too deep", "{:type :invoke, :process 0, :f :read, :value " + strings.Repeat("[", 40) + strings.Repeat("]", 40) + "}", "value nested deeper than 32"},
-		{"invalid history", "{:type :ok, :process 0, :f :read}\n", "invalid edn history"},
 		{"bare keyword", ":foo", "expected an op map, got a keyword"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

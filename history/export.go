@@ -28,6 +28,10 @@ const NotSwapped = "not-swapped"
 // written as that form, anything else as a string; a key that is not a
 // plain name or that is one of the standard keys is written as a string.
 //
+// A transaction (f "txn") is written as Elle reads it: each micro-op
+// [f k v] as [:f k v], with f and a key that is a plain name as keywords
+// ([:append :x 1], [:r 7 [1 2]]).
+//
 // A CAS that chaoscheck recorded as an ok completion with value
 // [old new "not-swapped"] is written as Jepsen expects a failed compare:
 // :type :fail, :value [old new].
@@ -75,7 +79,11 @@ func appendEDNOp(b *strings.Builder, op *Op) {
 		writeEDNString(b, op.Key)
 	}
 	b.WriteString(", :value ")
-	writeEDNValue(b, value)
+	if op.F == "txn" {
+		writeEDNTxn(b, value)
+	} else {
+		writeEDNValue(b, value)
+	}
 	if op.Error != "" {
 		b.WriteString(", :error ")
 		writeEDNName(b, op.Error)
@@ -188,4 +196,44 @@ func writeEDNValue(b *strings.Builder, v Value) {
 	default:
 		b.WriteString("nil")
 	}
+}
+
+// writeEDNTxn writes the value of a transaction: micro-ops [f k v] with f,
+// and k when it is a plain name, as keywords; anything else as a value.
+func writeEDNTxn(b *strings.Builder, v Value) {
+	mops, ok := v.AsList()
+	if !ok {
+		writeEDNValue(b, v)
+		return
+	}
+	b.WriteByte('[')
+	for n, m := range mops {
+		if n > 0 {
+			b.WriteByte(' ')
+		}
+		l, ok := m.AsList()
+		f, fok := Value{}, false
+		if ok && len(l) == 3 {
+			f = l[0]
+			_, fok = f.AsString()
+		}
+		if !fok {
+			writeEDNValue(b, m)
+			continue
+		}
+		fs, _ := f.AsString()
+		b.WriteByte('[')
+		writeEDNName(b, fs)
+		b.WriteByte(' ')
+		if k, ok := l[1].AsString(); ok && isEDNName(k) {
+			b.WriteByte(':')
+			b.WriteString(k)
+		} else {
+			writeEDNValue(b, l[1])
+		}
+		b.WriteByte(' ')
+		writeEDNValue(b, l[2])
+		b.WriteByte(']')
+	}
+	b.WriteByte(']')
 }

@@ -270,7 +270,7 @@ func TestErrorsBoundQuotedInput(t *testing.T) {
 		{"edn type", "{:type :" + big + ", :f :read, :process 0}\n", FormatEDN},
 		{"edn number", "{:type :invoke, :f :read, :process 0, :value 1" + big + "}\n", FormatEDN},
 		{"edn value", "{:type :invoke, :f :read, :process 0, :value #{{:a \"" + big + "\"}}}\n", FormatEDN},
-		{"edn completion", "{:type :ok, :f :" + big + ", :process 0}\n", FormatEDN},
+		{"edn completion", "{:type :ok, :f :read, :process 0, :value {:a :" + big + "}}\n", FormatEDN},
 		{"jsonl type", `{"index":0,"time":0,"type":"` + big + `","process":0,"f":"read","value":null}` + "\n", FormatJSONL},
 		{"jsonl number", `{"index":0,"time":0,"type":"invoke","process":0,"f":"read","value":1` + strings.Repeat("0", 1<<20) + `}` + "\n", FormatJSONL},
 		{"undetected", big + "\n", FormatAuto},

@@ -65,11 +65,11 @@ func ReadJepsenLog(r io.Reader) (*History, ReadInfo, error) {
 			return nil, info, fmt.Errorf("history: jepsen log line %d: %w", lr.n, err)
 		}
 		if ok {
-			im.add(op, false)
+			im.add(op, false, -1)
 		}
 	}
 	lr.report(&info)
-	h := im.finish()
+	h := im.finish(&info)
 	if err := h.Validate(); err != nil {
 		return nil, info, fmt.Errorf("history: invalid jepsen log history: %w", err)
 	}

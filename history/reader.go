@@ -40,6 +40,13 @@ type ReadInfo struct {
 	FirstTimeRegression int `json:"first_time_regression,omitempty"`
 	// MaxTimeRegressionNS is the largest step back, in nanoseconds.
 	MaxTimeRegressionNS int64 `json:"max_time_regression_ns,omitempty"`
+	// SynthesizedInvokes counts the invocations an EDN import inserted
+	// before completions that had none (Elle's test histories give
+	// completions only); RemappedProcesses the invocations it moved to a
+	// new process because their process already had one in flight or had
+	// crashed. See ReadEDN.
+	SynthesizedInvokes int `json:"synthesized_invokes,omitempty"`
+	RemappedProcesses  int `json:"remapped_processes,omitempty"`
 }
 
 // Warnings renders the facts of i a person must be told, one line each,
@@ -51,6 +58,12 @@ func (i ReadInfo) Warnings() []string {
 	}
 	if i.TimeRegressions > 0 {
 		w = append(w, fmt.Sprintf("times go back at %d op(s), first at op %d, by up to %d ns (older Jepsen stamps times per worker): the file order was used as real-time order", i.TimeRegressions, i.FirstTimeRegression, i.MaxTimeRegressionNS))
+	}
+	if i.SynthesizedInvokes > 0 {
+		w = append(w, fmt.Sprintf("%d completion(s) had no invocation (as in Elle's tests): an invocation was inserted just before each", i.SynthesizedInvokes))
+	}
+	if i.RemappedProcesses > 0 {
+		w = append(w, fmt.Sprintf("%d invocation(s) came while their process had one in flight or had crashed: each was moved to a new process id (jepsen-process keeps the original)", i.RemappedProcesses))
 	}
 	return w
 }

@@ -159,6 +159,9 @@ func explain(kind string) explanation {
 	if e, ok := explanations[kind]; ok {
 		return e
 	}
+	if e, ok := elleExplain(kind); ok {
+		return e
+	}
 	return genericExplanation(kind)
 }
 

@@ -18,8 +18,10 @@ package reports
 
 import (
 	"bufio"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"io/fs"
 	"os"
@@ -334,6 +336,15 @@ type card struct {
 	Missing  []string
 	Reason   string
 	Unavail  *unavailView
+	// Drawings are the cycle drawings (SVG) of a transactional anomaly
+	// class, inlined as data URLs so that the report stays one file.
+	Drawings []drawingView
+}
+
+// drawingView is one inlined drawing.
+type drawingView struct {
+	Src   template.URL
+	Label string
 }
 
 // witnessView is the smallest witness of an anomaly class: its message
@@ -589,6 +600,22 @@ func anomalyCards(in Input, a *analysis, facts targetFacts) []card {
 				if !filepath.IsLocal(art) {
 					continue
 				}
+				if isCycleDrawing(art) {
+					if !strings.HasPrefix(filepath.Base(art), kind+"-") {
+						continue // another class's drawing
+					}
+					if in.Dir != "" {
+						if data, err := os.ReadFile(filepath.Join(in.Dir, art)); err == nil && len(c.Drawings) < 10 {
+							c.Drawings = append(c.Drawings, drawingView{
+								Src:   template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(data)),
+								Label: art,
+							})
+							continue
+						}
+						c.Missing = append(c.Missing, art)
+						continue
+					}
+				}
 				if in.Dir != "" {
 					if _, err := os.Stat(filepath.Join(in.Dir, art)); err != nil {
 						c.Missing = append(c.Missing, art)
@@ -605,6 +632,12 @@ func anomalyCards(in Input, a *analysis, facts targetFacts) []card {
 		cards = append(cards, c)
 	}
 	return cards
+}
+
+// isCycleDrawing reports whether an artifact is a cycle drawing of the
+// transactional checkers (elle/<kind>-<n>.svg).
+func isCycleDrawing(art string) bool {
+	return strings.HasPrefix(filepath.ToSlash(art), "elle/") && strings.HasSuffix(art, ".svg")
 }
 
 func checkName(c *rundir.Check) string {

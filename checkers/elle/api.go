@@ -44,4 +44,9 @@ type Options struct {
 	// OutDir, when not empty, is where the checker may write artifacts
 	// (cycle drawings).
 	OutDir string
+	// CycleSearchSteps bounds the cycle search in one strongly connected
+	// component, in edge visits (0: DefaultCycleSearchSteps). Elle bounds
+	// it by time instead (:cycle-search-timeout, 1 s); running out
+	// reports cycle-search-timeout.
+	CycleSearchSteps int64
 }

@@ -25,6 +25,7 @@ func newCheckCmd() *cobra.Command {
 		format, model, out string
 		checkerNames       []string
 		timeLimit          time.Duration
+		txn                txnFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "check FILE",
@@ -35,7 +36,14 @@ linearizability model is chosen from the history's operations. Prints a
 verdict table and writes results.json (and porcupine's visualization of a
 non-linearizable key) next to the file, or into --out. What the reader
 noticed (a cut last line, times that go back) is printed on stderr and kept
-in results.json's "input".`,
+in results.json's "input".
+
+A transactional history (operations with f txn whose values are micro-ops
+[append k v] / [r k list], or [w k v] / [r k v]) is recognised by its
+micro-ops and judged by Elle's list-append or rw-register checker, with
+Elle's options: --consistency-models (default strict-serializable),
+--anomalies, and for rw-register --linearizable-keys, --sequential-keys and
+--wfr-keys. Those flags are refused on other histories.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := history.ParseFormat(format)
@@ -48,18 +56,23 @@ in results.json's "input".`,
 					return badInput(err)
 				}
 			}
-			cs, err := buildCheckers(checkerNames, m, timeLimit, out, args[0])
+			h, info, err := history.Load(args[0], f)
 			if err != nil {
 				return badInput(err)
+			}
+			cs, err := txn.checkers(cmd.Flags(), h, outDirFor(out, args[0]))
+			if err != nil {
+				return badInput(err)
+			}
+			if cs == nil {
+				if cs, err = buildCheckers(checkerNames, m, timeLimit, out, args[0]); err != nil {
+					return badInput(err)
+				}
 			}
 			if err := linearizableFlags(cmd.Flags(), cs); err != nil {
 				return badInput(err)
 			}
 			lin := linearizableOf(cs)
-			h, info, err := history.Load(args[0], f)
-			if err != nil {
-				return badInput(err)
-			}
 			input := &rundir.Input{Read: info, Warnings: info.Warnings()}
 			for _, w := range input.Warnings {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: %s\n", args[0], w)
@@ -113,6 +126,7 @@ in results.json's "input".`,
 	fl.StringSliceVar(&checkerNames, "checker", []string{"linearizable"}, "checkers: linearizable, set, counter, session, lost-update")
 	fl.StringVar(&out, "out", "", "directory for results.json (default: beside FILE)")
 	fl.DurationVar(&timeLimit, "time-limit", 0, "bound on the linearizability search (0: none); past it the verdict is unknown")
+	txn.register(fl)
 	return cmd
 }
 

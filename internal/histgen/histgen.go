@@ -116,6 +116,7 @@ type simOp struct {
 	applied  bool // the effect happened
 	swapped  bool // cas
 	read     history.Value
+	tx       *txnState // ListAppend's transaction
 }
 
 // register is a simulated atomic register.

@@ -1,0 +1,48 @@
+package histgen
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/chaoscheck/chaoscheck/checkers"
+	"github.com/chaoscheck/chaoscheck/checkers/elle"
+	"github.com/chaoscheck/chaoscheck/history"
+)
+
+// The generated history is well-formed, seeded, has the shape asked for,
+// and is strict serializable: Elle's checker says valid.
+func TestListAppend(t *testing.T) {
+	cfg := TxnConfig{Txns: 5000, Processes: 20, InfoFraction: 0.01}
+	h, err := ListAppend(rand.New(rand.NewPCG(1, 2)), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := ListAppend(rand.New(rand.NewPCG(1, 2)), cfg)
+	if len(h2.Ops) != len(h.Ops) || !h2.Ops[len(h.Ops)-1].Value.Equal(h.Ops[len(h.Ops)-1].Value) {
+		t.Fatal("same seed, different history")
+	}
+	infos := 0
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		if op.Type == history.Info {
+			infos++
+		}
+		if l, _ := op.Value.AsList(); len(l) != 4 {
+			t.Fatalf("op %v: %d micro-ops", op, len(l))
+		}
+	}
+	if h.ClientOps() != 5000 || infos < 20 || infos > 100 {
+		t.Fatalf("%d txns, %d info", h.ClientOps(), infos)
+	}
+	if w, ok := elle.IsTransactional(h); !ok || w != elle.ListAppend {
+		t.Fatalf("recognised as %q %v", w, ok)
+	}
+	r := elle.New(elle.Options{Workload: elle.ListAppend}).Check(context.Background(), h)
+	if r.Verdict != checkers.Valid || r.Counts["edges"] < 5000 {
+		t.Fatalf("%s %v %s %v", r.Verdict, r.AnomalyCounts, r.Reason, r.Counts)
+	}
+}
