@@ -17,7 +17,8 @@ var workloadFlags = []struct {
 	flag      string
 	workloads []string
 }{
-	{"keys", []string{"register", "set", "counter", "lost-update", "hotkey"}},
+	{"keys", []string{"register", "set", "counter", "lost-update", "hotkey", "list-append", "rw-register"}},
+	{"isolation", []string{"lost-update", "list-append", "rw-register"}},
 	{"cas", []string{"register"}},
 	{"counter", []string{"counter"}},
 	{"hot-fraction", []string{"hotkey"}},
