@@ -71,6 +71,10 @@ type record struct {
 	set    map[int64]struct{}
 	shards map[string]shard
 	lset   lwwSet
+	// list is a list-append list stored as ONE value, whole, in append
+	// order (not sorted), under last-write-wins like lset: an append
+	// reads the list and writes it back one longer.
+	list lwwSet
 }
 
 // lwwSet is a whole set under last-write-wins. Its elements are never
@@ -108,6 +112,10 @@ func (r *record) merge(src *record) bool {
 		r.lset = src.lset
 		changed = true
 	}
+	if src.list.newer(r.list) {
+		r.list = src.list
+		changed = true
+	}
 	for e := range src.set {
 		if _, ok := r.set[e]; !ok {
 			if r.set == nil {
@@ -132,7 +140,7 @@ func (r *record) merge(src *record) bool {
 // covers reports whether merging src into r would change nothing: r is at
 // least as new as src.
 func (r *record) covers(src *record) bool {
-	if src.reg.newer(r.reg) || src.lset.newer(r.lset) {
+	if src.reg.newer(r.reg) || src.lset.newer(r.lset) || src.list.newer(r.list) {
 		return false
 	}
 	for e := range src.set {
@@ -153,7 +161,7 @@ func (r *record) clone() *record {
 	if r == nil {
 		return &record{}
 	}
-	return &record{reg: r.reg, set: maps.Clone(r.set), shards: maps.Clone(r.shards), lset: r.lset}
+	return &record{reg: r.reg, set: maps.Clone(r.set), shards: maps.Clone(r.shards), lset: r.lset, list: r.list}
 }
 
 // elements returns the set's elements in ascending order.

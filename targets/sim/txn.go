@@ -1,0 +1,125 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/chaoscheck/chaoscheck/workloads"
+)
+
+var _ workloads.TxnClient = (*Client)(nil)
+
+// txnKey is where a transaction key lives in the key space: lists and
+// registers apart, and apart from the single-key workloads' keys.
+func txnKey(kind workloads.TxnKind, k int64) string {
+	if kind == workloads.Registers {
+		return fmt.Sprintf("txn-register:%d", k)
+	}
+	return fmt.Sprintf("txn-list:%d", k)
+}
+
+// Txn runs ops on one coordinator, one after the other, each exactly as a
+// single operation runs, with NO isolation and no atomicity, as a Dynamo
+// store runs a "transaction": a read is a read at R, a register write a
+// write at W, an append reads the list at R and writes it back, one
+// longer, at W (the list is one last-write-wins value). Other clients'
+// micro-ops interleave freely between them, so reads mix versions (read
+// skew, G-single), concurrent read-then-write transactions both commit
+// (write skew, G2), and concurrent appends to a key lose one another.
+// A transaction reads its own writes as far as the replicas it reads
+// from have them (the coordinator applies its writes locally first).
+//
+// Errors: an error before any write was sent that proves nothing was
+// written is Definite (fail); any error after a write was sent leaves
+// the transaction partly applied, so it is unknown (info).
+func (cl *Client) Txn(ctx context.Context, kind workloads.TxnKind, ops []workloads.MicroOp) error {
+	// Each micro-op takes up to two coordinator steps (an append reads
+	// then writes), each up to RequestTimeout.
+	d := time.Duration(2*len(ops)+1)*cl.c.cfg.RequestTimeout + 2*cl.c.cfg.NetworkLatency
+	_, err := cl.callFor(ctx, "txn", d, func(co coordinator) result {
+		return result{err: co.txn(kind, ops)}
+	})
+	return err
+}
+
+// txn runs ops on the coordinator; see Client.Txn.
+func (co coordinator) txn(kind workloads.TxnKind, ops []workloads.MicroOp) error {
+	// wrote: an earlier micro-op's write was sent (a write that failed
+	// Definite sent nothing; one that failed otherwise is returned as is,
+	// unknown).
+	wrote := false
+	// fail keeps a Definite error Definite only while nothing was sent.
+	fail := func(i int, err error) error {
+		err = fmt.Errorf("txn micro-op %d (%s %d): %w", i, ops[i].F, ops[i].Key, err)
+		if wrote {
+			return fmt.Errorf("%w (earlier writes of the transaction may have been applied)", unwrapDefinite(err))
+		}
+		return err
+	}
+	for i := range ops {
+		op := &ops[i]
+		key := txnKey(kind, op.Key)
+		switch {
+		case op.F == "r":
+			rec, err := co.read("txn read", key)
+			if err != nil {
+				return fail(i, err)
+			}
+			if kind == workloads.Registers {
+				op.Read, op.Found = []int64{rec.reg.value}, rec.reg.ok
+			} else {
+				op.Read, op.Found = slices.Clone(rec.list.elems), rec.list.ok
+			}
+		case op.F == "w" && kind == workloads.Registers:
+			if err := co.write("txn write", key, registerWrite(op.Value)); err != nil {
+				return fail(i, err)
+			}
+			wrote = true
+		case op.F == "append" && kind == workloads.Lists:
+			rec, err := co.read("txn append", key)
+			if err != nil {
+				return fail(i, err)
+			}
+			list := append(slices.Clone(rec.list.elems), op.Value)
+			if err := co.write("txn append", key, func(_ *record, now int64) *record {
+				return &record{list: lwwSet{ts: now, elems: list, ok: true}}
+			}); err != nil {
+				return fail(i, err)
+			}
+			wrote = true
+		default:
+			return workloads.Definite(fmt.Errorf("sim: txn: micro-op %q on %s", op.F, kind))
+		}
+	}
+	return nil
+}
+
+// unwrapDefinite strips the Definite mark from err (an error that was
+// Definite for one step says nothing of the steps before it); errors.Is
+// still finds what it wraps.
+func unwrapDefinite(err error) error {
+	if !workloads.IsDefinite(err) {
+		return err
+	}
+	return indefinite{err}
+}
+
+// indefinite hides a Definite mark: its Unwrap skips it.
+type indefinite struct{ err error }
+
+func (e indefinite) Error() string { return e.err.Error() }
+func (e indefinite) Unwrap() error {
+	// Walk past the Definite wrapper to what it wraps.
+	type unwrapper interface{ Unwrap() error }
+	inner := e.err
+	for inner != nil && workloads.IsDefinite(inner) {
+		u, ok := inner.(unwrapper)
+		if !ok {
+			return nil
+		}
+		inner = u.Unwrap()
+	}
+	return inner
+}
