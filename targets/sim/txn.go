@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/workloads"
@@ -23,11 +22,13 @@ func txnKey(kind workloads.TxnKind, k int64) string {
 // Txn runs ops on one coordinator, one after the other, each exactly as a
 // single operation runs, with NO isolation and no atomicity, as a Dynamo
 // store runs a "transaction": a read is a read at R, a register write a
-// write at W, an append reads the list at R and writes it back, one
-// longer, at W (the list is one last-write-wins value). Other clients'
-// micro-ops interleave freely between them, so reads mix versions (read
-// skew, G-single), concurrent read-then-write transactions both commit
-// (write skew, G2), and concurrent appends to a key lose one another.
+// write at W (last write wins), an append one write at W of a cell
+// stamped with the coordinator's clock (a list is its cells in timestamp
+// order, as a Cassandra list). Other clients' micro-ops interleave freely
+// between them, so reads mix versions (read skew, G-single), concurrent
+// read-then-write transactions both commit (write skew, G2), and reads
+// of replicas that missed a write see lists that are not prefixes of
+// later ones.
 // A transaction reads its own writes as far as the replicas it reads
 // from have them (the coordinator applies its writes locally first).
 //
@@ -70,7 +71,8 @@ func (co coordinator) txn(kind workloads.TxnKind, ops []workloads.MicroOp) error
 			if kind == workloads.Registers {
 				op.Read, op.Found = []int64{rec.reg.value}, rec.reg.ok
 			} else {
-				op.Read, op.Found = slices.Clone(rec.list.elems), rec.list.ok
+				op.Read = rec.listElems()
+				op.Found = op.Read != nil
 			}
 		case op.F == "w" && kind == workloads.Registers:
 			if err := co.write("txn write", key, registerWrite(op.Value)); err != nil {
@@ -78,13 +80,9 @@ func (co coordinator) txn(kind workloads.TxnKind, ops []workloads.MicroOp) error
 			}
 			wrote = true
 		case op.F == "append" && kind == workloads.Lists:
-			rec, err := co.read("txn append", key)
-			if err != nil {
-				return fail(i, err)
-			}
-			list := append(slices.Clone(rec.list.elems), op.Value)
+			v := op.Value
 			if err := co.write("txn append", key, func(_ *record, now int64) *record {
-				return &record{list: lwwSet{ts: now, elems: list, ok: true}}
+				return &record{list: map[listCell]struct{}{{ts: now, value: v}: {}}}
 			}); err != nil {
 				return fail(i, err)
 			}
