@@ -94,6 +94,7 @@ func TestFlagsThatDoNotApplyRefused(t *testing.T) {
 		{[]string{"--target", "postgres", "--cl", "QUORUM"}, []string{"--cl", "sim", "cassandra"}},
 		{[]string{"--target", "postgres", "--redis-mode", "replication"}, []string{"--redis-mode", "redis"}},
 		{[]string{"--target", "sim", "--isolation", "serializable"}, []string{"--isolation", "postgres"}},
+		{[]string{"--target", "postgres", "--isolation", "serializable", "--workload", "register"}, []string{"--isolation applies to --workload lost-update|list-append|rw-register", "not register"}},
 		{[]string{"--target", "cassandra", "--r", "2"}, []string{"--r", "sim"}},
 		{[]string{"--target", "redis", "--etcd-read", "serializable"}, []string{"--etcd-read", "etcd"}},
 		{[]string{"--nemesis", "none,partition"}, []string{"none"}},
