@@ -3,6 +3,7 @@ package workloads
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -121,5 +122,17 @@ func TestTxnWorkloads(t *testing.T) {
 		if c := wk.Do(context.Background(), wk.Next(rng)); c.Type != history.Info {
 			t.Errorf("unknown error: %v, want info", c.Type)
 		}
+	}
+}
+
+// Indefinite drops the Definite mark and keeps what the error wraps.
+func TestIndefinite(t *testing.T) {
+	base := errors.New("unavailable")
+	err := Indefinite(fmt.Errorf("step 2: %w", Definite(fmt.Errorf("read: %w", base))))
+	if IsDefinite(err) || !errors.Is(err, base) || err.Error() != "step 2: read: unavailable" {
+		t.Fatalf("Indefinite = %q (definite %v, is base %v)", err, IsDefinite(err), errors.Is(err, base))
+	}
+	if Indefinite(nil) != nil || Indefinite(base) != base {
+		t.Fatal("Indefinite changed an error without a mark")
 	}
 }

@@ -55,7 +55,7 @@ func (co coordinator) txn(kind workloads.TxnKind, ops []workloads.MicroOp) error
 	fail := func(i int, err error) error {
 		err = fmt.Errorf("txn micro-op %d (%s %d): %w", i, ops[i].F, ops[i].Key, err)
 		if wrote {
-			return fmt.Errorf("%w (earlier writes of the transaction may have been applied)", unwrapDefinite(err))
+			return fmt.Errorf("%w (earlier writes of the transaction may have been applied)", workloads.Indefinite(err))
 		}
 		return err
 	}
@@ -92,32 +92,4 @@ func (co coordinator) txn(kind workloads.TxnKind, ops []workloads.MicroOp) error
 		}
 	}
 	return nil
-}
-
-// unwrapDefinite strips the Definite mark from err (an error that was
-// Definite for one step says nothing of the steps before it); errors.Is
-// still finds what it wraps.
-func unwrapDefinite(err error) error {
-	if !workloads.IsDefinite(err) {
-		return err
-	}
-	return indefinite{err}
-}
-
-// indefinite hides a Definite mark: its Unwrap skips it.
-type indefinite struct{ err error }
-
-func (e indefinite) Error() string { return e.err.Error() }
-func (e indefinite) Unwrap() error {
-	// Walk past the Definite wrapper to what it wraps.
-	type unwrapper interface{ Unwrap() error }
-	inner := e.err
-	for inner != nil && workloads.IsDefinite(inner) {
-		u, ok := inner.(unwrapper)
-		if !ok {
-			return nil
-		}
-		inner = u.Unwrap()
-	}
-	return inner
 }
