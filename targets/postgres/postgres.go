@@ -81,6 +81,10 @@ func New(cfg Config) (*Target, error) {
 // Name returns "postgres".
 func (t *Target) Name() string { return "postgres" }
 
+// Transactions: the client runs list-append and rw-register at
+// Config.Isolation (targets.Transactional).
+func (t *Target) Transactions() error { return nil }
+
 // KeepData makes later deployments keep their state directory after
 // Close (targets.DataKeeper).
 func (t *Target) KeepData() { t.cfg.KeepData = true }
