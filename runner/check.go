@@ -19,6 +19,9 @@ type Group struct {
 	Workload  string
 	KeyPrefix string
 	Checkers  []checkers.Checker
+	// Owns, when not nil, picks the group's client operations instead of
+	// KeyPrefix (workloads.OpOwner: transactions carry no key).
+	Owns func(*history.Op) bool
 	// Ops, when known, is the number of ops of the group (its client ops
 	// and the nemesis events) in the history file: CheckFile allocates its
 	// sub-history at that size. 0: unknown.
@@ -30,6 +33,9 @@ func Groups(ws []workloads.Workload, o workloads.CheckOptions) []Group {
 	out := make([]Group, len(ws))
 	for i, w := range ws {
 		out[i] = Group{Workload: w.Name(), KeyPrefix: workloads.KeyPrefix(w.Name()), Checkers: w.Checkers(o)}
+		if ow, ok := w.(workloads.OpOwner); ok {
+			out[i].KeyPrefix, out[i].Owns = "", ow.Owns
+		}
 	}
 	return out
 }
@@ -43,7 +49,7 @@ func Groups(ws []workloads.Workload, o workloads.CheckOptions) []Group {
 func Check(ctx context.Context, h *history.History, groups []Group) []rundir.Check {
 	var out []rundir.Check
 	for _, g := range groups {
-		sub, orig := filter(h, g.KeyPrefix)
+		sub, orig := filter(h, g.keep())
 		out = checkGroup(ctx, out, g, sub, orig)
 	}
 	return out
@@ -58,11 +64,7 @@ func Check(ctx context.Context, h *history.History, groups []Group) []rundir.Che
 func CheckFile(ctx context.Context, path string, groups []Group) ([]rundir.Check, error) {
 	var out []rundir.Check
 	for _, g := range groups {
-		var keep func(*history.Op) bool
-		if g.KeyPrefix != "" {
-			prefix := g.KeyPrefix
-			keep = func(op *history.Op) bool { return !op.IsClient() || strings.HasPrefix(op.Key, prefix) }
-		}
+		keep := g.keep()
 		sub, orig, _, err := history.LoadJSONL(path, history.LoadOptions{Keep: keep, SizeHint: g.Ops})
 		if errors.Is(err, history.ErrEmptyHistory) {
 			sub, orig, err = &history.History{}, nil, nil // nothing recorded: the checkers say unknown
@@ -112,17 +114,31 @@ func identity(n int) []int {
 	return orig
 }
 
-// filter returns the client ops with the key prefix plus nemesis events,
-// re-indexed, and the original index of each.
-func filter(h *history.History, prefix string) (*history.History, []int) {
-	if prefix == "" {
+// keep is the group's filter: the nemesis events and the client ops it
+// owns (Owns, else KeyPrefix); nil keeps everything.
+func (g Group) keep() func(*history.Op) bool {
+	switch {
+	case g.Owns != nil:
+		owns := g.Owns
+		return func(op *history.Op) bool { return !op.IsClient() || owns(op) }
+	case g.KeyPrefix != "":
+		prefix := g.KeyPrefix
+		return func(op *history.Op) bool { return !op.IsClient() || strings.HasPrefix(op.Key, prefix) }
+	}
+	return nil
+}
+
+// filter returns the ops keep keeps (all when nil), re-indexed, and the
+// original index of each.
+func filter(h *history.History, keep func(*history.Op) bool) (*history.History, []int) {
+	if keep == nil {
 		return h, identity(len(h.Ops))
 	}
 	sub := &history.History{}
 	var orig []int
 	for i := range h.Ops {
 		op := h.Ops[i]
-		if op.IsClient() && !strings.HasPrefix(op.Key, prefix) {
+		if !keep(&op) {
 			continue
 		}
 		orig = append(orig, op.Index)

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,11 +122,18 @@ func (c *Config) Validate() error {
 		return err
 	}
 	seen := map[string]bool{}
+	var owners []string
 	for _, w := range c.Workloads {
 		if seen[w.Name()] {
 			return fmt.Errorf("workload %s given twice", w.Name())
 		}
 		seen[w.Name()] = true
+		if _, ok := w.(workloads.OpOwner); ok {
+			owners = append(owners, w.Name())
+		}
+	}
+	if len(owners) > 1 {
+		return fmt.Errorf("workloads %s all record transactions (f txn, no key of their own): run one of them per test", strings.Join(owners, " and "))
 	}
 	return checkPlan(c)
 }

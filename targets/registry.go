@@ -1,6 +1,7 @@
 package targets
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/isolation"
 )
 
 // Registration is a target's row in the registry: its name and its flag
@@ -32,6 +34,12 @@ type Registration struct {
 	// refuses contradictions and impossible values with an error naming
 	// the flags.
 	Flags func(fs *pflag.FlagSet) Constructor
+	// Isolation, when not nil, runs the Hermitage isolation probes
+	// (package isolation) at each of levels on a server of this target
+	// deployed on c's runtime, removes it, and returns the table and the
+	// database's name and version (chaoscheck isolation). Nil: the
+	// target has no probes, and the command refuses it.
+	Isolation func(ctx context.Context, c Common, levels []isolation.Level) (isolation.Table, string, error)
 }
 
 // Constructor builds the configured target from its parsed flag group.

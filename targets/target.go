@@ -80,3 +80,11 @@ type DataKeeper interface {
 type KeptData interface {
 	KeptData() string
 }
+
+// Transactional is implemented by targets that say, before anything is
+// deployed, whether their clients run the transaction workloads
+// (list-append, rw-register: workloads.TxnClient): nil, or why not. The
+// runner refuses a transaction workload on a target that says no.
+type Transactional interface {
+	Transactions() error
+}

@@ -87,3 +87,31 @@ func IsDefinite(err error) bool {
 	var d errDefinite
 	return errors.As(err, &d)
 }
+
+// Indefinite wraps err to drop a Definite mark it carries, for an error
+// that proved no effect of one step of an operation whose earlier steps
+// may have taken effect (a transaction with no atomicity). errors.Is and
+// errors.As still find what err wraps, except the mark.
+func Indefinite(err error) error {
+	if err == nil || !IsDefinite(err) {
+		return err
+	}
+	return indefinite{err}
+}
+
+// indefinite hides the Definite marks of err: it unwraps to the error
+// under the outermost mark, and again while that error holds one.
+type indefinite struct{ err error }
+
+func (e indefinite) Error() string { return e.err.Error() }
+
+func (e indefinite) Unwrap() error {
+	inner := e.err
+	for inner != nil && IsDefinite(inner) {
+		var d errDefinite
+		if errors.As(inner, &d) {
+			inner = d.err
+		}
+	}
+	return inner
+}

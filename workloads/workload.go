@@ -114,6 +114,8 @@ var constructors = map[string]func(Options) Workload{
 	"ryw":         func(o Options) Workload { return newRYW(o) },
 	"lost-update": func(o Options) Workload { return newLostUpdate(o) },
 	"hotkey":      func(o Options) Workload { return newHotKey(o) },
+	"list-append": func(o Options) Workload { return newTxn("list-append", Lists, o) },
+	"rw-register": func(o Options) Workload { return newTxn("rw-register", Registers, o) },
 }
 
 // New returns the named workload. Its keys are prefixed with its name, so

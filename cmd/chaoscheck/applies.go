@@ -17,11 +17,33 @@ var workloadFlags = []struct {
 	flag      string
 	workloads []string
 }{
-	{"keys", []string{"register", "set", "counter", "lost-update", "hotkey"}},
+	{"keys", []string{"register", "set", "counter", "lost-update", "hotkey", "list-append", "rw-register"}},
 	{"cas", []string{"register"}},
 	{"counter", []string{"counter"}},
 	{"hot-fraction", []string{"hotkey"}},
 	{"salt", []string{"hotkey"}},
+}
+
+// targetWorkloadFlags are target flags that also need one of the
+// workloads that read them: they are checked once the target accepted
+// the flag (checkTargetApplies), so that a flag of another target is
+// refused for the target first.
+var targetWorkloadFlags = []struct {
+	flag      string
+	workloads []string
+}{
+	{"isolation", []string{"lost-update", "list-append", "rw-register"}},
+}
+
+// checkTargetApplies refuses target flags given on fs that no chosen
+// workload reads.
+func checkTargetApplies(fs *pflag.FlagSet, chosen []string) error {
+	for _, wf := range targetWorkloadFlags {
+		if fs.Changed(wf.flag) && !slices.ContainsFunc(chosen, func(w string) bool { return slices.Contains(wf.workloads, strings.TrimSpace(w)) }) {
+			return fmt.Errorf("--%s applies to --workload %s (transactions), not %s", wf.flag, strings.Join(wf.workloads, "|"), strings.Join(chosen, ","))
+		}
+	}
+	return nil
 }
 
 // nodeFaultNames are the --nemesis kinds that --nemesis-nodes selects

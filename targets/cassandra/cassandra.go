@@ -95,6 +95,14 @@ func New(cfg Config) (*Target, error) {
 // Name returns "cassandra".
 func (t *Target) Name() string { return "cassandra" }
 
+// Transactions refuses the transaction workloads: a logged batch is
+// atomic but not isolated (its reads are separate statements) and a
+// lightweight transaction is confined to one partition, so Cassandra has
+// no multi-key transaction to run them with (targets.Transactional).
+func (t *Target) Transactions() error {
+	return errors.New("cassandra runs no multi-key transactions: logged batches are atomic but not isolated, and lightweight transactions (Paxos) cover one partition only; list-append and rw-register run on postgres, redis and sim")
+}
+
 // KeepData makes later deployments keep their state directory after
 // Close (targets.DataKeeper).
 func (t *Target) KeepData() { t.cfg.KeepData = true }

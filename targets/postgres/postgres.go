@@ -48,10 +48,14 @@ import (
 )
 
 // schema is created on the first primary: registers and counters live in
-// kv, sets in sets.
+// kv, sets in sets, the lists of list-append transactions in txn_lists
+// (one array per key, appended in place), the registers of rw-register
+// transactions in txn_registers.
 var schema = []string{
 	"CREATE TABLE kv (key text PRIMARY KEY, value bigint NOT NULL)",
 	"CREATE TABLE sets (key text NOT NULL, elem bigint NOT NULL, PRIMARY KEY (key, elem))",
+	"CREATE TABLE txn_lists (key bigint PRIMARY KEY, vals bigint[] NOT NULL)",
+	"CREATE TABLE txn_registers (key bigint PRIMARY KEY, value bigint NOT NULL)",
 }
 
 // Target is a configured PostgreSQL cluster; it implements targets.Target.
@@ -76,6 +80,10 @@ func New(cfg Config) (*Target, error) {
 
 // Name returns "postgres".
 func (t *Target) Name() string { return "postgres" }
+
+// Transactions: the client runs list-append and rw-register at
+// Config.Isolation (targets.Transactional).
+func (t *Target) Transactions() error { return nil }
 
 // KeepData makes later deployments keep their state directory after
 // Close (targets.DataKeeper).
@@ -266,7 +274,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		{Name: "nodes", Value: fmt.Sprintf("%d (%s), streaming replication", len(nodes), strings.Join(nodes, " "))},
 		{Name: "primary", Value: d.cl.Primary()},
 		{Name: "replication", Value: sync},
-		{Name: "isolation", Value: fmt.Sprintf("%s for read-modify-write transactions (BEGIN ISOLATION LEVEL %s); single statements at read committed", d.cfg.Isolation, d.cfg.Isolation.SQL())},
+		{Name: "isolation", Value: fmt.Sprintf("%s for read-modify-write and list-append/rw-register transactions (BEGIN ISOLATION LEVEL %s, on the primary); single statements at read committed", d.cfg.Isolation, d.cfg.Isolation.SQL())},
 		{Name: "read from", Value: d.cfg.ReadFrom.String()},
 		{Name: "writes to", Value: "the current primary"},
 		{Name: "fsync", Value: d.fsync},

@@ -65,6 +65,10 @@ wal_receiver_status_interval = 1s
 wal_retrieve_retry_interval = 1s
 log_line_prefix = '%m [%p] %a '
 log_min_messages = warning
+# Transactions that lock rows in different orders deadlock; find them in
+# 100 ms rather than the default 1 s, which stalls every waiter behind
+# them for that long (read committed list-append).
+deadlock_timeout = 100ms
 `
 
 // layout names the per-node paths under the state dir.

@@ -72,6 +72,10 @@ func New(cfg Config) (*Target, error) {
 // Name returns "redis".
 func (t *Target) Name() string { return "redis" }
 
+// Transactions: the client runs list-append and rw-register as Lua
+// scripts (targets.Transactional).
+func (t *Target) Transactions() error { return nil }
+
 // KeepData makes later deployments keep their state directory after
 // Close (targets.DataKeeper).
 func (t *Target) KeepData() { t.cfg.KeepData = true }

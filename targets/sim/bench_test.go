@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
 // BenchmarkQuorumWriteRead measures raw throughput: each iteration is a
@@ -61,6 +63,59 @@ func BenchmarkQuorumWriteRead(b *testing.B) {
 			if n := failures.Load(); n > 0 {
 				b.Errorf("%d operations failed", n)
 			}
+		})
+	}
+}
+
+// BenchmarkTxn measures list-append transactions of 4 micro-ops (2 reads,
+// 2 appends) at QUORUM from parallel clients, with no network latency
+// (the cost of the machinery) and the default 1 ms.
+func BenchmarkTxn(b *testing.B) {
+	for _, lat := range []time.Duration{-1, time.Millisecond} {
+		name := "no-latency"
+		if lat > 0 {
+			name = "latency=" + lat.String()
+		}
+		b.Run(name, func(b *testing.B) {
+			tgt, err := New(Config{NetworkLatency: lat, ReadCL: Quorum, WriteCL: Quorum})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			dep, err := tgt.Deploy(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				if err := dep.Close(ctx); err != nil {
+					b.Error(err)
+				}
+			}()
+			var nextProcess, failures atomic.Int64
+			b.SetParallelism(8)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				p := int64(nextProcess.Add(1))
+				c, err := dep.NewClient(ctx, int(p))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				cl := c.(*Client)
+				for i := int64(0); pb.Next(); i++ {
+					k := p*1000 + i%8
+					ops := []workloads.MicroOp{{F: "r", Key: k}, {F: "append", Key: k, Value: i}, {F: "append", Key: k + 1, Value: i}, {F: "r", Key: k + 1}}
+					if err := cl.Txn(ctx, workloads.Lists, ops); err != nil {
+						failures.Add(1)
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "txns/s")
+			// On a loaded machine some time out (RequestTimeout): they
+			// are counted, not hidden.
+			b.ReportMetric(float64(failures.Load()), "failed")
 		})
 	}
 }

@@ -74,6 +74,11 @@ func (cl *Client) coordinatorFor() (*node, error) {
 // call sends a request to the coordinator, which runs op, and waits for
 // the answer, at most as long as ctx allows and the client timeout.
 func (cl *Client) call(ctx context.Context, op string, run func(co coordinator) result) (result, error) {
+	return cl.callFor(ctx, op, cl.c.cfg.clientTimeout(), run)
+}
+
+// callFor is call with the client timeout d.
+func (cl *Client) callFor(ctx context.Context, op string, d time.Duration, run func(co coordinator) result) (result, error) {
 	if err := ctx.Err(); err != nil {
 		return result{}, workloads.Definite(err)
 	}
@@ -104,7 +109,6 @@ func (cl *Client) call(ctx context.Context, op string, run func(co coordinator) 
 		})
 	})
 
-	d := cl.c.cfg.clientTimeout()
 	timeout := time.NewTimer(d)
 	defer timeout.Stop()
 	select {

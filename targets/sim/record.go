@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 )
@@ -71,6 +72,35 @@ type record struct {
 	set    map[int64]struct{}
 	shards map[string]shard
 	lset   lwwSet
+	// list is a list-append list as Cassandra stores a list collection:
+	// each append is one cell, named by the coordinator's timestamp;
+	// replicas merge cells by union, and the list is its cells in
+	// timestamp order. Appends commute (none is lost once it reached a
+	// replica), but an append stamped by a clock that is behind lands in
+	// the middle of the list, not at its end.
+	list map[listCell]struct{}
+}
+
+// listCell is one appended element and its timestamp.
+type listCell struct{ ts, value int64 }
+
+// listElems returns the list: its cells in timestamp order (ties by
+// value), nil when nothing was appended.
+func (r *record) listElems() []int64 {
+	if len(r.list) == 0 {
+		return nil
+	}
+	cells := slices.SortedFunc(maps.Keys(r.list), func(a, b listCell) int {
+		if a.ts != b.ts {
+			return cmp.Compare(a.ts, b.ts)
+		}
+		return cmp.Compare(a.value, b.value)
+	})
+	out := make([]int64, len(cells))
+	for i, c := range cells {
+		out[i] = c.value
+	}
+	return out
 }
 
 // lwwSet is a whole set under last-write-wins. Its elements are never
@@ -108,6 +138,15 @@ func (r *record) merge(src *record) bool {
 		r.lset = src.lset
 		changed = true
 	}
+	for c := range src.list {
+		if _, ok := r.list[c]; !ok {
+			if r.list == nil {
+				r.list = make(map[listCell]struct{})
+			}
+			r.list[c] = struct{}{}
+			changed = true
+		}
+	}
 	for e := range src.set {
 		if _, ok := r.set[e]; !ok {
 			if r.set == nil {
@@ -135,6 +174,11 @@ func (r *record) covers(src *record) bool {
 	if src.reg.newer(r.reg) || src.lset.newer(r.lset) {
 		return false
 	}
+	for c := range src.list {
+		if _, ok := r.list[c]; !ok {
+			return false
+		}
+	}
 	for e := range src.set {
 		if _, ok := r.set[e]; !ok {
 			return false
@@ -153,7 +197,7 @@ func (r *record) clone() *record {
 	if r == nil {
 		return &record{}
 	}
-	return &record{reg: r.reg, set: maps.Clone(r.set), shards: maps.Clone(r.shards), lset: r.lset}
+	return &record{reg: r.reg, set: maps.Clone(r.set), shards: maps.Clone(r.shards), lset: r.lset, list: maps.Clone(r.list)}
 }
 
 // elements returns the set's elements in ascending order.

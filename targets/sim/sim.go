@@ -94,6 +94,10 @@ func New(cfg Config) (*Target, error) {
 // Name returns "sim".
 func (t *Target) Name() string { return "sim" }
 
+// Transactions: the client runs list-append and rw-register with no
+// isolation (targets.Transactional).
+func (t *Target) Transactions() error { return nil }
+
 // Config returns the target's configuration, defaults filled in.
 func (t *Target) Config() Config { return t.cfg }
 
