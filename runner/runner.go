@@ -457,16 +457,21 @@ func (r *run) testInfo(start time.Time) rundir.TestInfo {
 		{Name: "recovery-time", Value: cfg.RecoveryTime.String()},
 		{Name: "check-time-limit", Value: cfg.CheckTimeLimit.String()},
 	}
+	var sc *rundir.ServerConfig
+	if c, ok := cfg.Target.(targets.ServerConfigured); ok {
+		sc = c.ServerConfig()
+	}
 	return rundir.TestInfo{
-		Name:        cfg.Name,
-		Start:       start,
-		CommandLine: cfg.CommandLine,
-		Seed:        cfg.Seed,
-		Target:      cfg.Target.Name(),
-		Workloads:   names,
-		Nemesis:     faults,
-		Config:      append(conf, cfg.Settings...),
-		Versions:    Versions(),
+		ServerConfig: sc,
+		Name:         cfg.Name,
+		Start:        start,
+		CommandLine:  cfg.CommandLine,
+		Seed:         cfg.Seed,
+		Target:       cfg.Target.Name(),
+		Workloads:    names,
+		Nemesis:      faults,
+		Config:       append(conf, cfg.Settings...),
+		Versions:     Versions(),
 	}
 }
 

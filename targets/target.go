@@ -80,3 +80,12 @@ type DataKeeper interface {
 type KeptData interface {
 	KeptData() string
 }
+
+// ServerConfigured is implemented by targets that take the user's own
+// server configuration (--server-config). ServerConfig returns it as
+// test.json keeps it (verbatim, with the effective merged settings), nil
+// when none was given. It is known before anything is deployed: the
+// merge is the target's, from its configuration alone.
+type ServerConfigured interface {
+	ServerConfig() *rundir.ServerConfig
+}

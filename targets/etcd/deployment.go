@@ -77,7 +77,8 @@ func (d *Deployment) LogFile(node string) string {
 }
 
 // args returns the etcd command line of node: a static initial cluster
-// of every node.
+// of every node, then the flags every member shares (Config.sharedArgs,
+// with the user's --server-config merged in).
 func (d *Deployment) args(node string) []string {
 	var initial []string
 	for _, n := range d.nodes {
@@ -86,7 +87,7 @@ func (d *Deployment) args(node string) []string {
 	addr := d.lc.Addr(node)
 	peer := fmt.Sprintf("http://%s:%d", addr, PeerPort)
 	client := fmt.Sprintf("http://%s:%d", addr, ClientPort)
-	return []string{
+	return append([]string{
 		"--name", node,
 		"--data-dir", d.dataDir(node),
 		"--listen-peer-urls", peer,
@@ -96,10 +97,7 @@ func (d *Deployment) args(node string) []string {
 		"--initial-cluster", strings.Join(initial, ","),
 		"--initial-cluster-state", "new",
 		"--initial-cluster-token", "chaoscheck-" + d.lc.Name(),
-		fmt.Sprintf("--pre-vote=%t", d.cfg.preVote()),
-		"--logger", "zap",
-		"--log-outputs", "stderr",
-	}
+	}, d.cfg.sharedArgs()...)
 }
 
 // start creates the data directories, starts every member and waits until
@@ -295,10 +293,11 @@ func (d *Deployment) Describe() []targets.Setting {
 		{Name: "etcd version", Value: version},
 		{Name: "etcd client", Value: clientVersion()},
 		{Name: "server user", Value: fmt.Sprintf("uid %d (nobody)", d.uid)},
-		{Name: "raft timing", Value: "etcd defaults: heartbeat 100ms, election timeout 1000ms"},
+		{Name: "raft timing", Value: d.cfg.raftTiming()},
 		{Name: "clock faults", Value: "unsupported (Go binary reads the vDSO)"},
 		{Name: "seed", Value: fmt.Sprint(d.cfg.Seed)},
 		{Name: "state dir", Value: d.lc.DescribeStateDir()},
+		{Name: "server config", Value: d.cfg.ServerConfig.Summary()},
 	}
 }
 

@@ -1,0 +1,96 @@
+//go:build linux
+
+package etcd
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/chaoscheck/chaoscheck/rundir"
+	"github.com/chaoscheck/chaoscheck/targets/serverconf"
+)
+
+// ServerConfigRules are the etcd flags that chaoscheck controls, refused
+// in --server-config: each member's name, directories and URLs, the
+// initial cluster, TLS (clients and peers talk plain HTTP), the log
+// (collected from stderr) and what chaoscheck's own flags set.
+var ServerConfigRules = []serverconf.Rule{
+	{Name: "name", Why: "each member's name"},
+	{Name: "data-dir", Why: "each member's data directory"},
+	{Name: "wal-dir", Why: "each member's data directory"},
+	{Name: "config-file", Why: "the members are configured by flags"},
+	{Name: "listen-peer-urls", Why: "each member's address and peer port"},
+	{Name: "listen-client-urls", Why: "each member's address and client port"},
+	{Name: "listen-client-http-urls", Why: "each member's address and client port"},
+	{Name: "listen-metrics-urls", Why: "each member's addresses"},
+	{Name: "initial-advertise-peer-urls", Why: "each member's address and peer port"},
+	{Name: "advertise-client-urls", Why: "each member's address and client port"},
+	{Name: "initial-cluster", Prefix: true, Why: "cluster wiring: the members chaoscheck starts"},
+	{Name: "discovery", Prefix: true, Why: "cluster wiring: the members chaoscheck starts"},
+	{Name: "force-new-cluster", Why: "cluster wiring: the members chaoscheck starts"},
+	{Name: "proxy", Prefix: true, Why: "every node is a full member"},
+	{Name: "client-cert-auth", Why: "clients connect over plain HTTP"},
+	{Name: "cert-file", Why: "clients connect over plain HTTP"},
+	{Name: "key-file", Why: "clients connect over plain HTTP"},
+	{Name: "trusted-ca-file", Why: "clients connect over plain HTTP"},
+	{Name: "auto-tls", Why: "clients connect over plain HTTP"},
+	{Name: "peer-", Prefix: true, Why: "members talk plain HTTP to each other"},
+	{Name: "logger", Why: "the member's log, which chaoscheck collects from stderr"},
+	{Name: "log-outputs", Why: "the member's log, which chaoscheck collects from stderr"},
+	{Name: "pre-vote", Why: "set by chaoscheck's --pre-vote flag (recorded as a fact of the test)"},
+}
+
+// flagDefaults are chaoscheck's etcd flags that are the same on every
+// member, in order (the member-specific ones are in Deployment.args).
+func (c Config) flagDefaults() []serverconf.Default {
+	return []serverconf.Default{
+		{Name: "pre-vote", Value: fmt.Sprint(c.preVote())},
+		{Name: "logger", Value: "zap"},
+		{Name: "log-outputs", Value: "stderr"},
+	}
+}
+
+// sharedArgs are the flags every member gets besides its own:
+// chaoscheck's, with the user's (Config.ServerConfig) in place of those of
+// the same name, then the user's others, each as --name=value.
+func (c Config) sharedArgs() []string {
+	var out []string
+	for _, s := range serverconf.Merge(c.flagDefaults(), c.ServerConfig) {
+		out = append(out, "--"+s.Name+"="+s.Value)
+	}
+	return out
+}
+
+// flag returns the user's value of an etcd flag, or def.
+func (c Config) flag(name, def string) string {
+	if s, ok := c.ServerConfig.Last(name); ok {
+		return s.Value
+	}
+	return def
+}
+
+// raftTiming describes the effective heartbeat and election timeout.
+func (c Config) raftTiming() string {
+	hb, el := c.flag("heartbeat-interval", ""), c.flag("election-timeout", "")
+	if hb == "" && el == "" {
+		return "etcd defaults: heartbeat 100ms, election timeout 1000ms"
+	}
+	parts := []string{"heartbeat " + strings.TrimSuffix(orDefault(hb, "100"), "ms") + "ms", "election timeout " + strings.TrimSuffix(orDefault(el, "1000"), "ms") + "ms"}
+	return strings.Join(parts, ", ") + " (--server-config)"
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// ServerConfig returns the user's flags as test.json keeps them
+// (targets.ServerConfigured); nil without any.
+func (t *Target) ServerConfig() *rundir.ServerConfig {
+	if t.cfg.ServerConfig == nil {
+		return nil
+	}
+	return t.cfg.ServerConfig.Record(serverconf.Effective(t.cfg.flagDefaults(), t.cfg.ServerConfig))
+}
