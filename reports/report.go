@@ -264,6 +264,9 @@ type testView struct {
 	Settings                                               []settingRow
 	Config, Versions                                       []rundir.Setting
 	ServerConfig                                           *serverConfigView
+	// FactsMissing: test.json has no typed target facts (an older
+	// chaoscheck), so the explanations are not made concrete.
+	FactsMissing bool
 }
 
 // serverConfigView is the user's --server-config: the file verbatim and
@@ -422,6 +425,7 @@ func buildView(in Input) *view {
 			Versions:  t.Versions,
 
 			ServerConfig: serverConfigOf(t.ServerConfig),
+			FactsMissing: t.Facts == nil,
 		}
 		for _, st := range t.TargetSettings {
 			weak := strings.Contains(strings.ReplaceAll(st.Name, " ", ""), "W+R>N") && strings.HasPrefix(strings.ToLower(strings.TrimSpace(st.Value)), "false")

@@ -106,6 +106,10 @@ type TestInfo struct {
 	// TargetSettings are the target's own description (topology,
 	// consistency levels...).
 	TargetSettings []Setting `json:"target_settings"`
+	// Facts are the target's typed facts (N, R, W, replication mode...),
+	// which the report's explanations read. Absent in test.json files of
+	// older versions, and for targets that record none.
+	Facts *Facts `json:"facts,omitempty"`
 	// KeptData is the target's state directory (data directories, full
 	// node logs) when it stays after the run (--keep-data); absent when
 	// it was removed at the end of the run.

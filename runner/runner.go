@@ -221,6 +221,10 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		}
 	}()
 	info.TargetSettings = dep.Describe()
+	if f, ok := dep.(targets.FactReporter); ok {
+		facts := f.Facts()
+		info.Facts = &facts
+	}
 	if k, ok := dep.(targets.KeptData); ok {
 		info.KeptData = k.KeptData()
 	}

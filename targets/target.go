@@ -89,3 +89,15 @@ type KeptData interface {
 type ServerConfigured interface {
 	ServerConfig() *rundir.ServerConfig
 }
+
+// Facts are a deployment's typed facts (rundir.Facts).
+type Facts = rundir.Facts
+
+// FactReporter is implemented by deployments that state their typed
+// facts: N, R, W, replication mode, conflict resolution, coordinator...
+// as in force, with the user's server configuration merged. The runner
+// records them in test.json after Deploy, and the report's explanations
+// quote them. Every real target and the sim implement it.
+type FactReporter interface {
+	Facts() Facts
+}

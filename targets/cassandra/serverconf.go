@@ -5,8 +5,10 @@ package cassandra
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/chaoscheck/chaoscheck/rundir"
+	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
@@ -90,4 +92,48 @@ func (t *Target) ServerConfig() *rundir.ServerConfig {
 		d = nil // the template is this package's: TestYAMLDefaults renders it
 	}
 	return t.cfg.ServerConfig.Record(serverconf.Effective(d, t.cfg.ServerConfig))
+}
+
+var (
+	_ targets.FactReporter = (*Deployment)(nil)
+	_ targets.FactReporter = (*view)(nil)
+)
+
+// Facts returns the cluster's typed facts (targets.FactReporter).
+func (d *Deployment) Facts() targets.Facts { return d.facts(d.cfg.clientOptions()) }
+
+// Facts returns the facts with this view's client settings.
+func (v *view) Facts() targets.Facts { return v.d.facts(v.o) }
+
+// facts: Dynamo-style quorums over the keyspace's replication factor,
+// last write wins on the coordinator's clock unless the driver stamps
+// writes, hinted handoff and commitlog sync as in force (the user's
+// cassandra.yaml may turn hinted handoff off).
+func (d *Deployment) facts(o ClientOptions) targets.Facts {
+	rf := d.cfg.ReplicationFactor
+	r, w := replicasFor(o.ReadCL, rf), replicasFor(o.WriteCL, rf)
+	f := targets.Facts{
+		Nodes: d.cfg.Nodes, ReplicationFactor: rf,
+		ReadLevel: o.ReadCL, WriteLevel: o.WriteCL, ReadReplicas: r, WriteReplicas: w,
+		Replication:       rundir.Quorum,
+		ReplicationDetail: fmt.Sprintf("every write goes to all %d replicas and is acknowledged after W=%d; the others apply it when it reaches them (hints, repair)", rf, w),
+		Conflict:          "last write wins, by the coordinator's clock (server timestamps)", ConflictByClock: true,
+		Coordinator: rundir.RandomCoordinator, CoordinatorDetail: "any node (token-aware, round-robin fallback)",
+		Durability:    "commitlog_sync batch: an acknowledged write is on disk",
+		HintedHandoff: rundir.Bool(true),
+	}
+	if o.ClientTimestamps {
+		f.Conflict, f.ConflictByClock = "last write wins, by the driver's timestamps (the controller's clock)", false
+	}
+	if o.Sticky {
+		f.Coordinator, f.CoordinatorDetail = rundir.StickyCoordinator, "sticky (process p -> node p mod N)"
+	}
+	if d.cfg.CommitlogSync == "periodic" {
+		f.Durability, f.DurabilityLosesAcked = "commitlog_sync periodic (10 s): a killed node can lose writes it acknowledged", true
+	}
+	if s, ok := d.cfg.ServerConfig.Last("hinted_handoff_enabled"); ok {
+		on := strings.EqualFold(s.Value, "true")
+		f.HintedHandoff = rundir.Bool(on)
+	}
+	return f
 }

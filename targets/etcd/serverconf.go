@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/chaoscheck/chaoscheck/rundir"
+	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
@@ -93,4 +94,44 @@ func (t *Target) ServerConfig() *rundir.ServerConfig {
 		return nil
 	}
 	return t.cfg.ServerConfig.Record(serverconf.Effective(t.cfg.flagDefaults(), t.cfg.ServerConfig))
+}
+
+var _ targets.FactReporter = (*Deployment)(nil)
+
+// Facts returns the cluster's typed facts (targets.FactReporter): raft
+// replication (W is a majority), R a majority for linearizable reads (the
+// leader confirms its leadership with a quorum) and 1 for serializable
+// ones (any member's local state).
+func (d *Deployment) Facts() targets.Facts {
+	n := len(d.nodes)
+	f := targets.Facts{
+		Nodes: n, ReplicationFactor: n,
+		ReadLevel: d.cfg.Read.String(), WriteLevel: "raft majority",
+		ReadReplicas: n/2 + 1, WriteReplicas: n/2 + 1,
+		Replication:       rundir.Consensus,
+		ReplicationDetail: "raft: a write is acknowledged once a majority of members logged it",
+		Conflict:          "none: the raft leader orders every write",
+		Coordinator:       rundir.RandomCoordinator, CoordinatorDetail: "balanced over all members (a follower forwards to the leader)",
+		Durability: "the raft log is fsynced before a write is acknowledged",
+	}
+	if d.cfg.Read == Serializable {
+		f.ReadReplicas = 1
+	}
+	if d.cfg.Sticky {
+		f.Coordinator, f.CoordinatorDetail = rundir.StickyCoordinator, "sticky: process p uses member n(1 + p mod N)"
+	}
+	if v := d.cfg.flag("unsafe-no-fsync", "false"); v == "true" {
+		f.Durability = "--unsafe-no-fsync" + userLine(d.cfg.ServerConfig, "unsafe-no-fsync") + ": the raft log is not fsynced, so killed members can lose acknowledged writes"
+		f.DurabilityLosesAcked = true
+	}
+	return f
+}
+
+// userLine names the line of the user's setting, " (--server-config
+// FILE line N)", or "" when the file does not set it.
+func userLine(f *serverconf.File, name string) string {
+	if s, ok := f.Last(name); ok {
+		return fmt.Sprintf(" (--server-config %s line %d)", f.Path, s.Line)
+	}
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/chaoscheck/chaoscheck/rundir"
+	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
@@ -135,4 +136,51 @@ func (c Config) waitsForStandby() bool {
 		return false
 	}
 	return true
+}
+
+var _ targets.FactReporter = (*Deployment)(nil)
+
+// Facts returns the cluster's typed facts (targets.FactReporter), with
+// the user's server configuration merged: with --replication sync but a
+// synchronous_commit that waits for no standby, replication is in effect
+// asynchronous, and that is what the facts say.
+func (d *Deployment) Facts() targets.Facts {
+	nodes := d.cl.Nodes()
+	f := targets.Facts{
+		Nodes: len(nodes), ReplicationFactor: len(nodes),
+		ReadLevel: d.cfg.ReadFrom.String(), WriteLevel: "primary",
+		Replication:       rundir.Asynchronous,
+		ReplicationDetail: "asynchronous streaming replication (synchronous_standby_names=''): a commit returns once the primary has it",
+		Conflict:          "none: one primary orders every write",
+		Coordinator:       rundir.PrimaryCoordinator, CoordinatorDetail: "writes to the current primary, reads from " + d.cfg.ReadFrom.String(),
+		Primary:    d.cl.Primary(),
+		Isolation:  d.cfg.Isolation.String(),
+		Durability: fmt.Sprintf("fsync=%s, synchronous_commit=%s", d.fsync, d.cfg.effective("synchronous_commit")),
+	}
+	if d.cfg.ReadFrom != Primary {
+		f.Coordinator = rundir.RandomCoordinator
+	}
+	sc := d.cfg.effective("synchronous_commit")
+	if d.cfg.Replication == Sync {
+		f.Replication = rundir.Synchronous
+		f.ReplicationDetail = fmt.Sprintf("synchronous streaming replication: a commit returns once one standby flushed it (synchronous_standby_names='%s', synchronous_commit=%s)", d.cl.syncStandbyNames(d.cl.Primary()), sc)
+		if !d.cfg.waitsForStandby() {
+			f.Replication = rundir.Asynchronous
+			f.ReplicationDetail = fmt.Sprintf("--replication sync, but synchronous_commit=%s%s: a commit returns without waiting for any standby, so replication is in effect asynchronous", sc, userLine(d.cfg.ServerConfig, "synchronous_commit"))
+		}
+	}
+	if !isOn(d.fsync) || strings.EqualFold(sc, "off") {
+		f.DurabilityLosesAcked = true
+		f.Durability += ": a crashed server can lose commits it acknowledged"
+	}
+	return f
+}
+
+// userLine names the line of the user's setting, " (--server-config
+// FILE line N)", or "" when the file does not set it.
+func userLine(f *serverconf.File, name string) string {
+	if s, ok := f.Last(name); ok {
+		return fmt.Sprintf(" (--server-config %s line %d)", f.Path, s.Line)
+	}
+	return ""
 }

@@ -4,6 +4,7 @@ package postgres
 
 import (
 	"context"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,6 +80,20 @@ func TestSyncReplicationSynchronousCommitOffLosesWrites(t *testing.T) {
 	for _, s := range ti.TargetSettings {
 		if s.Name == "replication" && !strings.Contains(s.Value, "in effect asynchronous") {
 			t.Errorf("replication described as %q", s.Value)
+		}
+	}
+	// The typed facts say what is in force, and the report's lost-write
+	// card quotes them.
+	if ti.Facts == nil || ti.Facts.Replication != rundir.Asynchronous || !ti.Facts.DurabilityLosesAcked || ti.Facts.Nodes != 3 {
+		t.Errorf("test.json facts %+v: want asynchronous in effect, acknowledged commits losable", ti.Facts)
+	}
+	page, err := os.ReadFile(filepath.Join(out.Dir, rundir.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Replication: --replication sync, but synchronous_commit=off (--server-config", "line 2)", `id="server-config"`} {
+		if !strings.Contains(html.UnescapeString(string(page)), want) {
+			t.Errorf("report lacks %q", want)
 		}
 	}
 }

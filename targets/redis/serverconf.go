@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/chaoscheck/chaoscheck/rundir"
+	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
@@ -117,4 +118,41 @@ func (t *Target) ServerConfig() *rundir.ServerConfig {
 		return nil
 	}
 	return t.cfg.ServerConfig.Record(serverconf.Effective(t.cfg.confDefaults(), t.cfg.ServerConfig))
+}
+
+var _ targets.FactReporter = (*Deployment)(nil)
+
+// Facts returns the deployment's typed facts (targets.FactReporter):
+// asynchronous replication (WAIT does not change that), each key served
+// by one master, durability as in force with the user's configuration.
+func (d *Deployment) Facts() targets.Facts {
+	nodes := d.srv.lc.Nodes()
+	f := targets.Facts{
+		Nodes:     len(nodes),
+		ReadLevel: "master", WriteLevel: "master",
+		Replication:          rundir.Asynchronous,
+		ReplicationDetail:    "asynchronous: a write is acknowledged by its master alone",
+		Conflict:             "none: one master orders the writes of each key",
+		Durability:           "none: appendonly no, save \"\" (a killed node restarts empty)",
+		DurabilityLosesAcked: true,
+	}
+	if d.cfg.Wait > 0 {
+		f.ReplicationDetail = fmt.Sprintf("asynchronous: a write is acknowledged by its master, then WAIT %d %d waits for replicas (a shortfall is recorded info; WAIT does not make replication synchronous)", d.cfg.Wait, d.cfg.WaitTimeout.Milliseconds())
+	}
+	switch d.cfg.Mode {
+	case Cluster:
+		f.ReplicationFactor = 1 + d.cfg.ReplicasPerMaster
+		f.Coordinator, f.CoordinatorDetail = rundir.SlotOwner, "each command to the master of its key's slot"
+	case Replication:
+		f.ReplicationFactor = len(nodes)
+		f.Coordinator, f.CoordinatorDetail = rundir.PrimaryCoordinator, "reads and writes to the current primary"
+		f.Primary = d.repl.Primary()
+	}
+	if save := d.cfg.effective("save"); save != `""` {
+		f.Durability = "RDB snapshots only (save " + save + "): a killed node restarts from its last snapshot, losing the writes since"
+	}
+	if d.cfg.AppendOnly {
+		f.Durability, f.DurabilityLosesAcked = "appendonly yes, appendfsync always: an acknowledged write is on disk", false
+	}
+	return f
 }
