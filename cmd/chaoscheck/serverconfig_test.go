@@ -3,8 +3,11 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
 // TestServerConfigRefused: a --server-config file that sets a setting
@@ -69,6 +72,27 @@ func TestServerConfigRefused(t *testing.T) {
 		}
 		if e := storeEntries(t, st); len(e) > 0 {
 			t.Errorf("%v: the store holds %v, want nothing", c.args, e)
+		}
+	}
+}
+
+// TestWorkloadTableFlags: every option flag a workload row reads is a
+// flag of `chaoscheck test` that checkApplies looks at, and every such
+// flag is read by some workload.
+func TestWorkloadTableFlags(t *testing.T) {
+	fs := newTestCmd().Flags()
+	read := map[string]bool{}
+	for _, r := range workloads.Workloads() {
+		for _, f := range r.Reads {
+			read[f] = true
+			if !slices.Contains(workloadOptionFlags, f) || fs.Lookup(f) == nil {
+				t.Errorf("workload %s reads --%s, which is not a checked flag of test", r.Name, f)
+			}
+		}
+	}
+	for _, f := range workloadOptionFlags {
+		if !read[f] {
+			t.Errorf("--%s is read by no workload", f)
 		}
 	}
 }
