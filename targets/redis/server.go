@@ -83,33 +83,51 @@ func (s *server) nodeOfAddr(addr string) string {
 	return ""
 }
 
-// conf is node's redis.conf: its node-specific directives, then those
-// every node shares (Config.sharedConf, with the user's --server-config
-// merged in). replicaOf names the node it replicates ("" for a primary
-// or a cluster node).
+// conf is node's redis.conf. replicaOf names the node it replicates
+// ("" for a primary or a cluster node).
 func (s *server) conf(node, replicaOf string) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("# chaoscheck: node %s", node)
 	w("port %d", Port)
 	w("bind %s", s.lc.Addr(node))
+	w("protected-mode no")
+	w("daemonize no")
+	w("logfile \"\"")
 	w("dir %s", s.dataDir(node))
+	b.WriteString(durabilityLines(s))
+	// Full resyncs stream at once instead of waiting 5 s for more
+	// replicas.
+	w("repl-diskless-sync yes")
+	w("repl-diskless-sync-delay 0")
+	w("replica-read-only yes")
 	if s.cfg.Mode == Cluster {
+		w("cluster-enabled yes")
 		w("cluster-config-file %s", filepath.Join(s.nodeDir(node), "nodes.conf"))
+		w("cluster-node-timeout %d", s.cfg.NodeTimeout.Milliseconds())
 	}
 	if replicaOf != "" {
 		w("replicaof %s %d", s.lc.Addr(replicaOf), Port)
 	}
-	b.WriteString(s.cfg.sharedConf())
 	return b.String()
 }
 
-// writeConf (re)writes node's redis.conf; it takes effect at the next
-// start.
+// durabilityLines are the persistence settings of redis.conf: none at
+// all, or the AOF fsynced on every write.
+func durabilityLines(s *server) string {
+	if s.cfg.AppendOnly {
+		return "save \"\"\nappendonly yes\nappendfsync always\n"
+	}
+	return "save \"\"\nappendonly no\n"
+}
+
+// writeConf (re)writes node's redis.conf, with the user's
+// --server-config merged in (Config.mergeConf); it takes effect at the
+// next start.
 func (s *server) writeConf(node, replicaOf string) error {
 	p := s.confPath(node)
 	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(s.conf(node, replicaOf)), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(s.cfg.mergeConf(s.conf(node, replicaOf))), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, p); err != nil {

@@ -53,7 +53,9 @@ var ServerConfigRules = []serverconf.Rule{
 func isNo(v string) bool { return strings.EqualFold(strings.Trim(v, `"'`), "no") }
 
 // confDefaults are chaoscheck's redis.conf directives that are the same on
-// every node, in order (the node-specific ones are in server.conf).
+// every node, in order: those of server.conf less the node-specific ones
+// (TestConfDefaultsMatchConf holds the two to each other). They are
+// what test.json lists as chaoscheck's effective settings.
 func (c Config) confDefaults() []serverconf.Default {
 	d := []serverconf.Default{
 		{Name: "protected-mode", Value: "no"},
@@ -66,8 +68,6 @@ func (c Config) confDefaults() []serverconf.Default {
 	} else {
 		d = append(d, serverconf.Default{Name: "appendonly", Value: "no"})
 	}
-	// Full resyncs stream at once instead of waiting 5 s for more
-	// replicas.
 	d = append(d,
 		serverconf.Default{Name: "repl-diskless-sync", Value: "yes"},
 		serverconf.Default{Name: "repl-diskless-sync-delay", Value: "0"},
@@ -82,16 +82,31 @@ func (c Config) confDefaults() []serverconf.Default {
 	return d
 }
 
-// sharedConf is the part of every node's redis.conf that is not
-// node-specific: chaoscheck's directives with the user's
-// (Config.ServerConfig) in place of those of the same name, then the
-// user's others.
-func (c Config) sharedConf() string {
-	var b strings.Builder
-	if c.ServerConfig != nil {
-		fmt.Fprintf(&b, "# chaoscheck's defaults merged with --server-config %s (its settings win)\n", c.ServerConfig.Path)
+// mergeConf returns a node's generated redis.conf with the user's
+// directives (Config.ServerConfig) in place of chaoscheck's of the same
+// name (every line of a repeated one, such as save), the user's others
+// appended. The user's file cannot name a node-specific directive (the
+// rules refuse them), so those pass through unchanged. Without a file it
+// returns generated as it is.
+func (c Config) mergeConf(generated string) string {
+	if c.ServerConfig == nil {
+		return generated
 	}
-	for _, s := range serverconf.Merge(c.confDefaults(), c.ServerConfig) {
+	base, err := serverconf.Parse("generated redis.conf", generated, serverconf.RedisConf)
+	if err != nil {
+		// server.conf is this package's: TestMergeConf parses it.
+		panic(err)
+	}
+	var b strings.Builder
+	if i := strings.IndexByte(generated, '\n'); strings.HasPrefix(generated, "#") && i > 0 {
+		b.WriteString(generated[:i+1])
+	}
+	fmt.Fprintf(&b, "# chaoscheck's settings merged with --server-config %s (its settings win)\n", c.ServerConfig.Path)
+	defaults := make([]serverconf.Default, len(base.Settings))
+	for i, s := range base.Settings {
+		defaults[i] = serverconf.Default{Name: s.Name, Value: s.Value}
+	}
+	for _, s := range serverconf.Merge(defaults, c.ServerConfig) {
 		fmt.Fprintf(&b, "%s %s\n", s.Name, s.Value)
 	}
 	return b.String()
