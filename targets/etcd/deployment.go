@@ -77,8 +77,7 @@ func (d *Deployment) LogFile(node string) string {
 }
 
 // args returns the etcd command line of node: a static initial cluster
-// of every node, then the flags every member shares (Config.sharedArgs,
-// with the user's --server-config merged in).
+// of every node.
 func (d *Deployment) args(node string) []string {
 	var initial []string
 	for _, n := range d.nodes {
@@ -87,7 +86,7 @@ func (d *Deployment) args(node string) []string {
 	addr := d.lc.Addr(node)
 	peer := fmt.Sprintf("http://%s:%d", addr, PeerPort)
 	client := fmt.Sprintf("http://%s:%d", addr, ClientPort)
-	return append([]string{
+	return []string{
 		"--name", node,
 		"--data-dir", d.dataDir(node),
 		"--listen-peer-urls", peer,
@@ -97,7 +96,10 @@ func (d *Deployment) args(node string) []string {
 		"--initial-cluster", strings.Join(initial, ","),
 		"--initial-cluster-state", "new",
 		"--initial-cluster-token", "chaoscheck-" + d.lc.Name(),
-	}, d.cfg.sharedArgs()...)
+		fmt.Sprintf("--pre-vote=%t", d.cfg.preVote()),
+		"--logger", "zap",
+		"--log-outputs", "stderr",
+	}
 }
 
 // start creates the data directories, starts every member and waits until
@@ -118,7 +120,7 @@ func (d *Deployment) start(ctx context.Context) error {
 	}
 	for _, n := range d.nodes {
 		p, err := d.lc.Start(ctx, n, cluster.NodeSpec{
-			Name: "etcd", Path: d.cfg.Binary, Args: d.args(n),
+			Name: "etcd", Path: d.cfg.Binary, Args: d.cfg.mergeArgs(d.args(n)),
 			Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + d.dataDir(n)},
 			Dir: d.dataDir(n), UID: d.uid, GID: d.gid, LogFile: d.LogFile(n),
 			Ports: []uint16{ClientPort, PeerPort},

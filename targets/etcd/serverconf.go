@@ -42,22 +42,50 @@ var ServerConfigRules = []serverconf.Rule{
 }
 
 // flagDefaults are chaoscheck's etcd flags that are the same on every
-// member, in order (the member-specific ones are in Deployment.args).
+// member, in order: those of Deployment.args less the member-specific
+// ones (TestFlagDefaultsMatchArgs holds the two to each other). They
+// are what test.json lists as chaoscheck's effective settings.
 func (c Config) flagDefaults() []serverconf.Default {
 	return []serverconf.Default{
+		{Name: "initial-cluster-state", Value: "new"},
 		{Name: "pre-vote", Value: fmt.Sprint(c.preVote())},
 		{Name: "logger", Value: "zap"},
 		{Name: "log-outputs", Value: "stderr"},
 	}
 }
 
-// sharedArgs are the flags every member gets besides its own:
-// chaoscheck's, with the user's (Config.ServerConfig) in place of those of
-// the same name, then the user's others, each as --name=value.
-func (c Config) sharedArgs() []string {
+// mergeArgs returns a member's generated command line with the user's
+// flags (Config.ServerConfig) in place of chaoscheck's of the same name,
+// the user's others appended, each as --name=value. The user's file
+// cannot name a member-specific flag (the rules refuse them). Without a
+// file it returns args as they are.
+func (c Config) mergeArgs(args []string) []string {
+	if c.ServerConfig == nil {
+		return args
+	}
 	var out []string
-	for _, s := range serverconf.Merge(c.flagDefaults(), c.ServerConfig) {
+	for _, s := range serverconf.Merge(parseArgs(args), c.ServerConfig) {
 		out = append(out, "--"+s.Name+"="+s.Value)
+	}
+	return out
+}
+
+// parseArgs reads a command line of --name value, --name=value and
+// --name (true) flags.
+func parseArgs(args []string) []serverconf.Default {
+	var out []serverconf.Default
+	for i := 0; i < len(args); i++ {
+		name := strings.TrimLeft(args[i], "-")
+		if j := strings.IndexByte(name, '='); j >= 0 {
+			out = append(out, serverconf.Default{Name: name[:j], Value: name[j+1:]})
+			continue
+		}
+		if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			out = append(out, serverconf.Default{Name: name, Value: args[i+1]})
+			i++
+			continue
+		}
+		out = append(out, serverconf.Default{Name: name, Value: "true"})
 	}
 	return out
 }
