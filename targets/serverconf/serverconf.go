@@ -210,16 +210,22 @@ type Default struct {
 // Effective lists the settings in force after the merge: chaoscheck's
 // defaults in their order, each replaced by the user's last setting of
 // the same name, then the user's other settings in file order (the last
-// of each name). Node-specific settings (addresses, directories) are not
-// among defaults: they are chaoscheck's and the same on every run.
+// of each name). In redis.conf a repeated directive may add up (save,
+// rename-command...) rather than the last winning: its values are listed
+// joined by " | ", at the line of the last. Node-specific settings
+// (addresses, directories) are not among defaults: they are
+// chaoscheck's and the same on every run.
 func Effective(defaults []Default, f *File) []rundir.ConfigSetting {
 	var out []rundir.ConfigSetting
 	user := map[string]Setting{}
 	var order []string
 	if f != nil {
 		for _, s := range f.Settings {
-			if _, ok := user[s.Name]; !ok {
+			prev, ok := user[s.Name]
+			if !ok {
 				order = append(order, s.Name)
+			} else if f.Format == RedisConf {
+				s.Value = prev.Value + " | " + s.Value
 			}
 			user[s.Name] = s
 		}

@@ -209,6 +209,10 @@ func TestMergeAndEffective(t *testing.T) {
 	if got := Merge(defaults, nil); len(got) != 3 {
 		t.Errorf("Merge without a file = %+v", got)
 	}
+	r, _ := Parse("r.conf", "save 900 1\nsave 60 100\n", RedisConf)
+	if e := Effective([]Default{{"save", `""`}}, r); len(e) != 1 || e[0].Value != "900 1 | 60 100" || e[0].Line != 2 {
+		t.Errorf("redis repeated directive: %+v", e)
+	}
 	rec := f.Record(eff)
 	if rec.Text != f.Text || rec.File != "u.conf" || rec.Format != "postgresql.conf" {
 		t.Errorf("Record = %+v", rec)
