@@ -431,10 +431,18 @@ func resetClocks(ctx context.Context, cs cluster.ClockSkewer, nodes []string) er
 	return first
 }
 
-// Kind is one --nemesis name: a row of the fault table (Kinds).
+// Kind is one --nemesis name: a row of the fault table (Kinds). Adding
+// a fault is a Fault type and a row: the command line reads its names,
+// help and validation from the table.
 type Kind struct {
 	// Name is the --nemesis value.
 	Name string
+	// Summary says in a few words what the fault does, for help.
+	Summary string
+	// Needs are the capabilities a cluster must have for the fault
+	// (Fault.Check refuses a plan lacking any of them; TestKindNeeds
+	// holds the two to each other).
+	Needs []cluster.Capability
 	// Nodes says that the fault hits the nodes a Targets selection
 	// (--nemesis-nodes) picks.
 	Nodes bool
@@ -442,22 +450,47 @@ type Kind struct {
 	New func(t Targets) Fault
 }
 
+// shapeSummary describes each partition shape.
+var shapeSummary = map[Shape]string{
+	OneNode:        "cut one node off from the others",
+	Halves:         "split the nodes in two, one half a majority",
+	MajoritiesRing: "every node sees a majority, no two the same one",
+	Bridge:         "two halves joined by one node that sees both",
+	OneWay:         "one node stops receiving from the others",
+}
+
 // Kinds returns the table of fault kinds, in the order help lists them:
 // partition, each partition shape on its own, kill, pause, clock,
 // failover and kill-primary. ("none" is not a kind: it is the empty
 // list.)
 func Kinds() []Kind {
-	ks := []Kind{{Name: "partition", New: func(Targets) Fault { return &Partition{} }}}
+	part := []cluster.Capability{cluster.CanPartition}
+	ks := []Kind{{Name: "partition", Summary: "a network partition of a random shape", Needs: part, New: func(Targets) Fault { return &Partition{} }}}
 	for _, sh := range Shapes {
-		ks = append(ks, Kind{Name: string(sh), New: func(Targets) Fault { return &Partition{Shapes: []Shape{sh}} }})
+		ks = append(ks, Kind{Name: string(sh), Summary: "partition: " + shapeSummary[sh], Needs: part, New: func(Targets) Fault { return &Partition{Shapes: []Shape{sh}} }})
 	}
 	return append(ks,
-		Kind{Name: "kill", Nodes: true, New: func(t Targets) Fault { return &Kill{Targets: t} }},
-		Kind{Name: "pause", Nodes: true, New: func(t Targets) Fault { return &Pause{Targets: t} }},
-		Kind{Name: "clock", Nodes: true, New: func(t Targets) Fault { return &Clock{Targets: t, Strobe: true} }},
-		Kind{Name: "failover", New: func(Targets) Fault { return &Failover{Isolate: 2 * time.Second} }},
-		Kind{Name: "kill-primary", New: func(Targets) Fault { return &Failover{} }},
+		Kind{Name: "kill", Summary: "SIGKILL nodes, restart them on heal", Needs: []cluster.Capability{cluster.CanKill}, Nodes: true,
+			New: func(t Targets) Fault { return &Kill{Targets: t} }},
+		Kind{Name: "pause", Summary: "freeze nodes with SIGSTOP, resume them on heal", Needs: []cluster.Capability{cluster.CanPause}, Nodes: true,
+			New: func(t Targets) Fault { return &Pause{Targets: t} }},
+		Kind{Name: "clock", Summary: "skew and strobe nodes' clocks", Needs: []cluster.Capability{cluster.CanSkewClock}, Nodes: true,
+			New: func(t Targets) Fault { return &Clock{Targets: t, Strobe: true} }},
+		Kind{Name: "failover", Summary: "isolate the primary from its replicas for 2 s, kill it, promote a replica", Needs: []cluster.Capability{cluster.CanFailover, cluster.CanKill, cluster.CanPartition},
+			New: func(Targets) Fault { return &Failover{Isolate: 2 * time.Second} }},
+		Kind{Name: "kill-primary", Summary: "kill the primary, promote a replica", Needs: []cluster.Capability{cluster.CanFailover, cluster.CanKill},
+			New: func(Targets) Fault { return &Failover{} }},
 	)
+}
+
+// KindHelp is the --nemesis help: none, then every kind with its
+// summary.
+func KindHelp() string {
+	parts := []string{"none"}
+	for _, k := range Kinds() {
+		parts = append(parts, k.Name+" ("+k.Summary+")")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // KindNames lists the --nemesis names: none, then the kinds.

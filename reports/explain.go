@@ -2,7 +2,6 @@ package reports
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -165,110 +164,36 @@ func explain(kind string) explanation {
 	return genericExplanation(kind)
 }
 
-// targetFacts are the settings of the target an explanation can quote,
-// read from TestInfo.TargetSettings by loose name matching, so that any
-// target describing itself with names like "read consistency", "write CL"
-// or "nodes" gets concrete explanations.
+// targetFacts are the target's typed facts (test.json's facts, recorded
+// by the target itself) and the test's faults: what the explanations
+// quote. Known is false for a test.json without facts (an older
+// chaoscheck, or a target that records none): the explanations then
+// stay general, and the report says so.
 type targetFacts struct {
-	N, R, W                   int    // 0: unknown
-	ReadCL, WriteCL           string // as described, e.g. "ONE (R=1)"
-	Coordinator, Conflict     string
-	Replication, Durability   string
-	ReadRepair, HintedHandoff string
-	Faults                    []string
+	rundir.Facts
+	Known  bool
+	Faults []string
 }
 
-var (
-	firstInt = regexp.MustCompile(`\d+`)
-	rCount   = regexp.MustCompile(`\bR\s*=\s*(\d+)`)
-	wCount   = regexp.MustCompile(`\bW\s*=\s*(\d+)`)
-)
-
-// readFacts extracts targetFacts from a test description (nil: none).
+// readFacts returns the facts of a test description (nil: none).
 func readFacts(ti *rundir.TestInfo) targetFacts {
 	var tf targetFacts
 	if ti == nil {
 		return tf
 	}
 	tf.Faults = ti.Nemesis
-	var nodes, rf int
-	for _, s := range ti.TargetSettings {
-		name := strings.ToLower(strings.TrimSpace(s.Name))
-		words := strings.FieldsFunc(name, func(r rune) bool { return r == ' ' || r == '-' || r == '_' })
-		has := func(w string) bool {
-			for _, x := range words {
-				if x == w {
-					return true
-				}
-			}
-			return false
-		}
-		level := has("consistency") || has("cl") || has("level") || has("quorum")
-		switch {
-		case name == "nodes" || name == "node count" || name == "n" || name == "cluster size":
-			nodes = atoiFirst(s.Value)
-		case strings.Contains(name, "replication factor") || name == "rf" || name == "replicas":
-			rf = atoiFirst(s.Value)
-		case (has("read") && level) || name == "r":
-			tf.ReadCL = s.Value
-		case (has("write") && level) || name == "w":
-			tf.WriteCL = s.Value
-		case has("coordinator") || strings.Contains(name, "load balancing"):
-			tf.Coordinator = s.Value
-		case strings.Contains(name, "conflict"):
-			tf.Conflict = s.Value
-		case name == "replication":
-			tf.Replication = s.Value
-		case has("durability") || has("fsync") || has("commitlog"):
-			tf.Durability = s.Value
-		case name == "read repair":
-			tf.ReadRepair = s.Value
-		case name == "hinted handoff":
-			tf.HintedHandoff = s.Value
-		}
+	if ti.Facts != nil {
+		tf.Facts, tf.Known = *ti.Facts, true
 	}
-	tf.N = rf
-	if tf.N == 0 {
-		tf.N = nodes
-	}
-	tf.R = replicas(tf.ReadCL, rCount, tf.N)
-	tf.W = replicas(tf.WriteCL, wCount, tf.N)
 	return tf
 }
 
-func atoiFirst(s string) int {
-	n, _ := strconv.Atoi(firstInt.FindString(s))
-	return n
-}
-
-// replicas reads how many replicas a level needs: "R=2" in the value, or
-// the level's name (ONE, TWO, THREE, QUORUM, ALL), or a bare number.
-func replicas(v string, count *regexp.Regexp, n int) int {
-	if v == "" {
-		return 0
+// n is N: the replication factor, else the node count (0: unknown).
+func (tf targetFacts) n() int {
+	if tf.ReplicationFactor > 0 {
+		return tf.ReplicationFactor
 	}
-	if m := count.FindStringSubmatch(v); m != nil {
-		k, _ := strconv.Atoi(m[1])
-		return k
-	}
-	switch strings.ToUpper(strings.Fields(v)[0]) {
-	case "ONE", "LOCAL_ONE":
-		return 1
-	case "TWO":
-		return 2
-	case "THREE":
-		return 3
-	case "QUORUM", "LOCAL_QUORUM", "MAJORITY":
-		if n > 0 {
-			return n/2 + 1
-		}
-	case "ALL":
-		return n
-	}
-	if k, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-		return k
-	}
-	return 0
+	return tf.Nodes
 }
 
 // hasFault reports whether the test injected a fault named like f.
@@ -279,15 +204,6 @@ func (tf targetFacts) hasFault(f string) bool {
 		}
 	}
 	return false
-}
-
-// levelName is a short name for a level as described: "ONE" from
-// "ONE (R=1)".
-func levelName(v string) string {
-	if i := strings.Index(v, " ("); i > 0 {
-		return v[:i]
-	}
-	return v
 }
 
 // sentences makes the facts concrete for this target: one sentence per
@@ -303,40 +219,41 @@ func (tf targetFacts) sentences(facts []fact) []string {
 }
 
 func (tf targetFacts) sentence(f fact) string {
+	n, r, w := tf.n(), tf.ReadReplicas, tf.WriteReplicas
 	switch f {
 	case factQuorum:
-		if tf.R <= 0 || tf.W <= 0 || tf.N <= 0 {
+		if r <= 0 || w <= 0 || n <= 0 {
 			return ""
 		}
-		levels := fmt.Sprintf("writes at %s and reads at %s", levelName(tf.WriteCL), levelName(tf.ReadCL))
-		if levelName(tf.WriteCL) == levelName(tf.ReadCL) {
-			levels = fmt.Sprintf("writes and reads at %s", levelName(tf.WriteCL))
+		levels := fmt.Sprintf("writes at %s and reads at %s", tf.WriteLevel, tf.ReadLevel)
+		if tf.WriteLevel == tf.ReadLevel {
+			levels = fmt.Sprintf("writes and reads at %s", tf.WriteLevel)
 		}
-		if tf.W+tf.R <= tf.N {
+		if w+r <= n {
 			return fmt.Sprintf("This target: %s: W + R = %d + %d = %d ≤ N = %d, so the replicas answering a read need not include any replica that acknowledged the latest write, and a read can miss it.",
-				levels, tf.W, tf.R, tf.W+tf.R, tf.N)
+				levels, w, r, w+r, n)
 		}
 		return fmt.Sprintf("This target: %s: W + R = %d + %d = %d > N = %d, so every read quorum overlaps every write quorum; with overlapping quorums look at the other causes.",
-			levels, tf.W, tf.R, tf.W+tf.R, tf.N)
+			levels, w, r, w+r, n)
 	case factCoordinator:
-		if containsFold(tf.Coordinator, "random") {
-			return "Coordinator: " + tf.Coordinator + ", so one client's successive requests reach different nodes, which may be at different replication points."
+		if tf.Coordinator == rundir.RandomCoordinator {
+			return "Coordinator: " + orText(tf.CoordinatorDetail, "random") + ", so one client's successive requests reach different nodes, which may be at different replication points."
 		}
 	case factConflict:
-		if tf.Conflict == "" {
+		if !tf.ConflictByClock && !strings.HasPrefix(tf.Conflict, "last write") {
 			return ""
 		}
-		s := "Conflict resolution: " + tf.Conflict + "."
-		if containsFold(tf.Conflict, "clock") && tf.hasFault("clock") {
+		s := "Conflict resolution: " + orText(tf.Conflict, "by node clocks") + "."
+		if tf.ConflictByClock && tf.hasFault("clock") {
 			s += " This test skews clocks (nemesis clock): a write stamped by a node whose clock runs behind loses to an older write."
 		}
 		return s
 	case factReplication:
-		if containsFold(tf.Replication, "asynchronous") {
-			return "Replication: " + tf.Replication + "."
+		if tf.Replication == rundir.Asynchronous || (tf.Replication == rundir.Quorum && w > 0 && w < n) {
+			return "Replication: " + orText(tf.ReplicationDetail, string(tf.Replication)) + "."
 		}
 	case factDurability:
-		if containsFold(tf.Durability, "lose") || containsFold(tf.Durability, "loss") {
+		if tf.DurabilityLosesAcked {
 			s := "Durability: " + tf.Durability + "."
 			if tf.hasFault("kill") {
 				s += " This test kills nodes (nemesis kill)."
@@ -344,27 +261,35 @@ func (tf targetFacts) sentence(f fact) string {
 			return s
 		}
 	case factReadRepair:
-		if strings.EqualFold(strings.TrimSpace(tf.ReadRepair), "off") {
+		if tf.ReadRepair != nil && !*tf.ReadRepair {
 			s := "Read repair is off"
-			if strings.EqualFold(strings.TrimSpace(tf.HintedHandoff), "off") {
+			if tf.HintedHandoff != nil && !*tf.HintedHandoff {
 				s += " and so is hinted handoff"
 			}
 			return s + ": a replica that missed a write stays behind until replication reaches it."
 		}
 	case factAvailability:
-		if tf.N <= 0 || (tf.R <= 0 && tf.W <= 0) {
+		if n <= 0 || (r <= 0 && w <= 0) {
 			return ""
 		}
 		var parts []string
-		if tf.W > 0 {
-			parts = append(parts, fmt.Sprintf("writes at %s need W = %d of N = %d replicas and so tolerate %s down or cut off", levelName(tf.WriteCL), tf.W, tf.N, nodesWord(tf.N-tf.W)))
+		if w > 0 {
+			parts = append(parts, fmt.Sprintf("writes at %s need W = %d of N = %d replicas and so tolerate %s down or cut off", tf.WriteLevel, w, n, nodesWord(n-w)))
 		}
-		if tf.R > 0 {
-			parts = append(parts, fmt.Sprintf("reads at %s need R = %d and tolerate %s", levelName(tf.ReadCL), tf.R, nodesWord(tf.N-tf.R)))
+		if r > 0 {
+			parts = append(parts, fmt.Sprintf("reads at %s need R = %d and tolerate %s", tf.ReadLevel, r, nodesWord(n-r)))
 		}
 		return "This target: " + strings.Join(parts, "; ") + "."
 	}
 	return ""
+}
+
+// orText returns s, or def when s is empty.
+func orText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func nodesWord(k int) string {

@@ -219,6 +219,13 @@ func makeRun(t testing.TB, dir string) *fixture {
 			{Name: "coordinator", Value: "random node per request"},
 			{Name: "read repair", Value: "off"},
 		},
+		Facts: &rundir.Facts{
+			Nodes: 3, ReplicationFactor: 3, ReadLevel: "ONE", WriteLevel: "ONE", ReadReplicas: 1, WriteReplicas: 1,
+			Replication: rundir.Quorum, ReplicationDetail: "synchronous to W=1 replicas, asynchronous to the other 2 after 50ms",
+			Conflict: "last write wins, by coordinator clock", ConflictByClock: true,
+			Coordinator: rundir.RandomCoordinator, CoordinatorDetail: "random node per request",
+			ReadRepair: rundir.Bool(false), HintedHandoff: rundir.Bool(true),
+		},
 		Workloads: []string{"register", "counter"},
 		Nemesis:   []string{"partition", "kill"},
 		Config:    []rundir.Setting{{Name: "concurrency", Value: "8"}},

@@ -303,6 +303,43 @@ type testView struct {
 	Name, Start, Target, Workloads, Nemesis, Seed, Command string
 	Settings                                               []settingRow
 	Config, Versions                                       []rundir.Setting
+	ServerConfig                                           *serverConfigView
+	// FactsMissing: test.json has no typed target facts (an older
+	// chaoscheck), so the explanations are not made concrete.
+	FactsMissing bool
+}
+
+// serverConfigView is the user's --server-config: the file verbatim and
+// the effective settings.
+type serverConfigView struct {
+	File, Format, Text string
+	Rows               []serverConfigRow
+}
+
+// serverConfigRow is one effective setting; User marks the user's.
+type serverConfigRow struct {
+	Name, Value, From string
+	User              bool
+}
+
+// serverConfigOf renders sc (nil: nil).
+func serverConfigOf(sc *rundir.ServerConfig) *serverConfigView {
+	if sc == nil {
+		return nil
+	}
+	v := &serverConfigView{File: sc.File, Format: sc.Format, Text: sc.Text}
+	for _, e := range sc.Effective {
+		r := serverConfigRow{Name: e.Name, Value: e.Value, From: "chaoscheck"}
+		if e.Source == rundir.FromUser {
+			r.User = true
+			r.From = "your file, line " + strconv.Itoa(e.Line)
+			if e.Default != "" {
+				r.From += " (chaoscheck's: " + e.Default + ")"
+			}
+		}
+		v.Rows = append(v.Rows, r)
+	}
+	return v
 }
 
 // settingRow is a target setting; Weak marks one that says reads and
@@ -439,6 +476,9 @@ func buildView(in Input) (*view, error) {
 			Command:   shellJoin(t.CommandLine),
 			Config:    t.Config,
 			Versions:  t.Versions,
+
+			ServerConfig: serverConfigOf(t.ServerConfig),
+			FactsMissing: t.Facts == nil,
 		}
 		for _, st := range t.TargetSettings {
 			weak := strings.Contains(strings.ReplaceAll(st.Name, " ", ""), "W+R>N") && strings.HasPrefix(strings.ToLower(strings.TrimSpace(st.Value)), "false")

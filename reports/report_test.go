@@ -294,20 +294,107 @@ func TestExplanationsAndFacts(t *testing.T) {
 	if e := explain("zzz"); !strings.Contains(e.What, `"zzz"`) {
 		t.Errorf("generic explanation: %q", e.What)
 	}
-	tf := readFacts(&rundir.TestInfo{TargetSettings: []rundir.Setting{
-		{Name: "Nodes", Value: "5"}, {Name: "Read CL", Value: "QUORUM"}, {Name: "write_consistency_level", Value: "ALL"},
+	// Facts come typed from test.json; the settings' names and texts
+	// play no part (an older test.json with the same settings but no
+	// facts gets no concrete sentence).
+	settings := []rundir.Setting{{Name: "Nodes", Value: "5"}, {Name: "Read CL", Value: "QUORUM"}, {Name: "write_consistency_level", Value: "ALL"}}
+	tf := readFacts(&rundir.TestInfo{TargetSettings: settings, Facts: &rundir.Facts{
+		Nodes: 5, ReplicationFactor: 5, ReadLevel: "QUORUM", WriteLevel: "ALL", ReadReplicas: 3, WriteReplicas: 5,
 	}})
-	if tf.N != 5 || tf.R != 3 || tf.W != 5 {
+	if !tf.Known || tf.n() != 5 {
 		t.Errorf("facts = %+v", tf)
 	}
-	if s := tf.sentence(factQuorum); !strings.Contains(s, "W + R = 5 + 3 = 8 > N = 5") {
+	if s := tf.sentence(factQuorum); !strings.Contains(s, "writes at ALL and reads at QUORUM: W + R = 5 + 3 = 8 > N = 5") {
 		t.Errorf("quorum sentence: %q", s)
 	}
 	if s := tf.sentence(factAvailability); !strings.Contains(s, "tolerate no node down") {
 		t.Errorf("availability sentence: %q", s)
 	}
+	if old := readFacts(&rundir.TestInfo{TargetSettings: settings}); old.Known || len(old.sentences([]fact{factQuorum, factConflict, factAvailability})) != 0 {
+		t.Errorf("facts from settings alone: %+v", old)
+	}
 	if s := (targetFacts{}).sentences([]fact{factQuorum, factConflict}); len(s) != 0 {
 		t.Errorf("sentences without settings: %q", s)
+	}
+	weak := targetFacts{Facts: rundir.Facts{Nodes: 3, ReadLevel: "ONE", WriteLevel: "ONE", ReadReplicas: 1, WriteReplicas: 1,
+		Replication: rundir.Asynchronous, ReplicationDetail: "--replication sync, but synchronous_commit=off",
+		Coordinator: rundir.RandomCoordinator, CoordinatorDetail: "random node per request",
+		Conflict: "last write wins, by coordinator clock", ConflictByClock: true,
+		DurabilityLosesAcked: true, Durability: "periodic fsync", ReadRepair: rundir.Bool(false), HintedHandoff: rundir.Bool(false)},
+		Known: true, Faults: []string{"clock", "kill"}}
+	for f, want := range map[fact]string{
+		factQuorum:      "writes and reads at ONE: W + R = 1 + 1 = 2 ≤ N = 3",
+		factCoordinator: "Coordinator: random node per request, so",
+		factConflict:    "This test skews clocks",
+		factReplication: "Replication: --replication sync, but synchronous_commit=off.",
+		factDurability:  "Durability: periodic fsync. This test kills nodes",
+		factReadRepair:  "Read repair is off and so is hinted handoff",
+	} {
+		if s := weak.sentence(f); !strings.Contains(s, want) {
+			t.Errorf("sentence %d = %q, want %q", f, s, want)
+		}
+	}
+	strong := targetFacts{Facts: rundir.Facts{Nodes: 3, Replication: rundir.Synchronous, Coordinator: rundir.PrimaryCoordinator, Conflict: "none: one primary orders every write"}, Known: true}
+	if s := strong.sentences([]fact{factReplication, factCoordinator, factConflict, factDurability, factReadRepair}); len(s) != 0 {
+		t.Errorf("sentences for a synchronous primary: %q", s)
+	}
+}
+
+// TestReportServerConfigAndMissingFacts: the user's --server-config is
+// shown verbatim (escaped) with its effective settings and where each
+// comes from; a test.json without typed facts (an older chaoscheck) still
+// renders, says that the facts are missing, and makes no sentence
+// concrete.
+func TestReportServerConfigAndMissingFacts(t *testing.T) {
+	dir := t.TempDir()
+	fx := makeRun(t, "")
+	fx.Dir = dir
+	fx.Test.ServerConfig = &rundir.ServerConfig{
+		File: "team.conf", Format: "postgresql.conf", Text: "# <ours>\nsynchronous_commit = off\n",
+		Effective: []rundir.ConfigSetting{
+			{Name: "fsync", Value: "on", Source: rundir.FromChaoscheck},
+			{Name: "synchronous_commit", Value: "off", Source: rundir.FromUser, Line: 2, Default: "on"},
+		},
+	}
+	writeRun(t, dir, fx)
+	if err := Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, rundir.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, want := range []string{`id="server-config"`, "# &lt;ours&gt;\nsynchronous_commit = off", "your file, line 2 (chaoscheck&#39;s: on)", `<tr class="user"><th>synchronous_commit</th>`, "W + R = 1 + 1 = 2 ≤ N = 3"} {
+		if !strings.Contains(page, want) && !strings.Contains(html.UnescapeString(page), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `id="facts-missing"`) {
+		t.Error("facts said missing although test.json has them")
+	}
+
+	old := t.TempDir()
+	fx = makeRun(t, "")
+	fx.Dir = old
+	fx.Test.Facts = nil
+	writeRun(t, old, fx)
+	if err := Write(old); err != nil {
+		t.Fatalf("an old test.json without facts: %v", err)
+	}
+	b, err = os.ReadFile(filepath.Join(old, rundir.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = string(b)
+	if !strings.Contains(page, `id="facts-missing"`) || !strings.Contains(page, "records no typed target facts") {
+		t.Error("the report does not say that the facts are missing")
+	}
+	if strings.Contains(html.UnescapeString(page), "W + R = ") || strings.Contains(page, `id="server-config"`) {
+		t.Error("concrete sentences or a server configuration without facts")
+	}
+	if !strings.Contains(page, "ONE (R=1)") || !strings.Contains(page, "Stale read") {
+		t.Error("the old report lost its settings or cards")
 	}
 }
 

@@ -106,12 +106,19 @@ type TestInfo struct {
 	// TargetSettings are the target's own description (topology,
 	// consistency levels...).
 	TargetSettings []Setting `json:"target_settings"`
+	// Facts are the target's typed facts (N, R, W, replication mode...),
+	// which the report's explanations read. Absent in test.json files of
+	// older versions, and for targets that record none.
+	Facts *Facts `json:"facts,omitempty"`
 	// KeptData is the target's state directory (data directories, full
 	// node logs) when it stays after the run (--keep-data); absent when
 	// it was removed at the end of the run.
-	KeptData  string   `json:"kept_data,omitempty"`
-	Workloads []string `json:"workloads"`
-	Nemesis   []string `json:"nemesis"`
+	KeptData string `json:"kept_data,omitempty"`
+	// ServerConfig is the user's server configuration (--server-config),
+	// verbatim, with the effective merged settings; absent without one.
+	ServerConfig *ServerConfig `json:"server_config,omitempty"`
+	Workloads    []string      `json:"workloads"`
+	Nemesis      []string      `json:"nemesis"`
 	// Config is the full runner configuration, flattened.
 	Config   []Setting `json:"config"`
 	Versions []Setting `json:"versions"`

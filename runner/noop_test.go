@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
@@ -33,6 +34,11 @@ func (d *noopDeployment) Describe() []targets.Setting {
 	return []targets.Setting{{Name: "nodes", Value: "1"}}
 }
 func (d *noopDeployment) Close(context.Context) error { return nil }
+
+// Facts: one node holding everything (targets.FactReporter).
+func (d *noopDeployment) Facts() targets.Facts {
+	return targets.Facts{Nodes: 1, ReplicationFactor: 1, Replication: rundir.Synchronous}
+}
 
 type noopCluster struct{}
 

@@ -229,6 +229,10 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		}
 	}()
 	info.TargetSettings = dep.Describe()
+	if f, ok := dep.(targets.FactReporter); ok {
+		facts := f.Facts()
+		info.Facts = &facts
+	}
 	if k, ok := dep.(targets.KeptData); ok {
 		info.KeptData = k.KeptData()
 	}
@@ -471,16 +475,21 @@ func (r *run) testInfo(start time.Time) rundir.TestInfo {
 		{Name: "recovery-time", Value: cfg.RecoveryTime.String()},
 		{Name: "check-time-limit", Value: cfg.CheckTimeLimit.String()},
 	}
+	var sc *rundir.ServerConfig
+	if c, ok := cfg.Target.(targets.ServerConfigured); ok {
+		sc = c.ServerConfig()
+	}
 	return rundir.TestInfo{
-		Name:        cfg.Name,
-		Start:       start,
-		CommandLine: cfg.CommandLine,
-		Seed:        cfg.Seed,
-		Target:      cfg.Target.Name(),
-		Workloads:   names,
-		Nemesis:     faults,
-		Config:      append(conf, cfg.Settings...),
-		Versions:    Versions(),
+		ServerConfig: sc,
+		Name:         cfg.Name,
+		Start:        start,
+		CommandLine:  cfg.CommandLine,
+		Seed:         cfg.Seed,
+		Target:       cfg.Target.Name(),
+		Workloads:    names,
+		Nemesis:      faults,
+		Config:       append(conf, cfg.Settings...),
+		Versions:     Versions(),
 	}
 }
 

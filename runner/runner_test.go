@@ -74,6 +74,9 @@ func TestCorrectTargetIsValid(t *testing.T) {
 	if err := rundir.ReadJSON(filepath.Join(out.Dir, rundir.TestFile), &ti); err != nil || ti.Seed != 1 || len(ti.TargetSettings) == 0 {
 		t.Fatalf("test.json: %v %+v", err, ti)
 	}
+	if ti.Facts == nil || ti.Facts.Nodes != 1 || ti.Facts.Replication != rundir.Synchronous {
+		t.Errorf("test.json facts %+v, want the deployment's", ti.Facts)
+	}
 }
 
 func TestRateLimit(t *testing.T) {

@@ -88,3 +88,24 @@ type KeptData interface {
 type Transactional interface {
 	Transactions() error
 }
+
+// ServerConfigured is implemented by targets that take the user's own
+// server configuration (--server-config). ServerConfig returns it as
+// test.json keeps it (verbatim, with the effective merged settings), nil
+// when none was given. It is known before anything is deployed: the
+// merge is the target's, from its configuration alone.
+type ServerConfigured interface {
+	ServerConfig() *rundir.ServerConfig
+}
+
+// Facts are a deployment's typed facts (rundir.Facts).
+type Facts = rundir.Facts
+
+// FactReporter is implemented by deployments that state their typed
+// facts: N, R, W, replication mode, conflict resolution, coordinator...
+// as in force, with the user's server configuration merged. The runner
+// records them in test.json after Deploy, and the report's explanations
+// quote them. Every real target and the sim implement it.
+type FactReporter interface {
+	Facts() Facts
+}

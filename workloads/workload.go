@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -97,32 +96,64 @@ type Options struct {
 // DefaultOptions are the defaults of `chaoscheck test`.
 func DefaultOptions() Options { return Options{Keys: 5, CAS: true, HotFraction: 0.9, Salt: 0} }
 
+// Registration is one workload's row in the table (Workloads): adding a
+// workload is its type and a row; the command line reads names, help
+// and which option flags apply from the table.
+type Registration struct {
+	// Name is the --workload value.
+	Name string
+	// Summary says what it does, for help.
+	Summary string
+	// Reads are the `chaoscheck test` option flags it reads (keys, cas,
+	// counter, hot-fraction, salt): a flag that no chosen workload reads
+	// is refused.
+	Reads []string
+	// New builds the workload.
+	New func(Options) Workload
+}
+
+// Workloads returns the table of workloads, sorted by name.
+func Workloads() []Registration {
+	return []Registration{
+		{Name: "counter", Summary: "increments and reads of counters", Reads: []string{"keys", "counter"}, New: func(o Options) Workload { return newCounter(o) }},
+		{Name: "hotkey", Summary: "set adds, most on one hot key, salted with --salt", Reads: []string{"keys", "hot-fraction", "salt"}, New: func(o Options) Workload { return newHotKey(o) }},
+		{Name: "list-append", Summary: "transactions of appends to lists and reads of whole lists (Elle)", Reads: []string{"keys"}, New: func(o Options) Workload { return newTxn("list-append", Lists, o) }},
+		{Name: "lost-update", Summary: "read-modify-write increments", Reads: []string{"keys"}, New: func(o Options) Workload { return newLostUpdate(o) }},
+		{Name: "register", Summary: "reads, writes and compare-and-sets of registers", Reads: []string{"keys", "cas"}, New: func(o Options) Workload { return newRegister(o) }},
+		{Name: "rw-register", Summary: "transactions of writes and reads of registers (Elle)", Reads: []string{"keys"}, New: func(o Options) Workload { return newTxn("rw-register", Registers, o) }},
+		{Name: "ryw", Summary: "each client writes its own key and reads it back", New: func(o Options) Workload { return newRYW(o) }},
+		{Name: "set", Summary: "adds to sets, a final read after healing", Reads: []string{"keys"}, New: func(o Options) Workload { return newSet(o) }},
+	}
+}
+
 // Names lists the workloads New knows, sorted.
 func Names() []string {
-	names := make([]string, 0, len(constructors))
-	for n := range constructors {
-		names = append(names, n)
+	var names []string
+	for _, r := range Workloads() {
+		names = append(names, r.Name)
 	}
-	sort.Strings(names)
 	return names
 }
 
-var constructors = map[string]func(Options) Workload{
-	"register":    func(o Options) Workload { return newRegister(o) },
-	"set":         func(o Options) Workload { return newSet(o) },
-	"counter":     func(o Options) Workload { return newCounter(o) },
-	"ryw":         func(o Options) Workload { return newRYW(o) },
-	"lost-update": func(o Options) Workload { return newLostUpdate(o) },
-	"hotkey":      func(o Options) Workload { return newHotKey(o) },
-	"list-append": func(o Options) Workload { return newTxn("list-append", Lists, o) },
-	"rw-register": func(o Options) Workload { return newTxn("rw-register", Registers, o) },
+// Help lists every workload with its summary.
+func Help() string {
+	var parts []string
+	for _, r := range Workloads() {
+		parts = append(parts, r.Name+" ("+r.Summary+")")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // New returns the named workload. Its keys are prefixed with its name, so
 // several workloads can run in one test without sharing keys.
 func New(name string, opts Options) (Workload, error) {
-	c, ok := constructors[name]
-	if !ok {
+	var c func(Options) Workload
+	for _, r := range Workloads() {
+		if r.Name == name {
+			c = r.New
+		}
+	}
+	if c == nil {
 		return nil, fmt.Errorf("unknown workload %q (known: %s)", name, strings.Join(Names(), ", "))
 	}
 	if opts.Keys <= 0 {

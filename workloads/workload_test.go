@@ -151,3 +151,18 @@ func TestRYWWorkersOwnTheirKeys(t *testing.T) {
 		t.Fatalf("pattern %v", fs)
 	}
 }
+
+// TestWorkloadTable: every row builds a workload of its name, with a
+// summary, in name order.
+func TestWorkloadTable(t *testing.T) {
+	rows := Workloads()
+	for i, r := range rows {
+		w, err := New(r.Name, DefaultOptions())
+		if err != nil || w.Name() != r.Name || r.Summary == "" {
+			t.Errorf("row %s: %v %v", r.Name, w, err)
+		}
+		if i > 0 && rows[i-1].Name >= r.Name {
+			t.Errorf("rows not sorted at %s", r.Name)
+		}
+	}
+}

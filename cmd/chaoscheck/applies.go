@@ -8,20 +8,24 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/nemesis"
+	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
-// workloadFlags maps each workload option flag of `chaoscheck test` to
-// the workloads that read it. A flag given while none of them runs would
-// change nothing, so it is refused.
-var workloadFlags = []struct {
-	flag      string
-	workloads []string
-}{
-	{"keys", []string{"register", "set", "counter", "lost-update", "hotkey", "list-append", "rw-register"}},
-	{"cas", []string{"register"}},
-	{"counter", []string{"counter"}},
-	{"hot-fraction", []string{"hotkey"}},
-	{"salt", []string{"hotkey"}},
+// workloadOptionFlags are the workload option flags of `chaoscheck
+// test`; the workload table (workloads.Workloads) says which workloads
+// read each. A flag given while none of them runs would change nothing,
+// so it is refused.
+var workloadOptionFlags = []string{"keys", "cas", "counter", "hot-fraction", "salt"}
+
+// readersOf lists the workloads whose row reads flag.
+func readersOf(flag string) []string {
+	var out []string
+	for _, r := range workloads.Workloads() {
+		if slices.Contains(r.Reads, flag) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
 }
 
 // targetWorkloadFlags are target flags that also need one of the
@@ -62,12 +66,13 @@ func nodeFaultNames() []string {
 // chosen workload or fault reads.
 func checkApplies(fs *pflag.FlagSet, chosen []string, faults []nemesis.Fault) error {
 	var errs []string
-	for _, wf := range workloadFlags {
-		if !fs.Changed(wf.flag) {
+	for _, flag := range workloadOptionFlags {
+		if !fs.Changed(flag) {
 			continue
 		}
-		if !slices.ContainsFunc(chosen, func(w string) bool { return slices.Contains(wf.workloads, strings.TrimSpace(w)) }) {
-			errs = append(errs, fmt.Sprintf("--%s applies to --workload %s, not %s", wf.flag, strings.Join(wf.workloads, "|"), strings.Join(chosen, ",")))
+		readers := readersOf(flag)
+		if !slices.ContainsFunc(chosen, func(w string) bool { return slices.Contains(readers, strings.TrimSpace(w)) }) {
+			errs = append(errs, fmt.Sprintf("--%s applies to --workload %s, not %s", flag, strings.Join(readers, "|"), strings.Join(chosen, ",")))
 		}
 	}
 	selects := func(f nemesis.Fault) bool { _, ok := f.(nemesis.NodeSelector); return ok }

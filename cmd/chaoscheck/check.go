@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -65,12 +66,15 @@ Elle's options: --consistency-models (default strict-serializable),
 				return badInput(err)
 			}
 			if cs == nil {
-				if cs, err = buildCheckers(checkerNames, m, timeLimit, out, args[0]); err != nil {
+				if cs, err = buildCheckers(cmd.Flags(), checkerNames, m, timeLimit, out, args[0]); err != nil {
 					return badInput(err)
 				}
-			}
-			if err := linearizableFlags(cmd.Flags(), cs); err != nil {
-				return badInput(err)
+			} else {
+				for _, opt := range []string{"model", "time-limit"} {
+					if cmd.Flags().Changed(opt) {
+						return badInput(fmt.Errorf("--%s applies to --checker linearizable; a transactional history is judged by Elle's checker", opt))
+					}
+				}
 			}
 			lin := linearizableOf(cs)
 			input := &rundir.Input{Read: info, Warnings: info.Warnings()}
@@ -123,56 +127,38 @@ Elle's options: --consistency-models (default strict-serializable),
 	fl := cmd.Flags()
 	fl.StringVar(&format, "format", "", "history format: jsonl, edn, jepsen-log (default: detect)")
 	fl.StringVar(&model, "model", "", "linearizability model: register, cas-register, kv (default: chosen from the history's operations: read, write, cas give cas-register; get, put, append give kv)")
-	fl.StringSliceVar(&checkerNames, "checker", []string{"linearizable"}, "checkers: linearizable, set, counter, session, lost-update")
+	fl.StringSliceVar(&checkerNames, "checker", []string{"linearizable"}, "checkers: "+checkers.Checkers().Help())
 	fl.StringVar(&out, "out", "", "directory for results.json (default: beside FILE)")
 	fl.DurationVar(&timeLimit, "time-limit", 0, "bound on the linearizability search (0: none); past it the verdict is unknown")
 	txn.register(fl)
 	return cmd
 }
 
-// buildCheckers turns --checker names into checkers. m is the model of
-// the linearizable checker, "" until it is chosen from the history.
-func buildCheckers(names []string, m checkers.Model, limit time.Duration, out, file string) ([]checkers.Checker, error) {
+// buildCheckers turns --checker names into checkers, from the checker
+// table (checkers.Checkers). m is the model of the linearizable checker,
+// "" until it is chosen from the history. It refuses --model and
+// --time-limit (given on fs) when no chosen checker reads them.
+func buildCheckers(fs *pflag.FlagSet, names []string, m checkers.Model, limit time.Duration, out, file string) ([]checkers.Checker, error) {
 	if limit < 0 {
 		return nil, fmt.Errorf("--time-limit must not be negative")
 	}
-	var cs []checkers.Checker
-	for _, n := range names {
-		switch strings.TrimSpace(n) {
-		case "linearizable":
-			cs = append(cs, &checkers.Linearizable{Model: m, TimeLimit: limit, VisualizeDir: outDirFor(out, file)})
-		case "set":
-			cs = append(cs, &checkers.Set{})
-		case "counter":
-			cs = append(cs, &checkers.Counter{})
-		case "session":
-			cs = append(cs, &checkers.Session{})
-		case "lost-update":
-			cs = append(cs, &checkers.LostUpdate{})
-		default:
-			return nil, fmt.Errorf("unknown checker %q (known: linearizable, set, counter, session, lost-update)", n)
-		}
+	reg := checkers.Checkers()
+	cs, reads, err := reg.Build(names, checkers.Options{Model: m, TimeLimit: limit, OutDir: outDirFor(out, file)})
+	if err != nil {
+		return nil, err
 	}
-	if len(cs) == 0 {
-		return nil, fmt.Errorf("no checker given")
+	for _, opt := range []checkers.Option{checkers.OptModel, checkers.OptTimeLimit} {
+		if fs.Changed(string(opt)) && !reads[opt] {
+			var by []string
+			for _, r := range reg {
+				if slices.Contains(r.Reads, opt) {
+					by = append(by, r.Name)
+				}
+			}
+			return nil, fmt.Errorf("--%s applies to --checker %s, which is not given", opt, strings.Join(by, "|"))
+		}
 	}
 	return cs, nil
-}
-
-// linearizableFlags refuses --model and --time-limit, which only the
-// linearizable checker reads, when it is not among the checkers.
-func linearizableFlags(fs *pflag.FlagSet, cs []checkers.Checker) error {
-	for _, c := range cs {
-		if _, ok := c.(*checkers.Linearizable); ok {
-			return nil
-		}
-	}
-	for _, f := range []string{"model", "time-limit"} {
-		if fs.Changed(f) {
-			return fmt.Errorf("--%s applies to --checker linearizable, which is not given", f)
-		}
-	}
-	return nil
 }
 
 // linearizableOf returns the linearizable checker of cs, or nil.

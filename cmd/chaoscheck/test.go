@@ -74,8 +74,8 @@ now); it is refused for the sim and for an unknown runtime.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&tf.workloads, "workload", []string{"register", "ryw"}, "workloads: "+strings.Join(workloads.Names(), ", "))
-	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: "+strings.Join(nemesis.KindNames(), ", "))
+	fl.StringSliceVar(&tf.workloads, "workload", []string{"register", "ryw"}, "workloads: "+workloads.Help())
+	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: "+nemesis.KindHelp())
 	fl.DurationVar(&tf.nemesisInterval, "nemesis-interval", 5*time.Second, "time a fault lasts, and between faults")
 	fl.StringVar(&tf.nemesisNodes, "nemesis-nodes", "one", "nodes hit by "+strings.Join(nodeFaultNames(), ", ")+": one, minority, majority, all or a count")
 	fl.IntVar(&tf.concurrency, "concurrency", 10, "concurrent clients")

@@ -81,6 +81,8 @@ var (
 	_ targets.Target     = (*Target)(nil)
 	_ targets.DataKeeper = (*Target)(nil)
 	_ targets.KeptData   = (*Deployment)(nil)
+
+	_ targets.ServerConfigured = (*Target)(nil)
 )
 
 // New fills in defaults, validates cfg and returns the target.
@@ -329,6 +331,7 @@ func (d *Deployment) describe(o ClientOptions) []targets.Setting {
 		{Name: "commitlog sync", Value: c.CommitlogSync},
 		{Name: "clock skew", Value: clock},
 		{Name: "state dir", Value: d.lc.DescribeStateDir()},
+		{Name: "server config", Value: d.cfg.ServerConfig.Summary()},
 	}
 }
 
@@ -365,7 +368,7 @@ func (d *Deployment) startNodes(ctx context.Context, java, jamm string) error {
 		if err := writeNodeConfig(f, yamlParams{
 			Node: n, InitialToken: tokens[i], Seeds: strings.Join(seeds, ","),
 			Addr: d.lc.Addr(n), Dir: f.dir, CommitlogSync: d.cfg.CommitlogSync,
-			ServerTimeoutMS: d.cfg.ServerTimeout.Milliseconds(),
+			ServerTimeoutMS: d.cfg.ServerTimeout.Milliseconds(), User: d.cfg.ServerConfig,
 		}); err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ package cassandra
 import (
 	"errors"
 	"fmt"
-	"github.com/chaoscheck/chaoscheck/cluster"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,6 +13,9 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
 // DefaultVersion is the Cassandra release fetched from Maven Central: the
@@ -106,6 +108,10 @@ type Config struct {
 	// Seed is recorded in Describe; the target itself draws nothing at
 	// random apart from the resource prefix.
 	Seed int64
+	// ServerConfig is the user's cassandra.yaml overrides
+	// (--server-config), merged over each node's generated file; nil:
+	// none. Validate refuses it when it sets a key of ServerConfigRules.
+	ServerConfig *serverconf.File
 }
 
 var heapRE = regexp.MustCompile(`^[1-9][0-9]*[mMgG]$`)
@@ -207,7 +213,10 @@ func (c *Config) Validate() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cassandra: %w", err)
 	}
-	return nil
+	if c.ServerConfig != nil && c.ServerConfig.Format != serverconf.CassandraYAML {
+		return fmt.Errorf("cassandra: server config %s is %s, want %s", c.ServerConfig.Path, c.ServerConfig.Format, serverconf.CassandraYAML)
+	}
+	return c.ServerConfig.Check(ServerConfigRules)
 }
 
 // replicasFor is how many replica acknowledgements a consistency level

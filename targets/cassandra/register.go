@@ -11,6 +11,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
 // Ports every node listens on, inside its own namespace.
@@ -35,6 +36,7 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		cl, rcl, wcl, serialCL, heap, commitlog string
 		coordinator                             string
 		clientTimestamps                        bool
+		serverConf                              string
 	)
 	fs.IntVar(&nodes, "nodes", DefaultNodes, "nodes")
 	fs.IntVar(&rf, "replication-factor", 0, "replication factor of the keyspace (default: min(3, --nodes))")
@@ -46,6 +48,7 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 	fs.StringVar(&heap, "heap", DefaultHeap, "JVM heap per node")
 	fs.StringVar(&commitlog, "commitlog-sync", "batch", "batch (acknowledged = on disk) or periodic")
 	fs.StringVar(&coordinator, "coordinator", "random", "nodes each client talks to: random (all, token-aware), or sticky (one node per client)")
+	fs.StringVar(&serverConf, "server-config", "", "cassandra.yaml overrides merged over chaoscheck's (yours win); the ring, addresses, ports, directories, credentials and TLS are refused")
 	return func(c targets.Common) (targets.Target, error) {
 		if nodes < 1 || nodes > 9 {
 			return nil, fmt.Errorf("--nodes must be within 1 and 9 for cassandra, got %d", nodes)
@@ -70,8 +73,16 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 			}
 			return strings.ToUpper(v)
 		}
+		var sc *serverconf.File
+		if fs.Changed("server-config") {
+			var err error
+			if sc, err = serverconf.Load(serverConf, serverconf.CassandraYAML); err != nil {
+				return nil, err
+			}
+		}
 		return New(Config{
-			Nodes: nodes, ReplicationFactor: rf, ReadCL: level(rcl), WriteCL: level(wcl),
+			ServerConfig: sc,
+			Nodes:        nodes, ReplicationFactor: rf, ReadCL: level(rcl), WriteCL: level(wcl),
 			SerialCL: strings.ToUpper(serialCL), ClientTimestamps: clientTimestamps,
 			Sticky: sticky, Heap: heap, CommitlogSync: commitlog, Seed: c.Seed,
 			Runtime: c.Runtime,

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
 //go:embed conf/pom.xml.tmpl conf/cassandra.yaml.tmpl conf/logback.xml
@@ -135,6 +136,9 @@ type yamlParams struct {
 	Dir             string
 	CommitlogSync   string
 	ServerTimeoutMS int64
+	// User is the user's cassandra.yaml overrides (--server-config),
+	// merged over the rendered template; nil: none. Not a template field.
+	User *serverconf.File
 }
 
 // nodeFiles is where a node's files live.
@@ -164,6 +168,9 @@ func writeNodeConfig(f nodeFiles, p yamlParams) error {
 	}
 	y, err := render("conf/cassandra.yaml.tmpl", p)
 	if err != nil {
+		return err
+	}
+	if y, err = mergeYAML(y, p.User); err != nil {
 		return err
 	}
 	if err := os.WriteFile(f.yaml, y, 0o644); err != nil {

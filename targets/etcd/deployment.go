@@ -120,7 +120,7 @@ func (d *Deployment) start(ctx context.Context) error {
 	}
 	for _, n := range d.nodes {
 		p, err := d.lc.Start(ctx, n, cluster.NodeSpec{
-			Name: "etcd", Path: d.cfg.Binary, Args: d.args(n),
+			Name: "etcd", Path: d.cfg.Binary, Args: d.cfg.mergeArgs(d.args(n)),
 			Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + d.dataDir(n)},
 			Dir: d.dataDir(n), UID: d.uid, GID: d.gid, LogFile: d.LogFile(n),
 			Ports: []uint16{ClientPort, PeerPort},
@@ -295,10 +295,11 @@ func (d *Deployment) Describe() []targets.Setting {
 		{Name: "etcd version", Value: version},
 		{Name: "etcd client", Value: clientVersion()},
 		{Name: "server user", Value: fmt.Sprintf("uid %d (nobody)", d.uid)},
-		{Name: "raft timing", Value: "etcd defaults: heartbeat 100ms, election timeout 1000ms"},
+		{Name: "raft timing", Value: d.cfg.raftTiming()},
 		{Name: "clock faults", Value: "unsupported (Go binary reads the vDSO)"},
 		{Name: "seed", Value: fmt.Sprint(d.cfg.Seed)},
 		{Name: "state dir", Value: d.lc.DescribeStateDir()},
+		{Name: "server config", Value: d.cfg.ServerConfig.Summary()},
 	}
 }
 

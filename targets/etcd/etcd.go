@@ -27,6 +27,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
 // DefaultBinary is the etcd server of the Debian package etcd-server.
@@ -105,6 +106,10 @@ type Config struct {
 	Sticky bool
 	// Binary is the etcd server executable (default DefaultBinary).
 	Binary string
+	// ServerConfig is the user's etcd flags (--server-config), merged
+	// over chaoscheck's (see sharedArgs); nil: none. Validate refuses it
+	// when it sets a flag of ServerConfigRules.
+	ServerConfig *serverconf.File
 }
 
 // Bool returns a pointer to b, for Config.PreVote.
@@ -136,6 +141,12 @@ func (c Config) Validate() error {
 	if c.Subnet.IsValid() && (!c.Subnet.Addr().Is4() || c.Subnet.Bits() != 24) {
 		return fmt.Errorf("etcd: subnet %v: want an IPv4 /24", c.Subnet)
 	}
+	if c.ServerConfig != nil && c.ServerConfig.Format != serverconf.EtcdFlags {
+		return fmt.Errorf("etcd: server config %s is %s, want %s", c.ServerConfig.Path, c.ServerConfig.Format, serverconf.EtcdFlags)
+	}
+	if err := c.ServerConfig.Check(ServerConfigRules); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -148,6 +159,8 @@ var (
 	_ targets.Target     = (*Target)(nil)
 	_ targets.DataKeeper = (*Target)(nil)
 	_ targets.KeptData   = (*Deployment)(nil)
+
+	_ targets.ServerConfigured = (*Target)(nil)
 )
 
 // New fills in defaults, validates cfg and returns the target.

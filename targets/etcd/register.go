@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
 // Registration is etcd's row in the target registry: its flag group and
@@ -27,11 +28,13 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		nodes             int
 		read, coordinator string
 		preVote           bool
+		serverConf        string
 	)
 	fs.IntVar(&nodes, "nodes", 3, "nodes")
 	fs.StringVar(&read, "etcd-read", "linearizable", "reads linearizable (quorum) or serializable (any member's local state)")
 	fs.BoolVar(&preVote, "pre-vote", true, "raft pre-vote (recorded in test.json)")
 	fs.StringVar(&coordinator, "coordinator", "random", "nodes each client talks to: random (all, balanced), or sticky (one node per client)")
+	fs.StringVar(&serverConf, "server-config", "", "etcd flags, one a line (--name=value), merged over chaoscheck's (yours win); names, URLs, directories, TLS and cluster wiring are refused")
 	return func(c targets.Common) (targets.Target, error) {
 		if nodes < 1 || (c.Runtime != nil && nodes > c.Runtime.MaxNodes()) {
 			return nil, fmt.Errorf("--nodes must be within 1 and %d for etcd, got %d", maxNodes(c.Runtime), nodes)
@@ -48,7 +51,13 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		default:
 			return nil, fmt.Errorf("--coordinator must be random or sticky, got %q", coordinator)
 		}
-		return New(Config{Nodes: nodes, Read: mode, PreVote: Bool(preVote), Seed: c.Seed, Sticky: sticky, Runtime: c.Runtime})
+		var sc *serverconf.File
+		if fs.Changed("server-config") {
+			if sc, err = serverconf.Load(serverConf, serverconf.EtcdFlags); err != nil {
+				return nil, err
+			}
+		}
+		return New(Config{Nodes: nodes, Read: mode, PreVote: Bool(preVote), Seed: c.Seed, Sticky: sticky, Runtime: c.Runtime, ServerConfig: sc})
 	}
 }
 

@@ -4,10 +4,12 @@ package postgres
 
 import (
 	"fmt"
-	"github.com/chaoscheck/chaoscheck/cluster"
 	"net/netip"
 	"os/user"
 	"strings"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
 // Replication is how the primary replicates to its standbys.
@@ -181,6 +183,11 @@ type Config struct {
 	// Runtime is where the nodes run (targets.Common.Runtime; nil: Plan
 	// supports nothing and Probe and Deploy refuse).
 	Runtime cluster.Runtime
+	// ServerConfig is the user's postgresql.conf fragment
+	// (--server-config), merged over chaoscheck's settings (see
+	// confText); nil: none. Validate refuses it when it sets a setting
+	// of ServerConfigRules.
+	ServerConfig *serverconf.File
 }
 
 func (c *Config) defaults() {
@@ -213,6 +220,12 @@ func (c Config) Validate() error {
 	}
 	if c.Subnet.IsValid() && (!c.Subnet.Addr().Is4() || c.Subnet.Bits() != 24) {
 		return fmt.Errorf("postgres: subnet %v: want an IPv4 /24", c.Subnet)
+	}
+	if c.ServerConfig != nil && c.ServerConfig.Format != serverconf.PostgresConf {
+		return fmt.Errorf("postgres: server config %s is %s, want %s", c.ServerConfig.Path, c.ServerConfig.Format, serverconf.PostgresConf)
+	}
+	if err := c.ServerConfig.Check(ServerConfigRules); err != nil {
+		return err
 	}
 	if c.User == "root" {
 		return fmt.Errorf("postgres: user %q: PostgreSQL refuses to run as root", c.User)

@@ -67,6 +67,8 @@ var (
 	_ targets.Target     = (*Target)(nil)
 	_ targets.DataKeeper = (*Target)(nil)
 	_ targets.KeptData   = (*Deployment)(nil)
+
+	_ targets.ServerConfigured = (*Target)(nil)
 )
 
 // New validates cfg and returns the target.
@@ -267,7 +269,10 @@ func (d *Deployment) Describe() []targets.Setting {
 	nodes := d.cl.Nodes()
 	sync := "asynchronous (synchronous_standby_names='')"
 	if d.cfg.Replication == Sync {
-		sync = fmt.Sprintf("synchronous (synchronous_commit=on, synchronous_standby_names='%s', set on every new primary)", d.cl.syncStandbyNames(d.cl.Primary()))
+		sync = fmt.Sprintf("synchronous (synchronous_commit=%s, synchronous_standby_names='%s', set on every new primary)", d.cfg.effective("synchronous_commit"), d.cl.syncStandbyNames(d.cl.Primary()))
+		if !d.cfg.waitsForStandby() {
+			sync += ", but commits do not wait for any standby at synchronous_commit=" + d.cfg.effective("synchronous_commit") + " (--server-config): in effect asynchronous"
+		}
 	}
 	return []targets.Setting{
 		{Name: "database", Value: "PostgreSQL " + d.version},
@@ -280,6 +285,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		{Name: "fsync", Value: d.fsync},
 		{Name: "failover", Value: "promote the most advanced reachable standby (pg_promote), re-point the others; rejoin = wipe + pg_basebackup"},
 		{Name: "state dir", Value: d.srv.lc.DescribeStateDir()},
+		{Name: "server config", Value: d.cfg.ServerConfig.Summary()},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
 // Registration is PostgreSQL's row in the target registry: its flag group
@@ -27,11 +28,13 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 	var (
 		nodes                            int
 		replication, isolation, readFrom string
+		serverConfig                     string
 	)
 	fs.IntVar(&nodes, "nodes", 3, "nodes: a primary and replicas")
 	fs.StringVar(&replication, "replication", "async", "streaming replication async or sync (synchronous_commit=on, ANY 1 standby)")
 	fs.StringVar(&isolation, "isolation", "read-committed", "read-committed, repeatable-read or serializable")
 	fs.StringVar(&readFrom, "read-from", "primary", "reads go to the primary, a replica or any node")
+	fs.StringVar(&serverConfig, "server-config", "", "a postgresql.conf fragment merged over chaoscheck's settings (yours win); addresses, ports, directories and replication wiring are refused")
 	return func(c targets.Common) (targets.Target, error) {
 		if nodes < 2 || nodes > MaxNodes {
 			return nil, fmt.Errorf("--nodes must be within 2 and %d for postgres (a primary and at least one replica), got %d", MaxNodes, nodes)
@@ -48,7 +51,13 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		if err != nil {
 			return nil, fmt.Errorf("--read-from: %w", err)
 		}
-		return New(Config{Nodes: nodes, Replication: rep, Isolation: iso, ReadFrom: rf, Seed: c.Seed, Runtime: c.Runtime})
+		var sc *serverconf.File
+		if fs.Changed("server-config") {
+			if sc, err = serverconf.Load(serverConfig, serverconf.PostgresConf); err != nil {
+				return nil, err
+			}
+		}
+		return New(Config{Nodes: nodes, Replication: rep, Isolation: iso, ReadFrom: rf, Seed: c.Seed, Runtime: c.Runtime, ServerConfig: sc})
 	}
 }
 

@@ -45,8 +45,9 @@ const (
 	pollEvery = 50 * time.Millisecond
 )
 
-// serverConf is appended to the primary's postgresql.conf after initdb;
-// standbys inherit it through pg_basebackup. Node-specific settings
+// serverConf are chaoscheck's postgresql.conf settings, merged with the
+// user's (Config.confText) and appended to the primary's postgresql.conf
+// after initdb; standbys inherit it through pg_basebackup. Node-specific settings
 // (addresses, socket directory, cluster_name) are command-line options.
 const serverConf = `
 # chaoscheck
@@ -178,7 +179,7 @@ func (s *server) initPrimary(ctx context.Context, node string) error {
 		return fmt.Errorf("initdb %s: %w", node, err)
 	}
 	conf := filepath.Join(s.dirs.dataDir(node), "postgresql.conf")
-	if err := appendFile(conf, serverConf); err != nil {
+	if err := appendFile(conf, s.cfg.confText()); err != nil {
 		return err
 	}
 	subnet := netip.PrefixFrom(s.lc.Addr(node), 24).Masked().String()

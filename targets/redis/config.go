@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
 // Mode is the topology of the deployment.
@@ -128,6 +129,10 @@ type Config struct {
 	// "redis", created by Debian's redis-server package; root when that
 	// user does not exist).
 	User string
+	// ServerConfig is the user's redis.conf lines (--server-config),
+	// merged over chaoscheck's directives (see sharedConf); nil: none.
+	// Validate refuses it when it sets a directive of ServerConfigRules.
+	ServerConfig *serverconf.File
 }
 
 func (c *Config) defaults() {
@@ -197,6 +202,12 @@ func (c Config) Validate() error {
 	}
 	if c.Subnet.IsValid() && (!c.Subnet.Addr().Is4() || c.Subnet.Bits() != 24) {
 		return fmt.Errorf("redis: subnet %v: want an IPv4 /24", c.Subnet)
+	}
+	if c.ServerConfig != nil && c.ServerConfig.Format != serverconf.RedisConf {
+		return fmt.Errorf("redis: server config %s is %s, want %s", c.ServerConfig.Path, c.ServerConfig.Format, serverconf.RedisConf)
+	}
+	if err := c.ServerConfig.Check(ServerConfigRules); err != nil {
+		return err
 	}
 	return nil
 }

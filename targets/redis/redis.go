@@ -58,6 +58,8 @@ var (
 	_ targets.Target     = (*Target)(nil)
 	_ targets.DataKeeper = (*Target)(nil)
 	_ targets.KeptData   = (*Deployment)(nil)
+
+	_ targets.ServerConfigured = (*Target)(nil)
 )
 
 // New validates cfg and returns the target.
@@ -365,7 +367,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		out = append(out,
 			targets.Setting{Name: "nodes", Value: fmt.Sprintf("%d (%s): %d masters, %d replicas per master", len(nodes), strings.Join(nodes, " "), Masters, d.cfg.ReplicasPerMaster)},
 			targets.Setting{Name: "slots per master", Value: strings.Join(parts, "; ")},
-			targets.Setting{Name: "cluster-node-timeout", Value: d.cfg.NodeTimeout.String()},
+			targets.Setting{Name: "cluster-node-timeout", Value: d.cfg.effective("cluster-node-timeout") + "ms"},
 			targets.Setting{Name: "routing", Value: "each command to the master of its key's slot (go-redis slot map; a MOVED/ASK reply fails the operation and reloads the map)"},
 		)
 	case Replication:
@@ -381,8 +383,11 @@ func (d *Deployment) Describe() []targets.Setting {
 		wait = fmt.Sprintf("WAIT %d %d (numreplicas, timeout ms) after every write, on the same connection; fewer acknowledgements in time: the write is recorded info (it is applied on the primary). WAIT does not make replication synchronous", d.cfg.Wait, d.cfg.WaitTimeout.Milliseconds())
 	}
 	durability := "none: appendonly no, save \"\" (a killed node restarts empty)"
+	if save := d.cfg.effective("save"); save != `""` {
+		durability = "RDB snapshots only: appendonly no, save " + save + " (--server-config): a killed node restarts from its last snapshot, losing the writes since"
+	}
 	if d.cfg.AppendOnly {
-		durability = "appendonly yes, appendfsync always (no RDB snapshots)"
+		durability = "appendonly yes, appendfsync always (save " + d.cfg.effective("save") + ")"
 	}
 	out = append(out,
 		targets.Setting{Name: "replication", Value: "asynchronous"},
@@ -393,6 +398,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		targets.Setting{Name: "clock faults", Value: "unsupported (libfaketime breaks Debian's redis-server)"},
 		targets.Setting{Name: "server user", Value: d.user},
 		targets.Setting{Name: "state dir", Value: d.srv.lc.DescribeStateDir()},
+		targets.Setting{Name: "server config", Value: d.cfg.ServerConfig.Summary()},
 	)
 	return out
 }

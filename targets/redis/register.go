@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
 // Registration is Redis's row in the target registry: its flag group and
@@ -27,11 +28,13 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		nodes      int
 		mode, wait string
 		appendOnly bool
+		serverConf string
 	)
 	fs.IntVar(&nodes, "nodes", 3, fmt.Sprintf("nodes (%d in cluster mode)", Masters))
 	fs.StringVar(&mode, "redis-mode", "cluster", "cluster (3 masters, slots) or replication (a primary and replicas)")
 	fs.StringVar(&wait, "wait", "off", "WAIT for N replicas after each write (off or N)")
 	fs.BoolVar(&appendOnly, "append-only", false, "append-only file with appendfsync always (default: no persistence)")
+	fs.StringVar(&serverConf, "server-config", "", "redis.conf lines merged over chaoscheck's (yours win); addresses, ports, directories, passwords and replication or cluster wiring are refused")
 	return func(c targets.Common) (targets.Target, error) {
 		if nodes < 1 || nodes > MaxNodes {
 			return nil, fmt.Errorf("--nodes must be within 1 and %d for redis, got %d", MaxNodes, nodes)
@@ -47,7 +50,13 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		if m == Cluster && nodes != Masters {
 			return nil, fmt.Errorf("--nodes %d: redis cluster mode has exactly %d masters (give --nodes %d, or --redis-mode replication for a primary and %d replicas)", nodes, Masters, Masters, nodes-1)
 		}
-		return New(Config{Mode: m, Nodes: nodes, Wait: w, AppendOnly: appendOnly, Seed: c.Seed, Runtime: c.Runtime})
+		var sc *serverconf.File
+		if fs.Changed("server-config") {
+			if sc, err = serverconf.Load(serverConf, serverconf.RedisConf); err != nil {
+				return nil, err
+			}
+		}
+		return New(Config{Mode: m, Nodes: nodes, Wait: w, AppendOnly: appendOnly, Seed: c.Seed, Runtime: c.Runtime, ServerConfig: sc})
 	}
 }
 

@@ -121,12 +121,13 @@ func durabilityLines(s *server) string {
 	return "save \"\"\nappendonly no\n"
 }
 
-// writeConf (re)writes node's redis.conf; it takes effect at the next
-// start.
+// writeConf (re)writes node's redis.conf, with the user's
+// --server-config merged in (Config.mergeConf); it takes effect at the
+// next start.
 func (s *server) writeConf(node, replicaOf string) error {
 	p := s.confPath(node)
 	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(s.conf(node, replicaOf)), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(s.cfg.mergeConf(s.conf(node, replicaOf))), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
