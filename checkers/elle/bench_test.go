@@ -94,3 +94,30 @@ func benchListAppend(b *testing.B, n int) {
 		b.ReportMetric(float64(base)/(1<<20), "history-MiB")
 	}
 }
+
+// BenchmarkListAppendNoIsolation100k checks 100,000 transactions of a
+// store without isolation: one large strongly connected component, and
+// every class of cycle to search for in it.
+func BenchmarkListAppendNoIsolation100k(b *testing.B) {
+	h, err := histgen.ListAppend(rand.New(rand.NewPCG(7, 11)), histgen.TxnConfig{Txns: 100_000, Processes: 20, InfoFraction: 0.01, NoIsolation: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := New(Options{Workload: ListAppend})
+	b.ResetTimer()
+	for range b.N {
+		var ru0, ru1 syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+		t0 := time.Now()
+		r := c.Check(context.Background(), h)
+		el := time.Since(t0)
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+		if r.Verdict != checkers.Invalid {
+			b.Fatalf("%s %v %s", r.Verdict, r.AnomalyCounts, r.Reason)
+		}
+		b.ReportMetric(float64(100_000)/el.Seconds(), "txn/s")
+		b.ReportMetric(float64(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano())/1e9, "cpu-s")
+		b.ReportMetric(float64(r.Counts["sccs"]), "sccs")
+		b.Logf("%v %v", r.AnomalyCounts, r.Counts)
+	}
+}

@@ -22,6 +22,10 @@ const DefaultCycleSearchSteps = 200_000_000
 // maxDrawings bounds the SVG drawings written per anomaly type.
 const maxDrawings = 10
 
+// maxListed bounds the transactions an anomaly about a whole component
+// (cycle-exists, cycle-search-timeout) lists as witnesses.
+const maxListed = 100
+
 // Checker is Elle's list-append or rw-register checker.
 type Checker struct {
 	opts Options
@@ -139,8 +143,14 @@ func (c *Checker) Check(ctx context.Context, h *history.History) checkers.Result
 		r := s.searchSCC(comp)
 		for _, e := range r.exists {
 			e := e
-			f.add(e.typ, "", e.scc, func() string {
-				return fmt.Sprintf("a cycle that %s forbids exists among these %d transactions (a strongly connected component of its dependency graph); no specific cycle was named for it", e.not, len(e.scc))
+			ops := e.scc
+			listed := ""
+			if len(ops) > maxListed {
+				ops = ops[:maxListed]
+				listed = fmt.Sprintf(" (the first %d are listed)", maxListed)
+			}
+			f.add(e.typ, "", ops, func() string {
+				return fmt.Sprintf("a cycle that %s forbids exists among %d transactions%s, a strongly connected component of the dependency graph; no specific cycle was named for it", e.not, len(e.scc), listed)
 			})
 		}
 		cycles = append(cycles, r.cycles...)
@@ -150,7 +160,7 @@ func (c *Checker) Check(ctx context.Context, h *history.History) checkers.Result
 				res.Reason = "cancelled during the cycle search: " + ctx.Err().Error()
 				return res
 			}
-			f.add("cycle-search-timeout", "", comp, func() string {
+			f.add("cycle-search-timeout", "", comp[:min(len(comp), maxListed)], func() string {
 				return fmt.Sprintf("the search for %s in a strongly connected component of %d transactions ran out of its budget (%d steps); stronger anomalies were searched first", to.specType, to.sccSize, steps)
 			})
 			if to.fallback != nil {

@@ -70,8 +70,11 @@ func relColor(r rel) string {
 // arrow labelled with its relationship. Self-contained SVG, no Graphviz.
 func cycleSVG(t *txns, c *cycle, kind string) string {
 	n := len(c.txns)
-	const w, hgt = 520.0, 420.0
-	cx, cy, rad := w/2, hgt/2+10, 140.0
+	rows := min(n, 6)
+	// The circle fills the top 400 pixels; the legend goes below it.
+	const w = 520.0
+	hgt := 400.0 + 12*float64(rows) + 8
+	cx, cy, rad := w/2, 210.0, 140.0
 	if n == 2 {
 		rad = 120
 	}
@@ -115,7 +118,7 @@ func cycleSVG(t *txns, c *cycle, kind string) string {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-weight="bold">T%d</text>`, pos[i][0], pos[i][1]+4, i+1)
 		fmt.Fprintf(&b, `<title>%s</title>`+"\n", html.EscapeString(t.name(x)))
 	}
-	y := hgt - float64(12*min(n, 6)) - 4
+	y := 408.0
 	for i, x := range c.txns {
 		if i >= 6 {
 			break

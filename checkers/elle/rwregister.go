@@ -133,11 +133,11 @@ func analyzeRWRegister(t *txns, o Options, eb *edgeBuf, f *findings) (*rwAnalysi
 	}
 	type stage struct {
 		name  string
-		build func(g []map[int64]map[int64]bool)
+		build func(g []map[int64]map[int64]bool) error
 	}
 	var stages []stage
 	if o.WFRKeys {
-		stages = append(stages, stage{"wfr-keys", func(g []map[int64]map[int64]bool) {
+		stages = append(stages, stage{"wfr-keys", func(g []map[int64]map[int64]bool) error {
 			for i := range t.ts {
 				if t.ts[i].typ != history.OK {
 					continue
@@ -148,26 +148,28 @@ func analyzeRWRegister(t *txns, o Options, eb *edgeBuf, f *findings) (*rwAnalysi
 					}
 				}
 			}
+			return nil
 		}})
 	}
 	if o.SequentialKeys {
-		stages = append(stages, stage{"sequential-keys", func(g []map[int64]map[int64]bool) {
-			var pe edgeBuf
-			processEdges(t, &pe)
-			a.orderVersions(pe.build(len(t.ts)), g, link)
+		stages = append(stages, stage{"sequential-keys", func(g []map[int64]map[int64]bool) error {
+			a.processVersions(g, link)
+			return nil
 		}})
 	}
 	if o.LinearizableKeys {
-		stages = append(stages, stage{"linearizable-keys", func(g []map[int64]map[int64]bool) {
+		stages = append(stages, stage{"linearizable-keys", func(g []map[int64]map[int64]bool) error {
 			var re edgeBuf
 			realtimeEdges(t, &re)
-			a.orderVersions(re.build(len(t.ts)), g, link)
+			return a.orderVersions(re.build(len(t.ts)), g, link)
 		}})
 	}
 	sources := []string{"initial-state"}
 	for _, st := range stages {
 		g := cloneVG(vg)
-		st.build(g)
+		if err := st.build(g); err != nil {
+			return nil, err
+		}
 		cyc := false
 		for k := range g {
 			for _, scc := range versionSCCs(g[k]) {
@@ -270,12 +272,19 @@ func versionSCCs(m map[int64]map[int64]bool) [][]int64 {
 	return out
 }
 
+// maxDownEntries bounds the downstream sets of orderVersions.
+const maxDownEntries = 20_000_000
+
 // orderVersions is Elle's transaction-graph->version-graphs over the
 // order og (process or real-time order, a DAG along history order): for
 // each transaction a and key k, the nearest transactions b after a that
 // touch k (along paths through transactions that do not) have a first
 // version of k that follows a's last.
-func (a *rwAnalysis) orderVersions(og *graph, g []map[int64]map[int64]bool, link func([]map[int64]map[int64]bool, int32, int64, int64)) {
+//
+// Like Elle's, the search is quadratic at worst (every transaction may
+// reach every key downstream): past maxDownEntries entries it stops with
+// an error, and the check is unknown rather than slow or out of memory.
+func (a *rwAnalysis) orderVersions(og *graph, g []map[int64]map[int64]bool, link func([]map[int64]map[int64]bool, int32, int64, int64)) error {
 	t := a.t
 	touches := func(i int32) []int32 {
 		tx := &t.ts[i]
@@ -302,6 +311,7 @@ func (a *rwAnalysis) orderVersions(og *graph, g []map[int64]map[int64]bool, link
 	}
 	slices.SortFunc(order, func(x, y int32) int { return int(t.ts[y].op - t.ts[x].op) })
 	down := make([]map[int32][]int32, len(t.ts))
+	entries := 0
 	for _, x := range order {
 		d := make(map[int32][]int32)
 		for e := og.off[x]; e < og.off[x+1]; e++ {
@@ -317,6 +327,12 @@ func (a *rwAnalysis) orderVersions(og *graph, g []map[int64]map[int64]bool, link
 			}
 		}
 		down[x] = d
+		for _, bs := range d {
+			entries += len(bs)
+		}
+		if entries > maxDownEntries {
+			return fmt.Errorf("the version orders that the assumed process or real-time order implies are too large to infer (over %d entries); check without --sequential-keys / --linearizable-keys", maxDownEntries)
+		}
 	}
 	last := func(i int32, k int32) (int64, bool) {
 		tx := &t.ts[i]
@@ -378,6 +394,46 @@ func (a *rwAnalysis) orderVersions(og *graph, g []map[int64]map[int64]bool, link
 					link(g, k, v1, v2)
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// processVersions is orderVersions over process order, which is a chain
+// of committed transactions per process: the nearest later transaction
+// of a's process touching k is simply the next one to touch k. Linear.
+func (a *rwAnalysis) processVersions(g []map[int64]map[int64]bool, link func([]map[int64]map[int64]bool, int32, int64, int64)) {
+	t := a.t
+	order := make([]int32, 0, len(t.ts))
+	for i := range t.ts {
+		if t.ts[i].typ == history.OK {
+			order = append(order, int32(i))
+		}
+	}
+	slices.SortFunc(order, func(x, y int32) int { return int(t.ts[x].op - t.ts[y].op) })
+	type pk struct {
+		p history.Process
+		k int32
+	}
+	lastVal := make(map[pk]int64) // final version of k in the process's last txn touching it
+	for _, i := range order {
+		p := t.ts[i].proc
+		for _, e := range a.ext[i] {
+			if !e.hasRead && !e.hasWr {
+				continue
+			}
+			first := e.write
+			if e.hasRead {
+				first = e.read
+			}
+			if v1, ok := lastVal[pk{p, e.key}]; ok && v1 != first {
+				link(g, e.key, v1, first)
+			}
+			final := e.read
+			if e.hasWr {
+				final = e.write
+			}
+			lastVal[pk{p, e.key}] = final
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/history"
@@ -33,6 +34,11 @@ type TxnConfig struct {
 	// MeanLatency is the mean time from invocation to completion
 	// (default 1ms).
 	MeanLatency time.Duration
+	// NoIsolation applies each micro-op at its own instant (in order,
+	// inside the interval), as a store without transactions would: the
+	// history then shows G-single, G2-item, G1c and lost updates. Info
+	// transactions apply all or none of their micro-ops.
+	NoIsolation bool
 }
 
 // ListAppend generates a list-append transaction history ([append k v]
@@ -134,7 +140,23 @@ func ListAppend(r *rand.Rand, c TxnConfig) (*history.History, error) {
 			h.Ops = append(h.Ops, history.Op{Index: len(h.Ops), Time: e.at, Type: history.Invoke, Process: tx.process, F: "txn", Value: history.List(tx.mops...)})
 			lat := latency()
 			tx.info = r.Float64() < c.InfoFraction
+			tx.reads = make([]history.Value, len(tx.mops))
 			switch {
+			case c.NoIsolation && (!tx.info || r.IntN(2) == 0):
+				lat = max(lat, int64(len(tx.mops))+1)
+				span := lat
+				if tx.info {
+					span = 3 * lat
+				}
+				ats := make([]int64, len(tx.mops))
+				for i := range ats {
+					ats[i] = e.at + 1 + r.Int64N(max(span-1, 1))
+				}
+				slices.Sort(ats)
+				for i := range ats {
+					push(event{at: ats[i], kind: evApply, op: &simOp{tx: tx, key: i}})
+				}
+			case c.NoIsolation:
 			case !tx.info:
 				push(event{at: e.at + 1 + r.Int64N(max(lat-1, 1)), kind: evApply, op: op})
 				lat = max(lat, 2)
@@ -144,8 +166,10 @@ func ListAppend(r *rand.Rand, c TxnConfig) (*history.History, error) {
 			push(event{at: e.at + lat, kind: evComplete, thread: e.thread, op: op})
 		case evApply:
 			tx := e.op.tx
-			tx.reads = make([]history.Value, len(tx.mops))
 			for i, m := range tx.mops {
+				if c.NoIsolation && i != e.op.key {
+					continue
+				}
 				l, _ := m.AsList()
 				k, _ := l[1].AsInt()
 				if f, _ := l[0].AsString(); f == "append" {

@@ -46,3 +46,24 @@ func TestListAppend(t *testing.T) {
 		t.Fatalf("%s %v %s %v", r.Verdict, r.AnomalyCounts, r.Reason, r.Counts)
 	}
 }
+
+// Without isolation the history shows the anomalies Elle is for.
+func TestListAppendNoIsolation(t *testing.T) {
+	h, err := ListAppend(rand.New(rand.NewPCG(3, 4)), TxnConfig{Txns: 3000, Processes: 10, InfoFraction: 0.01, NoIsolation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := elle.New(elle.Options{Workload: elle.ListAppend, ConsistencyModels: []string{"serializable"}}).Check(context.Background(), h)
+	if r.Verdict != checkers.Invalid {
+		t.Fatalf("%s %v %s", r.Verdict, r.AnomalyCounts, r.Reason)
+	}
+	for _, k := range []string{"G-single-item", "G2-item", "lost-update"} {
+		if r.AnomalyCounts[k] == 0 {
+			t.Errorf("no %s: %v", k, r.AnomalyCounts)
+		}
+	}
+	t.Logf("%v", r.AnomalyCounts)
+}
