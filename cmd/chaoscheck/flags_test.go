@@ -95,7 +95,6 @@ func TestFlagsThatDoNotApplyRefused(t *testing.T) {
 		{[]string{"--target", "postgres", "--redis-mode", "replication"}, []string{"--redis-mode", "redis"}},
 		{[]string{"--target", "sim", "--isolation", "serializable"}, []string{"--isolation", "postgres"}},
 		{[]string{"--target", "cassandra", "--workload", "list-append"}, []string{"--workload list-append on --target cassandra", "one partition"}},
-		{[]string{"--target", "etcd", "--workload", "rw-register"}, []string{"--workload rw-register on --target etcd"}},
 		{[]string{"--workload", "list-append,rw-register"}, []string{"run one of them per test"}},
 		{[]string{"--target", "postgres", "--isolation", "serializable", "--workload", "register"}, []string{"--isolation applies to --workload lost-update|list-append|rw-register", "not register"}},
 		{[]string{"--target", "cassandra", "--r", "2"}, []string{"--r", "sim"}},
