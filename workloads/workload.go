@@ -73,6 +73,19 @@ type CheckOptions struct {
 	// OutDir is where checkers may write artifacts (porcupine's
 	// visualization).
 	OutDir string
+	// Txn are Elle's options for the transaction workloads' checker.
+	Txn TxnCheckOptions
+}
+
+// TxnCheckOptions are the Elle options a test passes to the checker of
+// list-append and rw-register (checkers/elle.Options, with Elle's
+// meaning); the workload fills in its kind and the output directory.
+type TxnCheckOptions struct {
+	// ConsistencyModels and Anomalies: what to check the history against
+	// (empty: strict-serializable, as in Elle).
+	ConsistencyModels, Anomalies []string
+	// LinearizableKeys, SequentialKeys, WFRKeys: rw-register inference.
+	LinearizableKeys, SequentialKeys, WFRKeys bool
 }
 
 // Options configure the workloads.

@@ -22,6 +22,11 @@ var workloadFlags = []struct {
 	{"counter", []string{"counter"}},
 	{"hot-fraction", []string{"hotkey"}},
 	{"salt", []string{"hotkey"}},
+	{"consistency-models", []string{"list-append", "rw-register"}},
+	{"anomalies", []string{"list-append", "rw-register"}},
+	{"linearizable-keys", []string{"rw-register"}},
+	{"sequential-keys", []string{"rw-register"}},
+	{"wfr-keys", []string{"rw-register"}},
 }
 
 // targetWorkloadFlags are target flags that also need one of the

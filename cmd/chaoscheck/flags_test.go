@@ -139,6 +139,8 @@ func TestWorkloadAndNemesisFlagsThatDoNotApplyRefused(t *testing.T) {
 		args []string
 		want []string
 	}{
+		{[]string{"--consistency-models", "serializable"}, []string{"--consistency-models applies to --workload list-append|rw-register"}},
+		{[]string{"--workload", "list-append", "--wfr-keys"}, []string{"--wfr-keys applies to --workload rw-register"}},
 		{[]string{"--workload", "ryw", "--cas=false"}, []string{"--cas", "register"}},
 		{[]string{"--workload", "register", "--salt", "4"}, []string{"--salt", "hotkey"}},
 		{[]string{"--hot-fraction", "0.5"}, []string{"--hot-fraction", "hotkey"}},
