@@ -124,6 +124,16 @@ type Result struct {
 	Why     string  `json:"why"`
 }
 
+// Report is one run of the probes against a database.
+type Report struct {
+	// Database names the server probed, with its version.
+	Database string
+	Table    Table
+	// Deploy is how long starting the server took, Probes how long the
+	// probes ran.
+	Deploy, Probes time.Duration
+}
+
 // Table holds each level's results, by anomaly name.
 type Table map[Level]map[string]Result
 

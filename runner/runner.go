@@ -65,6 +65,9 @@ type Config struct {
 	DeployTimeout time.Duration
 	// CheckTimeLimit bounds the linearizability search (0: none).
 	CheckTimeLimit time.Duration
+	// TxnCheck are Elle's options for the transaction workloads' checker
+	// (zero: strict-serializable).
+	TxnCheck workloads.TxnCheckOptions
 	// Seed drives every random choice.
 	Seed int64
 	// CommandLine is recorded in test.json so the report can say how to
@@ -298,7 +301,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 func (r *run) checkFile(ctx context.Context, hpath string, dep targets.Deployment, interrupted bool, runErrs []string, serverOps map[string]int64) (rundir.Results, history.Source, error) {
 	cfg := r.cfg
 	r.printf("checking %d operations...", r.counts.invoked.Load())
-	groups := Groups(cfg.Workloads, workloads.CheckOptions{TimeLimit: cfg.CheckTimeLimit, OutDir: r.dir})
+	groups := Groups(cfg.Workloads, workloads.CheckOptions{TimeLimit: cfg.CheckTimeLimit, OutDir: r.dir, Txn: cfg.TxnCheck})
 	var clientOps int64
 	for g := range groups {
 		clientOps += r.groupOps[g].Load()

@@ -36,10 +36,13 @@ type Registration struct {
 	Flags func(fs *pflag.FlagSet) Constructor
 	// Isolation, when not nil, runs the Hermitage isolation probes
 	// (package isolation) at each of levels on a server of this target
-	// deployed on c's runtime, removes it, and returns the table and the
-	// database's name and version (chaoscheck isolation). Nil: the
-	// target has no probes, and the command refuses it.
-	Isolation func(ctx context.Context, c Common, levels []isolation.Level) (isolation.Table, string, error)
+	// deployed on c's runtime, removes it, and returns the table
+	// (chaoscheck isolation). Nil: the target has no probes, and the
+	// command refuses it.
+	Isolation func(ctx context.Context, c Common, levels []isolation.Level) (*isolation.Report, error)
+	// IsolationReference, when not nil, is the published table the
+	// probes' results are compared with (Hermitage's for the database).
+	IsolationReference func() map[isolation.Level]map[string]isolation.Outcome
 }
 
 // Constructor builds the configured target from its parsed flag group.

@@ -136,7 +136,15 @@ func (w *txn) Checkers(o CheckOptions) []checkers.Checker {
 	if w.kind == Registers {
 		wl = elle.RWRegister
 	}
-	return []checkers.Checker{elle.New(elle.Options{Workload: wl, OutDir: o.OutDir})}
+	return []checkers.Checker{elle.New(elle.Options{
+		Workload:          wl,
+		ConsistencyModels: o.Txn.ConsistencyModels,
+		Anomalies:         o.Txn.Anomalies,
+		LinearizableKeys:  o.Txn.LinearizableKeys,
+		SequentialKeys:    o.Txn.SequentialKeys,
+		WFRKeys:           o.Txn.WFRKeys,
+		OutDir:            o.OutDir,
+	})}
 }
 
 // draw returns the next transaction's micro-ops.

@@ -72,6 +72,19 @@ type CheckOptions struct {
 	// OutDir is where checkers may write artifacts (porcupine's
 	// visualization).
 	OutDir string
+	// Txn are Elle's options for the transaction workloads' checker.
+	Txn TxnCheckOptions
+}
+
+// TxnCheckOptions are the Elle options a test passes to the checker of
+// list-append and rw-register (checkers/elle.Options, with Elle's
+// meaning); the workload fills in its kind and the output directory.
+type TxnCheckOptions struct {
+	// ConsistencyModels and Anomalies: what to check the history against
+	// (empty: strict-serializable, as in Elle).
+	ConsistencyModels, Anomalies []string
+	// LinearizableKeys, SequentialKeys, WFRKeys: rw-register inference.
+	LinearizableKeys, SequentialKeys, WFRKeys bool
 }
 
 // Options configure the workloads.
@@ -117,10 +130,10 @@ func Workloads() []Registration {
 	return []Registration{
 		{Name: "counter", Summary: "increments and reads of counters", Reads: []string{"keys", "counter"}, New: func(o Options) Workload { return newCounter(o) }},
 		{Name: "hotkey", Summary: "set adds, most on one hot key, salted with --salt", Reads: []string{"keys", "hot-fraction", "salt"}, New: func(o Options) Workload { return newHotKey(o) }},
-		{Name: "list-append", Summary: "transactions of appends to lists and reads of whole lists (Elle)", Reads: []string{"keys"}, New: func(o Options) Workload { return newTxn("list-append", Lists, o) }},
+		{Name: "list-append", Summary: "transactions of appends to lists and reads of whole lists (Elle)", Reads: []string{"keys", "consistency-models", "anomalies"}, New: func(o Options) Workload { return newTxn("list-append", Lists, o) }},
 		{Name: "lost-update", Summary: "read-modify-write increments", Reads: []string{"keys"}, New: func(o Options) Workload { return newLostUpdate(o) }},
 		{Name: "register", Summary: "reads, writes and compare-and-sets of registers", Reads: []string{"keys", "cas"}, New: func(o Options) Workload { return newRegister(o) }},
-		{Name: "rw-register", Summary: "transactions of writes and reads of registers (Elle)", Reads: []string{"keys"}, New: func(o Options) Workload { return newTxn("rw-register", Registers, o) }},
+		{Name: "rw-register", Summary: "transactions of writes and reads of registers (Elle)", Reads: []string{"keys", "consistency-models", "anomalies", "linearizable-keys", "sequential-keys", "wfr-keys"}, New: func(o Options) Workload { return newTxn("rw-register", Registers, o) }},
 		{Name: "ryw", Summary: "each client writes its own key and reads it back", New: func(o Options) Workload { return newRYW(o) }},
 		{Name: "set", Summary: "adds to sets, a final read after healing", Reads: []string{"keys"}, New: func(o Options) Workload { return newSet(o) }},
 	}

@@ -15,7 +15,7 @@ import (
 // test`; the workload table (workloads.Workloads) says which workloads
 // read each. A flag given while none of them runs would change nothing,
 // so it is refused.
-var workloadOptionFlags = []string{"keys", "cas", "counter", "hot-fraction", "salt"}
+var workloadOptionFlags = []string{"keys", "cas", "counter", "hot-fraction", "salt", "consistency-models", "anomalies", "linearizable-keys", "sequential-keys", "wfr-keys"}
 
 // readersOf lists the workloads whose row reads flag.
 func readersOf(flag string) []string {

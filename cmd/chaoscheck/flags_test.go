@@ -95,7 +95,6 @@ func TestFlagsThatDoNotApplyRefused(t *testing.T) {
 		{[]string{"--target", "postgres", "--redis-mode", "replication"}, []string{"--redis-mode", "redis"}},
 		{[]string{"--target", "sim", "--isolation", "serializable"}, []string{"--isolation", "postgres"}},
 		{[]string{"--target", "cassandra", "--workload", "list-append"}, []string{"--workload list-append on --target cassandra", "one partition"}},
-		{[]string{"--target", "etcd", "--workload", "rw-register"}, []string{"--workload rw-register on --target etcd"}},
 		{[]string{"--workload", "list-append,rw-register"}, []string{"run one of them per test"}},
 		{[]string{"--target", "postgres", "--isolation", "serializable", "--workload", "register"}, []string{"--isolation applies to --workload lost-update|list-append|rw-register", "not register"}},
 		{[]string{"--target", "cassandra", "--r", "2"}, []string{"--r", "sim"}},
@@ -140,6 +139,8 @@ func TestWorkloadAndNemesisFlagsThatDoNotApplyRefused(t *testing.T) {
 		args []string
 		want []string
 	}{
+		{[]string{"--consistency-models", "serializable"}, []string{"--consistency-models applies to --workload list-append|rw-register"}},
+		{[]string{"--workload", "list-append", "--wfr-keys"}, []string{"--wfr-keys applies to --workload rw-register"}},
 		{[]string{"--workload", "ryw", "--cas=false"}, []string{"--cas", "register"}},
 		{[]string{"--workload", "register", "--salt", "4"}, []string{"--salt", "hotkey"}},
 		{[]string{"--hot-fraction", "0.5"}, []string{"--hot-fraction", "hotkey"}},

@@ -77,17 +77,39 @@ an error, never "prevented").`,
 			defer stop()
 			ctx, cancel := context.WithTimeout(ctx, isolationTimeout)
 			defer cancel()
-			start := time.Now()
-			tab, db, err := reg.Isolation(ctx, targets.Common{Runtime: rt}, ls)
+			rep, err := reg.Isolation(ctx, targets.Common{Runtime: rt}, ls)
 			if err != nil {
 				return couldNotRun(err)
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
-				return tab.WriteJSON(w)
+				return rep.Table.WriteJSON(w)
 			}
-			fmt.Fprintf(w, "%s, Hermitage probes (%v including deployment)\n\n", db, time.Since(start).Round(10*time.Millisecond))
-			return tab.WriteText(w)
+			fmt.Fprintf(w, "%s: Hermitage's probes ran in %v (the server started in %v)\n\n", rep.Database,
+				rep.Probes.Round(10*time.Millisecond), rep.Deploy.Round(10*time.Millisecond))
+			if err := rep.Table.WriteText(w); err != nil {
+				return err
+			}
+			if reg.IsolationReference != nil {
+				ref := reg.IsolationReference()
+				got := rep.Table.Outcomes()
+				// Compare only the levels probed.
+				for l := range ref {
+					if _, ok := got[l]; !ok {
+						delete(ref, l)
+					}
+				}
+				cells := 0
+				for _, m := range ref {
+					cells += len(m)
+				}
+				if d := isolation.Diff(got, ref); len(d) > 0 {
+					fmt.Fprintf(w, "\ndiffers from Hermitage's published table for %s in %d of %d cells:\n  %s\n", target, len(d), cells, strings.Join(d, "\n  "))
+				} else {
+					fmt.Fprintf(w, "\nagrees with Hermitage's published table for %s on all %d cells\n", target, cells)
+				}
+			}
+			return nil
 		},
 	}
 	fl := cmd.Flags()

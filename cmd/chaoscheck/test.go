@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/checkers"
+	"github.com/chaoscheck/chaoscheck/checkers/elle"
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/runner"
@@ -43,6 +44,8 @@ type testFlags struct {
 
 	hot  float64
 	salt int
+
+	txn workloads.TxnCheckOptions
 }
 
 func newTestCmd() *cobra.Command {
@@ -94,6 +97,11 @@ now); it is refused for the sim and for an unknown runtime.`,
 	fl.BoolVar(&tf.keepData, "keep-data", false, "real targets: keep the state directory (data directories, full logs) after the run; its path is printed and saved in test.json")
 	fl.Float64Var(&tf.hot, "hot-fraction", 0.9, "hotkey workload: share of operations on the hot key")
 	fl.IntVar(&tf.salt, "salt", 0, "hotkey workload: spread the hot key over N salted keys (key:0..key:N-1)")
+	fl.StringSliceVar(&tf.txn.ConsistencyModels, "consistency-models", nil, "list-append, rw-register: consistency models to check the transactions against, Elle's names (default strict-serializable, unless --anomalies is given)")
+	fl.StringSliceVar(&tf.txn.Anomalies, "anomalies", nil, "list-append, rw-register: anomalies to look for, Elle's names, expanded as Elle does (G1 also reports G0, G1a, G1b, G1c)")
+	fl.BoolVar(&tf.txn.LinearizableKeys, "linearizable-keys", false, "rw-register: assume each key is linearizable (infer version orders from real time)")
+	fl.BoolVar(&tf.txn.SequentialKeys, "sequential-keys", false, "rw-register: assume each key is sequentially consistent (infer version orders from process order)")
+	fl.BoolVar(&tf.txn.WFRKeys, "wfr-keys", false, "rw-register: assume writes follow reads within a transaction")
 	// Last: the registry refuses target flags that clash with those above.
 	tf.target.define(fl, "sim", anyTarget)
 	return cmd
@@ -228,6 +236,22 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	if name == "" {
 		name = target.Name() + "-" + strings.Join(tf.workloads, "-")
 	}
+	txnCheck := trimTxn(tf.txn)
+	for _, w := range tf.workloads {
+		if w = strings.TrimSpace(w); w != string(elle.ListAppend) && w != string(elle.RWRegister) {
+			continue
+		}
+		if err := elle.ValidateOptions(elle.Options{
+			Workload:          elle.Workload(w),
+			ConsistencyModels: txnCheck.ConsistencyModels,
+			Anomalies:         txnCheck.Anomalies,
+			LinearizableKeys:  txnCheck.LinearizableKeys,
+			SequentialKeys:    txnCheck.SequentialKeys,
+			WFRKeys:           txnCheck.WFRKeys,
+		}); err != nil {
+			return runner.Config{}, err
+		}
+	}
 	var settings []rundir.Setting
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if f.Changed {
@@ -251,8 +275,25 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 		OpTimeout:       tf.opTimeout,
 		RecoveryTime:    tf.recovery,
 		CheckTimeLimit:  tf.checkTimeLimit,
+		TxnCheck:        txnCheck,
 		Seed:            tf.seed,
 		CommandLine:     cmdline,
 		Settings:        settings,
 	}, nil
+}
+
+// trimTxn drops empty names from Elle's option lists ("a, b" and "a,"
+// as given on the command line).
+func trimTxn(o workloads.TxnCheckOptions) workloads.TxnCheckOptions {
+	trim := func(ss []string) []string {
+		var out []string
+		for _, s := range ss {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	o.ConsistencyModels, o.Anomalies = trim(o.ConsistencyModels), trim(o.Anomalies)
+	return o
 }

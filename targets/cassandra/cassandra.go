@@ -102,7 +102,7 @@ func (t *Target) Name() string { return "cassandra" }
 // lightweight transaction is confined to one partition, so Cassandra has
 // no multi-key transaction to run them with (targets.Transactional).
 func (t *Target) Transactions() error {
-	return errors.New("cassandra runs no multi-key transactions: logged batches are atomic but not isolated, and lightweight transactions (Paxos) cover one partition only; list-append and rw-register run on postgres, redis and sim")
+	return errors.New("cassandra runs no multi-key transactions: logged batches are atomic but not isolated, and lightweight transactions (Paxos) cover one partition only; list-append and rw-register run on postgres, redis, etcd and sim")
 }
 
 // KeepData makes later deployments keep their state directory after

@@ -24,36 +24,39 @@ const IsolationTimeout = 2 * time.Minute
 // cfg's runtime, runs the Hermitage probes at each level of levels on it
 // and removes it. Everything the deployment creates is journaled by the
 // runtime, as for a test.
-func ProbeIsolation(ctx context.Context, cfg Config, levels []isolation.Level) (isolation.Table, string, error) {
+func ProbeIsolation(ctx context.Context, cfg Config, levels []isolation.Level) (*isolation.Report, error) {
 	cfg.defaults()
 	cfg.Nodes = 2 // validated as a cluster, deployed as one server
 	if err := cfg.Validate(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	cfg.Nodes = 1
 	t := &Target{cfg: cfg}
+	start := time.Now()
 	dep, err := t.Deploy(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
+	deployed := time.Since(start)
 	d := dep.(*Deployment)
 	defer func() { _ = d.Close(ctx) }()
 	b := &pgBackend{srv: d.srv, node: d.cl.Primary(), version: d.version}
 	if err := b.openAdmin(ctx); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	defer b.closeAdmin()
 	rctx, cancel := context.WithTimeout(ctx, IsolationTimeout)
 	defer cancel()
+	start = time.Now()
 	tab, err := isolation.Run(rctx, b, levels)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return tab, b.Name(), nil
+	return &isolation.Report{Database: b.Name(), Table: tab, Deploy: deployed, Probes: time.Since(start)}, nil
 }
 
 // isolationProber is the registry's hook: the probes on the runtime of c.
-func isolationProber(ctx context.Context, c targets.Common, levels []isolation.Level) (isolation.Table, string, error) {
+func isolationProber(ctx context.Context, c targets.Common, levels []isolation.Level) (*isolation.Report, error) {
 	return ProbeIsolation(ctx, Config{Runtime: c.Runtime, Seed: c.Seed}, levels)
 }
 

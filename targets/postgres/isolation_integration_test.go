@@ -22,10 +22,12 @@ func TestIsolationHermitage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cfg := newConfig(t, Config{})
-	tab, db, err := ProbeIsolation(ctx, cfg, isolation.Levels)
+	rep, err := ProbeIsolation(ctx, cfg, isolation.Levels)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tab, db := rep.Table, rep.Database
+	t.Logf("%s: deploy %v, probes %v", db, rep.Deploy, rep.Probes)
 	if !strings.HasPrefix(db, "PostgreSQL 15") {
 		t.Errorf("probed %q, want PostgreSQL 15", db)
 	}

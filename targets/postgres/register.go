@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/isolation"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
@@ -21,6 +22,8 @@ func Registration() targets.Registration {
 		Summary:   "PostgreSQL 15, a primary and streaming replicas",
 		Flags:     defineFlags,
 		Isolation: isolationProber,
+
+		IsolationReference: isolation.HermitagePostgres,
 	}
 }
 
