@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/rundir"
 )
 
 // writeJSONL writes h to dir/history.jsonl and returns the path.
@@ -147,4 +148,42 @@ func heapPeak(t testing.TB, fn func()) uint64 {
 		return 0
 	}
 	return peak - base
+}
+
+// A run directory's history.jsonl is streamed by LoadRun's Input, and what
+// its reader noticed (a last line cut short by a crash) is shown on the
+// page, as when the history was loaded.
+func TestLoadRunStreamsAndNotesReaderWarnings(t *testing.T) {
+	dir := t.TempDir()
+	h := genHistory(genOpts{Events: 500, Procs: 4, Nodes: 3, Keys: 2, Latency: time.Millisecond, FaultEvery: 50 * time.Millisecond, FaultLen: 20 * time.Millisecond, Seed: 9})
+	path := writeJSONL(t, dir, h)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"index":500,"time":`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	in := benchInput(h)
+	in.Results.History = "history.jsonl"
+	if err := rundir.WriteJSON(filepath.Join(dir, rundir.ResultsFile), in.Results); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.History.(*history.JSONLFile); !ok {
+		t.Fatalf("LoadRun gave a %T, want a streamed *history.JSONLFile", got.History)
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte("history.jsonl: the input was cut short at line 501")) {
+		t.Error("the page does not say that the history's last line was cut short")
+	}
 }

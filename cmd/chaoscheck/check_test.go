@@ -137,3 +137,25 @@ func TestCheckBoundsQuotedInput(t *testing.T) {
 		t.Fatalf("stderr of %d bytes: %.300s", n, stderr.String())
 	}
 }
+
+// `chaoscheck report` of a run directory whose history.jsonl breaks the
+// history's invariants (the report streams it) is bad input: exit 254,
+// with the line named, and no report.html is left.
+func TestReportOfABadHistoryIsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	lines := `{"index":0,"time":1,"type":"invoke","process":1,"f":"read","value":null}
+{"index":1,"time":2,"type":"invoke","process":1,"f":"read","value":null}
+`
+	if err := os.WriteFile(filepath.Join(dir, "history.jsonl"), []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), []byte(`{"schema_version":1,"verdict":"unknown","history":"history.jsonl"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"report", dir}); code != exitBadInput {
+		t.Fatalf("exit %d, want %d", code, exitBadInput)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); err == nil {
+		t.Error("report.html was written for a bad history")
+	}
+}
