@@ -44,6 +44,13 @@ type Applied struct {
 	Nodes []string
 	// Heal undoes the fault. It must be safe to call once.
 	Heal func(ctx context.Context) error
+	// Extra is recorded in the start event's extra fields (e.g. the
+	// round-trip times measured before and after a link fault).
+	Extra map[string]string
+	// HealNote, when set, is called after a successful Heal and its text
+	// recorded in the stop event (e.g. the round-trip time measured
+	// after healing).
+	HealNote func() string
 }
 
 // Targets chooses which nodes a node fault hits.
@@ -443,8 +450,9 @@ type Kind struct {
 }
 
 // Kinds returns the table of fault kinds, in the order help lists them:
-// partition, each partition shape on its own, kill, pause, clock,
-// failover and kill-primary. ("none" is not a kind: it is the empty
+// partition, each partition shape on its own, kill, pause, clock, delay,
+// loss, failover and kill-primary. The link faults (delay, loss) get
+// their defaults here; SetLinkOptions sets the figures. ("none" is not a kind: it is the empty
 // list.)
 func Kinds() []Kind {
 	ks := []Kind{{Name: "partition", New: func(Targets) Fault { return &Partition{} }}}
@@ -455,6 +463,10 @@ func Kinds() []Kind {
 		Kind{Name: "kill", Nodes: true, New: func(t Targets) Fault { return &Kill{Targets: t} }},
 		Kind{Name: "pause", Nodes: true, New: func(t Targets) Fault { return &Pause{Targets: t} }},
 		Kind{Name: "clock", Nodes: true, New: func(t Targets) Fault { return &Clock{Targets: t, Strobe: true} }},
+		Kind{Name: "delay", Nodes: true, New: func(t Targets) Fault {
+			return &Delay{Targets: t, Delay: DefaultDelay, Jitter: DefaultJitter}
+		}},
+		Kind{Name: "loss", Nodes: true, New: func(t Targets) Fault { return &Loss{Targets: t, Loss: DefaultLoss} }},
 		Kind{Name: "failover", New: func(Targets) Fault { return &Failover{Isolate: 2 * time.Second} }},
 		Kind{Name: "kill-primary", New: func(Targets) Fault { return &Failover{} }},
 	)
@@ -511,4 +523,28 @@ func Parse(names []string, t Targets) ([]Fault, error) {
 		return nil, fmt.Errorf("--nemesis none contradicts the faults also given (%s): give none alone, or only faults", strings.Join(names, ","))
 	}
 	return out, nil
+}
+
+// LinkOptions are the figures of the link faults (--nemesis-delay,
+// --nemesis-jitter, --nemesis-loss).
+type LinkOptions struct {
+	Delay, Jitter time.Duration
+	Loss          float64
+}
+
+// SetLinkOptions sets the figures of the link faults among faults (Delay
+// and Loss) and reports whether there was one of each kind the options
+// set: hasDelay, hasLoss.
+func SetLinkOptions(faults []Fault, o LinkOptions) (hasDelay, hasLoss bool) {
+	for _, f := range faults {
+		switch f := f.(type) {
+		case *Delay:
+			f.Delay, f.Jitter = o.Delay, o.Jitter
+			hasDelay = true
+		case *Loss:
+			f.Loss = o.Loss
+			hasLoss = true
+		}
+	}
+	return hasDelay, hasLoss
 }
