@@ -12,6 +12,8 @@ package measures
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -21,6 +23,9 @@ import (
 
 // Measurements of one run.
 type Measurements struct {
+	// Latency is always there (zero counts when nothing succeeded), so
+	// that CI can compare runs.
+	Latency      Latency        `json:"latency"`
 	Load         *Load          `json:"load,omitempty"`
 	Failovers    []Failover     `json:"failovers,omitempty"`
 	Staleness    *Distribution  `json:"staleness,omitempty"`
@@ -46,6 +51,99 @@ type QuorumAvailability struct {
 type Options struct {
 	// N, R and W of a Dynamo-style target (0: not one).
 	N, R, W int
+	// Regions maps each node to its region, for a multi-region topology
+	// (nil: one region); latency is then also given per region of the
+	// node that served each operation.
+	Regions map[string]string
+}
+
+// Latency is how long the ok client operations took, from invocation to
+// completion on the controller's clock: reads apart from writes (write,
+// add, cas, rmw). Failed and indeterminate operations are not in it.
+type Latency struct {
+	Read  LatencyStats `json:"read"`
+	Write LatencyStats `json:"write"`
+	// Regions breaks them down by the region of the node that served
+	// each operation (multi-region topologies only), in region order.
+	Regions []RegionLatency `json:"regions,omitempty"`
+}
+
+// LatencyStats summarises the latencies of Count operations (all zero
+// when Count is 0). Percentiles are nearest-rank.
+type LatencyStats struct {
+	Count int   `json:"count"`
+	P50NS int64 `json:"p50_ns"`
+	P99NS int64 `json:"p99_ns"`
+	MaxNS int64 `json:"max_ns"`
+}
+
+// RegionLatency is the latency of the operations a region's nodes served.
+type RegionLatency struct {
+	Region string       `json:"region"`
+	Read   LatencyStats `json:"read"`
+	Write  LatencyStats `json:"write"`
+}
+
+// Stats summarises ds (nanoseconds; sorted in place).
+func Stats(ds []int64) LatencyStats {
+	if len(ds) == 0 {
+		return LatencyStats{}
+	}
+	slices.Sort(ds)
+	rank := func(p float64) int64 {
+		i := int(math.Ceil(p*float64(len(ds)))) - 1
+		return ds[min(max(i, 0), len(ds)-1)]
+	}
+	return LatencyStats{Count: len(ds), P50NS: rank(0.5), P99NS: rank(0.99), MaxNS: ds[len(ds)-1]}
+}
+
+// latency computes Latency from the ok pairs.
+func latency(h *history.History, pairs []history.Pair, regions map[string]string) Latency {
+	var reads, writes []int64
+	type rw struct{ r, w []int64 }
+	byRegion := map[string]*rw{}
+	for _, p := range pairs {
+		c := h.Completion(p)
+		if c == nil || c.Type != history.OK {
+			continue
+		}
+		inv := &h.Ops[p.Invoke]
+		d := c.Time - inv.Time
+		read, write := inv.F == "read", isWrite(inv.F)
+		if !read && !write {
+			continue
+		}
+		var g *rw
+		if regions != nil {
+			node := c.Node
+			if node == "" {
+				node = inv.Node
+			}
+			if r, ok := regions[node]; ok {
+				if byRegion[r] == nil {
+					byRegion[r] = &rw{}
+				}
+				g = byRegion[r]
+			}
+		}
+		if read {
+			reads = append(reads, d)
+			if g != nil {
+				g.r = append(g.r, d)
+			}
+		} else {
+			writes = append(writes, d)
+			if g != nil {
+				g.w = append(g.w, d)
+			}
+		}
+	}
+	l := Latency{Read: Stats(reads), Write: Stats(writes)}
+	names := slices.Sorted(maps.Keys(byRegion))
+	for _, r := range names {
+		l.Regions = append(l.Regions, RegionLatency{Region: r, Read: Stats(byRegion[r].r), Write: Stats(byRegion[r].w)})
+	}
+	return l
 }
 
 // Failover is what one failover (a start-failover nemesis event) cost.
@@ -185,6 +283,7 @@ func Compute(h *history.History, results []checkers.Result, o Options) Measureme
 	if err != nil {
 		return m
 	}
+	m.Latency = latency(h, pairs, o.Regions)
 	m.Load = load(h)
 	m.Availability = availability(h, pairs, windows)
 	m.Staleness = staleness(results)
