@@ -411,13 +411,17 @@ func copyTail(src, dst string, limit int64) error {
 	return out.Close()
 }
 
-// quorums returns N, R and W when the deployment has them.
+// quorums returns N, R and W when the deployment has them, and the
+// region of every node of a multi-region deployment.
 func quorums(dep targets.Deployment) measures.Options {
+	var o measures.Options
 	if q, ok := dep.(targets.Quorums); ok {
-		n, r, w := q.Quorums()
-		return measures.Options{N: n, R: r, W: w}
+		o.N, o.R, o.W = q.Quorums()
 	}
-	return measures.Options{}
+	if rg, ok := dep.(targets.Regioner); ok {
+		o.Regions = rg.Regions()
+	}
+	return o
 }
 
 // serverOps asks the deployment, when it can say, how many operations each

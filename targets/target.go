@@ -80,3 +80,11 @@ type DataKeeper interface {
 type KeptData interface {
 	KeptData() string
 }
+
+// Regioner is implemented by deployments whose nodes are split into
+// regions (datacenters): Regions maps every node to its region's name, or
+// is nil for a single-region deployment. The measurements then give the
+// latency per region of the serving node.
+type Regioner interface {
+	Regions() map[string]string
+}
