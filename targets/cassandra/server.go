@@ -135,6 +135,7 @@ type yamlParams struct {
 	Dir             string
 	CommitlogSync   string
 	ServerTimeoutMS int64
+	Snitch          string
 }
 
 // nodeFiles is where a node's files live.
@@ -142,6 +143,7 @@ type nodeFiles struct {
 	dir     string // data root
 	yaml    string
 	logback string
+	rackdc  string // cassandra-rackdc.properties (GossipingPropertyFileSnitch)
 	log     string // stdout and stderr of the JVM
 }
 
@@ -151,6 +153,7 @@ func filesOf(stateDir, node string) nodeFiles {
 		dir:     dir,
 		yaml:    filepath.Join(dir, "conf", "cassandra.yaml"),
 		logback: filepath.Join(dir, "conf", "logback.xml"),
+		rackdc:  filepath.Join(dir, "conf", "cassandra-rackdc.properties"),
 		log:     filepath.Join(stateDir, "logs", node+"-cassandra.log"),
 	}
 }
@@ -306,6 +309,7 @@ func javaCommand(java, lib, jamm, heap string, f nodeFiles, mode clockMode, shim
 		"-Xms"+heap, "-Xmx"+heap,
 		"-Dcassandra.config=file://"+f.yaml,
 		"-Dlogback.configurationFile="+f.logback,
+		"-Dcassandra-rackdc.properties=file://"+f.rackdc,
 		"-Dcassandra.logdir="+filepath.Join(f.dir, "logs"),
 		"-Dcassandra.storagedir="+f.dir,
 		"-cp", filepath.Join(lib, "*"),
