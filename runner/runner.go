@@ -76,6 +76,10 @@ type Config struct {
 	// ProgressEvery is the progress period (default 2s).
 	ProgressEvery time.Duration
 
+	// deployTimeoutSet: DeployTimeout was given (not the default), so a
+	// target's own DeployBudget does not raise it.
+	deployTimeoutSet bool
+
 	// historyWriter creates the history writer at path (default:
 	// history.Create); tests replace it to make writes fail.
 	historyWriter func(path string) (*history.Writer, error)
@@ -90,6 +94,8 @@ func (c *Config) defaults() {
 	}
 	if c.DeployTimeout <= 0 {
 		c.DeployTimeout = 2 * time.Minute
+	} else {
+		c.deployTimeoutSet = true
 	}
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 2 * time.Second
@@ -204,7 +210,11 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 	}
 
 	r.printf("deploying %s...", cfg.Target.Name())
-	dctx, cancel := context.WithTimeout(ctx, cfg.DeployTimeout)
+	deployTimeout := cfg.DeployTimeout
+	if b, ok := cfg.Target.(targets.DeployBudget); ok && !cfg.deployTimeoutSet {
+		deployTimeout = max(deployTimeout, b.DeployTimeout())
+	}
+	dctx, cancel := context.WithTimeout(ctx, deployTimeout)
 	dep, err := cfg.Target.Deploy(dctx)
 	cancel()
 	if err != nil {

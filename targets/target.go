@@ -5,6 +5,7 @@ package targets
 
 import (
 	"context"
+	"time"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/rundir"
@@ -87,4 +88,12 @@ type KeptData interface {
 // latency per region of the serving node.
 type Regioner interface {
 	Regions() map[string]string
+}
+
+// DeployBudget is implemented by targets whose Deploy may need longer
+// than the runner's default deploy timeout (a JVM cluster across
+// regions): the runner then waits up to DeployTimeout, unless its own
+// DeployTimeout was set explicitly. Deploy still bounds every wait.
+type DeployBudget interface {
+	DeployTimeout() time.Duration
 }

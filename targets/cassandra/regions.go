@@ -174,3 +174,17 @@ func (c *Config) validateRegions() []error {
 	}
 	return errs
 }
+
+var _ targets.DeployBudget = (*Target)(nil)
+
+// DeployTimeout is the start timeout, plus the time to fetch the jars
+// when they are not cached yet (targets.DeployBudget).
+func (t *Target) DeployTimeout() time.Duration {
+	root, err := t.cfg.cacheRoot()
+	if err == nil {
+		if _, err := os.Stat(filepath.Join(root, "cassandra-"+t.cfg.Version, markerFile)); err == nil {
+			return t.cfg.StartTimeout
+		}
+	}
+	return t.cfg.StartTimeout + MavenTimeout
+}
