@@ -469,8 +469,9 @@ func (sh *shaper) releaseLoop() {
 	}
 }
 
-// stopShaper releases every held packet, closes the queue and waits for
-// the goroutines. Down calls it.
+// stopShaper closes the queue (the kernel drops the packets still held;
+// new ones bypass the queue until the namespace goes) and waits for the
+// goroutines. Down calls it.
 func (c *Cluster) stopShaper() {
 	c.shapeMu.Lock()
 	sh := c.sh
