@@ -38,6 +38,13 @@ import (
 // loss figure in the switch namespace's bridge table (numgen random),
 // needing no userspace at all.
 //
+// Resolution: the releaser sleeps on a Go timer, which an idle Go
+// process serves in whole milliseconds (the runtime's netpoller waits in
+// ms), so a held packet is released up to about 1 ms late, never early:
+// measured, 100 µs asked each way gave a 2.9 ms round trip
+// (BenchmarkShaperPingPong), 30 ms one way gave 30.3-31.6 ms. Region
+// delays of tens of milliseconds are within a few percent.
+//
 // Nothing of it outlives the cluster: the queue is a socket of this
 // process; the rules live in the switch namespace, are journaled (the
 // iptables table) and go with it; HealAll flushes the table before it

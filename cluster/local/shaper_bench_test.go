@@ -124,3 +124,66 @@ func BenchmarkShaperTCP(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkShaperPingPong sends 1-byte messages back and forth between n1
+// and n2 over one TCP connection (a request/response workload of small
+// packets), unshaped and through the shaper with 100 µs each way, and
+// reports round trips per second and this process's CPU time per shaped
+// packet.
+//
+//	go test ./cluster/local -run '^$' -bench BenchmarkShaperPingPong -benchtime 5000x
+func BenchmarkShaperPingPong(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Fatal("needs root")
+	}
+	c, err := Up(b.Context(), Config{Nodes: 2, Subnet: netip.MustParsePrefix("10.78.44.0/24"), StateDir: b.TempDir(), JournalDir: b.TempDir(), Prefix: RandomPrefix()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Down(b.Context())
+	port := 9200
+	for _, delay := range []time.Duration{0, 100 * time.Microsecond} {
+		b.Run(fmt.Sprintf("delay=%v", delay), func(b *testing.B) {
+			if delay > 0 {
+				if err := c.Shape(b.Context(), "bench", []cluster.LinkShape{{Delay: delay}}); err != nil {
+					b.Fatal(err)
+				}
+				defer c.Unshape(b.Context(), "bench")
+			}
+			port++
+			src, dst := tcpPair(b, c, "n1", "n2", port)
+			defer src.Close()
+			defer dst.Close()
+			go func() {
+				one := make([]byte, 1)
+				for {
+					if _, err := io.ReadFull(dst, one); err != nil {
+						return
+					}
+					if _, err := dst.Write(one); err != nil {
+						return
+					}
+				}
+			}()
+			one := make([]byte, 1)
+			before := c.ShaperStats()
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := src.Write(one); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(src, one); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			pk := c.ShaperStats().Queued - before.Queued
+			cpu := cpuTime() - cpu0
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/rtt")
+			if pk > 0 {
+				b.ReportMetric(float64(pk)/float64(b.N), "pkts/rtt")
+			}
+		})
+	}
+}
