@@ -163,3 +163,88 @@ type Failoverer interface {
 	// primary (rewinding it if it has diverged).
 	Rejoin(ctx context.Context, node string) error
 }
+
+// LinkShape delays and drops the traffic of one direction: packets from
+// a node of From to a node of To. Its figures are one-way: a delay D on
+// both directions of a link adds 2D to its round-trip time.
+type LinkShape struct {
+	// From and To are node names (Controller too, where the runtime can
+	// shape the controller's leg). Empty: every node (not the
+	// controller).
+	From, To []string
+	// Delay is added to every packet; Jitter adds a further uniformly
+	// random 0..Jitter. A runtime keeps the packets of one direction of
+	// one pair in order (the jitter never reorders them).
+	Delay, Jitter time.Duration
+	// Loss is the probability, 0 to 1, that a packet is dropped.
+	Loss float64
+}
+
+// String renders s, e.g. "n1,n2->n3 delay 40ms±5ms loss 2%".
+func (s LinkShape) String() string {
+	side := func(ns []string) string {
+		if len(ns) == 0 {
+			return "*"
+		}
+		return strings.Join(ns, ",")
+	}
+	out := side(s.From) + "->" + side(s.To)
+	if s.Delay > 0 || s.Jitter > 0 {
+		out += " delay " + s.Delay.String()
+		if s.Jitter > 0 {
+			out += "±" + s.Jitter.String()
+		}
+	}
+	if s.Loss > 0 {
+		out += fmt.Sprintf(" loss %g%%", s.Loss*100)
+	}
+	return out
+}
+
+// Validate checks the figures: no negative delay or jitter, loss within
+// 0 to 1.
+func (s LinkShape) Validate() error {
+	if s.Delay < 0 || s.Jitter < 0 {
+		return fmt.Errorf("link %v: negative delay or jitter", s)
+	}
+	if s.Loss < 0 || s.Loss > 1 {
+		return fmt.Errorf("link %v: loss %g outside 0..1", s, s.Loss)
+	}
+	return nil
+}
+
+// RTT is a measured round-trip time: Sent probes, Received answers, and
+// the spread of the answered ones.
+type RTT struct {
+	Sent, Received   int
+	Min, Median, Max time.Duration
+}
+
+// String renders r, e.g. "rtt 80.4ms (min 80.1ms max 81.0ms, 5/5)".
+func (r RTT) String() string {
+	if r.Received == 0 {
+		return fmt.Sprintf("rtt: no answer (0/%d)", r.Sent)
+	}
+	return fmt.Sprintf("rtt %v (min %v max %v, %d/%d)", r.Median.Round(10*time.Microsecond),
+		r.Min.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond), r.Received, r.Sent)
+}
+
+// Shaper can delay and drop traffic between nodes (a link fault short
+// of a partition: the network is slow or lossy, not cut).
+//
+// Shaping is held in named layers that add up: the standing delay
+// between regions is one layer, a nemesis delay fault another, and
+// healing the fault leaves the regions' delay in place. For a pair of
+// nodes, the delays (and jitters) of every layer add, and the losses
+// combine as independent drops.
+type Shaper interface {
+	// Shape replaces the links of layer with links, atomically for the
+	// traffic: no packet sees half of the change.
+	Shape(ctx context.Context, layer string, links []LinkShape) error
+	// Unshape removes layer (nothing when it is not there).
+	Unshape(ctx context.Context, layer string) error
+	// MeasureRTT sends probes from node a to node b and measures their
+	// round trips (ICMP echo on the local runtime), so that a fault can
+	// show it took effect.
+	MeasureRTT(ctx context.Context, a, b string) (RTT, error)
+}

@@ -17,7 +17,8 @@ type Declarer interface {
 }
 
 // Deployed is a target's cluster on a runtime's Hosts: the Hosts' methods,
-// the optional faults of the runtime forwarded (Partitioner, ClockSkewer;
+// the optional faults of the runtime forwarded (Partitioner, ClockSkewer,
+// Shaper;
 // a call the runtime cannot serve returns an *UnsupportedError), and the
 // plan the target declared (Declarer), so that PlanOf of the deployed
 // cluster is the plan checked before deploying. Targets embed it in
@@ -32,6 +33,7 @@ type Deployed struct {
 var (
 	_ Partitioner = Deployed{}
 	_ ClockSkewer = Deployed{}
+	_ Shaper      = Deployed{}
 	_ Declarer    = Deployed{}
 )
 
@@ -48,7 +50,35 @@ func (d Deployed) Plan() Plan {
 	if _, ok := d.Hosts.(ClockSkewer); !ok && p.Supports(CanSkewClock) == nil {
 		p = p.Without(CanSkewClock, "the runtime's cluster does not implement it")
 	}
+	if _, ok := d.Hosts.(Shaper); !ok && p.Supports(CanShape) == nil {
+		p = p.Without(CanShape, "the runtime's cluster does not implement it")
+	}
 	return p
+}
+
+// Shape forwards to the runtime's Shaper.
+func (d Deployed) Shape(ctx context.Context, layer string, links []LinkShape) error {
+	if err := d.Plan().Supports(CanShape); err != nil {
+		return err
+	}
+	return d.Hosts.(Shaper).Shape(ctx, layer, links)
+}
+
+// Unshape forwards to the runtime's Shaper; without one there is nothing
+// to remove.
+func (d Deployed) Unshape(ctx context.Context, layer string) error {
+	if s, ok := d.Hosts.(Shaper); ok {
+		return s.Unshape(ctx, layer)
+	}
+	return nil
+}
+
+// MeasureRTT forwards to the runtime's Shaper.
+func (d Deployed) MeasureRTT(ctx context.Context, a, b string) (RTT, error) {
+	if err := d.Plan().Supports(CanShape); err != nil {
+		return RTT{}, err
+	}
+	return d.Hosts.(Shaper).MeasureRTT(ctx, a, b)
 }
 
 // Partition forwards to the runtime's Partitioner.

@@ -18,10 +18,11 @@ const (
 	CanPause     Capability = "pause"     // Pauser
 	CanSkewClock Capability = "clock"     // ClockSkewer
 	CanFailover  Capability = "failover"  // Failoverer
+	CanShape     Capability = "shape"     // Shaper (delay and loss)
 )
 
 // AllCapabilities lists every capability, in a stable order.
-var AllCapabilities = []Capability{CanPartition, CanKill, CanPause, CanSkewClock, CanFailover}
+var AllCapabilities = []Capability{CanPartition, CanKill, CanPause, CanSkewClock, CanFailover, CanShape}
 
 // Capabilities lists the capabilities c implements, by type assertion, in
 // the order of AllCapabilities.
@@ -41,6 +42,9 @@ func Capabilities(c Cluster) []Capability {
 	}
 	if _, ok := c.(Failoverer); ok {
 		out = append(out, CanFailover)
+	}
+	if _, ok := c.(Shaper); ok {
+		out = append(out, CanShape)
 	}
 	return out
 }

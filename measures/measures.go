@@ -13,6 +13,8 @@ package measures
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -22,6 +24,9 @@ import (
 
 // Measurements of one run.
 type Measurements struct {
+	// Latency is always there (zero counts when nothing succeeded), so
+	// that CI can compare runs.
+	Latency      Latency        `json:"latency"`
 	Load         *Load          `json:"load,omitempty"`
 	Failovers    []Failover     `json:"failovers,omitempty"`
 	Staleness    *Distribution  `json:"staleness,omitempty"`
@@ -47,6 +52,105 @@ type QuorumAvailability struct {
 type Options struct {
 	// N, R and W of a Dynamo-style target (0: not one).
 	N, R, W int
+	// Regions maps each node to its region, for a multi-region topology
+	// (nil: one region); latency is then also given per region of the
+	// node that served each operation.
+	Regions map[string]string
+}
+
+// Latency is how long the ok client operations took, from invocation to
+// completion on the controller's clock: reads apart from writes (write,
+// add, cas, rmw). Failed and indeterminate operations are not in it.
+type Latency struct {
+	Read  LatencyStats `json:"read"`
+	Write LatencyStats `json:"write"`
+	// Regions breaks them down by the region of the node that served
+	// each operation (multi-region topologies only), in region order.
+	Regions []RegionLatency `json:"regions,omitempty"`
+}
+
+// LatencyStats summarises the latencies of Count operations (all zero
+// when Count is 0). Percentiles are nearest-rank.
+type LatencyStats struct {
+	Count int   `json:"count"`
+	P50NS int64 `json:"p50_ns"`
+	P99NS int64 `json:"p99_ns"`
+	MaxNS int64 `json:"max_ns"`
+}
+
+// RegionLatency is the latency of the operations a region's nodes served.
+type RegionLatency struct {
+	Region string       `json:"region"`
+	Read   LatencyStats `json:"read"`
+	Write  LatencyStats `json:"write"`
+}
+
+// Stats summarises ds (nanoseconds; sorted in place).
+func Stats(ds []int64) LatencyStats {
+	if len(ds) == 0 {
+		return LatencyStats{}
+	}
+	slices.Sort(ds)
+	rank := func(p float64) int64 {
+		i := int(math.Ceil(p*float64(len(ds)))) - 1
+		return ds[min(max(i, 0), len(ds)-1)]
+	}
+	return LatencyStats{Count: len(ds), P50NS: rank(0.5), P99NS: rank(0.99), MaxNS: ds[len(ds)-1]}
+}
+
+// latencies accumulates the durations of ok reads and writes, overall
+// and by the region of the serving node (8 bytes per ok operation: the
+// percentiles are exact nearest-rank figures).
+type latencies struct {
+	reads, writes []int64
+	byRegion      map[string]*regionDurations
+}
+
+type regionDurations struct{ r, w []int64 }
+
+// add counts the ok operation invoked as inv and completed by cmp.
+func (l *latencies) add(inv *pending, cmp *history.Op, regions map[string]string) {
+	read, write := inv.f == "read", isWrite(inv.f)
+	if !read && !write {
+		return
+	}
+	d := cmp.Time - inv.time
+	var g *regionDurations
+	if regions != nil {
+		node := cmp.Node
+		if node == "" {
+			node = inv.node
+		}
+		if r, ok := regions[node]; ok {
+			if l.byRegion == nil {
+				l.byRegion = map[string]*regionDurations{}
+			}
+			if g = l.byRegion[r]; g == nil {
+				g = &regionDurations{}
+				l.byRegion[r] = g
+			}
+		}
+	}
+	if read {
+		l.reads = append(l.reads, d)
+		if g != nil {
+			g.r = append(g.r, d)
+		}
+		return
+	}
+	l.writes = append(l.writes, d)
+	if g != nil {
+		g.w = append(g.w, d)
+	}
+}
+
+// result summarises the durations.
+func (l *latencies) result() Latency {
+	out := Latency{Read: Stats(l.reads), Write: Stats(l.writes)}
+	for _, r := range slices.Sorted(maps.Keys(l.byRegion)) {
+		out.Regions = append(out.Regions, RegionLatency{Region: r, Read: Stats(l.byRegion[r].r), Write: Stats(l.byRegion[r].w)})
+	}
+	return out
 }
 
 // Failover is what one failover (a start-failover nemesis event) cost.
@@ -214,6 +318,7 @@ func Compute(h history.Source, results []checkers.Result, o Options) (Measuremen
 	if err != nil {
 		return m, err
 	}
+	m.Latency = c.lat.result()
 	m.Load = c.loadResult()
 	m.Availability = c.availabilityResult()
 	m.Staleness = staleness(results)
@@ -302,6 +407,8 @@ type counter struct {
 	byDown  map[int]*QuorumAvailability // quorum
 	quorums bool
 
+	lat latencies // latency of the ok reads and writes
+
 	failover bool    // the history has a failover: keep what failovers need
 	oks      []int64 // completion times of ok writes
 	adds     []ackedAdd
@@ -350,6 +457,9 @@ func (c *counter) completion(op *history.Op) {
 // (nil: never).
 func (c *counter) pair(inv *pending, cmp *history.Op) {
 	out := outcome(cmp)
+	if cmp != nil && out == history.OK {
+		c.lat.add(inv, cmp, c.o.Regions)
+	}
 	if len(c.windows) > 0 {
 		hit := false
 		for _, w := range c.windows {

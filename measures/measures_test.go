@@ -2,6 +2,7 @@ package measures
 
 import (
 	"context"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,5 +160,50 @@ func TestStalenessReadViolatingTwoGuaranteesCountsOnce(t *testing.T) {
 	d := m.Staleness
 	if d == nil || d.Count != 1 || d.Anomalies != 2 || d.MaxNS != 40 {
 		t.Fatalf("staleness %+v: want 1 stale read (2 anomalies), 40ns after the write", d)
+	}
+}
+
+// Latency counts ok operations only, reads apart from writes, with
+// nearest-rank percentiles, and per region of the serving node.
+func TestLatency(t *testing.T) {
+	var b builder
+	at := int64(0)
+	add := func(p history.Process, f string, d int64, typ history.Type, node string) {
+		at += 1000
+		b.op(at, history.Invoke, p, f, history.Nil())
+		i := b.op(at+d, typ, p, f, history.Nil())
+		b.h.Ops[i].Node = node
+		at += d
+	}
+	// 100 reads on n1 of 1..100 ns; writes on n2: 10, 20, 30 ok, one
+	// failed of 1e9 and one info of 2e9 (neither counted).
+	for i := int64(1); i <= 100; i++ {
+		add(0, "read", i, history.OK, "n1")
+	}
+	for _, d := range []int64{30, 10, 20} {
+		add(0, "write", d, history.OK, "n2")
+	}
+	add(0, "write", 1e9, history.Fail, "n2")
+	add(1, "cas", 2e9, history.Info, "n2")
+	if err := b.h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Compute(&b.h, nil, Options{Regions: map[string]string{"n1": "r1", "n2": "r2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Latency{
+		Read:  LatencyStats{Count: 100, P50NS: 50, P99NS: 99, MaxNS: 100},
+		Write: LatencyStats{Count: 3, P50NS: 20, P99NS: 30, MaxNS: 30},
+		Regions: []RegionLatency{
+			{Region: "r1", Read: LatencyStats{Count: 100, P50NS: 50, P99NS: 99, MaxNS: 100}},
+			{Region: "r2", Write: LatencyStats{Count: 3, P50NS: 20, P99NS: 30, MaxNS: 30}},
+		},
+	}
+	if !reflect.DeepEqual(m.Latency, want) {
+		t.Errorf("latency %+v\nwant %+v", m.Latency, want)
+	}
+	if m, _ := Compute(&b.h, nil, Options{}); m.Latency.Regions != nil || m.Latency.Read.Count != 100 {
+		t.Errorf("without regions: %+v", m.Latency)
 	}
 }

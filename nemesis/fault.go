@@ -44,6 +44,13 @@ type Applied struct {
 	Nodes []string
 	// Heal undoes the fault. It must be safe to call once.
 	Heal func(ctx context.Context) error
+	// Extra is recorded in the start event's extra fields (e.g. the
+	// round-trip times measured before and after a link fault).
+	Extra map[string]string
+	// HealNote, when set, is called after a successful Heal and its text
+	// recorded in the stop event (e.g. the round-trip time measured
+	// after healing).
+	HealNote func() string
 }
 
 // Targets chooses which nodes a node fault hits.
@@ -460,8 +467,9 @@ var shapeSummary = map[Shape]string{
 }
 
 // Kinds returns the table of fault kinds, in the order help lists them:
-// partition, each partition shape on its own, kill, pause, clock,
-// failover and kill-primary. ("none" is not a kind: it is the empty
+// partition, each partition shape on its own, kill, pause, clock, delay,
+// loss, failover and kill-primary. The link faults (delay, loss) get
+// their defaults here; SetLinkOptions sets the figures. ("none" is not a kind: it is the empty
 // list.)
 func Kinds() []Kind {
 	part := []cluster.Capability{cluster.CanPartition}
@@ -476,6 +484,10 @@ func Kinds() []Kind {
 			New: func(t Targets) Fault { return &Pause{Targets: t} }},
 		Kind{Name: "clock", Summary: "skew and strobe nodes' clocks", Needs: []cluster.Capability{cluster.CanSkewClock}, Nodes: true,
 			New: func(t Targets) Fault { return &Clock{Targets: t, Strobe: true} }},
+		Kind{Name: "delay", Summary: "delay packets on the chosen nodes' links (--nemesis-delay, --nemesis-jitter)", Needs: []cluster.Capability{cluster.CanShape}, Nodes: true,
+			New: func(t Targets) Fault { return &Delay{Targets: t, Delay: DefaultDelay, Jitter: DefaultJitter} }},
+		Kind{Name: "loss", Summary: "drop a share of the packets on the chosen nodes' links (--nemesis-loss)", Needs: []cluster.Capability{cluster.CanShape}, Nodes: true,
+			New: func(t Targets) Fault { return &Loss{Targets: t, Loss: DefaultLoss} }},
 		Kind{Name: "failover", Summary: "isolate the primary from its replicas for 2 s, kill it, promote a replica", Needs: []cluster.Capability{cluster.CanFailover, cluster.CanKill, cluster.CanPartition},
 			New: func(Targets) Fault { return &Failover{Isolate: 2 * time.Second} }},
 		Kind{Name: "kill-primary", Summary: "kill the primary, promote a replica", Needs: []cluster.Capability{cluster.CanFailover, cluster.CanKill},
@@ -544,4 +556,28 @@ func Parse(names []string, t Targets) ([]Fault, error) {
 		return nil, fmt.Errorf("--nemesis none contradicts the faults also given (%s): give none alone, or only faults", strings.Join(names, ","))
 	}
 	return out, nil
+}
+
+// LinkOptions are the figures of the link faults (--nemesis-delay,
+// --nemesis-jitter, --nemesis-loss).
+type LinkOptions struct {
+	Delay, Jitter time.Duration
+	Loss          float64
+}
+
+// SetLinkOptions sets the figures of the link faults among faults (Delay
+// and Loss) and reports whether there was one of each kind the options
+// set: hasDelay, hasLoss.
+func SetLinkOptions(faults []Fault, o LinkOptions) (hasDelay, hasLoss bool) {
+	for _, f := range faults {
+		switch f := f.(type) {
+		case *Delay:
+			f.Delay, f.Jitter = o.Delay, o.Jitter
+			hasDelay = true
+		case *Loss:
+			f.Loss = o.Loss
+			hasLoss = true
+		}
+	}
+	return hasDelay, hasLoss
 }

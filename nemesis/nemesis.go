@@ -109,8 +109,12 @@ func (n *Nemesis) start(ctx context.Context, f Fault) {
 	n.mu.Lock()
 	n.active = append(n.active, active{fault: f.Name(), applied: applied})
 	n.mu.Unlock()
+	extra := map[string]string{"nodes": strings.Join(applied.Nodes, ",")}
+	for k, v := range applied.Extra {
+		extra[k] = v
+	}
 	n.rec.Record(history.Op{Process: history.Nemesis, Type: history.Info, F: name, Value: history.Str(applied.Description),
-		Extra: map[string]string{"nodes": strings.Join(applied.Nodes, ",")}})
+		Extra: extra})
 }
 
 // Active describes the faults in force now.
@@ -145,7 +149,13 @@ func (n *Nemesis) Heal(ctx context.Context) error {
 			n.rec.Record(history.Op{Process: history.Nemesis, Type: history.Info, F: name, Value: history.Str(a.applied.Description), Error: err.Error()})
 			continue
 		}
-		n.rec.Record(history.Op{Process: history.Nemesis, Type: history.Info, F: name, Value: history.Str(a.applied.Description)})
+		op := history.Op{Process: history.Nemesis, Type: history.Info, F: name, Value: history.Str(a.applied.Description)}
+		if a.applied.HealNote != nil {
+			note := a.applied.HealNote()
+			op.Value = history.Str(a.applied.Description + "; healed: " + note)
+			op.Extra = map[string]string{"healed": note}
+		}
+		n.rec.Record(op)
 	}
 	return errors.Join(append(errs, n.sweep(ctx))...)
 }
@@ -163,6 +173,14 @@ func (n *Nemesis) sweep(ctx context.Context) error {
 		case *Clock:
 			if cs, ok := n.cluster.(cluster.ClockSkewer); ok {
 				errs = append(errs, resetClocks(ctx, cs, n.cluster.Nodes()))
+			}
+		case *Delay:
+			if s, ok := n.cluster.(cluster.Shaper); ok {
+				errs = append(errs, s.Unshape(ctx, DelayLayer))
+			}
+		case *Loss:
+			if s, ok := n.cluster.(cluster.Shaper); ok {
+				errs = append(errs, s.Unshape(ctx, LossLayer))
 			}
 		}
 	}

@@ -275,10 +275,19 @@ type view struct {
 
 // measuresView shows results.json's measurements.
 type measuresView struct {
+	Latency      []opLatencyRow
 	Quorum       []measures.QuorumAvailability
 	Failovers    []failoverRow
 	Staleness    *stalenessRow
 	Availability []availabilityRow
+}
+
+// opLatencyRow is the latency of the ok reads or writes of all nodes or
+// of one region (measurements.latency).
+type opLatencyRow struct {
+	Where, Kind      string
+	Count            int
+	P50, P99, MaxDur string
 }
 
 type failoverRow struct {
@@ -936,10 +945,25 @@ func opList(ops []int) string {
 
 // buildMeasures formats the measurements; nil when there are none.
 func buildMeasures(m measures.Measurements) *measuresView {
-	if len(m.Failovers) == 0 && m.Staleness == nil && len(m.Availability) == 0 && len(m.Quorum) == 0 {
+	lat := m.Latency
+	if len(m.Failovers) == 0 && m.Staleness == nil && len(m.Availability) == 0 && len(m.Quorum) == 0 &&
+		lat.Read.Count == 0 && lat.Write.Count == 0 {
 		return nil
 	}
 	mv := &measuresView{Quorum: m.Quorum}
+	addLat := func(where, kind string, s measures.LatencyStats) {
+		if s.Count == 0 {
+			return
+		}
+		mv.Latency = append(mv.Latency, opLatencyRow{Where: where, Kind: kind, Count: s.Count,
+			P50: fmtDuration(s.P50NS), P99: fmtDuration(s.P99NS), MaxDur: fmtDuration(s.MaxNS)})
+	}
+	addLat("all nodes", "read", lat.Read)
+	addLat("all nodes", "write", lat.Write)
+	for _, rl := range lat.Regions {
+		addLat("served in "+rl.Region, "read", rl.Read)
+		addLat("served in "+rl.Region, "write", rl.Write)
+	}
 	for _, f := range m.Failovers {
 		els := make([]string, len(f.LostElements))
 		for i, e := range f.LostElements {

@@ -80,6 +80,10 @@ type Config struct {
 	// ProgressEvery is the progress period (default 2s).
 	ProgressEvery time.Duration
 
+	// deployTimeoutSet: DeployTimeout was given (not the default), so a
+	// target's own DeployBudget does not raise it.
+	deployTimeoutSet bool
+
 	// historyWriter creates the history writer at path (default:
 	// history.Create); tests replace it to make writes fail.
 	historyWriter func(path string) (*history.Writer, error)
@@ -94,6 +98,8 @@ func (c *Config) defaults() {
 	}
 	if c.DeployTimeout <= 0 {
 		c.DeployTimeout = 2 * time.Minute
+	} else {
+		c.deployTimeoutSet = true
 	}
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 2 * time.Second
@@ -215,7 +221,11 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 	}
 
 	r.printf("deploying %s...", cfg.Target.Name())
-	dctx, cancel := context.WithTimeout(ctx, cfg.DeployTimeout)
+	deployTimeout := cfg.DeployTimeout
+	if b, ok := cfg.Target.(targets.DeployBudget); ok && !cfg.deployTimeoutSet {
+		deployTimeout = max(deployTimeout, b.DeployTimeout())
+	}
+	dctx, cancel := context.WithTimeout(ctx, deployTimeout)
 	dep, err := cfg.Target.Deploy(dctx)
 	cancel()
 	if err != nil {
@@ -432,13 +442,17 @@ func copyTail(src, dst string, limit int64) error {
 	return out.Close()
 }
 
-// quorums returns N, R and W when the deployment has them.
+// quorums returns N, R and W when the deployment has them, and the
+// region of every node of a multi-region deployment.
 func quorums(dep targets.Deployment) measures.Options {
+	var o measures.Options
 	if q, ok := dep.(targets.Quorums); ok {
-		n, r, w := q.Quorums()
-		return measures.Options{N: n, R: r, W: w}
+		o.N, o.R, o.W = q.Quorums()
 	}
-	return measures.Options{}
+	if rg, ok := dep.(targets.Regioner); ok {
+		o.Regions = rg.Regions()
+	}
+	return o
 }
 
 // serverOps asks the deployment, when it can say, how many operations each

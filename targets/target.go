@@ -5,6 +5,7 @@ package targets
 
 import (
 	"context"
+	"time"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/rundir"
@@ -108,4 +109,20 @@ type Facts = rundir.Facts
 // quote them. Every real target and the sim implement it.
 type FactReporter interface {
 	Facts() Facts
+}
+
+// Regioner is implemented by deployments whose nodes are split into
+// regions (datacenters): Regions maps every node to its region's name, or
+// is nil for a single-region deployment. The measurements then give the
+// latency per region of the serving node.
+type Regioner interface {
+	Regions() map[string]string
+}
+
+// DeployBudget is implemented by targets whose Deploy may need longer
+// than the runner's default deploy timeout (a JVM cluster across
+// regions): the runner then waits up to DeployTimeout, unless its own
+// DeployTimeout was set explicitly. Deploy still bounds every wait.
+type DeployBudget interface {
+	DeployTimeout() time.Duration
 }

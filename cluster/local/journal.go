@@ -37,9 +37,20 @@ type journalData struct {
 	// RootVeths are veths in the root namespace.
 	RootVeths []string      `json:"root_veths,omitempty"`
 	NftTables []nftTableRef `json:"nft_tables,omitempty"`
+	// Iptables are iptables tables the delay shaper fills (flushed by
+	// heal before the namespace goes).
+	Iptables []iptablesRef `json:"iptables,omitempty"`
 	// Cgroups are cgroup directories, parents before children.
 	Cgroups []string      `json:"cgroups,omitempty"`
 	Procs   []journalProc `json:"procs,omitempty"`
+}
+
+// iptablesRef is an iptables table in a namespace, and the binary that
+// writes it (iptables-legacy or iptables-nft: they keep separate rules).
+type iptablesRef struct {
+	NS     string `json:"ns"`
+	Binary string `json:"binary"`
+	Table  string `json:"table"`
 }
 
 type nftTableRef struct {
@@ -283,6 +294,21 @@ func healJournal(ctx context.Context, path string, force bool) (HealReport, erro
 		if err := sweepCgroups(ctx, j.CgroupDir, &rep); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// iptables tables (the delay shaper's queue rules) in namespaces that
+	// still exist.
+	for _, t := range j.Iptables {
+		if !netnsExists(t.NS) {
+			continue
+		}
+		if err := runIn(ctx, t.NS, "", t.Binary, "-t", t.Table, "-F"); err != nil {
+			if !netnsExists(t.NS) {
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		rep.Removed = append(rep.Removed, fmt.Sprintf("iptables table %s (%s, netns %s)", t.Table, t.Binary, t.NS))
 	}
 	// nft tables in namespaces that still exist.
 	for _, t := range j.NftTables {

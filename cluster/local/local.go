@@ -17,7 +17,9 @@
 // (below a per-node cgroup), with stdout and stderr to a log file. Faults:
 // Kill/Restart (cgroup.kill plus SIGKILL to the process group), Pause/Resume
 // (cgroup v2 freezer), Partition/HealNetwork (one nftables bridge table in
-// the switch namespace) and SetClockOffset (libfaketime, optional).
+// the switch namespace), Shape/Unshape (delay by a userspace shaper on a
+// netfilter queue, loss by nft numgen; see shaper.go) and SetClockOffset
+// (libfaketime, optional).
 //
 // Every resource is written to a journal before it is created, so that
 // HealAll can remove whatever a crashed controller left behind.
@@ -136,6 +138,11 @@ type Cluster struct {
 	// execSeq numbers the cgroups of Exec.
 	execSeq atomic.Int64
 
+	// shapeMu guards sh, the delay and loss shaper (nil until first
+	// used).
+	shapeMu sync.Mutex
+	sh      *shaper
+
 	mu     sync.Mutex
 	closed bool
 }
@@ -158,6 +165,7 @@ var (
 	_ cluster.Pauser      = (*Cluster)(nil)
 	_ cluster.Partitioner = (*Cluster)(nil)
 	_ cluster.ClockSkewer = (*Cluster)(nil)
+	_ cluster.Shaper      = (*Cluster)(nil)
 )
 
 // RandomPrefix returns "cc" followed by 4 random hex digits.
@@ -450,6 +458,8 @@ func (c *Cluster) Down(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	// Release the held packets and the queue before the namespaces go.
+	c.stopShaper()
 	// From here on nothing may be created, and the journal file is never
 	// written again (it is deleted below).
 	c.jr.close()

@@ -40,6 +40,13 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if os.Getenv("CHAOSCHECK_SHAPE_CONTROLLER") != "" {
+		if err := shapeController(); err != nil {
+			fmt.Fprintln(os.Stderr, "shape controller:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if addr := os.Getenv("CHAOSCHECK_CLIENT"); addr != "" {
 		got, err := request(addr, "ping", 500*time.Millisecond)
 		if err != nil || got != "ping" {

@@ -21,15 +21,19 @@ const (
 )
 
 // nftInitScript creates the partition table: every bridged IPv4 packet
-// whose (source . destination) pair is in the set is dropped.
+// whose (source . destination) pair is in the set is dropped; the others
+// go through the loss chain (empty until Shape sets a loss).
 func nftInitScript() string {
 	return `table bridge ` + nftTable + ` {
 	set ` + nftSet + ` {
 		type ipv4_addr . ipv4_addr
 	}
+	chain ` + nftLossChain + ` {
+	}
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		ip saddr . ip daddr @` + nftSet + ` drop
+		jump ` + nftLossChain + `
 	}
 }
 `

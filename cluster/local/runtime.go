@@ -77,6 +77,7 @@ var (
 	_ cluster.Hosts       = Hosts{}
 	_ cluster.Partitioner = Hosts{}
 	_ cluster.ClockSkewer = Hosts{}
+	_ cluster.Shaper      = Hosts{}
 )
 
 // Name returns the prefix of every resource name of the cluster.

@@ -223,6 +223,23 @@ func printChecks(w io.Writer, res rundir.Results) {
 // printMeasures prints the measurements worth a line each.
 func printMeasures(w io.Writer, m measures.Measurements) {
 	sec := func(ns int64) string { return fmt.Sprintf("%.3fs", float64(ns)/1e9) }
+	ms := func(ns int64) string { return fmt.Sprintf("%.1fms", float64(ns)/1e6) }
+	lat := func(what string, s measures.LatencyStats) string {
+		if s.Count == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%s p50 %s p99 %s max %s (%d ok)", what, ms(s.P50NS), ms(s.P99NS), ms(s.MaxNS), s.Count)
+	}
+	latLine := func(prefix string, r, wr measures.LatencyStats) {
+		parts := slices.DeleteFunc([]string{lat("read", r), lat("write", wr)}, func(s string) bool { return s == "" })
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "%s: %s\n", prefix, strings.Join(parts, "; "))
+		}
+	}
+	latLine("latency", m.Latency.Read, m.Latency.Write)
+	for _, rl := range m.Latency.Regions {
+		latLine("latency served in "+rl.Region, rl.Read, rl.Write)
+	}
 	for _, f := range m.Failovers {
 		fmt.Fprintf(w, "failover at %s (%s): %d acknowledged writes lost", sec(f.StartNS), f.Description, f.LostWrites)
 		if f.LostWrites > 0 {

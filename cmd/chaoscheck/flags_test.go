@@ -62,6 +62,13 @@ func TestFaultsRefusedBeforeDeploy(t *testing.T) {
 		{[]string{"--nodes", "1"}, "--nodes"},
 		{[]string{"--nodes", "2", "--nemesis", "bridge"}, "--nodes"},
 		{[]string{"--nemesis", "failover"}, "postgres"},
+		{[]string{"--nemesis-delay", "10ms"}, "--nemesis delay"},
+		{[]string{"--nemesis", "delay", "--nemesis-loss", "5"}, "--nemesis loss"},
+		{[]string{"--nemesis", "loss", "--nemesis-loss", "0"}, "--nemesis-loss"},
+		{[]string{"--nemesis", "delay", "--nemesis-nodes", "3"}, "all"},
+		{[]string{"--region-rtt", "80ms"}, "--regions"},
+		{[]string{"--regions", "4"}, "--nodes"},
+		{[]string{"--target", "cassandra", "--nodes", "4", "--regions", "2", "--replication-factor", "2"}, "--regions"},
 	} {
 		st := filepath.Join(t.TempDir(), "store")
 		args := append([]string{"test", "--store", st, "--time-limit", "1s"}, c.args...)

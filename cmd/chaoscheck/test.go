@@ -27,6 +27,9 @@ type testFlags struct {
 	nemesis         []string
 	nemesisInterval time.Duration
 	nemesisNodes    string
+	nemesisDelay    time.Duration
+	nemesisJitter   time.Duration
+	nemesisLoss     float64
 	concurrency     int
 	rate            float64
 	timeLimit       time.Duration
@@ -81,6 +84,9 @@ now); it is refused for the sim and for an unknown runtime.`,
 	fl.StringSliceVar(&tf.nemesis, "nemesis", []string{"partition"}, "faults: "+nemesis.KindHelp())
 	fl.DurationVar(&tf.nemesisInterval, "nemesis-interval", 5*time.Second, "time a fault lasts, and between faults")
 	fl.StringVar(&tf.nemesisNodes, "nemesis-nodes", "one", "nodes hit by "+strings.Join(nodeFaultNames(), ", ")+": one, minority, majority, all or a count")
+	fl.DurationVar(&tf.nemesisDelay, "nemesis-delay", nemesis.DefaultDelay, "--nemesis delay: one-way delay added each way on the slowed links")
+	fl.DurationVar(&tf.nemesisJitter, "nemesis-jitter", nemesis.DefaultJitter, "--nemesis delay: random extra delay, 0 to this, per packet")
+	fl.Float64Var(&tf.nemesisLoss, "nemesis-loss", nemesis.DefaultLoss*100, "--nemesis loss: percentage of packets dropped on the lossy links")
 	fl.IntVar(&tf.concurrency, "concurrency", 10, "concurrent clients")
 	fl.Float64Var(&tf.rate, "rate", 500, "operations per second over all clients (0: unlimited)")
 	fl.DurationVar(&tf.timeLimit, "time-limit", 30*time.Second, "how long clients run")
@@ -218,6 +224,22 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	faults, err := nemesis.Parse(tf.nemesis, nodes)
 	if err != nil {
 		return runner.Config{}, err
+	}
+	if tf.nemesisDelay < 0 || tf.nemesisJitter < 0 {
+		return runner.Config{}, fmt.Errorf("--nemesis-delay and --nemesis-jitter must not be negative")
+	}
+	if tf.nemesisLoss <= 0 || tf.nemesisLoss > 100 {
+		return runner.Config{}, fmt.Errorf("--nemesis-loss must be more than 0 and at most 100 (percent), got %v", tf.nemesisLoss)
+	}
+	hasDelay, hasLoss := nemesis.SetLinkOptions(faults, nemesis.LinkOptions{Delay: tf.nemesisDelay, Jitter: tf.nemesisJitter, Loss: tf.nemesisLoss / 100})
+	for _, fl := range []struct {
+		name string
+		has  bool
+		kind string
+	}{{"nemesis-delay", hasDelay, "delay"}, {"nemesis-jitter", hasDelay, "delay"}, {"nemesis-loss", hasLoss, "loss"}} {
+		if cmd.Flags().Changed(fl.name) && !fl.has {
+			return runner.Config{}, fmt.Errorf("--%s applies to --nemesis %s, which is not given", fl.name, fl.kind)
+		}
 	}
 	if err := checkApplies(cmd.Flags(), tf.workloads, faults); err != nil {
 		return runner.Config{}, err

@@ -214,6 +214,9 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 		}
 	}()
 
+	if err := d.shapeRegions(ctx); err != nil {
+		return nil, err
+	}
 	t0 = time.Now()
 	if err := d.startNodes(ctx, java, jamm); err != nil {
 		return nil, err
@@ -317,7 +320,7 @@ func (d *Deployment) describe(o ClientOptions) []targets.Setting {
 	if d.cl.clockErr != nil {
 		clock = "unsupported: " + d.cl.clockErr.Error()
 	}
-	return []targets.Setting{
+	return append([]targets.Setting{
 		{Name: "nodes", Value: fmt.Sprint(c.Nodes)},
 		{Name: "replication factor", Value: fmt.Sprint(c.ReplicationFactor)},
 		{Name: "read consistency", Value: c.ReadCL},
@@ -332,7 +335,7 @@ func (d *Deployment) describe(o ClientOptions) []targets.Setting {
 		{Name: "clock skew", Value: clock},
 		{Name: "state dir", Value: d.lc.DescribeStateDir()},
 		{Name: "server config", Value: d.cfg.ServerConfig.Summary()},
-	}
+	}, d.regionSettings()...)
 }
 
 // Close kills every node and removes the nodes (Hosts.Close, bounded by
@@ -368,8 +371,11 @@ func (d *Deployment) startNodes(ctx context.Context, java, jamm string) error {
 		if err := writeNodeConfig(f, yamlParams{
 			Node: n, InitialToken: tokens[i], Seeds: strings.Join(seeds, ","),
 			Addr: d.lc.Addr(n), Dir: f.dir, CommitlogSync: d.cfg.CommitlogSync,
-			ServerTimeoutMS: d.cfg.ServerTimeout.Milliseconds(), User: d.cfg.ServerConfig,
+			ServerTimeoutMS: d.cfg.ServerTimeout.Milliseconds(), Snitch: d.cfg.snitch(), User: d.cfg.ServerConfig,
 		}); err != nil {
+			return err
+		}
+		if err := writeRackDC(f, dcName(d.cfg.regionOf(i))); err != nil {
 			return err
 		}
 		p, err := d.lc.Start(ctx, n, cluster.NodeSpec{
@@ -510,7 +516,7 @@ func (d *Deployment) tryCreateSchema(ctx context.Context) error {
 	defer s.Close()
 	for i, stmt := range schema {
 		if i == 0 {
-			stmt = fmt.Sprintf(stmt, d.cfg.ReplicationFactor)
+			stmt = d.keyspaceStatement()
 		}
 		if err := s.Query(stmt).WithContext(sctx).Exec(); err != nil {
 			return fmt.Errorf("%s: %w", stmt, err)
@@ -741,6 +747,9 @@ func (d *Deployment) downNodes() int {
 // Quorums returns the replication factor and the replicas a read and a
 // write need at the configured consistency levels (targets.Quorums).
 func (d *Deployment) Quorums() (n, r, w int) {
+	if d.cfg.Regions > 1 {
+		return 0, 0, 0 // the levels count per datacenter: N - down >= R predicts nothing
+	}
 	rf := d.cfg.ReplicationFactor
 	return rf, replicasFor(d.cfg.ReadCL, rf), replicasFor(d.cfg.WriteCL, rf)
 }

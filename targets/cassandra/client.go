@@ -67,7 +67,7 @@ func (c *Config) clientOptions() ClientOptions {
 
 // validate checks and normalizes o, filling blanks from defaults.
 func (o *ClientOptions) validate(rf int) error {
-	c := Config{Nodes: rf, ReplicationFactor: rf, ReadCL: o.ReadCL, WriteCL: o.WriteCL, SerialCL: o.SerialCL}
+	c := Config{Nodes: rf, ReplicationFactor: rf, ReadCL: o.ReadCL, WriteCL: o.WriteCL, SerialCL: o.SerialCL, Regions: 1}
 	c.defaults()
 	if err := c.Validate(); err != nil {
 		return err
@@ -96,6 +96,13 @@ func (d *Deployment) NewClientWith(ctx context.Context, process int, o ClientOpt
 		serial = gocql.LocalSerial
 	}
 	nodes := d.lc.Nodes()
+	dc := ""
+	if d.cfg.Regions > 1 {
+		r := d.cfg.homeRegion(process)
+		dc = dcName(r)
+		nodes = d.cfg.regionNodes(nodes)[r]
+		process /= d.cfg.Regions
+	}
 	var hosts []string
 	sticky := ""
 	if o.Sticky {
@@ -121,6 +128,9 @@ func (d *Deployment) NewClientWith(ctx context.Context, process int, o ClientOpt
 	if sticky != "" {
 		c.HostFilter = gocql.WhiteListHostFilter(hosts[0])
 		c.PoolConfig.HostSelectionPolicy = gocql.RoundRobinHostPolicy()
+	} else if dc != "" {
+		c.HostFilter = gocql.DataCentreHostFilter(dc)
+		c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy(dc), gocql.ShuffleReplicas())
 	} else {
 		c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy(), gocql.ShuffleReplicas())
 	}

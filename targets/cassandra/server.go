@@ -139,6 +139,7 @@ type yamlParams struct {
 	// User is the user's cassandra.yaml overrides (--server-config),
 	// merged over the rendered template; nil: none. Not a template field.
 	User *serverconf.File
+	Snitch          string
 }
 
 // nodeFiles is where a node's files live.
@@ -146,6 +147,7 @@ type nodeFiles struct {
 	dir     string // data root
 	yaml    string
 	logback string
+	rackdc  string // cassandra-rackdc.properties (GossipingPropertyFileSnitch)
 	log     string // stdout and stderr of the JVM
 }
 
@@ -155,6 +157,7 @@ func filesOf(stateDir, node string) nodeFiles {
 		dir:     dir,
 		yaml:    filepath.Join(dir, "conf", "cassandra.yaml"),
 		logback: filepath.Join(dir, "conf", "logback.xml"),
+		rackdc:  filepath.Join(dir, "conf", "cassandra-rackdc.properties"),
 		log:     filepath.Join(stateDir, "logs", node+"-cassandra.log"),
 	}
 }
@@ -313,6 +316,7 @@ func javaCommand(java, lib, jamm, heap string, f nodeFiles, mode clockMode, shim
 		"-Xms"+heap, "-Xmx"+heap,
 		"-Dcassandra.config=file://"+f.yaml,
 		"-Dlogback.configurationFile="+f.logback,
+		"-Dcassandra-rackdc.properties=file://"+f.rackdc,
 		"-Dcassandra.logdir="+filepath.Join(f.dir, "logs"),
 		"-Dcassandra.storagedir="+f.dir,
 		"-cp", filepath.Join(lib, "*"),

@@ -24,7 +24,7 @@ var ServerConfigRules = []serverconf.Rule{
 	{Name: "allocate_tokens", Prefix: true, Why: "the ring: one evenly spread token per node"},
 	{Name: "auto_bootstrap", Why: "the ring chaoscheck creates"},
 	{Name: "partitioner", Why: "the ring chaoscheck creates"},
-	{Name: "endpoint_snitch", Why: "the ring chaoscheck creates (one data center)"},
+	{Name: "endpoint_snitch", Why: "the ring and the datacenters chaoscheck creates (--regions)"},
 	{Name: "seed_provider", Why: "cluster wiring: the seeds are the nodes"},
 	{Name: "listen_", Prefix: true, Why: "each node's address"},
 	{Name: "rpc_", Prefix: true, Why: "each node's address"},

@@ -63,7 +63,13 @@ func (cl *Client) coordinatorFor() (*node, error) {
 		return nil, ErrClosed
 	}
 	nodes := cl.c.nodes
-	i := (cl.process%len(nodes) + len(nodes)) % len(nodes)
+	p := cl.process
+	if k := cl.c.cfg.Regions; k > 1 {
+		// Dealt to regions round-robin; a coordinator of its own region.
+		nodes = cl.c.regionNodes()[(p%k+k)%k]
+		p /= k
+	}
+	i := (p%len(nodes) + len(nodes)) % len(nodes)
 	if cl.c.cfg.Coordinator == Random {
 		i = cl.rng.IntN(len(nodes))
 	}

@@ -43,6 +43,9 @@ func newCluster(cfg Config) *Cluster {
 		c.byName[n.name] = n
 		c.names = append(c.names, n.name)
 	}
+	if cfg.Regions > 1 && cfg.RegionRTT > 0 {
+		c.net.setLayer(RegionsLayer, c.regionLinks(cfg.RegionRTT), c.names)
+	}
 	return c
 }
 

@@ -21,9 +21,20 @@ const (
 	Quorum
 	// All needs every replica.
 	All
+	// LocalOne needs one replica of the coordinator's region.
+	LocalOne
+	// LocalQuorum needs a quorum of the coordinator's region's replicas.
+	LocalQuorum
+	// EachQuorum needs a quorum of the replicas of every region (writes
+	// only, as in Cassandra).
+	EachQuorum
 )
 
-// ParseConsistency parses "ONE", "TWO", "QUORUM" or "ALL", in any case.
+// local reports whether the level counts replicas per region.
+func (l ConsistencyLevel) local() bool { return l == LocalOne || l == LocalQuorum || l == EachQuorum }
+
+// ParseConsistency parses "ONE", "TWO", "QUORUM", "ALL", "LOCAL_ONE",
+// "LOCAL_QUORUM" or "EACH_QUORUM", in any case.
 func ParseConsistency(s string) (ConsistencyLevel, error) {
 	switch strings.ToUpper(strings.TrimSpace(s)) {
 	case "ONE":
@@ -34,8 +45,14 @@ func ParseConsistency(s string) (ConsistencyLevel, error) {
 		return Quorum, nil
 	case "ALL":
 		return All, nil
+	case "LOCAL_ONE":
+		return LocalOne, nil
+	case "LOCAL_QUORUM":
+		return LocalQuorum, nil
+	case "EACH_QUORUM":
+		return EachQuorum, nil
 	}
-	return 0, fmt.Errorf("sim: unknown consistency level %q (want ONE, TWO, QUORUM or ALL)", s)
+	return 0, fmt.Errorf("sim: unknown consistency level %q (want ONE, TWO, QUORUM, ALL, LOCAL_ONE, LOCAL_QUORUM or EACH_QUORUM)", s)
 }
 
 // String returns the level's name, e.g. "QUORUM".
@@ -49,19 +66,25 @@ func (l ConsistencyLevel) String() string {
 		return "TWO"
 	case All:
 		return "ALL"
+	case LocalOne:
+		return "LOCAL_ONE"
+	case LocalQuorum:
+		return "LOCAL_QUORUM"
+	case EachQuorum:
+		return "EACH_QUORUM"
 	}
 	return fmt.Sprintf("ConsistencyLevel(%d)", int(l))
 }
 
-// Replicas is how many of n replicas the level needs, or 0 for an unknown
-// level.
+// Replicas is how many of n replicas the level needs in one region (the
+// local levels are then ONE and QUORUM), or 0 for an unknown level.
 func (l ConsistencyLevel) Replicas(n int) int {
 	switch l {
-	case One:
+	case One, LocalOne:
 		return 1
 	case Two:
 		return 2
-	case 0, Quorum:
+	case 0, Quorum, LocalQuorum, EachQuorum:
 		return n/2 + 1
 	case All:
 		return n
@@ -192,6 +215,13 @@ type Config struct {
 	// last-write-wins value).
 	SetMode SetMode
 
+	// Regions, when more than 1, splits the nodes into that many regions
+	// in order (see regions.go); RegionRTT is the standing round trip
+	// between two regions (RegionRTT/2 added to each message between
+	// them).
+	Regions   int
+	RegionRTT time.Duration
+
 	// Seed seeds every random choice: network latencies and random
 	// coordinators.
 	Seed int64
@@ -271,6 +301,18 @@ func (c Config) Validate() error {
 	}
 	if c.FlushInterval < 0 {
 		return fmt.Errorf("sim: FlushInterval must be positive, got %v", c.FlushInterval)
+	}
+	if c.Regions < 0 || c.Regions > c.Nodes {
+		return fmt.Errorf("sim: %d regions: want 1 to the node count (%d)", c.Regions, c.Nodes)
+	}
+	if c.RegionRTT < 0 {
+		return fmt.Errorf("sim: RegionRTT must not be negative, got %v", c.RegionRTT)
+	}
+	if c.RegionRTT > 0 && c.Regions < 2 {
+		return fmt.Errorf("sim: a region RTT (%v) needs at least 2 regions", c.RegionRTT)
+	}
+	if c.ReadCL == EachQuorum && c.R == 0 {
+		return errors.New("sim: EACH_QUORUM is for writes only (as in Cassandra): give reads another level")
 	}
 	if c.SetMode != SetUnion && c.SetMode != SetLWW {
 		return errors.New("sim: unknown set mode " + c.SetMode.String())

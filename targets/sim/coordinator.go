@@ -60,14 +60,17 @@ func (co coordinator) replicasUp() []*node {
 
 // unavailable builds the Definite error of a request that needs more
 // replicas than the coordinator sees.
-func (co coordinator) unavailable(op, field string, need int, up []*node) error {
+func (co coordinator) unavailable(op, needs string, up []*node) error {
 	names := make([]string, len(up))
 	for i, p := range up {
 		names[i] = p.name
 	}
-	return workloads.Definite(fmt.Errorf("%w: %s needs %s=%d replicas, coordinator %s sees %d of %d up (%s)",
-		ErrUnavailable, op, field, need, co.n.name, len(up), len(co.c.nodes), strings.Join(names, ",")))
+	return workloads.Definite(fmt.Errorf("%w: %s needs %s replicas, coordinator %s sees %d of %d up (%s)",
+		ErrUnavailable, op, needs, co.n.name, len(up), len(co.c.nodes), strings.Join(names, ",")))
 }
+
+// home is the coordinator's region.
+func (co coordinator) home() int { return co.c.cfg.regionOf(co.n.index) }
 
 // write applies, on the coordinator, the delta mk builds from its own
 // record and clock, sends it to every other replica and waits for W
@@ -85,18 +88,19 @@ func (co coordinator) unavailable(op, field string, need int, up []*node) error 
 // fewer than W replicas acknowledged in time.
 func (co coordinator) write(op, key string, mk func(local *record, now int64) *record) error {
 	cfg := co.c.cfg
-	w := cfg.WriteReplicas()
+	nd := co.c.needFor(cfg.WriteCL, cfg.W, co.home())
 	up := co.replicasUp()
-	if len(up) < w {
-		return co.unavailable(op, "W", w, up)
+	sync, ok := co.c.pick(nd, up)
+	if !ok {
+		return co.unavailable(op, nd.describe("W"), up)
 	}
 	delta, ok := co.n.update(co.life, key, mk)
 	if !ok {
 		return errCoordinatorDied
 	}
-	acks := make(chan struct{}, len(co.c.nodes))
-	synchronous := make(map[*node]bool, w)
-	for _, p := range up[1:w] {
+	acks := make(chan *node, len(co.c.nodes))
+	synchronous := make(map[*node]bool, len(sync))
+	for _, p := range sync[1:] {
 		synchronous[p] = true
 		co.replicate(p, key, delta, acks)
 	}
@@ -113,16 +117,16 @@ func (co coordinator) write(op, key string, mk func(local *record, now int64) *r
 		})
 	}
 
-	acked := 1
+	acked := []*node{co.n}
 	timeout := time.NewTimer(cfg.RequestTimeout)
 	defer timeout.Stop()
-	for acked < w {
+	for !co.c.satisfied(nd, acked) {
 		select {
-		case <-acks:
-			acked++
+		case p := <-acks:
+			acked = append(acked, p)
 		case <-timeout.C:
-			return fmt.Errorf("%w: %s: coordinator %s got %d of W=%d acks within %v; the write may still be applied",
-				ErrTimeout, op, co.n.name, acked, w, cfg.RequestTimeout)
+			return fmt.Errorf("%w: %s: coordinator %s got %d acks, short of %s, within %v; the write may still be applied",
+				ErrTimeout, op, co.n.name, len(acked), nd.describe("W"), cfg.RequestTimeout)
 		case <-co.c.net.done:
 			return ErrClosed
 		}
@@ -132,14 +136,14 @@ func (co coordinator) write(op, key string, mk func(local *record, now int64) *r
 
 // replicate sends delta to replica p, which acknowledges on acks (when
 // nobody waits any more, the ack is dropped).
-func (co coordinator) replicate(p *node, key string, delta *record, acks chan<- struct{}) {
+func (co coordinator) replicate(p *node, key string, delta *record, acks chan<- *node) {
 	co.c.send(co.sender(), p.name, 0, func(life uint64) {
 		if !p.apply(life, key, delta) {
 			return
 		}
 		co.c.send(sender{p, life}, co.n.name, 0, func(uint64) {
 			select {
-			case acks <- struct{}{}:
+			case acks <- p:
 			default:
 			}
 		})
@@ -159,10 +163,10 @@ type answer struct {
 // without waiting for them.
 func (co coordinator) read(op, key string) (*record, error) {
 	cfg := co.c.cfg
-	r := cfg.ReadReplicas()
+	nd := co.c.needFor(cfg.ReadCL, cfg.R, co.home())
 	up := co.replicasUp()
-	if len(up) < r {
-		return nil, co.unavailable(op, "R", r, up)
+	if _, ok := co.c.pick(nd, up); !ok {
+		return nil, co.unavailable(op, nd.describe("R"), up)
 	}
 	local, ok := co.n.snapshot(co.life, key)
 	if !ok {
@@ -187,13 +191,15 @@ func (co coordinator) read(op, key string) (*record, error) {
 
 	timeout := time.NewTimer(cfg.RequestTimeout)
 	defer timeout.Stop()
-	for len(answers) < r {
+	from := []*node{co.n}
+	for !co.c.satisfied(nd, from) {
 		select {
 		case a := <-replies:
 			answers = append(answers, a)
+			from = append(from, a.from)
 		case <-timeout.C:
-			return nil, fmt.Errorf("%w: %s: coordinator %s got %d of R=%d answers within %v",
-				ErrTimeout, op, co.n.name, len(answers), r, cfg.RequestTimeout)
+			return nil, fmt.Errorf("%w: %s: coordinator %s got %d answers, short of %s, within %v",
+				ErrTimeout, op, co.n.name, len(answers), nd.describe("R"), cfg.RequestTimeout)
 		case <-co.c.net.done:
 			return nil, ErrClosed
 		}

@@ -24,8 +24,12 @@ type network struct {
 	rng        *rand.Rand // latencies; guarded by mu
 	maxLatency time.Duration
 	timers     map[uint64]*time.Timer
-	nextTimer  uint64
-	closed     bool
+	// layers are the shaping layers (cluster.Shaper); shape is their
+	// combination per (src, dst) name pair. Guarded by mu.
+	layers    map[string][]cluster.LinkShape
+	shape     map[[2]string]linkShape
+	nextTimer uint64
+	closed    bool
 
 	wg   sync.WaitGroup // running timer callbacks
 	done chan struct{}  // closed by close
@@ -37,6 +41,7 @@ func newNetwork(seed int64, maxLatency time.Duration) *network {
 		rng:        rand.New(rand.NewPCG(uint64(seed), 0x5eed)),
 		maxLatency: maxLatency,
 		timers:     make(map[uint64]*time.Timer),
+		layers:     make(map[string][]cluster.LinkShape),
 		done:       make(chan struct{}),
 	}
 }
@@ -74,6 +79,60 @@ func (nw *network) latency() time.Duration {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
 	return time.Duration(nw.rng.Int64N(int64(nw.maxLatency) + 1))
+}
+
+// setLayer replaces (nil: removes) a shaping layer and recombines the
+// layers over nodes (the names an empty From or To stands for).
+func (nw *network) setLayer(layer string, links []cluster.LinkShape, nodes []string) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if links == nil {
+		delete(nw.layers, layer)
+	} else {
+		nw.layers[layer] = links
+	}
+	shape := make(map[[2]string]linkShape)
+	for _, ls := range nw.layers {
+		for _, l := range ls {
+			from, to := l.From, l.To
+			if len(from) == 0 {
+				from = nodes
+			}
+			if len(to) == 0 {
+				to = nodes
+			}
+			for _, f := range from {
+				for _, t := range to {
+					if f == t {
+						continue
+					}
+					k := [2]string{f, t}
+					s := shape[k]
+					s.delay += l.Delay
+					s.jitter += l.Jitter
+					s.loss = 1 - (1-s.loss)*(1-l.Loss)
+					shape[k] = s
+				}
+			}
+		}
+	}
+	nw.shape = shape
+}
+
+// shaped draws the extra delay of one message from src to dst, and
+// whether the shaping drops it.
+func (nw *network) shaped(src, dst string) (time.Duration, bool) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	s, ok := nw.shape[[2]string{src, dst}]
+	if !ok {
+		return 0, false
+	}
+	d := s.delay
+	if s.jitter > 0 {
+		d += time.Duration(nw.rng.Int64N(int64(s.jitter) + 1))
+	}
+	return d, s.loss > 0 && nw.rng.Float64() < s.loss
 }
 
 // drops reports whether the current partition drops messages from src to
@@ -144,7 +203,11 @@ func (c *Cluster) send(src sender, dst string, extra time.Duration, handle func(
 	if src.n != nil && !src.n.canSend(src.life, func() { c.send(src, dst, extra, handle) }) {
 		return
 	}
-	c.net.after(extra+c.net.latency(), func() {
+	delay, lost := c.net.shaped(src.name(), dst)
+	if lost {
+		return
+	}
+	c.net.after(extra+delay+c.net.latency(), func() {
 		if c.net.drops(src.name(), dst) {
 			return
 		}

@@ -33,12 +33,16 @@ type flagValues struct {
 	loseUnflushed  bool
 	coordinator    string
 	setMode        string
+	regions        int
+	regionRTT      time.Duration
 }
 
 func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 	var v flagValues
 	fs.IntVar(&v.nodes, "nodes", DefaultNodes, "nodes (= replication factor)")
-	fs.StringVar(&v.cl, "cl", "ONE", "consistency level of reads and writes: ONE, TWO, QUORUM, ALL")
+	fs.StringVar(&v.cl, "cl", "ONE", "consistency level of reads and writes: ONE, TWO, QUORUM, ALL, LOCAL_ONE, LOCAL_QUORUM, EACH_QUORUM (writes)")
+	fs.IntVar(&v.regions, "regions", 1, "split the nodes into this many regions, in order; clients are dealt to regions round-robin")
+	fs.DurationVar(&v.regionRTT, "region-rtt", 0, "standing round-trip time between two regions (needs --regions 2 or more)")
 	fs.StringVar(&v.rcl, "read-cl", "", "read consistency level (default: --cl)")
 	fs.StringVar(&v.wcl, "write-cl", "", "write consistency level (default: --cl)")
 	fs.IntVar(&v.r, "r", 0, "replicas per read, instead of --read-cl")
@@ -93,7 +97,21 @@ func (v *flagValues) config(fs *pflag.FlagSet, seed int64) (Config, error) {
 		ReadRepair:          v.readRepair,
 		HintedHandoff:       v.hintedHandoff,
 		LoseUnflushedOnKill: v.loseUnflushed,
+		Regions:             v.regions,
+		RegionRTT:           v.regionRTT,
 		Seed:                seed,
+	}
+	if v.regions < 1 {
+		return Config{}, fmt.Errorf("--regions must be at least 1, got %d", v.regions)
+	}
+	if v.regions > v.nodes {
+		return Config{}, fmt.Errorf("--regions %d needs at least as many --nodes, got %d", v.regions, v.nodes)
+	}
+	if given("region-rtt") && v.regions < 2 {
+		return Config{}, fmt.Errorf("--region-rtt applies between regions: give --regions 2 or more")
+	}
+	if v.regionRTT < 0 {
+		return Config{}, fmt.Errorf("--region-rtt must not be negative, got %v", v.regionRTT)
 	}
 	level := func(s, flag string) (ConsistencyLevel, error) {
 		if s == "" {
@@ -139,7 +157,7 @@ func noneIfZero(d time.Duration) time.Duration {
 // targets.Planner.
 func (t *Target) Plan() cluster.Plan {
 	return cluster.Plan{Nodes: t.cfg.Nodes}.
-		With(cluster.CanPartition, cluster.CanKill, cluster.CanPause, cluster.CanSkewClock).
+		With(cluster.CanPartition, cluster.CanKill, cluster.CanPause, cluster.CanSkewClock, cluster.CanShape).
 		Without(cluster.CanFailover, "the sim has no primary to fail over (every node coordinates): failover needs --target postgres, or redis with --redis-mode replication")
 }
 

@@ -152,7 +152,7 @@ func (d *Deployment) Describe() []targets.Setting {
 	if cfg.Coordinator == Random {
 		coordinator = "random node per request"
 	}
-	return []targets.Setting{
+	settings := []targets.Setting{
 		{Name: "nodes", Value: fmt.Sprintf("%d (%s)", n, strings.Join(d.cluster.names, " "))},
 		{Name: "replication factor", Value: fmt.Sprintf("%d (every key on every node)", n)},
 		{Name: "read consistency", Value: levelName(cfg.ReadCL, "R", r)},
@@ -170,6 +170,29 @@ func (d *Deployment) Describe() []targets.Setting {
 		{Name: "coordinator", Value: coordinator},
 		{Name: "seed", Value: fmt.Sprint(cfg.Seed)},
 	}
+	if cfg.Regions > 1 {
+		settings = append(settings, d.regionSettings()...)
+	}
+	return settings
+}
+
+// regionSettings describe a multi-region topology.
+func (d *Deployment) regionSettings() []targets.Setting {
+	cfg := d.cluster.cfg
+	var parts []string
+	for _, r := range d.cluster.Topology() {
+		parts = append(parts, r.Name+": "+strings.Join(r.Nodes, " "))
+	}
+	mode := "every write waits for its replicas wherever they are"
+	if cfg.WriteCL.local() && cfg.WriteCL != EachQuorum && cfg.W == 0 {
+		mode = fmt.Sprintf("active-active: each region acknowledges writes at %v on its own and replicates them to the other regions asynchronously (after %v plus the region delay); conflicts resolved by last write wins (Global Tables style)", cfg.WriteCL, cfg.ReplicationLag)
+	}
+	return []targets.Setting{
+		{Name: "regions", Value: fmt.Sprintf("%d (%s)", cfg.Regions, strings.Join(parts, "; "))},
+		{Name: "region rtt", Value: cfg.RegionRTT.String() + " between any two regions (half each way, on every message)"},
+		{Name: "clients", Value: fmt.Sprintf("dealt to regions round-robin (process mod %d), each to coordinators of its own region", cfg.Regions)},
+		{Name: "multi-region writes", Value: mode},
+	}
 }
 
 // Close stops every node: messages in flight are dropped, waiting clients
@@ -185,8 +208,30 @@ func setModeText(m SetMode) string {
 	return "union: per-element adds merge (no add is lost once on a replica)"
 }
 
-// Quorums returns N, R and W (targets.Quorums).
+// Quorums returns N, R and W (targets.Quorums); zeros with several
+// regions, where the levels count replicas per region and N - down >= R
+// predicts nothing.
 func (d *Deployment) Quorums() (n, r, w int) {
 	cfg := d.cluster.cfg
+	if cfg.Regions > 1 {
+		return 0, 0, 0
+	}
 	return cfg.Nodes, cfg.ReadReplicas(), cfg.WriteReplicas()
+}
+
+var _ targets.Regioner = (*Deployment)(nil)
+
+// Regions maps each node to its region (targets.Regioner); nil with one
+// region.
+func (d *Deployment) Regions() map[string]string {
+	if d.cluster.cfg.Regions < 2 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, r := range d.cluster.Topology() {
+		for _, n := range r.Nodes {
+			out[n] = r.Name
+		}
+	}
+	return out
 }

@@ -609,13 +609,14 @@ func TestConfig(t *testing.T) {
 			t.Errorf("New(%+v) = %v, Validate = %v", tc.cfg, nerr, err)
 		}
 	}
-	for s, want := range map[string]ConsistencyLevel{"one": One, "TWO": Two, " Quorum ": Quorum, "all": All} {
+	for s, want := range map[string]ConsistencyLevel{"one": One, "TWO": Two, " Quorum ": Quorum, "all": All,
+		"local_quorum": LocalQuorum, "LOCAL_ONE": LocalOne, "EACH_QUORUM": EachQuorum} {
 		if got, err := ParseConsistency(s); err != nil || got != want {
 			t.Errorf("ParseConsistency(%q) = %v, %v", s, got, err)
 		}
 	}
-	if _, err := ParseConsistency("LOCAL_QUORUM"); err == nil {
-		t.Error("ParseConsistency(LOCAL_QUORUM) accepted")
+	if _, err := ParseConsistency("LOCAL_SERIAL"); err == nil {
+		t.Error("ParseConsistency(LOCAL_SERIAL) accepted")
 	}
 	if m, err := ParseCoordinatorMode("Random"); err != nil || m != Random {
 		t.Errorf("ParseCoordinatorMode(Random) = %v, %v", m, err)

@@ -1,0 +1,190 @@
+//go:build linux
+
+package cassandra
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/targets"
+)
+
+// # Datacenters
+//
+// With Config.Regions = K > 1 the nodes are split into K datacenters in
+// order (4 nodes, 2 regions: n1 n2 are r1, n3 n4 r2; the datacenter of
+// a node is named after its region), each node tells its datacenter
+// through GossipingPropertyFileSnitch (its cassandra-rackdc.properties),
+// and the keyspace replicates with NetworkTopologyStrategy, a replica on
+// every node: the replication factor of a datacenter is its node count.
+// Between the datacenters the runtime adds RegionRTT/2 each way (a
+// standing shaping layer, cluster.Shaper, in place before the JVMs
+// start). Clients are dealt to the regions round-robin (process mod K):
+// each one contacts, and through a host filter talks only to, the nodes
+// of its own datacenter (gocql's DC-aware policy, token-aware), so that
+// only the consistency level decides whether a request waits for the
+// other region: QUORUM is a majority of all replicas, LOCAL_QUORUM of
+// the client's datacenter, EACH_QUORUM (writes) of every datacenter.
+
+// RegionsLayer is the shaping layer of the standing delay between
+// datacenters.
+const RegionsLayer = "regions"
+
+// regionOf is the 0-based region of the node at position i (0-based).
+func (c *Config) regionOf(i int) int { return i * max(c.Regions, 1) / c.Nodes }
+
+// dcName is the datacenter name of 0-based region r: r1, r2...
+func dcName(r int) string { return fmt.Sprintf("r%d", r+1) }
+
+// regionNodes lists the nodes of each region, in order.
+func (c *Config) regionNodes(nodes []string) [][]string {
+	out := make([][]string, max(c.Regions, 1))
+	for i, n := range nodes {
+		r := c.regionOf(i)
+		out[r] = append(out[r], n)
+	}
+	return out
+}
+
+// keyspaceStatement creates the keyspace: SimpleStrategy with the
+// replication factor, or, with regions, NetworkTopologyStrategy with a
+// replica on every node of every datacenter.
+func (d *Deployment) keyspaceStatement() string {
+	if d.cfg.Regions < 2 {
+		return fmt.Sprintf(schema[0], d.cfg.ReplicationFactor)
+	}
+	var parts []string
+	for r, ns := range d.cfg.regionNodes(d.lc.Nodes()) {
+		parts = append(parts, fmt.Sprintf("'%s': %d", dcName(r), len(ns)))
+	}
+	return "CREATE KEYSPACE IF NOT EXISTS " + Keyspace + " WITH replication = {'class': 'NetworkTopologyStrategy', " + strings.Join(parts, ", ") + "}"
+}
+
+// snitch is the endpoint_snitch of the nodes.
+func (c *Config) snitch() string {
+	if c.Regions > 1 {
+		return "GossipingPropertyFileSnitch"
+	}
+	return "SimpleSnitch"
+}
+
+// writeRackDC writes the node's cassandra-rackdc.properties (read by
+// GossipingPropertyFileSnitch through -Dcassandra-rackdc.properties).
+func writeRackDC(f nodeFiles, dc string) error {
+	if err := os.MkdirAll(filepath.Dir(f.rackdc), 0o755); err != nil {
+		return fmt.Errorf("cassandra: node dir: %w", err)
+	}
+	if err := os.WriteFile(f.rackdc, []byte("dc="+dc+"\nrack=rack1\n"), 0o644); err != nil {
+		return fmt.Errorf("cassandra: write %s: %w", f.rackdc, err)
+	}
+	return nil
+}
+
+// shapeRegions puts the standing delay between the datacenters in place.
+func (d *Deployment) shapeRegions(ctx context.Context) error {
+	if d.cfg.Regions < 2 || d.cfg.RegionRTT <= 0 {
+		return nil
+	}
+	regs := d.cfg.regionNodes(d.lc.Nodes())
+	var links []cluster.LinkShape
+	for i := range regs {
+		for j := range regs {
+			if i != j {
+				links = append(links, cluster.LinkShape{From: regs[i], To: regs[j], Delay: d.cfg.RegionRTT / 2})
+			}
+		}
+	}
+	if err := d.cl.Shape(ctx, RegionsLayer, links); err != nil {
+		return fmt.Errorf("cassandra: region delay: %w", err)
+	}
+	return nil
+}
+
+// homeRegion is the region of a client process (round-robin).
+func (c *Config) homeRegion(process int) int {
+	k := max(c.Regions, 1)
+	return (process%k + k) % k
+}
+
+var _ targets.Regioner = (*Deployment)(nil)
+
+// Regions maps each node to its datacenter (targets.Regioner); nil with
+// one datacenter.
+func (d *Deployment) Regions() map[string]string {
+	if d.cfg.Regions < 2 {
+		return nil
+	}
+	out := map[string]string{}
+	for r, ns := range d.cfg.regionNodes(d.lc.Nodes()) {
+		for _, n := range ns {
+			out[n] = dcName(r)
+		}
+	}
+	return out
+}
+
+// Regions of a view are its deployment's.
+func (v *view) Regions() map[string]string { return v.d.Regions() }
+
+// regionSettings describe the datacenters.
+func (d *Deployment) regionSettings() []targets.Setting {
+	if d.cfg.Regions < 2 {
+		return nil
+	}
+	var parts, rf []string
+	for r, ns := range d.cfg.regionNodes(d.lc.Nodes()) {
+		parts = append(parts, dcName(r)+": "+strings.Join(ns, " "))
+		rf = append(rf, fmt.Sprintf("%s=%d", dcName(r), len(ns)))
+	}
+	rtt := "none"
+	if d.cfg.RegionRTT > 0 {
+		rtt = d.cfg.RegionRTT.String() + " between the datacenters (half each way, by the runtime's shaper)"
+	}
+	return []targets.Setting{
+		{Name: "datacenters", Value: fmt.Sprintf("%d (%s)", d.cfg.Regions, strings.Join(parts, "; "))},
+		{Name: "replication", Value: "NetworkTopologyStrategy " + strings.Join(rf, ", ")},
+		{Name: "snitch", Value: d.cfg.snitch()},
+		{Name: "region rtt", Value: rtt},
+		{Name: "clients", Value: fmt.Sprintf("dealt to datacenters round-robin (process mod %d); each talks only to its own datacenter's nodes (DC-aware, token-aware)", d.cfg.Regions)},
+	}
+}
+
+// validateRegions checks the region settings of c.
+func (c *Config) validateRegions() []error {
+	var errs []error
+	if c.Regions < 0 || c.Regions > c.Nodes {
+		errs = append(errs, fmt.Errorf("regions %d: want 1 to the node count %d", c.Regions, c.Nodes))
+	}
+	if c.RegionRTT < 0 {
+		errs = append(errs, fmt.Errorf("region RTT %v is negative", c.RegionRTT))
+	}
+	if c.RegionRTT > 0 && c.Regions < 2 {
+		errs = append(errs, fmt.Errorf("a region RTT (%v) needs at least 2 regions", c.RegionRTT))
+	}
+	if c.Regions > 1 && c.RegionRTT > 10*time.Second {
+		errs = append(errs, fmt.Errorf("region RTT %v: at most 10s", c.RegionRTT))
+	}
+	if c.ReadCL == "EACH_QUORUM" {
+		errs = append(errs, fmt.Errorf("read consistency EACH_QUORUM: Cassandra supports it for writes only"))
+	}
+	return errs
+}
+
+var _ targets.DeployBudget = (*Target)(nil)
+
+// DeployTimeout is the start timeout, plus the time to fetch the jars
+// when they are not cached yet (targets.DeployBudget).
+func (t *Target) DeployTimeout() time.Duration {
+	root, err := t.cfg.cacheRoot()
+	if err == nil {
+		if _, err := os.Stat(filepath.Join(root, "cassandra-"+t.cfg.Version, markerFile)); err == nil {
+			return t.cfg.StartTimeout
+		}
+	}
+	return t.cfg.StartTimeout + MavenTimeout
+}
