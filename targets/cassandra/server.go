@@ -138,8 +138,8 @@ type yamlParams struct {
 	ServerTimeoutMS int64
 	// User is the user's cassandra.yaml overrides (--server-config),
 	// merged over the rendered template; nil: none. Not a template field.
-	User *serverconf.File
-	Snitch          string
+	User   *serverconf.File
+	Snitch string
 }
 
 // nodeFiles is where a node's files live.
