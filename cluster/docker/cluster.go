@@ -43,6 +43,7 @@ type Cluster struct {
 	subnet   netip.Prefix
 	ctrl     netip.Addr // the bridge's address on the host: the controller
 	image    string
+	hostBins bool // the image is this package's: mount HostMounts
 	stateDir string
 	ownDir   bool // Up created stateDir
 	keepDir  bool
@@ -173,6 +174,13 @@ func New(ctx context.Context, spec cluster.Spec, image string) (_ *Cluster, err 
 			return nil, err
 		}
 	}
+	ictx, icancel := context.WithTimeout(ctx, apiTimeout)
+	in, err := cli.ImageInspect(ictx, img)
+	icancel()
+	if err != nil {
+		return nil, fmt.Errorf("docker: image %s: %w", img, err)
+	}
+	hostBins := in.Config != nil && hostMounted(in.Config.Labels)
 	id, err := newRunID(spec.Target)
 	if err != nil {
 		return nil, err
@@ -181,7 +189,7 @@ func New(ctx context.Context, spec cluster.Spec, image string) (_ *Cluster, err 
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{cli: cli, id: id, image: img, keepDir: spec.KeepStateDir,
+	c := &Cluster{cli: cli, id: id, image: img, hostBins: hostBins, keepDir: spec.KeepStateDir,
 		labels: map[string]string{LabelRun: id, LabelController: ctl}, nodes: make(map[string]*node)}
 	c.stateDir = spec.StateDir
 	if c.stateDir == "" {
@@ -384,7 +392,7 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeS
 		return nil, fmt.Errorf("docker: node %s: spec needs a name and a path", nodeName)
 	}
 	binds := []string{}
-	if c.image == BaseImage {
+	if c.hostBins {
 		for _, m := range HostMounts {
 			if _, err := os.Stat(m); err == nil {
 				binds = append(binds, m+":"+m+":ro")

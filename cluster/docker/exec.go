@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/cluster/local"
 )
 
 // CommandTimeout is Exec's default timeout.
@@ -46,7 +47,21 @@ func (e *ExecError) Unwrap() error { return e.Err }
 // ctx ends or when the timeout passes, its process group (everything it
 // started, unless that left the group with setsid) is SIGKILLed from the
 // host, so nothing it started outlives Exec.
+//
+// With node "" (a command of the whole cluster, e.g. redis-cli --cluster
+// create) it runs on the controller, this host, which reaches every
+// node's address from the run's bridge, as a helper that dies with the
+// controller (local.RunCommand).
 func (c *Cluster) Exec(ctx context.Context, nodeName string, cmd cluster.Command) ([]byte, error) {
+	if nodeName == "" {
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return nil, errors.New("docker: cluster closed")
+		}
+		return local.RunCommand(ctx, cmd)
+	}
 	p, err := c.proc(nodeName)
 	if err != nil {
 		return nil, err

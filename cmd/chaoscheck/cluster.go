@@ -52,6 +52,9 @@ terminal) stops every node and removes the namespaces.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if err := probeTarget(ctx, target); err != nil {
+				return couldNotRun(err)
+			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "deploying %s...\n", target.Name())
 			dctx, cancel := context.WithTimeout(ctx, 3*time.Minute)

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -21,9 +24,11 @@ type targetFlags struct {
 	name string
 	// runtime is --runtime, a name of rts (default its first).
 	runtime string
-	rts     cluster.RuntimeRegistry
-	fs      *pflag.FlagSet
-	err     error // a registry inconsistency, reported by build
+	// image is --image (runtimes that run images only).
+	image string
+	rts   cluster.RuntimeRegistry
+	fs    *pflag.FlagSet
+	err   error // a registry inconsistency, reported by build
 	// left are the registered targets that keep refused, with why.
 	left map[string]string
 }
@@ -59,6 +64,7 @@ func (t *targetFlags) define(fs *pflag.FlagSet, def string, keep func(targets.Re
 		rtLines[i] = r.Name + " (" + r.Summary + ")"
 	}
 	fs.StringVar(&t.runtime, "runtime", t.rts.Default(), "where the nodes of real targets run: "+strings.Join(rtLines, ", "))
+	fs.StringVar(&t.image, "image", "", "container image of every node, for runtimes that run images (default: the target's official image if it is on this machine, else the local image of chaoscheck images build)")
 	t.err = t.reg.DefineFlags(fs)
 	t.fs = fs
 }
@@ -88,6 +94,9 @@ func (t *targetFlags) buildRuntime() (cluster.Runtime, error) {
 		return nil, nil // Build refuses the target
 	}
 	if reg.InProcess {
+		if t.fs.Changed("image") {
+			return nil, fmt.Errorf("--image applies to targets whose nodes run outside chaoscheck, not %s", t.name)
+		}
 		if t.fs.Changed("runtime") {
 			var real []string
 			for _, r := range t.reg {
@@ -99,7 +108,10 @@ func (t *targetFlags) buildRuntime() (cluster.Runtime, error) {
 		}
 		return nil, nil
 	}
-	rt, err := t.rts.New(t.runtime)
+	if t.fs.Changed("image") && t.image == "" {
+		return nil, fmt.Errorf("--image: empty image name")
+	}
+	rt, err := t.rts.New(t.runtime, cluster.RuntimeOptions{Target: reg.Name, DefaultImage: reg.Image, Image: t.image})
 	if err != nil {
 		return nil, fmt.Errorf("--runtime: %w", err)
 	}
@@ -108,3 +120,23 @@ func (t *targetFlags) buildRuntime() (cluster.Runtime, error) {
 
 // anyTarget keeps every registered target.
 func anyTarget(targets.Registration) string { return "" }
+
+// probeTarget runs the target's probe (its runtime's, then its own
+// tools'), bounded, before anything is deployed or stored: a missing
+// daemon, image, privilege or package is a one-line error (exit 255).
+// Targets without a probe pass.
+func probeTarget(ctx context.Context, target targets.Target) error {
+	p, ok := target.(interface{ Probe(context.Context) error })
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if err := p.Probe(ctx); err != nil {
+		return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return nil
+}
+
+// probeTimeout bounds probeTarget.
+const probeTimeout = 30 * time.Second

@@ -23,9 +23,11 @@ const (
 // and the constructor from those flags.
 func Registration() targets.Registration {
 	return targets.Registration{
-		Name:    "cassandra",
-		Summary: "Apache Cassandra 5.0, from Maven Central",
-		Flags:   defineFlags,
+		Name:         "cassandra",
+		Summary:      "Apache Cassandra 5.0, from Maven Central",
+		Image:        "cassandra:5.0",
+		HostPackages: []string{"openjdk-17-jre-headless"},
+		Flags:        defineFlags,
 	}
 }
 
