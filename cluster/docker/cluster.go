@@ -391,14 +391,7 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeS
 	if spec.Name == "" || spec.Path == "" {
 		return nil, fmt.Errorf("docker: node %s: spec needs a name and a path", nodeName)
 	}
-	binds := []string{}
-	if c.hostBins {
-		for _, m := range HostMounts {
-			if _, err := os.Stat(m); err == nil {
-				binds = append(binds, m+":"+m+":ro")
-			}
-		}
-	}
+	binds := c.binds()
 	if spec.DataDir != "" {
 		if !filepath.IsAbs(spec.DataDir) || !strings.HasPrefix(filepath.Clean(spec.DataDir), c.stateDir+string(filepath.Separator)) {
 			return nil, fmt.Errorf("docker: node %s: data dir %s is not under the state dir %s", nodeName, spec.DataDir, c.stateDir)
@@ -415,10 +408,9 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeS
 			return nil, fmt.Errorf("docker: node %s: data dir: %w", nodeName, err)
 		}
 	}
-	binds = append(binds, c.stateDir+":"+c.stateDir+":rw")
 	env := spec.Env
 	if env == nil {
-		env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		env = []string{defaultPath}
 	}
 	labels := map[string]string{LabelNode: nodeName}
 	for k, v := range c.labels {
@@ -472,6 +464,24 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeS
 		return nil, err
 	}
 	return p, nil
+}
+
+// defaultPath is the environment of a process whose spec gives none.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// binds are the bind mounts of every container of the run: the host's
+// directories (HostMounts, read-only) for this package's images, and the
+// state directory, read-write, at the same path.
+func (c *Cluster) binds() []string {
+	var binds []string
+	if c.hostBins {
+		for _, m := range HostMounts {
+			if _, err := os.Stat(m); err == nil {
+				binds = append(binds, m+":"+m+":ro")
+			}
+		}
+	}
+	return append(binds, c.stateDir+":"+c.stateDir+":rw")
 }
 
 // startContainer starts p's container, follows its logs into p.logFile,
