@@ -559,3 +559,69 @@ func TestBuildBaseImage(t *testing.T) {
 		t.Fatalf("after a rebuild: images %v, want only %s", ids, id2)
 	}
 }
+
+// Exec on a node whose container is not running (never started, then
+// killed) runs in a helper container: the node's address, its files in
+// the state dir, the user asked for, the exit status and output
+// reported; no helper container is left. A file placed by NodeSpec.Files
+// inside the data directory leaves the data directory's owner and mode
+// alone (the tarball has no entries for parents).
+func TestExecOnStoppedNode(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	c, err := New(ctx, cluster.Spec{Target: "stopped", Nodes: 1}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	data := filepath.Join(c.StateDir(), "n1", "data")
+	out, err := c.Exec(ctx, "n1", cluster.Command{Path: "/bin/sh", Args: []string{"-c",
+		`set -e; install -d -m 0700 -o 4242 -g 4242 "$1"; id -u; hostname; ip -4 -o addr show scope global | awk '{print $4}'`, "sh", data}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(string(out))
+	want := []string{"0", "n1", c.Addr("n1").String() + "/24"}
+	if !slices.Equal(got, want) {
+		t.Errorf("helper said %q, want %q", got, want)
+	}
+	if st, err := os.Stat(data); err != nil || st.Mode().Perm() != 0o700 || st.Sys().(*syscall.Stat_t).Uid != 4242 {
+		t.Fatalf("data dir made by the helper: %v %v", st, err)
+	}
+	if _, err := c.Exec(ctx, "n1", cluster.Command{Path: "/bin/sh", Args: []string{"-c", "echo oops >&2; exit 3"}}); err == nil ||
+		!strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "oops") {
+		t.Errorf("failing helper: %v", err)
+	}
+	out, err = c.Exec(ctx, "n1", cluster.Command{Path: "/usr/bin/id", Args: []string{"-u"}, UID: 4242, GID: 4242})
+	if err != nil || strings.TrimSpace(string(out)) != "4242" {
+		t.Errorf("helper as uid 4242: %q %v", out, err)
+	}
+	spec := cluster.NodeSpec{Name: "sleep", Path: "/bin/sleep", Args: []string{"1000"}, UID: 4242, GID: 4242, DataDir: data,
+		Files: []cluster.File{{Path: filepath.Join(data, "conf"), Data: []byte("x")}}}
+	if _, err := c.Start(ctx, "n1", spec); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(data); err != nil || st.Mode().Perm() != 0o700 || st.Sys().(*syscall.Stat_t).Uid != 4242 {
+		t.Errorf("data dir after a file was placed in it: %v %v", st, err)
+	}
+	if err := c.Kill(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Exec(ctx, "n1", cluster.Command{Path: "/bin/cat", Args: []string{filepath.Join(data, "conf")}}); err != nil || string(out) != "x" {
+		t.Errorf("helper of a killed node reads its file: %q %v", out, err)
+	}
+	cli, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	left, err := Leftovers(ctx, cli, c.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range left {
+		if strings.Contains(l, "-exec-") {
+			t.Errorf("helper container left: %s", l)
+		}
+	}
+}
