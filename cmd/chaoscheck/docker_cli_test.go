@@ -3,9 +3,25 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/chaoscheck/chaoscheck/cluster/docker"
+	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/rundir"
 )
 
 // --runtime docker is probed before anything is deployed or stored: an
@@ -37,5 +53,119 @@ func TestDockerProbedUpFront(t *testing.T) {
 		if e := storeEntries(t, st); len(e) > 0 {
 			t.Errorf("%v: the store holds %v, want nothing", c.args, e)
 		}
+	}
+}
+
+// kill -9 of chaoscheck while a partition is in force on the docker
+// runtime leaves the run's containers (with their nft tables) and
+// network behind; chaoscheck heal then removes every container, network
+// and volume labelled with the run, and the state directory; the
+// containers' processes, and with their network namespaces the rules,
+// are gone.
+func TestKill9DuringDockerPartitionThenHeal(t *testing.T) {
+	ctx := context.Background()
+	if err := (docker.Runtime{Target: "redis"}).Probe(ctx); err != nil {
+		t.Fatalf("docker runtime not ready (start dockerd, run chaoscheck images build): %v", err)
+	}
+	bin := buildBinary(t)
+	st := t.TempDir()
+	cmd := exec.Command(bin, "test", "--store", st, "--name", "k9", "--target", "redis", "--runtime", "docker",
+		"--workload", "register", "--nemesis", "partition", "--nemesis-interval", "3s", "--time-limit", "2m", "--seed", "3")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	hist := filepath.Join(st, "k9", "latest", rundir.HistoryFile)
+	deadline := time.Now().Add(2 * time.Minute)
+	for !faultActive(hist) {
+		if time.Now().After(deadline) {
+			t.Fatal("no partition became active within 2 min")
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("chaoscheck exited before a partition: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cli, err := docker.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	// The run: the containers whose controller is this chaoscheck.
+	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.LabelRun))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := ""
+	var pids []int
+	for _, c := range cs {
+		if strings.HasPrefix(c.Labels[docker.LabelController], strconv.Itoa(cmd.Process.Pid)+":") {
+			run = c.Labels[docker.LabelRun]
+			in, err := cli.ContainerInspect(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pids = append(pids, in.State.Pid)
+		}
+	}
+	if run == "" || len(pids) != 3 {
+		t.Fatalf("run %q with %d containers of chaoscheck (pid %d), want 3", run, len(pids), cmd.Process.Pid)
+	}
+	tables := 0
+	for _, pid := range pids {
+		if _, err := local.RunInNetns(ctx, fmt.Sprintf("/proc/%d/ns/net", pid), local.Command{Path: "nft", Args: []string{"list", "table", "inet", "chaoscheck"}}); err == nil {
+			tables++
+		}
+	}
+	if tables == 0 {
+		t.Fatal("a partition is in force but no container has the partition table")
+	}
+	ns, err := cli.NetworkInspect(ctx, run, network.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateDir := ns.Labels[docker.LabelStateDir]
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("chaoscheck did not die within 30s of SIGKILL")
+	}
+	left, err := docker.Leftovers(ctx, cli, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) < 4 {
+		t.Fatalf("after kill -9 the run left only %v: nothing for heal to do?", left)
+	}
+	t.Logf("left by kill -9 (partition tables in %d of 3 nodes): %v, state dir %s", tables, left, stateDir)
+	start := time.Now()
+	out, err := exec.Command(bin, "heal").CombinedOutput()
+	if err != nil {
+		t.Fatalf("chaoscheck heal: %v\n%s", err, out)
+	}
+	t.Logf("heal took %v:\n%s", time.Since(start).Round(time.Millisecond), out)
+	left, err = docker.Leftovers(ctx, cli, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("after heal the run still has %v", left)
+	}
+	for _, pid := range pids {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil {
+			t.Errorf("container process %d (and its partition table) still there", pid)
+		}
+	}
+	if stateDir == "" {
+		t.Error("the run named no state dir to remove")
+	} else if _, err := os.Stat(stateDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state dir %s still there: %v", stateDir, err)
 	}
 }
