@@ -169,3 +169,91 @@ func TestKill9DuringDockerPartitionThenHeal(t *testing.T) {
 		t.Errorf("state dir %s still there: %v", stateDir, err)
 	}
 }
+
+// chaoscheck cluster up --runtime docker deploys and prints the node
+// addresses; cluster status lists the run as live with its nodes
+// running; cluster down stops it and nothing of the run is left.
+func TestClusterUpStatusDownDocker(t *testing.T) {
+	ctx := context.Background()
+	if err := (docker.Runtime{Target: "etcd"}).Probe(ctx); err != nil {
+		t.Fatalf("docker runtime not ready (start dockerd, run chaoscheck images build): %v", err)
+	}
+	bin := buildBinary(t)
+	up := exec.Command(bin, "cluster", "up", "--target", "etcd", "--runtime", "docker")
+	upLog := filepath.Join(t.TempDir(), "up.log")
+	f, err := os.Create(upLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	up.Stdout, up.Stderr = f, os.Stderr
+	upOut := func() string { b, _ := os.ReadFile(upLog); return string(b) }
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- up.Wait() }()
+	defer up.Process.Kill()
+	var run docker.RunInfo
+	deadline := time.Now().Add(2 * time.Minute)
+	for run.Running < 3 || !strings.Contains(upOut(), "cluster up; Ctrl-C") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no live docker run of cluster up within 2 min: %+v", run)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("cluster up exited: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		rs, err := docker.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.OwnerPID == up.Process.Pid {
+				run = r
+			}
+		}
+	}
+	out, err := exec.Command(bin, "cluster", "status").CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster status: %v\n%s", err, out)
+	}
+	line := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, run.ID+" ") {
+			line = l
+		}
+	}
+	if f := strings.Fields(line); len(f) < 6 || f[1] != "live" || f[2] != strconv.Itoa(up.Process.Pid) || f[4] != "3" || f[5] != "3" {
+		t.Errorf("cluster status line of %s: %q (all: %s)", run.ID, line, out)
+	}
+	out, err = exec.Command(bin, "cluster", "down").CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster down: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "cluster "+run.ID+") to stop") {
+		t.Errorf("cluster down did not stop %s:\n%s", run.ID, out)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("cluster up after cluster down: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("cluster up still running a minute after cluster down")
+	}
+	for _, want := range []string{"node addresses:", "n1  client 10.", "cluster stopped and removed"} {
+		if !strings.Contains(upOut(), want) {
+			t.Errorf("cluster up printed no %q:\n%s", want, upOut())
+		}
+	}
+	cli, err := docker.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if left, err := docker.Leftovers(ctx, cli, run.ID); err != nil || len(left) != 0 {
+		t.Errorf("after cluster down: %v %v", left, err)
+	}
+}
