@@ -43,7 +43,8 @@ type Cluster struct {
 	subnet   netip.Prefix
 	ctrl     netip.Addr // the bridge's address on the host: the controller
 	image    string
-	hostBins bool // the image is this package's: mount HostMounts
+	hostBins bool   // the image is this package's: mount HostMounts
+	faketime string // the host's libfaketime ("": none, no clock skew)
 	stateDir string
 	ownDir   bool // Up created stateDir
 	keepDir  bool
@@ -189,7 +190,7 @@ func New(ctx context.Context, spec cluster.Spec, image string) (_ *Cluster, err 
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{cli: cli, id: id, image: img, hostBins: hostBins, keepDir: spec.KeepStateDir,
+	c := &Cluster{cli: cli, id: id, image: img, hostBins: hostBins, faketime: local.FindFaketime(), keepDir: spec.KeepStateDir,
 		labels: map[string]string{LabelRun: id, LabelController: ctl}, nodes: make(map[string]*node)}
 	c.stateDir = spec.StateDir
 	if c.stateDir == "" {
@@ -412,6 +413,10 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeS
 	if env == nil {
 		env = []string{defaultPath}
 	}
+	if err := c.initClock(nodeName); err != nil {
+		return nil, err
+	}
+	env = append(append([]string(nil), env...), c.faketimeEnv(nodeName)...)
 	labels := map[string]string{LabelNode: nodeName}
 	for k, v := range c.labels {
 		labels[k] = v
@@ -480,6 +485,9 @@ func (c *Cluster) binds() []string {
 				binds = append(binds, m+":"+m+":ro")
 			}
 		}
+	}
+	if c.faketime != "" {
+		binds = append(binds, c.faketime+":"+FaketimeMount+":ro")
 	}
 	return append(binds, c.stateDir+":"+c.stateDir+":rw")
 }

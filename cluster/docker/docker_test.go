@@ -103,9 +103,11 @@ func redisSpec(c *Cluster, n string) cluster.NodeSpec {
 		uid, gid = uint32(u1), uint32(g1)
 	}
 	return cluster.NodeSpec{
-		Name: "redis", Path: "/usr/bin/redis-server", DataDir: data, Ports: []uint16{6379}, UID: uid, GID: gid,
+		// Without the libfaketime preload the runtime adds (it hangs or
+		// kills Debian's redis-server), as the redis target does.
+		Name: "redis", Path: "/usr/bin/env", DataDir: data, Ports: []uint16{6379}, UID: uid, GID: gid,
 		Files: []cluster.File{{Path: "/conf/node.conf", Data: []byte("hz 17\n")}},
-		Args: []string{"/conf/node.conf", "--bind", "0.0.0.0", "--port", "6379", "--protected-mode", "no",
+		Args: []string{"-u", "LD_PRELOAD", "/usr/bin/redis-server", "/conf/node.conf", "--bind", "0.0.0.0", "--port", "6379", "--protected-mode", "no",
 			"--dir", data, "--appendonly", "yes", "--appendfsync", "always", "--save", ""},
 	}
 }
@@ -623,5 +625,53 @@ func TestExecOnStoppedNode(t *testing.T) {
 		if strings.Contains(l, "-exec-") {
 			t.Errorf("helper container left: %s", l)
 		}
+	}
+}
+
+// SetClockOffset moves the wall clock of a running container's process
+// (through the host's libfaketime, mounted and preloaded) live, and not
+// the controller's.
+func TestClockOffset(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	if Plan(1).Supports(cluster.CanSkewClock) != nil {
+		t.Fatalf("this machine has no libfaketime (install faketime): %v", Plan(1).Supports(cluster.CanSkewClock))
+	}
+	c, err := New(ctx, cluster.Spec{Target: "clock", Nodes: 1}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	spec := cluster.NodeSpec{Name: "date", Path: "/bin/sh", Args: []string{"-c", "while :; do date +%s; sleep 0.1; done"}, UID: 4242, GID: 4242}
+	if _, err := c.Start(ctx, "n1", spec); err != nil {
+		t.Fatal(err)
+	}
+	// lastSeen returns the last clock reading the node logged.
+	lastSeen := func() (int64, error) {
+		b, err := os.ReadFile(c.Log("n1", "date"))
+		if err != nil {
+			return 0, err
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, errors.New("nothing logged yet")
+		}
+		return strconv.ParseInt(f[len(f)-1], 10, 64)
+	}
+	for _, off := range []time.Duration{24 * time.Hour, -10 * time.Minute, 0} {
+		if err := c.SetClockOffset(ctx, "n1", off); err != nil {
+			t.Fatal(err)
+		}
+		d := eventually(t, 10*time.Second, fmt.Sprintf("node clock at offset %v", off), func() error {
+			v, err := lastSeen()
+			if err != nil {
+				return err
+			}
+			if diff := time.Duration(v-time.Now().Unix())*time.Second - off; diff < -3*time.Second || diff > 3*time.Second {
+				return fmt.Errorf("node says %d, controller %d: off by %v from %v", v, time.Now().Unix(), diff+off, off)
+			}
+			return nil
+		})
+		t.Logf("offset %v seen by the node after %v", off, d.Round(time.Millisecond))
 	}
 }

@@ -98,8 +98,15 @@ func (c *Cluster) Exec(ctx context.Context, nodeName string, cmd cluster.Command
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// An exec'd process inherits the container's environment: the clock
+	// preload is for the node's server, not for helper commands (as on
+	// the local runtime), so it is emptied.
+	env := cmd.Env
+	if c.faketime != "" {
+		env = append(append([]string(nil), env...), "LD_PRELOAD=")
+	}
 	opts := container.ExecOptions{
-		Cmd: append([]string{cmd.Path}, cmd.Args...), Env: cmd.Env, WorkingDir: cmd.Dir,
+		Cmd: append([]string{cmd.Path}, cmd.Args...), Env: env, WorkingDir: cmd.Dir,
 		AttachStdout: true, AttachStderr: true, AttachStdin: cmd.Stdin != nil,
 	}
 	if cmd.UID != 0 {

@@ -28,6 +28,7 @@ var (
 	_ cluster.Runtime     = Runtime{}
 	_ cluster.Hosts       = (*Cluster)(nil)
 	_ cluster.Partitioner = (*Cluster)(nil)
+	_ cluster.ClockSkewer = (*Cluster)(nil)
 	_ cluster.Process     = (*Process)(nil)
 )
 
@@ -55,11 +56,15 @@ func (Runtime) Plan(n int) cluster.Plan { return Plan(n) }
 
 // Plan is what a Docker cluster of n nodes can do: partitions (nft in
 // each container's netns), kill and restart (SIGKILL through the API),
-// pause (the API's pause). Clock skew is not implemented on this
-// runtime.
+// pause (the API's pause), and clock skew when the host has libfaketime
+// (mounted into every container and preloaded, as on the local
+// runtime; targets take it away for servers it cannot reach).
 func Plan(n int) cluster.Plan {
-	return cluster.Plan{Nodes: n}.With(cluster.CanPartition, cluster.CanKill, cluster.CanPause).
-		Without(cluster.CanSkewClock, "the docker runtime does not mount the clock preload into containers; use --runtime local")
+	p := cluster.Plan{Nodes: n}.With(cluster.CanPartition, cluster.CanKill, cluster.CanPause)
+	if local.FindFaketime() == "" {
+		return p.Without(cluster.CanSkewClock, errNoFaketime.Error())
+	}
+	return p.With(cluster.CanSkewClock)
 }
 
 // Probe is the package's Probe, and then, for a runtime that names a
