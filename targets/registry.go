@@ -32,6 +32,11 @@ type Registration struct {
 	// runs on this machine: `chaoscheck images build` checks they are
 	// installed and makes the target's local image from them.
 	HostPackages []string
+	// Runtimes, when not empty, are the only runtimes the target deploys
+	// on; NotOnOthers says why not on the others (and what works), for
+	// the refusal of any other --runtime.
+	Runtimes    []string
+	NotOnOthers string
 	// Flags defines the target's flag group on fs and returns the
 	// constructor that builds the target once fs has been parsed. The
 	// group holds every flag the target reads, shared names included

@@ -66,6 +66,10 @@ redis:7, cassandra:5.0, quay.io/coreos/etcd) when that is on this machine
 				if r.InProcess || (len(only) > 0 && !contains(only, r.Name)) {
 					continue
 				}
+				if len(r.Runtimes) > 0 && !contains(r.Runtimes, "docker") {
+					fmt.Fprintf(w, "no image for %s: %s\n", r.Name, r.NotOnOthers)
+					continue
+				}
 				pkgs, err := hostPackages(ctx, r.HostPackages)
 				if err != nil {
 					fmt.Fprintf(w, "not built %s: %v\n", docker.LocalImage(r.Name), err)

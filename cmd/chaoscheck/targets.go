@@ -108,6 +108,9 @@ func (t *targetFlags) buildRuntime() (cluster.Runtime, error) {
 		}
 		return nil, nil
 	}
+	if len(reg.Runtimes) > 0 && !contains(reg.Runtimes, t.runtime) {
+		return nil, fmt.Errorf("--runtime %s: not for --target %s: %s", t.runtime, t.name, reg.NotOnOthers)
+	}
 	if t.fs.Changed("image") && t.image == "" {
 		return nil, fmt.Errorf("--image: empty image name")
 	}
