@@ -675,3 +675,55 @@ func TestClockOffset(t *testing.T) {
 		t.Logf("offset %v seen by the node after %v", off, d.Round(time.Millisecond))
 	}
 }
+
+// The image of a run: --image when given (and on this machine), else the
+// target's official image when it is on this machine, else the target's
+// local image; the errors say what to do.
+func TestResolveImage(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	cli, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := BuildLocalImage(ctx, cli, "resolvetest", []string{"pkg=1"}); err != nil {
+		t.Fatal(err)
+	}
+	defer cli.ImageRemove(ctx, LocalImage("resolvetest"), image.RemoveOptions{})
+	if err := EnsureBaseImage(ctx, cli); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		target, def, want string
+		got               string
+		err               []string
+	}{
+		{"resolvetest", "", BaseImage, BaseImage, nil},
+		{"resolvetest", BaseImage, "", BaseImage, nil}, // the "official" image is here
+		{"resolvetest", "chaoscheck/no-official:1", "", LocalImage("resolvetest"), nil},
+		{"resolvetest", "", "chaoscheck/nosuch:1", "", []string{"chaoscheck/nosuch:1 is not on this machine", "docker pull"}},
+		{"nolocal", "chaoscheck/no-official:1", "", "", []string{"chaoscheck images build", "chaoscheck/nolocal:host", "docker pull chaoscheck/no-official:1"}},
+		{"", "", "", BaseImage, nil},
+	} {
+		got, labels, err := resolveImage(ctx, cli, c.target, c.def, c.want)
+		if c.err != nil {
+			if err == nil {
+				t.Errorf("%+v: %s, want an error", c, got)
+				continue
+			}
+			for _, w := range c.err {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%+v: %v does not say %q", c, err, w)
+				}
+			}
+			continue
+		}
+		if err != nil || got != c.got {
+			t.Errorf("%+v: %q %v, want %q", c, got, err, c.got)
+		}
+		if got == LocalImage("resolvetest") && (!hostMounted(labels) || labels[LabelPackages] != "pkg=1") {
+			t.Errorf("local image labels %v", labels)
+		}
+	}
+}
