@@ -116,3 +116,29 @@ func (r Runtime) Up(ctx context.Context, spec cluster.Spec) (cluster.Hosts, erro
 	}
 	return c, nil
 }
+
+// Describe names the runtime and the image its nodes will run, for
+// test.json: "docker, image chaoscheck/redis:host (sha256:…; host
+// packages redis-server=…)". It resolves the image as Up does.
+func (r Runtime) Describe(ctx context.Context) (string, error) {
+	cli, err := Connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+	img, labels, err := resolveImage(ctx, cli, r.Target, r.DefaultImage, r.Image)
+	if err != nil {
+		return "", err
+	}
+	ictx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	in, err := cli.ImageInspect(ictx, img)
+	if err != nil {
+		return "", fmt.Errorf("docker: inspect image %s: %w", img, err)
+	}
+	s := "docker, image " + img + " (" + in.ID
+	if p := labels[LabelPackages]; p != "" {
+		s += "; host packages " + p
+	}
+	return s + ")", nil
+}

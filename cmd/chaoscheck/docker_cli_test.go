@@ -90,6 +90,11 @@ func TestKill9DuringDockerPartitionThenHeal(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	// test.json names the runtime and the image the nodes run.
+	tj, err := os.ReadFile(filepath.Join(st, "k9", "latest", rundir.TestFile))
+	if err != nil || !strings.Contains(string(tj), `"value": "docker, image `) {
+		t.Errorf("test.json does not name the docker runtime and its image (%v):\n%s", err, tj)
+	}
 	cli, err := docker.Connect(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -27,8 +27,10 @@ type targetFlags struct {
 	// image is --image (runtimes that run images only).
 	image string
 	rts   cluster.RuntimeRegistry
-	fs    *pflag.FlagSet
-	err   error // a registry inconsistency, reported by build
+	// rt is the runtime build made (nil for in-process targets).
+	rt  cluster.Runtime
+	fs  *pflag.FlagSet
+	err error // a registry inconsistency, reported by build
 	// left are the registered targets that keep refused, with why.
 	left map[string]string
 }
@@ -82,6 +84,7 @@ func (t *targetFlags) build(seed int64) (targets.Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.rt = rt
 	return t.reg.Build(t.name, t.fs, targets.Common{Seed: seed, Runtime: rt})
 }
 
@@ -143,3 +146,20 @@ func probeTarget(ctx context.Context, target targets.Target) error {
 
 // probeTimeout bounds probeTarget.
 const probeTimeout = 30 * time.Second
+
+// describeRuntime is the test.json line of the runtime the target
+// deploys on ("" for in-process targets): its name, or what it says of
+// itself (docker: the image it resolved).
+func (t *targetFlags) describeRuntime(ctx context.Context) (string, error) {
+	if t.rt == nil {
+		return "", nil
+	}
+	if d, ok := t.rt.(interface {
+		Describe(context.Context) (string, error)
+	}); ok {
+		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		defer cancel()
+		return d.Describe(ctx)
+	}
+	return t.rt.Name(), nil
+}

@@ -112,6 +112,11 @@ func runTest(cmd *cobra.Command, tf *testFlags) error {
 	if err := probeTarget(ctx, cfg.Target); err != nil {
 		return couldNotRun(err)
 	}
+	if rt, err := tf.target.describeRuntime(ctx); err != nil {
+		return couldNotRun(err)
+	} else if rt != "" {
+		cfg.Settings = append(cfg.Settings, rundir.Setting{Name: "runtime", Value: rt})
+	}
 	errOut := cmd.ErrOrStderr()
 	cfg.Progress = errOut
 	out, err := runner.Run(ctx, cfg)
