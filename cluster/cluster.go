@@ -9,8 +9,8 @@
 // user), reads node addresses and logs, runs helper commands (Exec),
 // copies files in and out, and which the nemesis kills, stops, pauses
 // and restarts. Runtimes: cluster/local (network namespaces on this
-// machine); later docker (containers through the Docker Engine API) and
-// ssh (remote hosts). Targets never import a runtime package: the wiring
+// machine) and cluster/docker (containers through the Docker Engine
+// API); later ssh (remote hosts). Targets never import a runtime package: the wiring
 // layer (cmd/chaoscheck) picks one from a RuntimeRegistry (the table is
 // cluster/runtimes) and hands it to the target's constructor.
 //
@@ -31,9 +31,13 @@
 //     one with why); targets refine it (Plan.Without, Plan.With) and the
 //     runner refuses a nemesis the plan cannot serve before deploying.
 //     The Hosts that Up returns implement every capability of the plan.
-//   - The state directory is on the controller and the nodes see it at
-//     the same path (local: one filesystem); targets write node files
-//     there or through NodeSpec.Files and CopyIn.
+//   - The nodes see the state directory at the same path as the
+//     controller (local: one filesystem; docker: a bind mount), but
+//     targets place node files only through the runtime: NodeSpec.Files
+//     and DataDir before the first start, WriteFile (CopyIn) after it,
+//     Hosts.Exec for the rest (initdb, removing data), so that the nodes
+//     of a remote runtime get them too. Logs (NodeSpec.LogFile) are
+//     controller-side files the runtime keeps up to date.
 //
 // # The fault seam
 //

@@ -251,8 +251,27 @@ type RuntimeRegistration struct {
 	Name string
 	// Summary says in a few words where nodes run, for help.
 	Summary string
-	// New builds the runtime. It deploys nothing (Runtime.Up does).
-	New func() (Runtime, error)
+	// Images marks runtimes that start nodes from container images:
+	// they read RuntimeOptions.Image and DefaultImage (--image is
+	// refused for the others).
+	Images bool
+	// New builds the runtime for the target named in o. It deploys
+	// nothing (Runtime.Up does).
+	New func(o RuntimeOptions) (Runtime, error)
+}
+
+// RuntimeOptions are what the wiring layer knows of the test when it
+// builds a runtime.
+type RuntimeOptions struct {
+	// Target is the target's name (e.g. "redis").
+	Target string
+	// DefaultImage is the image the target's users run its server from
+	// (the official image, e.g. "redis:7"): the default of runtimes that
+	// run images. Targets name it in their registration; they never see
+	// which runtime reads it.
+	DefaultImage string
+	// Image is the user's --image: it replaces DefaultImage ("": none).
+	Image string
 }
 
 // RuntimeRegistry is the table of runtimes, the default first. It is a
@@ -277,11 +296,31 @@ func (r RuntimeRegistry) Default() string {
 	return r[0].Name
 }
 
-// New builds the runtime named name, or says which exist.
-func (r RuntimeRegistry) New(name string) (Runtime, error) {
+// Lookup finds the registration of the runtime named name.
+func (r RuntimeRegistry) Lookup(name string) (RuntimeRegistration, bool) {
 	for _, reg := range r {
 		if reg.Name == name {
-			rt, err := reg.New()
+			return reg, true
+		}
+	}
+	return RuntimeRegistration{}, false
+}
+
+// New builds the runtime named name for o, or says which exist. An
+// o.Image for a runtime that runs no images is refused.
+func (r RuntimeRegistry) New(name string, o RuntimeOptions) (Runtime, error) {
+	for _, reg := range r {
+		if reg.Name == name {
+			if o.Image != "" && !reg.Images {
+				var img []string
+				for _, x := range r {
+					if x.Images {
+						img = append(img, x.Name)
+					}
+				}
+				return nil, fmt.Errorf("--image applies to runtimes that run container images (%s), not %s", strings.Join(img, ", "), name)
+			}
+			rt, err := reg.New(o)
 			if err != nil {
 				return nil, fmt.Errorf("runtime %s: %w", name, err)
 			}

@@ -25,6 +25,20 @@ type Registration struct {
 	// process (the sim): nothing outside a test run can reach them, so
 	// `chaoscheck cluster up` refuses them.
 	InProcess bool
+	// Image is the container image the target's users run its server
+	// from (the official image, e.g. "redis:7"): the default of runtimes
+	// that start nodes from images (--image overrides it). The target
+	// itself never sees which runtime reads it.
+	Image string
+	// HostPackages are the Debian packages whose binaries the target
+	// runs on this machine: `chaoscheck images build` checks they are
+	// installed and makes the target's local image from them.
+	HostPackages []string
+	// Runtimes, when not empty, are the only runtimes the target deploys
+	// on; NotOnOthers says why not on the others (and what works), for
+	// the refusal of any other --runtime.
+	Runtimes    []string
+	NotOnOthers string
 	// Flags defines the target's flag group on fs and returns the
 	// constructor that builds the target once fs has been parsed. The
 	// group holds every flag the target reads, shared names included

@@ -18,29 +18,21 @@ import (
 	"github.com/chaoscheck/chaoscheck/cluster"
 )
 
-// filesTar is a tarball, to extract at "/", holding files (and their
-// parent directories), owned by uid:gid.
+// filesTar is a tarball, to extract at "/", holding files owned by
+// uid:gid (not their parent directories).
 func filesTar(files []cluster.File, uid, gid uint32) (io.Reader, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	dirs := map[string]bool{}
 	now := time.Now()
 	for _, f := range files {
 		if !path.IsAbs(f.Path) {
 			return nil, fmt.Errorf("file %s: want an absolute path", f.Path)
 		}
+		// No entries for the parent directories: the daemon would
+		// reset an existing one's owner and mode (a data directory's
+		// 0700) to the entry's; it creates missing parents itself
+		// (0755, root).
 		rel := strings.TrimPrefix(path.Clean(f.Path), "/")
-		parts := strings.Split(rel, "/")
-		for i := 1; i < len(parts); i++ {
-			d := strings.Join(parts[:i], "/") + "/"
-			if dirs[d] {
-				continue
-			}
-			dirs[d] = true
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: now}); err != nil {
-				return nil, err
-			}
-		}
 		mode := f.Mode.Perm()
 		if mode == 0 {
 			mode = 0o644

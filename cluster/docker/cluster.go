@@ -43,6 +43,8 @@ type Cluster struct {
 	subnet   netip.Prefix
 	ctrl     netip.Addr // the bridge's address on the host: the controller
 	image    string
+	hostBins bool   // the image is this package's: mount HostMounts
+	faketime string // the host's libfaketime ("": none, no clock skew)
 	stateDir string
 	ownDir   bool // Up created stateDir
 	keepDir  bool
@@ -173,6 +175,13 @@ func New(ctx context.Context, spec cluster.Spec, image string) (_ *Cluster, err 
 			return nil, err
 		}
 	}
+	ictx, icancel := context.WithTimeout(ctx, apiTimeout)
+	in, err := cli.ImageInspect(ictx, img)
+	icancel()
+	if err != nil {
+		return nil, fmt.Errorf("docker: image %s: %w", img, err)
+	}
+	hostBins := in.Config != nil && hostMounted(in.Config.Labels)
 	id, err := newRunID(spec.Target)
 	if err != nil {
 		return nil, err
@@ -181,7 +190,7 @@ func New(ctx context.Context, spec cluster.Spec, image string) (_ *Cluster, err 
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{cli: cli, id: id, image: img, keepDir: spec.KeepStateDir,
+	c := &Cluster{cli: cli, id: id, image: img, hostBins: hostBins, faketime: local.FindFaketime(), keepDir: spec.KeepStateDir,
 		labels: map[string]string{LabelRun: id, LabelController: ctl}, nodes: make(map[string]*node)}
 	c.stateDir = spec.StateDir
 	if c.stateDir == "" {
@@ -383,14 +392,7 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeS
 	if spec.Name == "" || spec.Path == "" {
 		return nil, fmt.Errorf("docker: node %s: spec needs a name and a path", nodeName)
 	}
-	binds := []string{}
-	if c.image == BaseImage {
-		for _, m := range HostMounts {
-			if _, err := os.Stat(m); err == nil {
-				binds = append(binds, m+":"+m+":ro")
-			}
-		}
-	}
+	binds := c.binds()
 	if spec.DataDir != "" {
 		if !filepath.IsAbs(spec.DataDir) || !strings.HasPrefix(filepath.Clean(spec.DataDir), c.stateDir+string(filepath.Separator)) {
 			return nil, fmt.Errorf("docker: node %s: data dir %s is not under the state dir %s", nodeName, spec.DataDir, c.stateDir)
@@ -407,11 +409,14 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeS
 			return nil, fmt.Errorf("docker: node %s: data dir: %w", nodeName, err)
 		}
 	}
-	binds = append(binds, c.stateDir+":"+c.stateDir+":rw")
 	env := spec.Env
 	if env == nil {
-		env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		env = []string{defaultPath}
 	}
+	if err := c.initClock(nodeName); err != nil {
+		return nil, err
+	}
+	env = append(append([]string(nil), env...), c.faketimeEnv(nodeName)...)
 	labels := map[string]string{LabelNode: nodeName}
 	for k, v := range c.labels {
 		labels[k] = v
@@ -464,6 +469,27 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeS
 		return nil, err
 	}
 	return p, nil
+}
+
+// defaultPath is the environment of a process whose spec gives none.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// binds are the bind mounts of every container of the run: the host's
+// directories (HostMounts, read-only) for this package's images, and the
+// state directory, read-write, at the same path.
+func (c *Cluster) binds() []string {
+	var binds []string
+	if c.hostBins {
+		for _, m := range HostMounts {
+			if _, err := os.Stat(m); err == nil {
+				binds = append(binds, m+":"+m+":ro")
+			}
+		}
+	}
+	if c.faketime != "" {
+		binds = append(binds, c.faketime+":"+FaketimeMount+":ro")
+	}
+	return append(binds, c.stateDir+":"+c.stateDir+":rw")
 }
 
 // startContainer starts p's container, follows its logs into p.logFile,

@@ -47,6 +47,9 @@ const (
 	// directory the run created (and must remove); absent when the run
 	// did not create it or keeps it.
 	LabelStateDir = "chaoscheck.statedir"
+	// LabelHelper, on a helper container (Exec on a node that is not
+	// running), names its command.
+	LabelHelper = "chaoscheck.helper"
 	// LabelImage marks the images BuildBaseImage made.
 	LabelImage = "chaoscheck.image"
 )

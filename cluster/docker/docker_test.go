@@ -103,9 +103,11 @@ func redisSpec(c *Cluster, n string) cluster.NodeSpec {
 		uid, gid = uint32(u1), uint32(g1)
 	}
 	return cluster.NodeSpec{
-		Name: "redis", Path: "/usr/bin/redis-server", DataDir: data, Ports: []uint16{6379}, UID: uid, GID: gid,
+		// Without the libfaketime preload the runtime adds (it hangs or
+		// kills Debian's redis-server), as the redis target does.
+		Name: "redis", Path: "/usr/bin/env", DataDir: data, Ports: []uint16{6379}, UID: uid, GID: gid,
 		Files: []cluster.File{{Path: "/conf/node.conf", Data: []byte("hz 17\n")}},
-		Args: []string{"/conf/node.conf", "--bind", "0.0.0.0", "--port", "6379", "--protected-mode", "no",
+		Args: []string{"-u", "LD_PRELOAD", "/usr/bin/redis-server", "/conf/node.conf", "--bind", "0.0.0.0", "--port", "6379", "--protected-mode", "no",
 			"--dir", data, "--appendonly", "yes", "--appendfsync", "always", "--save", ""},
 	}
 }
@@ -557,5 +559,171 @@ func TestBuildBaseImage(t *testing.T) {
 			ids = append(ids, i.ID)
 		}
 		t.Fatalf("after a rebuild: images %v, want only %s", ids, id2)
+	}
+}
+
+// Exec on a node whose container is not running (never started, then
+// killed) runs in a helper container: the node's address, its files in
+// the state dir, the user asked for, the exit status and output
+// reported; no helper container is left. A file placed by NodeSpec.Files
+// inside the data directory leaves the data directory's owner and mode
+// alone (the tarball has no entries for parents).
+func TestExecOnStoppedNode(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	c, err := New(ctx, cluster.Spec{Target: "stopped", Nodes: 1}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	data := filepath.Join(c.StateDir(), "n1", "data")
+	out, err := c.Exec(ctx, "n1", cluster.Command{Path: "/bin/sh", Args: []string{"-c",
+		`set -e; install -d -m 0700 -o 4242 -g 4242 "$1"; id -u; hostname; ip -4 -o addr show scope global | awk '{print $4}'`, "sh", data}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(string(out))
+	want := []string{"0", "n1", c.Addr("n1").String() + "/24"}
+	if !slices.Equal(got, want) {
+		t.Errorf("helper said %q, want %q", got, want)
+	}
+	if st, err := os.Stat(data); err != nil || st.Mode().Perm() != 0o700 || st.Sys().(*syscall.Stat_t).Uid != 4242 {
+		t.Fatalf("data dir made by the helper: %v %v", st, err)
+	}
+	if _, err := c.Exec(ctx, "n1", cluster.Command{Path: "/bin/sh", Args: []string{"-c", "echo oops >&2; exit 3"}}); err == nil ||
+		!strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "oops") {
+		t.Errorf("failing helper: %v", err)
+	}
+	out, err = c.Exec(ctx, "n1", cluster.Command{Path: "/usr/bin/id", Args: []string{"-u"}, UID: 4242, GID: 4242})
+	if err != nil || strings.TrimSpace(string(out)) != "4242" {
+		t.Errorf("helper as uid 4242: %q %v", out, err)
+	}
+	spec := cluster.NodeSpec{Name: "sleep", Path: "/bin/sleep", Args: []string{"1000"}, UID: 4242, GID: 4242, DataDir: data,
+		Files: []cluster.File{{Path: filepath.Join(data, "conf"), Data: []byte("x")}}}
+	if _, err := c.Start(ctx, "n1", spec); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(data); err != nil || st.Mode().Perm() != 0o700 || st.Sys().(*syscall.Stat_t).Uid != 4242 {
+		t.Errorf("data dir after a file was placed in it: %v %v", st, err)
+	}
+	if err := c.Kill(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Exec(ctx, "n1", cluster.Command{Path: "/bin/cat", Args: []string{filepath.Join(data, "conf")}}); err != nil || string(out) != "x" {
+		t.Errorf("helper of a killed node reads its file: %q %v", out, err)
+	}
+	cli, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	left, err := Leftovers(ctx, cli, c.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range left {
+		if strings.Contains(l, "-exec-") {
+			t.Errorf("helper container left: %s", l)
+		}
+	}
+}
+
+// SetClockOffset moves the wall clock of a running container's process
+// (through the host's libfaketime, mounted and preloaded) live, and not
+// the controller's.
+func TestClockOffset(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	if Plan(1).Supports(cluster.CanSkewClock) != nil {
+		t.Fatalf("this machine has no libfaketime (install faketime): %v", Plan(1).Supports(cluster.CanSkewClock))
+	}
+	c, err := New(ctx, cluster.Spec{Target: "clock", Nodes: 1}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	spec := cluster.NodeSpec{Name: "date", Path: "/bin/sh", Args: []string{"-c", "while :; do date +%s; sleep 0.1; done"}, UID: 4242, GID: 4242}
+	if _, err := c.Start(ctx, "n1", spec); err != nil {
+		t.Fatal(err)
+	}
+	// lastSeen returns the last clock reading the node logged.
+	lastSeen := func() (int64, error) {
+		b, err := os.ReadFile(c.Log("n1", "date"))
+		if err != nil {
+			return 0, err
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, errors.New("nothing logged yet")
+		}
+		return strconv.ParseInt(f[len(f)-1], 10, 64)
+	}
+	for _, off := range []time.Duration{24 * time.Hour, -10 * time.Minute, 0} {
+		if err := c.SetClockOffset(ctx, "n1", off); err != nil {
+			t.Fatal(err)
+		}
+		d := eventually(t, 10*time.Second, fmt.Sprintf("node clock at offset %v", off), func() error {
+			v, err := lastSeen()
+			if err != nil {
+				return err
+			}
+			if diff := time.Duration(v-time.Now().Unix())*time.Second - off; diff < -3*time.Second || diff > 3*time.Second {
+				return fmt.Errorf("node says %d, controller %d: off by %v from %v", v, time.Now().Unix(), diff+off, off)
+			}
+			return nil
+		})
+		t.Logf("offset %v seen by the node after %v", off, d.Round(time.Millisecond))
+	}
+}
+
+// The image of a run: --image when given (and on this machine), else the
+// target's official image when it is on this machine, else the target's
+// local image; the errors say what to do.
+func TestResolveImage(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	cli, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := BuildLocalImage(ctx, cli, "resolvetest", []string{"pkg=1"}); err != nil {
+		t.Fatal(err)
+	}
+	defer cli.ImageRemove(ctx, LocalImage("resolvetest"), image.RemoveOptions{})
+	if err := EnsureBaseImage(ctx, cli); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		target, def, want string
+		got               string
+		err               []string
+	}{
+		{"resolvetest", "", BaseImage, BaseImage, nil},
+		{"resolvetest", BaseImage, "", BaseImage, nil}, // the "official" image is here
+		{"resolvetest", "chaoscheck/no-official:1", "", LocalImage("resolvetest"), nil},
+		{"resolvetest", "", "chaoscheck/nosuch:1", "", []string{"chaoscheck/nosuch:1 is not on this machine", "docker pull"}},
+		{"nolocal", "chaoscheck/no-official:1", "", "", []string{"chaoscheck images build", "chaoscheck/nolocal:host", "docker pull chaoscheck/no-official:1"}},
+		{"", "", "", BaseImage, nil},
+	} {
+		got, labels, err := resolveImage(ctx, cli, c.target, c.def, c.want)
+		if c.err != nil {
+			if err == nil {
+				t.Errorf("%+v: %s, want an error", c, got)
+				continue
+			}
+			for _, w := range c.err {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%+v: %v does not say %q", c, err, w)
+				}
+			}
+			continue
+		}
+		if err != nil || got != c.got {
+			t.Errorf("%+v: %q %v, want %q", c, got, err, c.got)
+		}
+		if got == LocalImage("resolvetest") && (!hostMounted(labels) || labels[LabelPackages] != "pkg=1") {
+			t.Errorf("local image labels %v", labels)
+		}
 	}
 }

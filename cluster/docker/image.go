@@ -8,6 +8,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
@@ -53,36 +56,73 @@ func baseTar() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// LabelPackages, on a local image, lists the host packages (name=version,
+// comma-separated) whose binaries its containers run.
+const LabelPackages = "chaoscheck.packages"
+
+// LocalImage is the tag of the local image of target (chaoscheck images
+// build makes it): the base image's empty filesystem, labelled with the
+// host packages it runs through HostMounts. The runtime uses it when the
+// target's official image is not on this machine.
+func LocalImage(target string) string { return "chaoscheck/" + target + ":host" }
+
+// hostMounted reports whether an image's labels make it an image of this
+// package, whose containers run the host's binaries (HostMounts).
+func hostMounted(labels map[string]string) bool { return labels[LabelImage] != "" }
+
 // BuildBaseImage imports the base image through the API and tags it
-// BaseImage (chaoscheck images build calls it), and removes the images of
-// earlier builds that no container uses. It needs no registry. It
-// returns the image id.
+// BaseImage, and removes the images of earlier builds that no container
+// uses. It needs no registry. It returns the image id.
 func BuildBaseImage(ctx context.Context, cli client.APIClient) (string, error) {
+	return buildImage(ctx, cli, BaseImage, map[string]string{LabelImage: "base"})
+}
+
+// BuildLocalImage imports LocalImage(target) through the API: the base
+// filesystem, labelled LabelImage=target and LabelPackages=packages (the
+// host packages its containers run, with their versions). It returns
+// the image id.
+func BuildLocalImage(ctx context.Context, cli client.APIClient, target string, packages []string) (string, error) {
+	return buildImage(ctx, cli, LocalImage(target), map[string]string{LabelImage: target, LabelPackages: strings.Join(packages, ",")})
+}
+
+// buildImage imports the base tarball as tag with labels (every value
+// on one line), and removes the untagged images of earlier builds of
+// the same kind (LabelImage) that no container uses.
+func buildImage(ctx context.Context, cli client.APIClient, tag string, labels map[string]string) (string, error) {
 	data, err := baseTar()
 	if err != nil {
 		return "", fmt.Errorf("docker: base image tarball: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	rc, err := cli.ImageImport(ctx, image.ImportSource{Source: bytes.NewReader(data), SourceName: "-"}, BaseImage,
-		image.ImportOptions{Changes: []string{"LABEL " + LabelImage + "=base", `CMD ["/bin/false"]`}})
+	changes := []string{`CMD ["/bin/false"]`}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		changes = append(changes, "LABEL "+k+"="+strconv.Quote(labels[k]))
+	}
+	rc, err := cli.ImageImport(ctx, image.ImportSource{Source: bytes.NewReader(data), SourceName: "-"}, tag,
+		image.ImportOptions{Changes: changes})
 	if err != nil {
-		return "", fmt.Errorf("docker: import %s: %w", BaseImage, err)
+		return "", fmt.Errorf("docker: import %s: %w", tag, err)
 	}
 	// The import's progress stream ends when the image exists.
 	_, err = io.Copy(io.Discard, rc)
 	rc.Close()
 	if err != nil {
-		return "", fmt.Errorf("docker: import %s: %w", BaseImage, err)
+		return "", fmt.Errorf("docker: import %s: %w", tag, err)
 	}
-	in, err := cli.ImageInspect(ctx, BaseImage)
+	in, err := cli.ImageInspect(ctx, tag)
 	if err != nil {
-		return "", fmt.Errorf("docker: import %s: inspect: %w", BaseImage, err)
+		return "", fmt.Errorf("docker: import %s: inspect: %w", tag, err)
 	}
 	// Earlier builds lost the tag: remove them, unless containers still
 	// use them (the daemon refuses; they go with a later build).
 	old, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", LabelImage+"=base"), filters.Arg("dangling", "true"))})
+		filters.Arg("label", LabelImage+"="+labels[LabelImage]), filters.Arg("dangling", "true"))})
 	if err == nil {
 		for _, o := range old {
 			if o.ID != in.ID {
@@ -91,6 +131,63 @@ func BuildBaseImage(ctx context.Context, cli client.APIClient) (string, error) {
 		}
 	}
 	return in.ID, nil
+}
+
+// resolveImage picks the image of a run: want when given (--image; it
+// must be on this machine), else def (the target's official image) when
+// it is on this machine, else LocalImage(target) when it is, else
+// BaseImage for a run with no target named (built when missing). The
+// error says what to do: pull the image or run chaoscheck images build.
+func resolveImage(ctx context.Context, cli client.APIClient, target, def, want string) (string, map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	have := func(ref string) (map[string]string, bool, error) {
+		in, err := cli.ImageInspect(ctx, ref)
+		if errdefs.IsNotFound(err) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("docker: inspect image %s: %w", ref, err)
+		}
+		var labels map[string]string
+		if in.Config != nil {
+			labels = in.Config.Labels
+		}
+		return labels, true, nil
+	}
+	if want != "" {
+		l, ok, err := have(want)
+		if err != nil {
+			return "", nil, err
+		}
+		if !ok {
+			return "", nil, fmt.Errorf("docker: image %s is not on this machine (docker pull %s, or drop --image to use the local image that chaoscheck images build makes)", want, want)
+		}
+		return want, l, nil
+	}
+	if target == "" {
+		if err := EnsureBaseImage(ctx, cli); err != nil {
+			return "", nil, err
+		}
+		l, _, err := have(BaseImage)
+		return BaseImage, l, err
+	}
+	for _, ref := range []string{def, LocalImage(target)} {
+		if ref == "" {
+			continue
+		}
+		l, ok, err := have(ref)
+		if err != nil {
+			return "", nil, err
+		}
+		if ok {
+			return ref, l, nil
+		}
+	}
+	if def == "" {
+		return "", nil, fmt.Errorf("docker: no image for %s: run chaoscheck images build (it makes %s)", target, LocalImage(target))
+	}
+	return "", nil, fmt.Errorf("docker: no image for %s: run chaoscheck images build (it makes %s from this machine's packages), or docker pull %s", target, LocalImage(target), def)
 }
 
 // EnsureBaseImage builds BaseImage unless it exists.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -192,7 +193,7 @@ func (c *Cluster) Partition(ctx context.Context, g cluster.Grudge) error {
 		if err != nil || !p.Running() || p.Pid() == 0 {
 			continue
 		}
-		if err := c.applyNode(ctx, n, p.Pid(), g); err != nil {
+		if err := c.applyNode(ctx, n, p.Pid(), g); err != nil && !gone(p.Pid()) {
 			errs = append(errs, fmt.Errorf("node %s: %w", n, err))
 		}
 	}
@@ -216,10 +217,12 @@ func (c *Cluster) HealNetwork(ctx context.Context) error {
 		}
 		pid := p.Pid()
 		if _, err := nft(ctx, pid, "table inet "+nftTable+" {}\ndelete table inet "+nftTable+"\n", "-f", "-"); err != nil {
-			errs = append(errs, fmt.Errorf("node %s: %w", n, err))
+			if !gone(pid) {
+				errs = append(errs, fmt.Errorf("node %s: %w", n, err))
+			}
 			continue
 		}
-		if there, err := hasTable(ctx, pid); err != nil {
+		if there, err := hasTable(ctx, pid); err != nil && !gone(pid) {
 			errs = append(errs, fmt.Errorf("node %s: verify: %w", n, err))
 		} else if there {
 			errs = append(errs, fmt.Errorf("node %s: verify: table inet %s still there", n, nftTable))
@@ -229,6 +232,16 @@ func (c *Cluster) HealNetwork(ctx context.Context) error {
 		return fmt.Errorf("docker: heal network: %w", err)
 	}
 	return nil
+}
+
+// gone reports whether the container process pid has exited (its
+// network namespace, and the rules in it, with it), though the exit
+// watcher may not have seen it yet: a node killed while a partition is
+// applied or healed is skipped, not an error (Restart applies the
+// current grudge to its new namespace).
+func gone(pid int) bool {
+	_, err := os.Stat(netns(pid))
+	return errors.Is(err, os.ErrNotExist)
 }
 
 // hasTable reports whether the partition table exists in pid's network

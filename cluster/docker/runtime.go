@@ -4,6 +4,7 @@ package docker
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/cluster/local"
@@ -13,7 +14,13 @@ import (
 // runs every node from BaseImage (built when missing) with the host's
 // binaries.
 type Runtime struct {
-	// Image is the image of every node (empty: BaseImage).
+	// Target names the target whose nodes it runs (the Spec's target
+	// when empty): its local image is LocalImage(Target).
+	Target string
+	// DefaultImage is the target's official image, used when it is on
+	// this machine; otherwise LocalImage(Target).
+	DefaultImage string
+	// Image (--image) replaces both; it must be on this machine.
 	Image string
 }
 
@@ -21,6 +28,7 @@ var (
 	_ cluster.Runtime     = Runtime{}
 	_ cluster.Hosts       = (*Cluster)(nil)
 	_ cluster.Partitioner = (*Cluster)(nil)
+	_ cluster.ClockSkewer = (*Cluster)(nil)
 	_ cluster.Process     = (*Process)(nil)
 )
 
@@ -29,8 +37,11 @@ var (
 func Registration() cluster.RuntimeRegistration {
 	return cluster.RuntimeRegistration{
 		Name:    "docker",
-		Summary: "containers on an internal bridge network, through the Docker Engine API (needs root and dockerd)",
-		New:     func() (cluster.Runtime, error) { return Runtime{}, nil },
+		Summary: "containers on an internal bridge network, through the Docker Engine API (needs root, dockerd and an image: chaoscheck images build)",
+		Images:  true,
+		New: func(o cluster.RuntimeOptions) (cluster.Runtime, error) {
+			return Runtime{Target: o.Target, DefaultImage: o.DefaultImage, Image: o.Image}, nil
+		},
 	}
 }
 
@@ -45,27 +56,89 @@ func (Runtime) Plan(n int) cluster.Plan { return Plan(n) }
 
 // Plan is what a Docker cluster of n nodes can do: partitions (nft in
 // each container's netns), kill and restart (SIGKILL through the API),
-// pause (the API's pause). Clock skew is not implemented on this
-// runtime yet.
+// pause (the API's pause), and clock skew when the host has libfaketime
+// (mounted into every container and preloaded, as on the local
+// runtime; targets take it away for servers it cannot reach).
 func Plan(n int) cluster.Plan {
-	return cluster.Plan{Nodes: n}.With(cluster.CanPartition, cluster.CanKill, cluster.CanPause).
-		Without(cluster.CanSkewClock, "the docker runtime does not mount the clock preload into containers yet; use --runtime local")
+	p := cluster.Plan{Nodes: n}.With(cluster.CanPartition, cluster.CanKill, cluster.CanPause)
+	if local.FindFaketime() == "" {
+		return p.Without(cluster.CanSkewClock, errNoFaketime.Error())
+	}
+	return p.With(cluster.CanSkewClock)
 }
 
-// Probe is the package's Probe.
-func (Runtime) Probe(ctx context.Context) error { return Probe(ctx) }
+// Probe is the package's Probe, and then, for a runtime that names a
+// target or an image, that the image is on this machine (see
+// resolveImage: the error says to run chaoscheck images build).
+func (r Runtime) Probe(ctx context.Context) error {
+	if err := Probe(ctx); err != nil {
+		return err
+	}
+	if r.Target == "" && r.Image == "" {
+		return nil
+	}
+	cli, err := Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	if _, _, err := resolveImage(ctx, cli, r.Target, r.DefaultImage, r.Image); err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	return nil
+}
 
 // RunCommand runs a helper on the controller: this machine, as the
 // local runtime does.
 func (Runtime) RunCommand(ctx context.Context, cmd cluster.Command) ([]byte, error) {
-	return local.RunCommand(ctx, local.Command(cmd)) // an identity conversion once local.Command is cluster.Command
+	return local.RunCommand(ctx, cmd)
 }
 
-// Up is New with the runtime's image.
+// Up resolves the image (resolveImage: --image, the target's official
+// image if present, its local image) and is New with it.
 func (r Runtime) Up(ctx context.Context, spec cluster.Spec) (cluster.Hosts, error) {
-	c, err := New(ctx, spec, r.Image)
+	target := r.Target
+	if target == "" {
+		target = spec.Target
+	}
+	cli, err := Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	img, _, err := resolveImage(ctx, cli, target, r.DefaultImage, r.Image)
+	cli.Close()
+	if err != nil {
+		return nil, err
+	}
+	c, err := New(ctx, spec, img)
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Describe names the runtime and the image its nodes will run, for
+// test.json: "docker, image chaoscheck/redis:host (sha256:…; host
+// packages redis-server=…)". It resolves the image as Up does.
+func (r Runtime) Describe(ctx context.Context) (string, error) {
+	cli, err := Connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+	img, labels, err := resolveImage(ctx, cli, r.Target, r.DefaultImage, r.Image)
+	if err != nil {
+		return "", err
+	}
+	ictx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	in, err := cli.ImageInspect(ictx, img)
+	if err != nil {
+		return "", fmt.Errorf("docker: inspect image %s: %w", img, err)
+	}
+	s := "docker, image " + img + " (" + in.ID
+	if p := labels[LabelPackages]; p != "" {
+		s += "; host packages " + p
+	}
+	return s + ")", nil
 }

@@ -27,7 +27,7 @@ func Registration() cluster.RuntimeRegistration {
 	return cluster.RuntimeRegistration{
 		Name:    "local",
 		Summary: "network namespaces on this machine, needs root",
-		New:     func() (cluster.Runtime, error) { return Runtime{}, nil },
+		New:     func(cluster.RuntimeOptions) (cluster.Runtime, error) { return Runtime{}, nil },
 	}
 }
 

@@ -134,11 +134,11 @@ func TestRuntimeHosts(t *testing.T) {
 // naming what exists.
 func TestRuntimeRegistration(t *testing.T) {
 	r := cluster.RuntimeRegistry{Registration()}
-	rt, err := r.New("local")
+	rt, err := r.New("local", cluster.RuntimeOptions{})
 	if err != nil || rt.Name() != "local" || rt.MaxNodes() != MaxNodes {
 		t.Fatalf("New(local) = %v, %v", rt, err)
 	}
-	if _, err := r.New("docker"); err == nil || !strings.Contains(err.Error(), `unknown runtime "docker" (available: local)`) {
+	if _, err := r.New("docker", cluster.RuntimeOptions{}); err == nil || !strings.Contains(err.Error(), `unknown runtime "docker" (available: local)`) {
 		t.Errorf("New(docker) = %v", err)
 	}
 }

@@ -9,19 +9,21 @@ package runtimes
 
 import (
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/cluster/docker"
 	"github.com/chaoscheck/chaoscheck/cluster/local"
 )
 
-// Registry returns the table of runtimes, the default (local) first.
+// Registry returns the table of runtimes, the default (local) first, then docker.
 // Each call returns a new table.
 func Registry() cluster.RuntimeRegistry {
 	return cluster.RuntimeRegistry{
 		local.Registration(),
+		docker.Registration(),
 	}
 }
 
 // Default builds the default runtime (local).
 func Default() (cluster.Runtime, error) {
 	r := Registry()
-	return r.New(r.Default())
+	return r.New(r.Default(), cluster.RuntimeOptions{})
 }

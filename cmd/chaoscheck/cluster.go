@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chaoscheck/chaoscheck/cluster/docker"
 	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/targets"
 )
@@ -21,7 +22,7 @@ import (
 func newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Start, list and remove local clusters by hand (network namespaces; root)",
+		Short: "Start, list and remove clusters by hand (local: network namespaces; docker: containers; root)",
 	}
 	cmd.AddCommand(newClusterUpCmd(), newClusterStatusCmd(), newClusterDownCmd())
 	return cmd
@@ -52,6 +53,9 @@ terminal) stops every node and removes the namespaces.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if err := probeTarget(ctx, target); err != nil {
+				return couldNotRun(err)
+			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "deploying %s...\n", target.Name())
 			dctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
@@ -124,7 +128,7 @@ func newClusterStatusCmd() *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "List local clusters: live ones and leftovers of crashed runs",
+		Short: "List clusters (local, and docker when a daemon answers): live ones and leftovers of crashed runs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cs, err := local.List(dir)
@@ -134,16 +138,32 @@ func newClusterStatusCmd() *cobra.Command {
 			w := cmd.OutOrStdout()
 			if len(cs) == 0 {
 				fmt.Fprintln(w, "no local cluster")
+			} else {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "PREFIX\tSTATE\tOWNER PID\tSUBNET\tNODES\tPROCESSES\tSTATE DIR")
+				for _, c := range cs {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\n", c.Prefix, runState(c.OwnerAlive), c.OwnerPID, c.Subnet, len(c.Nodes), c.Processes, c.StateDir)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+			}
+			ds, err := docker.List(cmd.Context())
+			if errors.Is(err, docker.ErrNoDaemon) {
+				fmt.Fprintln(w, "docker: no daemon answers; no docker cluster")
+				return nil
+			}
+			if err != nil {
+				return couldNotRun(err)
+			}
+			if len(ds) == 0 {
+				fmt.Fprintln(w, "no docker cluster")
 				return nil
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "PREFIX\tSTATE\tOWNER PID\tSUBNET\tNODES\tPROCESSES\tSTATE DIR")
-			for _, c := range cs {
-				state := "live"
-				if !c.OwnerAlive {
-					state = "leftover (run chaoscheck heal)"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\n", c.Prefix, state, c.OwnerPID, c.Subnet, len(c.Nodes), c.Processes, c.StateDir)
+			fmt.Fprintln(tw, "DOCKER RUN\tSTATE\tOWNER PID\tSUBNET\tNODES\tRUNNING\tIMAGE")
+			for _, r := range ds {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\n", r.ID, runState(r.OwnerAlive), r.OwnerPID, r.Subnet, len(r.Nodes), r.Running, r.Image)
 			}
 			return tw.Flush()
 		},
@@ -174,38 +194,38 @@ func newClusterDownCmd() *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "down",
-		Short: "Stop the clusters of chaoscheck cluster up (--all: every run's), then remove leftovers",
+		Short: "Stop the clusters of chaoscheck cluster up, local and docker (--all: every run's), then remove leftovers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cs, err := local.List(dir)
+			runs, err := listRuns(cmd.Context(), dir)
 			if err != nil {
 				return couldNotRun(err)
 			}
 			w := cmd.OutOrStdout()
 			stopping := map[int]bool{}
-			for _, c := range cs {
-				if !c.OwnerAlive {
+			for _, c := range runs {
+				if !c.alive {
 					continue
 				}
-				if !all && !startedByClusterUp(c.OwnerPID) {
-					fmt.Fprintf(w, "leaving cluster %s of running process %d alone (not cluster up; --all stops it)\n", c.Prefix, c.OwnerPID)
+				if !all && !startedByClusterUp(c.pid) {
+					fmt.Fprintf(w, "leaving cluster %s of running process %d alone (not cluster up; --all stops it)\n", c.name, c.pid)
 					continue
 				}
-				stopping[c.OwnerPID] = true
-				fmt.Fprintf(w, "asking process %d (cluster %s) to stop\n", c.OwnerPID, c.Prefix)
-				if err := syscall.Kill(c.OwnerPID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-					return couldNotRun(fmt.Errorf("signal %d: %w", c.OwnerPID, err))
+				stopping[c.pid] = true
+				fmt.Fprintf(w, "asking process %d (cluster %s) to stop\n", c.pid, c.name)
+				if err := syscall.Kill(c.pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+					return couldNotRun(fmt.Errorf("signal %d: %w", c.pid, err))
 				}
 			}
 			deadline := time.Now().Add(time.Minute)
 			for {
-				cs, err := local.List(dir)
+				runs, err := listRuns(cmd.Context(), dir)
 				if err != nil {
 					return couldNotRun(err)
 				}
 				live := 0
-				for _, c := range cs {
-					if c.OwnerAlive && stopping[c.OwnerPID] {
+				for _, c := range runs {
+					if c.alive && stopping[c.pid] {
 						live++
 					}
 				}
@@ -224,6 +244,13 @@ func newClusterDownCmd() *cobra.Command {
 			if err != nil {
 				return couldNotRun(err)
 			}
+			drep, err := docker.HealAll(cmd.Context())
+			for _, r := range drep.Removed {
+				fmt.Fprintln(w, "removed", r)
+			}
+			if err != nil && !errors.Is(err, docker.ErrNoDaemon) {
+				return couldNotRun(err)
+			}
 			fmt.Fprintln(w, "done")
 			return nil
 		},
@@ -231,4 +258,40 @@ func newClusterDownCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dir, "journal-dir", local.DefaultJournalDir, "where local-cluster journals are kept")
 	cmd.Flags().BoolVar(&all, "all", false, "also stop clusters of running tests")
 	return cmd
+}
+
+// runState is a run's STATE column.
+func runState(alive bool) string {
+	if alive {
+		return "live"
+	}
+	return "leftover (run chaoscheck heal)"
+}
+
+// ownedRun is a cluster of either runtime and the process that owns it.
+type ownedRun struct {
+	name  string
+	pid   int
+	alive bool
+}
+
+// listRuns lists the local clusters (journals in dir) and the docker
+// runs (when a daemon answers).
+func listRuns(ctx context.Context, dir string) ([]ownedRun, error) {
+	cs, err := local.List(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []ownedRun
+	for _, c := range cs {
+		out = append(out, ownedRun{c.Prefix, c.OwnerPID, c.OwnerAlive})
+	}
+	ds, err := docker.List(ctx)
+	if err != nil && !errors.Is(err, docker.ErrNoDaemon) {
+		return nil, err
+	}
+	for _, r := range ds {
+		out = append(out, ownedRun{r.ID, r.OwnerPID, r.OwnerAlive})
+	}
+	return out, nil
 }

@@ -119,7 +119,10 @@ func TestFlagsThatDoNotApplyRefused(t *testing.T) {
 		{[]string{"--target", "cassandra", "--cl", "ONE", "--read-cl", "ALL", "--write-cl", "ALL"}, []string{"--cl"}},
 		{[]string{"--target", "redis", "--nodes", "5"}, []string{"--redis-mode replication"}},
 		{[]string{"--nodes", "0"}, []string{"--nodes"}},
-		{[]string{"--target", "postgres", "--runtime", "docker"}, []string{"--runtime", `"docker"`, "available: local"}},
+		{[]string{"--target", "postgres", "--runtime", "ssh"}, []string{"--runtime", `"ssh"`, "available: local, docker"}},
+		{[]string{"--target", "postgres", "--image", "postgres:15"}, []string{"--image", "docker", "not local"}},
+		{[]string{"--image", "x"}, []string{"--image", "sim"}},
+		{[]string{"--target", "cassandra", "--runtime", "docker"}, []string{"--runtime docker", "cassandra", "--runtime local"}},
 		{[]string{"--runtime", "local"}, []string{"--runtime", "sim", "postgres"}},
 	} {
 		st := filepath.Join(t.TempDir(), "store")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/cluster/runtimes"
 	"github.com/chaoscheck/chaoscheck/isolation"
 	"github.com/chaoscheck/chaoscheck/targets"
@@ -69,7 +70,7 @@ an error, never "prevented").`,
 				}
 				ls = append(ls, lv)
 			}
-			rt, err := rts.New(runtime)
+			rt, err := rts.New(runtime, cluster.RuntimeOptions{Target: reg.Name, DefaultImage: reg.Image})
 			if err != nil {
 				return badInput(fmt.Errorf("--runtime: %w", err))
 			}

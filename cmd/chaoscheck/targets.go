@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -21,9 +24,13 @@ type targetFlags struct {
 	name string
 	// runtime is --runtime, a name of rts (default its first).
 	runtime string
-	rts     cluster.RuntimeRegistry
-	fs      *pflag.FlagSet
-	err     error // a registry inconsistency, reported by build
+	// image is --image (runtimes that run images only).
+	image string
+	rts   cluster.RuntimeRegistry
+	// rt is the runtime build made (nil for in-process targets).
+	rt  cluster.Runtime
+	fs  *pflag.FlagSet
+	err error // a registry inconsistency, reported by build
 	// left are the registered targets that keep refused, with why.
 	left map[string]string
 }
@@ -59,6 +66,7 @@ func (t *targetFlags) define(fs *pflag.FlagSet, def string, keep func(targets.Re
 		rtLines[i] = r.Name + " (" + r.Summary + ")"
 	}
 	fs.StringVar(&t.runtime, "runtime", t.rts.Default(), "where the nodes of real targets run: "+strings.Join(rtLines, ", "))
+	fs.StringVar(&t.image, "image", "", "container image of every node, for runtimes that run images (default: the target's official image if it is on this machine, else the local image of chaoscheck images build)")
 	t.err = t.reg.DefineFlags(fs)
 	t.fs = fs
 }
@@ -76,6 +84,7 @@ func (t *targetFlags) build(seed int64) (targets.Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.rt = rt
 	return t.reg.Build(t.name, t.fs, targets.Common{Seed: seed, Runtime: rt})
 }
 
@@ -88,6 +97,9 @@ func (t *targetFlags) buildRuntime() (cluster.Runtime, error) {
 		return nil, nil // Build refuses the target
 	}
 	if reg.InProcess {
+		if t.fs.Changed("image") {
+			return nil, fmt.Errorf("--image applies to targets whose nodes run outside chaoscheck, not %s", t.name)
+		}
 		if t.fs.Changed("runtime") {
 			var real []string
 			for _, r := range t.reg {
@@ -99,7 +111,13 @@ func (t *targetFlags) buildRuntime() (cluster.Runtime, error) {
 		}
 		return nil, nil
 	}
-	rt, err := t.rts.New(t.runtime)
+	if len(reg.Runtimes) > 0 && !contains(reg.Runtimes, t.runtime) {
+		return nil, fmt.Errorf("--runtime %s: not for --target %s: %s", t.runtime, t.name, reg.NotOnOthers)
+	}
+	if t.fs.Changed("image") && t.image == "" {
+		return nil, fmt.Errorf("--image: empty image name")
+	}
+	rt, err := t.rts.New(t.runtime, cluster.RuntimeOptions{Target: reg.Name, DefaultImage: reg.Image, Image: t.image})
 	if err != nil {
 		return nil, fmt.Errorf("--runtime: %w", err)
 	}
@@ -108,3 +126,40 @@ func (t *targetFlags) buildRuntime() (cluster.Runtime, error) {
 
 // anyTarget keeps every registered target.
 func anyTarget(targets.Registration) string { return "" }
+
+// probeTarget runs the target's probe (its runtime's, then its own
+// tools'), bounded, before anything is deployed or stored: a missing
+// daemon, image, privilege or package is a one-line error (exit 255).
+// Targets without a probe pass.
+func probeTarget(ctx context.Context, target targets.Target) error {
+	p, ok := target.(interface{ Probe(context.Context) error })
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if err := p.Probe(ctx); err != nil {
+		return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return nil
+}
+
+// probeTimeout bounds probeTarget.
+const probeTimeout = 30 * time.Second
+
+// describeRuntime is the test.json line of the runtime the target
+// deploys on ("" for in-process targets): its name, or what it says of
+// itself (docker: the image it resolved).
+func (t *targetFlags) describeRuntime(ctx context.Context) (string, error) {
+	if t.rt == nil {
+		return "", nil
+	}
+	if d, ok := t.rt.(interface {
+		Describe(context.Context) (string, error)
+	}); ok {
+		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		defer cancel()
+		return d.Describe(ctx)
+	}
+	return t.rt.Name(), nil
+}

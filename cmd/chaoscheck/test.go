@@ -72,8 +72,11 @@ SIGTERM); a third exits at once.
 Each target reads its own flags (their help names the targets): a flag of
 another target, or of a workload or fault not chosen, is refused (exit 254),
 and so are faults the target's cluster cannot take, before anything is
-deployed. --runtime says where a real target's nodes run (only local for
-now); it is refused for the sim and for an unknown runtime.`,
+deployed. --runtime says where a real target's nodes run (local or
+docker); it is refused for the sim and for an unknown runtime. The
+target and its runtime are probed before anything is deployed or stored
+(a missing daemon, image or package: exit 255). --image (docker only)
+names the nodes' image.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTest(cmd, &tf)
@@ -120,6 +123,14 @@ func runTest(cmd *cobra.Command, tf *testFlags) error {
 	}
 	ctx, stop := interruptContext(cmd.ErrOrStderr())
 	defer stop()
+	if err := probeTarget(ctx, cfg.Target); err != nil {
+		return couldNotRun(err)
+	}
+	if rt, err := tf.target.describeRuntime(ctx); err != nil {
+		return couldNotRun(err)
+	} else if rt != "" {
+		cfg.Settings = append(cfg.Settings, rundir.Setting{Name: "runtime", Value: rt})
+	}
 	errOut := cmd.ErrOrStderr()
 	cfg.Progress = errOut
 	out, err := runner.Run(ctx, cfg)

@@ -41,12 +41,17 @@ func (e *Env) Require(t testing.TB) {
 	t.Skipf("integration environment missing (%s; set CI to make this a failure): %v", e.Needs, e.err)
 }
 
-// StateDir returns a new directory for a deployment's data and logs,
+// StateDir returns a new directory (mode 0755) for a deployment's data and logs,
 // removed after a passing test and kept (and logged) after a failing one.
 func StateDir(t testing.TB, prefix string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "chaoscheck-"+prefix+"-")
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Servers run as their own users: the docker runtime refuses a state
+	// dir they cannot enter (the local runtime makes it 0755 itself).
+	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

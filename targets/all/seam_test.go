@@ -3,6 +3,7 @@
 package all
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
@@ -49,5 +50,49 @@ func TestTargetsImportNoRuntime(t *testing.T) {
 	}
 	if checked < 20 {
 		t.Fatalf("checked only %d target source files: wrong directory?", checked)
+	}
+}
+
+// A target that deploys on every runtime (no Registration.Runtimes) and
+// runs real servers places node files only through the runtime
+// (NodeSpec.Files and DataDir, cluster.WriteFile/CopyIn, Hosts.Exec):
+// its non-test source calls none of the os functions that write or
+// change files on the controller's disk, which a remote (ssh) runtime's
+// nodes would not see.
+func TestPortableTargetsWriteNoControllerFiles(t *testing.T) {
+	writers := map[string]bool{"WriteFile": true, "Mkdir": true, "MkdirAll": true, "MkdirTemp": true, "Chown": true, "Chmod": true,
+		"Rename": true, "Remove": true, "RemoveAll": true, "Create": true, "CreateTemp": true, "OpenFile": true, "Symlink": true, "Link": true}
+	checked := 0
+	for _, reg := range Registry() {
+		if reg.InProcess || len(reg.Runtimes) > 0 {
+			continue
+		}
+		files, err := filepath.Glob(filepath.Join("..", reg.Name, "*.go"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("%s: no source files (%v)", reg.Name, err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked++
+			ast.Inspect(af, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				if id, ok := sel.X.(*ast.Ident); ok && id.Name == "os" && writers[sel.Sel.Name] {
+					t.Errorf("%s: os.%s: place node files through the runtime instead", f, sel.Sel.Name)
+				}
+				return true
+			})
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("checked only %d files", checked)
 	}
 }

@@ -25,9 +25,13 @@ const (
 // and the constructor from those flags.
 func Registration() targets.Registration {
 	return targets.Registration{
-		Name:    "cassandra",
-		Summary: "Apache Cassandra 5.0, from Maven Central",
-		Flags:   defineFlags,
+		Name:         "cassandra",
+		Summary:      "Apache Cassandra 5.0, from Maven Central",
+		Image:        "cassandra:5.0",
+		HostPackages: []string{"openjdk-17-jre-headless"},
+		Runtimes:     []string{"local"},
+		NotOnOthers:  "the cassandra target runs its server from jars and a clock shim in this machine's cache directory, which only the local runtime's nodes see (not yet copied into containers); use --runtime local",
+		Flags:        defineFlags,
 	}
 }
 

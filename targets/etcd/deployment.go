@@ -102,27 +102,16 @@ func (d *Deployment) args(node string) []string {
 	}
 }
 
-// start creates the data directories, starts every member and waits until
-// the cluster is healthy.
+// start starts every member (the runtime creates its data directory,
+// 0700, owned by the member's user) and waits until the cluster is
+// healthy.
 func (d *Deployment) start(ctx context.Context) error {
 	t0 := time.Now()
-	for _, n := range d.nodes {
-		dir := d.dataDir(n)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("data dir: %w", err)
-		}
-		if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
-			return fmt.Errorf("data dir: %w", err)
-		}
-		if err := os.Chown(dir, int(d.uid), int(d.gid)); err != nil {
-			return fmt.Errorf("data dir: %w", err)
-		}
-	}
 	for _, n := range d.nodes {
 		p, err := d.lc.Start(ctx, n, cluster.NodeSpec{
 			Name: "etcd", Path: d.cfg.Binary, Args: d.cfg.mergeArgs(d.args(n)),
 			Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + d.dataDir(n)},
-			Dir: d.dataDir(n), UID: d.uid, GID: d.gid, LogFile: d.LogFile(n),
+			Dir: d.dataDir(n), DataDir: d.dataDir(n), UID: d.uid, GID: d.gid, LogFile: d.LogFile(n),
 			Ports: []uint16{ClientPort, PeerPort},
 		})
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/internal/testenv"
+	"github.com/chaoscheck/chaoscheck/internal/testenv/dockerenv"
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/runner"
@@ -53,7 +54,9 @@ func requireEnv(t *testing.T) {
 func newConfig(t *testing.T, cfg Config) Config {
 	t.Helper()
 	cfg.StateDir = testenv.StateDir(t, "etcdtest")
-	cfg.Runtime = local.Runtime{}
+	if cfg.Runtime == nil {
+		cfg.Runtime = local.Runtime{}
+	}
 	return cfg
 }
 
@@ -327,6 +330,18 @@ func nemesisEvents(t *testing.T, out *runner.Outcome) ([]string, int) {
 // at etcd.
 func TestLinearizableRegisterUnderFaults(t *testing.T) {
 	requireEnv(t)
+	testLinearizableUnderFaults(t, nil)
+}
+
+// TestDockerLinearizableRegisterUnderFaults is
+// TestLinearizableRegisterUnderFaults on the docker runtime: partitions
+// are nft rules in the containers' network namespaces, kills SIGKILL
+// through the API.
+func TestDockerLinearizableRegisterUnderFaults(t *testing.T) {
+	testLinearizableUnderFaults(t, dockerenv.Docker(t, "etcd", Registration().Image))
+}
+
+func testLinearizableUnderFaults(t *testing.T, rt cluster.Runtime) {
 	for _, sc := range []struct {
 		seed   int64
 		sticky bool
@@ -336,7 +351,7 @@ func TestLinearizableRegisterUnderFaults(t *testing.T) {
 		// to an isolated member get "no leader", clients bound to a killed
 		// one never find a connection.
 		out := run(t, scenario{
-			cfg:       Config{Read: Linearizable, Sticky: sc.sticky},
+			cfg:       Config{Read: Linearizable, Sticky: sc.sticky, Runtime: rt},
 			workloads: []string{"register"},
 			faults:    []nemesis.Fault{&nemesis.Partition{}, &nemesis.Kill{Targets: nemesis.One}},
 			interval:  time.Second, concurrency: 6, rate: 150, timeLimit: 8 * time.Second, seed: seed,

@@ -17,9 +17,11 @@ import (
 // the constructor from those flags.
 func Registration() targets.Registration {
 	return targets.Registration{
-		Name:    "etcd",
-		Summary: "etcd 3.4, Debian's etcd-server",
-		Flags:   defineFlags,
+		Name:         "etcd",
+		Summary:      "etcd 3.4, Debian's etcd-server",
+		Image:        "quay.io/coreos/etcd:v3.4.23",
+		HostPackages: []string{"etcd-server"},
+		Flags:        defineFlags,
 	}
 }
 

@@ -18,9 +18,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/chaoscheck/chaoscheck/checkers"
+	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/internal/testenv"
+	"github.com/chaoscheck/chaoscheck/internal/testenv/dockerenv"
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/runner"
@@ -55,7 +57,9 @@ func requireEnv(t *testing.T) {
 func newConfig(t *testing.T, cfg Config) Config {
 	t.Helper()
 	cfg.StateDir = testenv.StateDir(t, "pgtest")
-	cfg.Runtime = local.Runtime{}
+	if cfg.Runtime == nil {
+		cfg.Runtime = local.Runtime{}
+	}
 	return cfg
 }
 
@@ -336,8 +340,19 @@ func TestDeployFailoverRejoin(t *testing.T) {
 // replica promoted: writes acknowledged during the isolation are lost.
 func TestAsyncFailoverLosesWrites(t *testing.T) {
 	requireEnv(t)
+	testAsyncFailover(t, nil)
+}
+
+// TestDockerAsyncFailoverLosesWrites is TestAsyncFailoverLosesWrites on
+// the docker runtime (initdb, pg_basebackup and pg_rewind run in helper
+// containers of the stopped nodes).
+func TestDockerAsyncFailoverLosesWrites(t *testing.T) {
+	testAsyncFailover(t, dockerenv.Docker(t, "postgres", Registration().Image))
+}
+
+func testAsyncFailover(t *testing.T, rt cluster.Runtime) {
 	out := run(t, scenario{
-		cfg:       Config{Replication: Async},
+		cfg:       Config{Replication: Async, Runtime: rt},
 		workloads: []string{"set"}, faults: []nemesis.Fault{&nemesis.Failover{Isolate: 2 * time.Second}},
 		interval: 4 * time.Second, concurrency: 5, rate: 500, timeLimit: 10 * time.Second, seed: 1,
 	})
@@ -359,8 +374,18 @@ func TestAsyncFailoverLosesWrites(t *testing.T) {
 // acknowledged write.
 func TestSyncFailoverKeepsAcknowledgedWrites(t *testing.T) {
 	requireEnv(t)
+	testSyncFailover(t, nil)
+}
+
+// TestDockerSyncFailoverKeepsAcknowledgedWrites is
+// TestSyncFailoverKeepsAcknowledgedWrites on the docker runtime.
+func TestDockerSyncFailoverKeepsAcknowledgedWrites(t *testing.T) {
+	testSyncFailover(t, dockerenv.Docker(t, "postgres", Registration().Image))
+}
+
+func testSyncFailover(t *testing.T, rt cluster.Runtime) {
 	out := run(t, scenario{
-		cfg:       Config{Replication: Sync},
+		cfg:       Config{Replication: Sync, Runtime: rt},
 		workloads: []string{"set"}, faults: []nemesis.Fault{&nemesis.Failover{Isolate: 2 * time.Second}},
 		interval: 4 * time.Second, concurrency: 5, rate: 500, timeLimit: 10 * time.Second, seed: 1,
 	})

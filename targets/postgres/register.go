@@ -18,10 +18,12 @@ import (
 // and the constructor from those flags.
 func Registration() targets.Registration {
 	return targets.Registration{
-		Name:      "postgres",
-		Summary:   "PostgreSQL 15, a primary and streaming replicas",
-		Flags:     defineFlags,
-		Isolation: isolationProber,
+		Name:         "postgres",
+		Summary:      "PostgreSQL 15, a primary and streaming replicas",
+		Image:        "postgres:15",
+		HostPackages: []string{"postgresql-15"},
+		Flags:        defineFlags,
+		Isolation:    isolationProber,
 
 		IsolationReference: isolation.HermitagePostgres,
 	}

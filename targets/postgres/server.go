@@ -4,9 +4,7 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -140,38 +138,45 @@ func (s *server) tool(ctx context.Context, node, name string, args ...string) er
 	return err
 }
 
-// mkdirOwned creates dir (mode perm) owned by the server's user.
-func (s *server) mkdirOwned(dir string, perm fs.FileMode) error {
-	if err := os.MkdirAll(dir, perm); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	if err := os.Chmod(dir, perm); err != nil {
-		return fmt.Errorf("chmod %s: %w", dir, err)
-	}
-	if err := os.Chown(dir, int(s.uid), int(s.gid)); err != nil {
-		return fmt.Errorf("chown %s: %w", dir, err)
+// prepareNode creates, on the node (through the runtime, as root), the
+// node's directory and socket directory and an empty data directory
+// (removing an old one), owned by the server's user.
+func (s *server) prepareNode(ctx context.Context, node string) error {
+	_, err := s.lc.Exec(ctx, node, cluster.Command{
+		Name: "prepare",
+		Path: "/bin/sh",
+		Args: []string{"-c", `set -e; rm -rf "$3"; install -d -m 0755 -o "$4" -g "$5" "$1" "$2"; install -d -m 0700 -o "$4" -g "$5" "$3"`,
+			"sh", s.dirs.nodeDir(node), s.dirs.sockDir(node), s.dirs.dataDir(node), strconv.Itoa(int(s.uid)), strconv.Itoa(int(s.gid))},
+		Env:     s.env(),
+		Timeout: AdminTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("prepare the directories of %s: %w", node, err)
 	}
 	return nil
 }
 
-// prepareNode creates the node's directory, socket directory and an empty
-// data directory (removing an old one).
-func (s *server) prepareNode(node string) error {
-	if err := s.mkdirOwned(s.dirs.nodeDir(node), 0o755); err != nil {
-		return err
+// appendFile appends text to path on node (through the runtime, as the
+// server's user).
+func (s *server) appendFile(ctx context.Context, node, path, text string) error {
+	_, err := s.lc.Exec(ctx, node, cluster.Command{
+		Name:    "append",
+		Path:    "/bin/sh",
+		Args:    []string{"-c", `printf '%s' "$1" >> "$2"`, "sh", text, path},
+		Env:     s.env(),
+		UID:     s.uid,
+		GID:     s.gid,
+		Timeout: AdminTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("append to %s on %s: %w", path, node, err)
 	}
-	if err := s.mkdirOwned(s.dirs.sockDir(node), 0o755); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(s.dirs.dataDir(node)); err != nil {
-		return fmt.Errorf("remove old data dir of %s: %w", node, err)
-	}
-	return s.mkdirOwned(s.dirs.dataDir(node), 0o700)
+	return nil
 }
 
 // initPrimary creates the first primary's data directory.
 func (s *server) initPrimary(ctx context.Context, node string) error {
-	if err := s.prepareNode(node); err != nil {
+	if err := s.prepareNode(ctx, node); err != nil {
 		return err
 	}
 	if err := s.tool(ctx, node, "initdb", "-D", s.dirs.dataDir(node), "-U", "postgres",
@@ -179,18 +184,18 @@ func (s *server) initPrimary(ctx context.Context, node string) error {
 		return fmt.Errorf("initdb %s: %w", node, err)
 	}
 	conf := filepath.Join(s.dirs.dataDir(node), "postgresql.conf")
-	if err := appendFile(conf, s.cfg.confText()); err != nil {
+	if err := s.appendFile(ctx, node, conf, s.cfg.confText()); err != nil {
 		return err
 	}
 	subnet := netip.PrefixFrom(s.lc.Addr(node), 24).Masked().String()
 	hba := fmt.Sprintf("\n# chaoscheck: the node network and the controller leg\nhost all all %s trust\nhost replication all %s trust\n", subnet, subnet)
-	return appendFile(filepath.Join(s.dirs.dataDir(node), "pg_hba.conf"), hba)
+	return s.appendFile(ctx, node, filepath.Join(s.dirs.dataDir(node), "pg_hba.conf"), hba)
 }
 
 // cloneFrom replaces node's data directory with a base backup of the
 // primary at from, configured as its standby (-R), and starts nothing.
 func (s *server) cloneFrom(ctx context.Context, node, from string) error {
-	if err := s.prepareNode(node); err != nil {
+	if err := s.prepareNode(ctx, node); err != nil {
 		return err
 	}
 	conninfo := fmt.Sprintf("host=%s port=%d user=postgres connect_timeout=1", s.lc.Addr(from), Port)
@@ -331,20 +336,6 @@ func (s *server) logTail(node string) string {
 		b = b[len(b)-1500:]
 	}
 	return strings.TrimSpace(string(b))
-}
-
-// appendFile appends text to path.
-func appendFile(path, text string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
-	}
-	_, werr := f.WriteString(text)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		return fmt.Errorf("append to %s: %w", path, err)
-	}
-	return nil
 }
 
 // sleep waits d or until ctx ends; false when ctx ended.

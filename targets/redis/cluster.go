@@ -230,7 +230,7 @@ func (r *Replicated) Promote(ctx context.Context, exclude []string) (string, err
 	for _, n := range unreachable {
 		r.setFenced(n, true)
 		// Its next start follows the new primary.
-		_ = r.srv.writeConf(n, best)
+		_ = r.srv.writeConf(ctx, n, best)
 	}
 	for _, n := range replicas {
 		if n == best {
@@ -245,7 +245,7 @@ func (r *Replicated) Promote(ctx context.Context, exclude []string) (string, err
 
 // promote turns replica node into a primary and waits until it says so.
 func (r *Replicated) promote(ctx context.Context, node string) error {
-	if err := r.srv.writeConf(node, ""); err != nil {
+	if err := r.srv.writeConf(ctx, node, ""); err != nil {
 		return err
 	}
 	if err := r.srv.admin(ctx, node, func(ctx context.Context, c *goredis.Client) error {
@@ -267,7 +267,7 @@ func (r *Replicated) promote(ctx context.Context, node string) error {
 
 // repoint makes replica node follow primary and waits for its link.
 func (r *Replicated) repoint(ctx context.Context, node, primary string) error {
-	if err := r.srv.writeConf(node, primary); err != nil {
+	if err := r.srv.writeConf(ctx, node, primary); err != nil {
 		return err
 	}
 	if err := r.srv.admin(ctx, node, func(ctx context.Context, c *goredis.Client) error {
@@ -298,10 +298,10 @@ func (r *Replicated) Rejoin(ctx context.Context, node string) error {
 	if err := r.lc.Kill(ctx, node); err != nil {
 		return fmt.Errorf("redis: rejoin %s: %w", node, err)
 	}
-	if err := r.srv.writeConf(node, primary); err != nil {
+	if err := r.srv.writeConf(ctx, node, primary); err != nil {
 		return fmt.Errorf("redis: rejoin %s: %w", node, err)
 	}
-	if err := r.srv.wipeData(node); err != nil {
+	if err := r.srv.wipeData(ctx, node); err != nil {
 		return fmt.Errorf("redis: rejoin %s: %w", node, err)
 	}
 	if err := r.lc.Restart(ctx, node); err != nil {

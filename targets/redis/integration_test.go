@@ -23,6 +23,7 @@ import (
 	"github.com/chaoscheck/chaoscheck/cluster/local"
 	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/internal/testenv"
+	"github.com/chaoscheck/chaoscheck/internal/testenv/dockerenv"
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/runner"
@@ -54,7 +55,9 @@ func requireEnv(t *testing.T) {
 func newConfig(t *testing.T, cfg Config) Config {
 	t.Helper()
 	cfg.StateDir = testenv.StateDir(t, "redistest")
-	cfg.Runtime = local.Runtime{}
+	if cfg.Runtime == nil {
+		cfg.Runtime = local.Runtime{}
+	}
 	return cfg
 }
 
@@ -155,13 +158,13 @@ func loadHistory(t *testing.T, out *runner.Outcome) *history.History {
 
 // hotKeyRun runs the hotkey workload on a 3-master cluster and checks the
 // set verdict; it returns the load measure.
-func hotKeyRun(t *testing.T, salt int) (*runner.Outcome, *timedTarget) {
+func hotKeyRun(t *testing.T, salt int, rt cluster.Runtime) (*runner.Outcome, *timedTarget) {
 	t.Helper()
 	opts := workloads.DefaultOptions()
 	opts.HotFraction = 0.9
 	opts.Salt = salt
 	out, tt := run(t, scenario{
-		cfg: Config{Mode: Cluster}, workload: "hotkey", opts: opts,
+		cfg: Config{Mode: Cluster, Runtime: rt}, workload: "hotkey", opts: opts,
 		concurrency: 6, rate: 800, timeLimit: 5 * time.Second, seed: 1,
 	})
 	if c := check(t, out, "hotkey", "set"); c.Verdict != checkers.Valid {
@@ -179,7 +182,16 @@ func hotKeyRun(t *testing.T, salt int) (*runner.Outcome, *timedTarget) {
 // the master of its slot, and the servers' own counts agree.
 func TestClusterHotKey(t *testing.T) {
 	requireEnv(t)
-	out, tt := hotKeyRun(t, 0)
+	testHotKey(t, nil)
+}
+
+// TestDockerClusterHotKey is TestClusterHotKey on the docker runtime.
+func TestDockerClusterHotKey(t *testing.T) {
+	testHotKey(t, dockerenv.Docker(t, "redis", Registration().Image))
+}
+
+func testHotKey(t *testing.T, rt cluster.Runtime) {
+	out, tt := hotKeyRun(t, 0, rt)
 	l := out.Results.Measurements.Load
 	if tt.hotErr != nil {
 		t.Fatalf("master of the hot key: %v", tt.hotErr)
@@ -210,7 +222,17 @@ func TestClusterHotKey(t *testing.T) {
 // load over the masters.
 func TestClusterHotKeySalted(t *testing.T) {
 	requireEnv(t)
-	out, _ := hotKeyRun(t, 10)
+	testHotKeySalted(t, nil)
+}
+
+// TestDockerClusterHotKeySalted is TestClusterHotKeySalted on the docker
+// runtime.
+func TestDockerClusterHotKeySalted(t *testing.T) {
+	testHotKeySalted(t, dockerenv.Docker(t, "redis", Registration().Image))
+}
+
+func testHotKeySalted(t *testing.T, rt cluster.Runtime) {
+	out, _ := hotKeyRun(t, 10, rt)
 	l := out.Results.Measurements.Load
 	if l.Imbalance >= 1.3 {
 		t.Errorf("imbalance %.3f with the hot key salted over 10 keys, want < 1.3", l.Imbalance)
@@ -269,10 +291,10 @@ func ackedLost(h *history.History) (acked, lost int) {
 
 // failoverRun runs the set workload on a primary and 2 replicas with a
 // failover that first isolates the primary for 2 s.
-func failoverRun(t *testing.T, wait int) (rundir.Check, *history.History, int, int) {
+func failoverRun(t *testing.T, wait int, rt cluster.Runtime) (rundir.Check, *history.History, int, int) {
 	t.Helper()
 	out, _ := run(t, scenario{
-		cfg: Config{Mode: Replication, Nodes: 3, Wait: wait}, workload: "set",
+		cfg: Config{Mode: Replication, Nodes: 3, Wait: wait, Runtime: rt}, workload: "set",
 		faults:   []nemesis.Fault{&nemesis.Failover{Isolate: 2 * time.Second}},
 		interval: 3 * time.Second, concurrency: 5, rate: 500, timeLimit: 8 * time.Second, seed: 1,
 	})
@@ -303,7 +325,7 @@ func failoverRun(t *testing.T, wait int) (rundir.Check, *history.History, int, i
 // primary acknowledged during the isolation are lost.
 func TestReplicationFailoverLosesWrites(t *testing.T) {
 	requireEnv(t)
-	c, _, _, lost := failoverRun(t, 0)
+	c, _, _, lost := failoverRun(t, 0, nil)
 	if c.AnomalyCounts["lost"] == 0 || lost == 0 {
 		t.Errorf("async failover lost no acknowledged add: %s %v %s", c.Verdict, c.AnomalyCounts, c.Reason)
 	}
@@ -321,7 +343,7 @@ func TestReplicationFailoverLosesWrites(t *testing.T) {
 // info adds only.
 func TestReplicationWaitFailover(t *testing.T) {
 	requireEnv(t)
-	c, h, acked, lost := failoverRun(t, 1)
+	c, h, acked, lost := failoverRun(t, 1, nil)
 	if acked == 0 {
 		t.Fatal("no add was acknowledged")
 	}
@@ -460,4 +482,15 @@ func TestDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("server-side ops since deploy: %v", ops)
+}
+
+// TestDockerReplicationFailoverLosesWrites is
+// TestReplicationFailoverLosesWrites on the docker runtime: the failover
+// rewrites redis.conf on stopped containers (CopyIn) and wipes the old
+// primary's data through the runtime.
+func TestDockerReplicationFailoverLosesWrites(t *testing.T) {
+	c, _, _, lost := failoverRun(t, 0, dockerenv.Docker(t, "redis", Registration().Image))
+	if c.AnomalyCounts["lost"] == 0 || lost == 0 {
+		t.Errorf("async failover lost no acknowledged add: %s %v %s", c.Verdict, c.AnomalyCounts, c.Reason)
+	}
 }

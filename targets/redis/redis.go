@@ -164,18 +164,13 @@ func (d *Deployment) start(ctx context.Context) error {
 		d.phases = append(d.phases, fmt.Sprintf("%s %v", name, now.Sub(t0).Round(time.Millisecond)))
 		t0 = now
 	}
+	procs := make([]cluster.Process, len(nodes))
 	for i, n := range nodes {
 		replicaOf := ""
 		if d.cfg.Mode == Replication && i > 0 {
 			replicaOf = nodes[0]
 		}
-		if err := srv.prepareNode(n, replicaOf); err != nil {
-			return err
-		}
-	}
-	procs := make([]cluster.Process, len(nodes))
-	for i, n := range nodes {
-		p, err := lc.Start(ctx, n, srv.spec(n))
+		p, err := lc.Start(ctx, n, srv.spec(n, replicaOf))
 		if err != nil {
 			return fmt.Errorf("start redis on %s: %w", n, err)
 		}

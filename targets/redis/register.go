@@ -17,9 +17,11 @@ import (
 // the constructor from those flags.
 func Registration() targets.Registration {
 	return targets.Registration{
-		Name:    "redis",
-		Summary: "Redis: Redis Cluster, or a primary and replicas",
-		Flags:   defineFlags,
+		Name:         "redis",
+		Summary:      "Redis: Redis Cluster, or a primary and replicas",
+		Image:        "redis:7",
+		HostPackages: []string{"redis-server", "redis-tools"},
+		Flags:        defineFlags,
 	}
 }
 

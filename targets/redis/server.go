@@ -103,7 +103,7 @@ func (s *server) conf(node, replicaOf string) string {
 	w("replica-read-only yes")
 	if s.cfg.Mode == Cluster {
 		w("cluster-enabled yes")
-		w("cluster-config-file %s", filepath.Join(s.nodeDir(node), "nodes.conf"))
+		w("cluster-config-file %s", filepath.Join(s.dataDir(node), "nodes.conf"))
 		w("cluster-node-timeout %d", s.cfg.NodeTimeout.Milliseconds())
 	}
 	if replicaOf != "" {
@@ -121,60 +121,45 @@ func durabilityLines(s *server) string {
 	return "save \"\"\nappendonly no\n"
 }
 
-// writeConf (re)writes node's redis.conf, with the user's
-// --server-config merged in (Config.mergeConf); it takes effect at the
-// next start.
-func (s *server) writeConf(node, replicaOf string) error {
-	p := s.confPath(node)
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(s.cfg.mergeConf(s.conf(node, replicaOf))), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("install %s: %w", p, err)
-	}
-	return nil
+// confFile is node's redis.conf as a file to place on the node, with the
+// user's --server-config merged in (Config.mergeConf).
+func (s *server) confFile(node, replicaOf string) cluster.File {
+	return cluster.File{Path: s.confPath(node), Data: []byte(s.cfg.mergeConf(s.conf(node, replicaOf))), Mode: 0o644}
 }
 
-// prepareNode creates node's directories (owned by the server's user) and
-// its configuration.
-func (s *server) prepareNode(node, replicaOf string) error {
-	for _, d := range []string{s.nodeDir(node), s.dataDir(node)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("create %s: %w", d, err)
-		}
-		if err := os.Chown(d, int(s.uid), int(s.gid)); err != nil {
-			return fmt.Errorf("chown %s: %w", d, err)
-		}
-	}
-	return s.writeConf(node, replicaOf)
+// writeConf rewrites node's redis.conf on the node (through the
+// runtime); it takes effect at the next start.
+func (s *server) writeConf(ctx context.Context, node, replicaOf string) error {
+	return cluster.WriteFile(ctx, s.lc, node, s.confFile(node, replicaOf))
 }
 
 // wipeData removes node's persisted data (AOF, RDB), so that a restart
-// starts empty.
-func (s *server) wipeData(node string) error {
-	entries, err := os.ReadDir(s.dataDir(node))
+// starts empty. The node is down (killed): the command runs for the
+// whole cluster, where the state directory is (on the controller's
+// side for the local and docker runtimes).
+func (s *server) wipeData(ctx context.Context, node string) error {
+	_, err := s.lc.Exec(ctx, "", cluster.Command{Path: "find", Args: []string{s.dataDir(node), "-mindepth", "1", "-delete"}, Timeout: AdminTimeout})
 	if err != nil {
 		return fmt.Errorf("wipe data of %s: %w", node, err)
-	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(s.dataDir(node), e.Name())); err != nil {
-			return fmt.Errorf("wipe data of %s: %w", node, err)
-		}
 	}
 	return nil
 }
 
-// spec is the process of node's server; its role comes from redis.conf,
-// so Restart picks up a rewritten configuration.
+// spec is the process of node's server, with its redis.conf (placed
+// before the first start) and its data directory (owned by the server's
+// user; it holds nodes.conf in Cluster mode). Its role comes from
+// redis.conf, so Restart picks up a configuration rewritten by
+// writeConf.
 //
 // The local runtime preloads libfaketime into every process when it is
 // installed, and libfaketime hangs or kills Debian's redis-server (a
 // jemalloc clash). So the server is started through env -u LD_PRELOAD,
 // which execs it in place (same pid, same process group and cgroup)
 // without the preload.
-func (s *server) spec(node string) cluster.NodeSpec {
+func (s *server) spec(node, replicaOf string) cluster.NodeSpec {
 	return cluster.NodeSpec{
+		Files:   []cluster.File{s.confFile(node, replicaOf)},
+		DataDir: s.dataDir(node),
 		Name:    "redis",
 		Path:    envPath,
 		Args:    []string{"-u", "LD_PRELOAD", s.bin, s.confPath(node)},

@@ -1,0 +1,264 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/chaoscheck/chaoscheck/cluster/docker"
+	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/rundir"
+)
+
+// --runtime docker is probed before anything is deployed or stored: an
+// image that is not on this machine is one line naming it and what to
+// do, exit 255, and an empty store. (With no daemon the line says that
+// instead; the exit code and the empty store are the same.)
+func TestDockerProbedUpFront(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--target", "redis", "--runtime", "docker", "--image", "chaoscheck/nosuch:1"}, []string{"chaoscheck/nosuch:1", "not on this machine", "images build"}},
+		{[]string{"--target", "etcd", "--runtime", "docker", "--image", "chaoscheck/nosuch:1"}, []string{"chaoscheck/nosuch:1", "not on this machine"}},
+	} {
+		st := filepath.Join(t.TempDir(), "store")
+		args := append([]string{"test", "--store", st, "--time-limit", "1s"}, c.args...)
+		code, stderr := runCapture(args...)
+		if code != exitCrashed {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", c.args, code, exitCrashed, stderr)
+		}
+		if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
+			t.Errorf("%v: stderr has %d lines, want one: %q", c.args, n+1, stderr)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%v: stderr %q does not name %q", c.args, stderr, w)
+			}
+		}
+		if e := storeEntries(t, st); len(e) > 0 {
+			t.Errorf("%v: the store holds %v, want nothing", c.args, e)
+		}
+	}
+}
+
+// kill -9 of chaoscheck while a partition is in force on the docker
+// runtime leaves the run's containers (with their nft tables) and
+// network behind; chaoscheck heal then removes every container, network
+// and volume labelled with the run, and the state directory; the
+// containers' processes, and with their network namespaces the rules,
+// are gone.
+func TestKill9DuringDockerPartitionThenHeal(t *testing.T) {
+	ctx := context.Background()
+	if err := (docker.Runtime{Target: "redis"}).Probe(ctx); err != nil {
+		t.Fatalf("docker runtime not ready (start dockerd, run chaoscheck images build): %v", err)
+	}
+	bin := buildBinary(t)
+	st := t.TempDir()
+	cmd := exec.Command(bin, "test", "--store", st, "--name", "k9", "--target", "redis", "--runtime", "docker",
+		"--workload", "register", "--nemesis", "partition", "--nemesis-interval", "3s", "--time-limit", "2m", "--seed", "3")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	hist := filepath.Join(st, "k9", "latest", rundir.HistoryFile)
+	deadline := time.Now().Add(2 * time.Minute)
+	for !faultActive(hist) {
+		if time.Now().After(deadline) {
+			t.Fatal("no partition became active within 2 min")
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("chaoscheck exited before a partition: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	// test.json names the runtime and the image the nodes run.
+	tj, err := os.ReadFile(filepath.Join(st, "k9", "latest", rundir.TestFile))
+	if err != nil || !strings.Contains(string(tj), `"value": "docker, image `) {
+		t.Errorf("test.json does not name the docker runtime and its image (%v):\n%s", err, tj)
+	}
+	cli, err := docker.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	// The run: the containers whose controller is this chaoscheck.
+	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.LabelRun))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := ""
+	var pids []int
+	for _, c := range cs {
+		if strings.HasPrefix(c.Labels[docker.LabelController], strconv.Itoa(cmd.Process.Pid)+":") {
+			run = c.Labels[docker.LabelRun]
+			in, err := cli.ContainerInspect(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pids = append(pids, in.State.Pid)
+		}
+	}
+	if run == "" || len(pids) != 3 {
+		t.Fatalf("run %q with %d containers of chaoscheck (pid %d), want 3", run, len(pids), cmd.Process.Pid)
+	}
+	tables := 0
+	for _, pid := range pids {
+		if _, err := local.RunInNetns(ctx, fmt.Sprintf("/proc/%d/ns/net", pid), local.Command{Path: "nft", Args: []string{"list", "table", "inet", "chaoscheck"}}); err == nil {
+			tables++
+		}
+	}
+	if tables == 0 {
+		t.Fatal("a partition is in force but no container has the partition table")
+	}
+	ns, err := cli.NetworkInspect(ctx, run, network.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateDir := ns.Labels[docker.LabelStateDir]
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("chaoscheck did not die within 30s of SIGKILL")
+	}
+	left, err := docker.Leftovers(ctx, cli, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) < 4 {
+		t.Fatalf("after kill -9 the run left only %v: nothing for heal to do?", left)
+	}
+	t.Logf("left by kill -9 (partition tables in %d of 3 nodes): %v, state dir %s", tables, left, stateDir)
+	start := time.Now()
+	out, err := exec.Command(bin, "heal").CombinedOutput()
+	if err != nil {
+		t.Fatalf("chaoscheck heal: %v\n%s", err, out)
+	}
+	t.Logf("heal took %v:\n%s", time.Since(start).Round(time.Millisecond), out)
+	left, err = docker.Leftovers(ctx, cli, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("after heal the run still has %v", left)
+	}
+	for _, pid := range pids {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil {
+			t.Errorf("container process %d (and its partition table) still there", pid)
+		}
+	}
+	if stateDir == "" {
+		t.Error("the run named no state dir to remove")
+	} else if _, err := os.Stat(stateDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state dir %s still there: %v", stateDir, err)
+	}
+}
+
+// chaoscheck cluster up --runtime docker deploys and prints the node
+// addresses; cluster status lists the run as live with its nodes
+// running; cluster down stops it and nothing of the run is left.
+func TestClusterUpStatusDownDocker(t *testing.T) {
+	ctx := context.Background()
+	if err := (docker.Runtime{Target: "etcd"}).Probe(ctx); err != nil {
+		t.Fatalf("docker runtime not ready (start dockerd, run chaoscheck images build): %v", err)
+	}
+	bin := buildBinary(t)
+	up := exec.Command(bin, "cluster", "up", "--target", "etcd", "--runtime", "docker")
+	upLog := filepath.Join(t.TempDir(), "up.log")
+	f, err := os.Create(upLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	up.Stdout, up.Stderr = f, os.Stderr
+	upOut := func() string { b, _ := os.ReadFile(upLog); return string(b) }
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- up.Wait() }()
+	defer up.Process.Kill()
+	var run docker.RunInfo
+	deadline := time.Now().Add(2 * time.Minute)
+	for run.Running < 3 || !strings.Contains(upOut(), "cluster up; Ctrl-C") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no live docker run of cluster up within 2 min: %+v", run)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("cluster up exited: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		rs, err := docker.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.OwnerPID == up.Process.Pid {
+				run = r
+			}
+		}
+	}
+	out, err := exec.Command(bin, "cluster", "status").CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster status: %v\n%s", err, out)
+	}
+	line := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, run.ID+" ") {
+			line = l
+		}
+	}
+	if f := strings.Fields(line); len(f) < 6 || f[1] != "live" || f[2] != strconv.Itoa(up.Process.Pid) || f[4] != "3" || f[5] != "3" {
+		t.Errorf("cluster status line of %s: %q (all: %s)", run.ID, line, out)
+	}
+	out, err = exec.Command(bin, "cluster", "down").CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster down: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "cluster "+run.ID+") to stop") {
+		t.Errorf("cluster down did not stop %s:\n%s", run.ID, out)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("cluster up after cluster down: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("cluster up still running a minute after cluster down")
+	}
+	for _, want := range []string{"node addresses:", "n1  client 10.", "cluster stopped and removed"} {
+		if !strings.Contains(upOut(), want) {
+			t.Errorf("cluster up printed no %q:\n%s", want, upOut())
+		}
+	}
+	cli, err := docker.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if left, err := docker.Leftovers(ctx, cli, run.ID); err != nil || len(left) != 0 {
+		t.Errorf("after cluster down: %v %v", left, err)
+	}
+}
