@@ -60,7 +60,8 @@ func (Runtime) Plan(n int) cluster.Plan { return Plan(n) }
 // (mounted into every container and preloaded, as on the local
 // runtime; targets take it away for servers it cannot reach).
 func Plan(n int) cluster.Plan {
-	p := cluster.Plan{Nodes: n}.With(cluster.CanPartition, cluster.CanKill, cluster.CanPause)
+	p := cluster.Plan{Nodes: n}.With(cluster.CanPartition, cluster.CanKill, cluster.CanPause).
+		Without(cluster.CanShape, "delay and loss are built on the local runtime only so far (its netfilter-queue shaper runs in the cluster's switch namespace; containers on a bridge have none)")
 	if local.FindFaketime() == "" {
 		return p.Without(cluster.CanSkewClock, errNoFaketime.Error())
 	}
