@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/runner"
@@ -36,6 +37,9 @@ type Round struct {
 	// Mallocs is the process's heap allocations during the round (every
 	// goroutine: the driver's, the harness's and the runtime's).
 	Mallocs uint64
+	// CPU is the process's user and system time during the round (every
+	// goroutine; not the database servers, which run as other processes).
+	CPU time.Duration
 }
 
 // Rate is the round's throughput in ops/s.
@@ -56,6 +60,19 @@ func (s Side) Rate() float64 {
 		el += r.Elapsed
 	}
 	return float64(ops) / el.Seconds()
+}
+
+// CPUPerOp is the process's CPU time per operation: on a machine shared
+// with other work, a steadier measure of the per-operation cost than the
+// throughput.
+func (s Side) CPUPerOp() time.Duration {
+	var ops int64
+	var c time.Duration
+	for _, r := range s.Rounds {
+		ops += r.Ops
+		c += r.CPU
+	}
+	return c / time.Duration(max(ops, 1))
 }
 
 // AllocsPerOp is the side's heap allocations per operation.
@@ -94,12 +111,26 @@ func (r Result) PairRatios() []float64 {
 func (r Result) Print(w io.Writer) {
 	for i := range min(len(r.Base.Rounds), len(r.Harness.Rounds)) {
 		b, h := r.Base.Rounds[i], r.Harness.Rounds[i]
-		fmt.Fprintf(w, "round %d: %s %8.0f ops/s (%5.1f allocs/op)   %s %8.0f ops/s (%5.1f allocs/op)   ratio %.3f\n",
-			i+1, r.Base.Name, b.Rate(), float64(b.Mallocs)/float64(max(b.Ops, 1)), r.Harness.Name, h.Rate(), float64(h.Mallocs)/float64(max(h.Ops, 1)), h.Rate()/b.Rate())
+		fmt.Fprintf(w, "round %2d: %s %7.0f ops/s (%5.1f allocs/op, %5.1f µs CPU/op)   %s %7.0f ops/s (%5.1f allocs/op, %5.1f µs CPU/op)   ratio %.3f\n",
+			i+1, r.Base.Name, b.Rate(), perOp(float64(b.Mallocs), b.Ops), perOp(float64(b.CPU.Microseconds()), b.Ops),
+			r.Harness.Name, h.Rate(), perOp(float64(h.Mallocs), h.Ops), perOp(float64(h.CPU.Microseconds()), h.Ops), h.Rate()/b.Rate())
 	}
 	pr := r.PairRatios()
-	fmt.Fprintf(w, "%s: %.0f ops/s, %.1f allocs/op; %s: %.0f ops/s, %.1f allocs/op; ratio %.3f (rounds: min %.3f, median %.3f, max %.3f)\n",
-		r.Base.Name, r.Base.Rate(), r.Base.AllocsPerOp(), r.Harness.Name, r.Harness.Rate(), r.Harness.AllocsPerOp(), r.Ratio(), pr[0], pr[len(pr)/2], pr[len(pr)-1])
+	fmt.Fprintf(w, "%s: %.0f ops/s, %.1f allocs/op, %.1f µs CPU/op; %s: %.0f ops/s, %.1f allocs/op, %.1f µs CPU/op; ratio %.3f (rounds: min %.3f, median %.3f, max %.3f)\n",
+		r.Base.Name, r.Base.Rate(), r.Base.AllocsPerOp(), us(r.Base.CPUPerOp()), r.Harness.Name, r.Harness.Rate(), r.Harness.AllocsPerOp(), us(r.Harness.CPUPerOp()), r.Ratio(), pr[0], pr[len(pr)/2], pr[len(pr)-1])
+}
+
+func perOp(x float64, ops int64) float64 { return x / float64(max(ops, 1)) }
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+// cpuTime is the process's user and system time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Measure runs rounds rounds of d for each contender, interleaved (A B B
@@ -113,14 +144,14 @@ func Measure(ctx context.Context, rounds int, d time.Duration, base, harness Con
 		runtime.GC()
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		ops, err := c.Run(ctx, d)
-		el := time.Since(start)
+		el, cpu := time.Since(start), cpuTime()-cpu0
 		runtime.ReadMemStats(&m1)
 		if err != nil {
 			return Round{}, fmt.Errorf("%s: %w", c.Name, err)
 		}
-		return Round{Ops: ops, Elapsed: el, Mallocs: m1.Mallocs - m0.Mallocs}, nil
+		return Round{Ops: ops, Elapsed: el, Mallocs: m1.Mallocs - m0.Mallocs, CPU: cpu}, nil
 	}
 	warm := min(d, time.Second)
 	for _, c := range []Contender{base, harness} {

@@ -108,6 +108,8 @@ func BenchmarkSideBySide(b *testing.B) {
 	b.ReportMetric(res.Ratio(), "ratio")
 	b.ReportMetric(res.Base.AllocsPerOp(), "bare-allocs/op")
 	b.ReportMetric(res.Harness.AllocsPerOp(), "harness-allocs/op")
+	b.ReportMetric(float64(res.Base.CPUPerOp().Nanoseconds()), "bare-cpu-ns/op")
+	b.ReportMetric(float64(res.Harness.CPUPerOp().Nanoseconds()), "harness-cpu-ns/op")
 }
 
 // bareRedis is what an application does: n goroutines, each with its own
