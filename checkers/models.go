@@ -122,6 +122,24 @@ type linVal struct {
 	// register to hold this value (an ok read of it, an ok CAS that
 	// swapped from it), or -1.
 	needed int64
+	// firstWriterCall is the earliest invocation of an operation that may
+	// write this value (math.MaxInt64 when none); lastWriterRet is the
+	// latest return of one (math.MaxInt64 when one has an unknown
+	// outcome). Set by linTally.
+	firstWriterCall, lastWriterRet int64
+	// rep is the state that stands for this value in the search (nil:
+	// the value itself): every value nobody observes shares one, see
+	// linMergeUnobserved. bottom marks that shared state.
+	rep    *linVal
+	bottom bool
+}
+
+// state is the value as a search state.
+func (r *linVal) state() *linVal {
+	if r.rep != nil {
+		return r.rep
+	}
+	return r
 }
 
 // linEmpty is the empty register, the initial state of every key.
@@ -131,6 +149,9 @@ func (r *linVal) String() string {
 	if r == nil || r.empty {
 		return "nil"
 	}
+	if r.bottom {
+		return "(a value nobody observed)"
+	}
 	return strconv.FormatInt(r.v, 10)
 }
 
@@ -138,6 +159,7 @@ func (r *linVal) String() string {
 type linInterner struct {
 	m     map[int64]*linVal
 	chunk []linVal
+	n     uint64 // the largest id handed out
 }
 
 func (in *linInterner) get(v int64) *linVal {
@@ -153,6 +175,7 @@ func (in *linInterner) get(v int64) *linVal {
 	r := &in.chunk[0]
 	in.chunk = in.chunk[1:]
 	*r = linVal{id: uint64(len(in.m)) + 1, v: v, needed: -1}
+	in.n = r.id
 	in.m[v] = r
 	return r
 }
@@ -254,22 +277,25 @@ func (o *linOp) short() string {
 
 // linRegStep applies op to the register state st. It is the whole register
 // semantics; ok is false when op cannot take effect in state st.
+//
+// Values are compared as search states (linVal.state): every value nobody
+// observes is one state (see linMergeUnobserved).
 func linRegStep(st *linVal, op *linOp) (ok bool, next *linVal) {
 	switch op.kind {
 	case linRead:
-		return st == op.reg, st
+		return st == op.reg.state(), st
 	case linWrite:
-		return true, op.reg
+		return true, op.reg.state()
 	case linCAS:
-		if st == op.reg {
-			return true, op.reg2
+		if st == op.reg.state() {
+			return true, op.reg2.state()
 		}
 		return false, st
 	case linCASNotSwapped:
-		return st != op.reg, st
+		return st != op.reg.state(), st
 	case linCASUnknown:
-		if st == op.reg {
-			return true, op.reg2
+		if st == op.reg.state() {
+			return true, op.reg2.state()
 		}
 		return true, st
 	}
@@ -339,16 +365,16 @@ func (m Model) interpretPair(h *history.History, p history.Pair, o *linOp) (keep
 // linReduceUnknown and builds porcupine's operations. ops is taken over.
 func buildLinKey(m Model, key string, ops []linOp) *linKey {
 	if m != ModelKV {
-		linIntern(ops)
-		ops = linReduceUnknown(ops)
+		in := linIntern(ops)
+		ops = linReduce(ops, in)
 	}
 	return newLinKey(m, key, ops)
 }
 
 // linIntern sets reg and reg2 of register operations from their integers,
 // one *linVal per distinct value.
-func linIntern(ops []linOp) {
-	var in linInterner
+func linIntern(ops []linOp) *linInterner {
+	in := &linInterner{}
 	for n := range ops {
 		o := &ops[n]
 		switch o.kind {
@@ -363,6 +389,7 @@ func linIntern(ops []linOp) {
 			o.reg, o.reg2 = in.get(o.v1), in.get(o.v2)
 		}
 	}
+	return in
 }
 
 // newLinKey builds porcupine's operations of ops.
@@ -373,81 +400,6 @@ func newLinKey(m Model, key string, ops []linOp) *linKey {
 		k.pops[n] = porcupine.Operation{Input: &k.ops[n], Call: k.ops[n].call, Return: k.ops[n].ret}
 	}
 	return k
-}
-
-// linReduceUnknown applies two exact reductions to the writes and CAS of
-// unknown outcome (info or never completed), which otherwise stay pending
-// until the end of the search and multiply the placements it tries.
-//
-// Drop the unobserved. Let u be an unknown-outcome write of x, or CAS
-// [a x], where no ok read returns x, no CAS compares against x, and no ok
-// not-swapped CAS returned after u was invoked. If the key is
-// linearizable without u, it is with u (u takes effect last, i.e. never).
-// Conversely, take a linearization with u, where u set the register to x.
-// Until the next write, the operations placed after u cannot observe x:
-// they are neither reads (none returns x), nor CAS that swapped or did not
-// swap (none compares against x, and no not-swapped CAS returned after
-// u's invocation), so they are CAS of unknown outcome, which accept any
-// state. Removing u changes the state only up to that next write, and
-// none of these operations checks it: what remains is a linearization
-// without u. So u is dropped.
-//
-// Bound the needed. Let u be an unknown-outcome write of x, or CAS [a x],
-// where u is the only operation that may write x, and some operation
-// requires the register to hold x (an ok read returning x, an ok CAS that
-// swapped from x). In every linearization u takes effect (as a swap, for
-// a CAS) before all of them, hence before the earliest of their returns,
-// R. So u's return can be R instead of +infinity (or its call, if R comes
-// first, a history that is not linearizable either way) without changing
-// the verdict.
-func linReduceUnknown(ops []linOp) []linOp {
-	nsRet := int64(-1) // latest return of an ok not-swapped CAS
-	need := func(r *linVal, ret int64) {
-		if r.needed < 0 || ret < r.needed {
-			r.needed = ret
-		}
-	}
-	for n := range ops {
-		o := &ops[n]
-		switch o.kind {
-		case linRead:
-			if o.reg != linEmpty {
-				o.reg.observed = true
-				need(o.reg, o.ret)
-			}
-		case linWrite:
-			o.reg.writers++
-		case linCAS:
-			o.reg.observed = true
-			need(o.reg, o.ret)
-			o.reg2.writers++
-		case linCASUnknown:
-			o.reg.observed = true
-			o.reg2.writers++
-		case linCASNotSwapped:
-			o.reg.observed = true
-			nsRet = max(nsRet, o.ret)
-		}
-	}
-	kept := ops[:0]
-	for _, o := range ops {
-		var x *linVal
-		switch {
-		case !o.unknown:
-		case o.kind == linWrite:
-			x = o.reg
-		case o.kind == linCASUnknown:
-			x = o.reg2
-		}
-		if x != nil && !x.observed && o.call > nsRet {
-			continue
-		}
-		if x != nil && x.writers == 1 && x.needed >= 0 {
-			o.ret = max(o.call, x.needed)
-		}
-		kept = append(kept, o)
-	}
-	return kept
 }
 
 // interpret fills o from the invocation and completion of one operation.
