@@ -702,7 +702,7 @@ func TestReduceUnknownIsExact(t *testing.T) {
 			}
 		}
 		linIntern(ops)
-		plain := newLinKey(ModelCASRegister, "", slices.Clone(ops)).check(nil)
+		plain := newLinKey(ModelCASRegister, "", slices.Clone(ops)).checkPorcupine(nil)
 		n := len(ops)
 		red := linReduceUnknown(ops)
 		dropped += n - len(red)
@@ -953,7 +953,11 @@ func TestReduceIsExact(t *testing.T) {
 			return c, in
 		}
 		base, _ := fresh()
-		plain := newLinKey(ModelCASRegister, "", base).check(nil)
+		plain := newLinKey(ModelCASRegister, "", base).checkPorcupine(nil)
+		// linSearch without reductions.
+		if c, _ := fresh(); newLinKey(ModelCASRegister, "", c).check(nil) != plain {
+			t.Fatalf("seed %d: porcupine says linearizable %v, linSearch not", seed, plain)
+		}
 		decided[plain]++
 		for n, s := range stages {
 			c, in := fresh()

@@ -578,9 +578,19 @@ func (k *linKey) porcupineModel(stop *atomic.Bool) porcupine.Model {
 // linKVSeed seeds the hash of kv states.
 var linKVSeed = maphash.MakeSeed()
 
-// check reports whether k is linearizable. With stop set during the
-// search, false means "undecided".
+// check reports whether k is linearizable: linSearch for the register
+// models, porcupine for kv. With stop set during the search, false means
+// "undecided".
 func (k *linKey) check(stop *atomic.Bool) bool {
+	if k.model != ModelKV {
+		ok, _ := k.search(stop)
+		return ok
+	}
+	return k.checkPorcupine(stop)
+}
+
+// checkPorcupine is check by porcupine, whatever the model.
+func (k *linKey) checkPorcupine(stop *atomic.Bool) bool {
 	return porcupine.CheckOperations(k.porcupineModel(stop), k.pops)
 }
 

@@ -1,0 +1,212 @@
+package checkers
+
+import (
+	"slices"
+	"sync/atomic"
+)
+
+// linSearch decides whether the register operations of k are
+// linearizable: the search of Wing and Gong with Lowe's cache of visited
+// configurations, as porcupine does it, plus one exact pruning, the
+// observers first (below). decided is false when stop became true first.
+//
+// The search keeps the operations' call and return entries in one list in
+// time order (calls before returns at equal times). A configuration is the
+// set of operations linearized so far and the register state they leave;
+// the candidates are the operations whose call comes before the first
+// return entry of an operation not yet linearized. The search linearizes
+// a candidate whose step is legal, unless the configuration it leads to
+// was visited already; it backtracks when it meets a return entry, and
+// succeeds when every operation is linearized.
+//
+// Observers first. An observer is an operation that never changes the
+// state: an ok read, an ok not-swapped CAS. When an observer r is a
+// candidate and its step is legal in the current state s, the search
+// linearizes r next and does not try the alternatives. This loses no
+// linearization: take any linearizable completion E of the current
+// prefix; moving r to its front keeps every step legal (r sees s, and
+// removing r from its old place changes no state) and keeps real-time
+// order (an operation that must precede r returned before r's call, so its
+// return entry comes before r's call in the list, and, as r is a
+// candidate, it is linearized already). So if the configuration with r
+// added fails, the current one fails too, and backtracking past r goes on
+// to the operation before it. The same argument makes a cache hit on the
+// configuration with r added a failure of the current one.
+func (k *linKey) search(stop *atomic.Bool) (linearizable, decided bool) {
+	n := len(k.ops)
+	if n == 0 {
+		return true, true
+	}
+	type entry struct {
+		op         int32
+		call       bool
+		match      *entry
+		prev, next *entry
+	}
+	ents := make([]entry, 2*n+1)
+	head := &ents[2*n]
+	order := make([]*entry, 0, 2*n)
+	for i := range k.ops {
+		c, r := &ents[2*i], &ents[2*i+1]
+		*c = entry{op: int32(i), call: true, match: r}
+		*r = entry{op: int32(i), match: c}
+		order = append(order, c, r)
+	}
+	time := func(e *entry) int64 {
+		if e.call {
+			return k.ops[e.op].call
+		}
+		return k.ops[e.op].ret
+	}
+	slices.SortFunc(order, func(a, b *entry) int {
+		ta, tb := time(a), time(b)
+		switch {
+		case ta < tb:
+			return -1
+		case ta > tb:
+			return 1
+		case a.call != b.call:
+			if a.call {
+				return -1
+			}
+			return 1
+		}
+		return int(a.op - b.op)
+	})
+	prev := head
+	for _, e := range order {
+		prev.next, e.prev = e, prev
+		prev = e
+	}
+	lift := func(e *entry) {
+		e.prev.next = e.next
+		if e.next != nil {
+			e.next.prev = e.prev
+		}
+		m := e.match
+		m.prev.next = m.next
+		if m.next != nil {
+			m.next.prev = m.prev
+		}
+	}
+	unlift := func(e *entry) {
+		m := e.match
+		m.prev.next = m
+		if m.next != nil {
+			m.next.prev = m
+		}
+		e.prev.next = e
+		if e.next != nil {
+			e.next.prev = e
+		}
+	}
+
+	words := (n + 63) / 64
+	linearized := make([]uint64, words)
+	type cached struct {
+		set   []uint64
+		state *linVal
+	}
+	cache := make(map[uint64][]cached)
+	hash := func(st *linVal) uint64 {
+		h := st.id*0x9e3779b97f4a7c15 + 1
+		for _, w := range linearized {
+			h ^= w
+			h *= 0xff51afd7ed558ccd
+			h ^= h >> 33
+		}
+		return h
+	}
+	// add records the configuration (linearized, st) and reports whether
+	// it is new.
+	add := func(st *linVal) bool {
+		h := hash(st)
+		for _, c := range cache[h] {
+			if c.state == st && slices.Equal(c.set, linearized) {
+				return false
+			}
+		}
+		cache[h] = append(cache[h], cached{set: slices.Clone(linearized), state: st})
+		return true
+	}
+	set := func(i int32) { linearized[i/64] |= 1 << (uint(i) % 64) }
+	clr := func(i int32) { linearized[i/64] &^= 1 << (uint(i) % 64) }
+
+	type frame struct {
+		e      *entry
+		state  *linVal
+		forced bool // an observer linearized first: no alternative to try
+	}
+	var stack []frame
+	state := linEmpty
+	cur := head.next
+	// backtrack undoes the last choice that has an alternative; false when
+	// there is none left.
+	backtrack := func() bool {
+		for len(stack) > 0 {
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			clr(f.e.op)
+			state = f.state
+			unlift(f.e)
+			if !f.forced {
+				cur = f.e.next
+				return true
+			}
+		}
+		return false
+	}
+	observer := func(o *linOp) bool { return o.kind == linRead || o.kind == linCASNotSwapped }
+	fresh := true // cur is at the head of a configuration not yet scanned for observers
+	for iter := 0; head.next != nil; iter++ {
+		if iter&1023 == 0 && stop != nil && stop.Load() {
+			return false, false
+		}
+		if fresh {
+			fresh = false
+			var obs *entry
+			for e := head.next; e != nil && e.call; e = e.next {
+				if o := &k.ops[e.op]; observer(o) {
+					if ok, _ := linRegStep(state, o); ok {
+						obs = e
+						break
+					}
+				}
+			}
+			if obs != nil {
+				set(obs.op)
+				if !add(state) {
+					clr(obs.op)
+					if !backtrack() {
+						return false, true
+					}
+					continue
+				}
+				stack = append(stack, frame{e: obs, state: state, forced: true})
+				lift(obs)
+				cur, fresh = head.next, true
+				continue
+			}
+		}
+		if cur.call {
+			o := &k.ops[cur.op]
+			if ok, next := linRegStep(state, o); ok {
+				set(cur.op)
+				if add(next) {
+					stack = append(stack, frame{e: cur, state: state})
+					state = next
+					lift(cur)
+					cur, fresh = head.next, true
+					continue
+				}
+				clr(cur.op)
+			}
+			cur = cur.next
+			continue
+		}
+		if !backtrack() {
+			return false, true
+		}
+	}
+	return true, true
+}
