@@ -63,6 +63,7 @@ func linTally(ops []linOp) {
 		}
 		r.observed, r.writers, r.needed = false, 0, -1
 		r.firstWriterCall, r.lastWriterRet = math.MaxInt64, -1
+		r.nsLastRet = -1
 	}
 	for n := range ops {
 		reset(ops[n].reg)
@@ -97,6 +98,7 @@ func linTally(ops []linOp) {
 			wrote(o.reg2, o)
 		case linCASNotSwapped:
 			o.reg.observed = true
+			o.reg.nsLastRet = max(o.reg.nsLastRet, o.ret)
 		}
 	}
 }
@@ -263,7 +265,7 @@ func linDropNeverSwapping(ops []linOp) []linOp {
 // [a x], with interval [call, ret], where no ok read returns x, no CAS
 // compares against x, and no ok not-swapped CAS returned after call
 // compares against a value some operation invoked before ret may write
-// (linNSIndex.hides). If the key is linearizable without u, it is with u
+// (linNSIndex.hides), or, for a CAS, against a. If the key is linearizable without u, it is with u
 // (u takes effect last, i.e. never). Conversely, take a linearization with
 // u, where u set the register to x (a CAS that did not swap can simply be
 // removed). In u's window there are no reads and no swapped CAS (they
@@ -272,8 +274,9 @@ func linDropNeverSwapping(ops []linOp) []linOp {
 // with a bounded return (below) always swap, so they are not there; and
 // there are not-swapped CAS, which compared against a value other than x.
 // Removing u puts back, in the window, the state before u, which an
-// operation placed before u's point, hence invoked before ret, wrote: by
-// the condition, no not-swapped CAS in the window compares against it.
+// operation placed before u's point, hence invoked before ret, wrote (for
+// a CAS that swapped: a): by the condition, no not-swapped CAS in the
+// window compares against it.
 // What remains is a linearization without u. So u is dropped.
 //
 // Bound the needed. Let u be an unknown-outcome write of x, or CAS [a x],
@@ -297,7 +300,16 @@ func linReduceUnknown(ops []linOp) []linOp {
 		case o.kind == linCASUnknown:
 			x = o.reg2
 		}
-		if x != nil && !x.observed && !ns.hides(o.call, o.ret) {
+		hidden := false
+		switch {
+		case x == nil:
+		case o.kind == linCASUnknown:
+			// The state before it swapped was its old value.
+			hidden = o.reg.nsLastRet > o.call
+		default:
+			hidden = ns.hides(o.call, o.ret)
+		}
+		if x != nil && !x.observed && !hidden {
 			continue
 		}
 		if x != nil && x.writers == 1 && x.needed >= 0 {

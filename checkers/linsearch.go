@@ -136,6 +136,7 @@ func (k *linKey) search(stop *atomic.Bool) (linearizable, decided bool) {
 		e      *entry
 		state  *linVal
 		forced bool // an observer linearized first: no alternative to try
+		rescan bool // tried out of order: the alternatives are all candidates
 	}
 	var stack []frame
 	state := linEmpty
@@ -149,6 +150,10 @@ func (k *linKey) search(stop *atomic.Bool) (linearizable, decided bool) {
 			clr(f.e.op)
 			state = f.state
 			unlift(f.e)
+			if f.rescan {
+				cur = head.next
+				return true
+			}
 			if !f.forced {
 				cur = f.e.next
 				return true
@@ -157,6 +162,71 @@ func (k *linKey) search(stop *atomic.Bool) (linearizable, decided bool) {
 		return false
 	}
 	observer := func(o *linOp) bool { return o.kind == linRead || o.kind == linCASNotSwapped }
+	// writerOf maps a value (as a search state) to an operation that may
+	// write it, for the order in which candidates are tried.
+	writerOf := make(map[*linVal]int32)
+	for i := range k.ops {
+		o := &k.ops[i]
+		switch o.kind {
+		case linWrite:
+			writerOf[o.reg.state()] = int32(i)
+		case linCAS, linCASUnknown:
+			writerOf[o.reg2.state()] = int32(i)
+		}
+	}
+	// needed returns the candidate to try first, or nil: the operation
+	// with the first return entry must be linearized before the
+	// operations invoked after that; when it needs a state the register
+	// does not hold, the writer of that state (or, when that is a CAS
+	// that is not a candidate, the writer of what it swaps from) is the
+	// likeliest next step.
+	isCandidate := make([]bool, n)
+	needed := func() *entry {
+		var first *entry
+		for e := head.next; e != nil; e = e.next {
+			if !e.call {
+				first = e
+				break
+			}
+			isCandidate[e.op] = true
+		}
+		defer func() {
+			for e := head.next; e != nil && e.call; e = e.next {
+				isCandidate[e.op] = false
+			}
+		}()
+		if first == nil {
+			return nil
+		}
+		d := &k.ops[first.op]
+		var want *linVal
+		switch d.kind {
+		case linRead, linCAS:
+			want = d.reg.state()
+		default:
+			return nil
+		}
+		for range 8 {
+			if want == state {
+				return nil
+			}
+			w, ok := writerOf[want]
+			if !ok {
+				return nil
+			}
+			if isCandidate[w] {
+				if ok, _ := linRegStep(state, &k.ops[w]); ok {
+					return &ents[2*w]
+				}
+			}
+			if o := &k.ops[w]; o.kind == linCAS || o.kind == linCASUnknown {
+				want = o.reg.state()
+				continue
+			}
+			return nil
+		}
+		return nil
+	}
 	fresh := true // cur is at the head of a configuration not yet scanned for observers
 	for iter := 0; head.next != nil; iter++ {
 		if iter&1023 == 0 && stop != nil && stop.Load() {
@@ -186,6 +256,21 @@ func (k *linKey) search(stop *atomic.Bool) (linearizable, decided bool) {
 				lift(obs)
 				cur, fresh = head.next, true
 				continue
+			}
+			// Try the needed writer first. When its subtree fails, the
+			// scan starts again from the head and finds its
+			// configuration in the cache.
+			if p := needed(); p != nil {
+				_, next := linRegStep(state, &k.ops[p.op]) // legal: needed checked it
+				set(p.op)
+				if add(next) {
+					stack = append(stack, frame{e: p, state: state, rescan: true})
+					state = next
+					lift(p)
+					cur, fresh = head.next, true
+					continue
+				}
+				clr(p.op)
 			}
 		}
 		if cur.call {

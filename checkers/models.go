@@ -127,6 +127,9 @@ type linVal struct {
 	// latest return of one (math.MaxInt64 when one has an unknown
 	// outcome). Set by linTally.
 	firstWriterCall, lastWriterRet int64
+	// nsLastRet is the latest return of an ok not-swapped CAS comparing
+	// against this value (-1 when none). Set by linTally.
+	nsLastRet int64
 	// rep is the state that stands for this value in the search (nil:
 	// the value itself): every value nobody observes shares one, see
 	// linMergeUnobserved. bottom marks that shared state.
