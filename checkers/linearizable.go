@@ -334,23 +334,41 @@ func (l Linearizable) checkKey(model Model, key string, h *history.History, pair
 	}
 	k := buildLinKey(model, key, ops)
 	r.searched = len(k.ops)
-	if len(k.ops) == 0 || k.check(stop) {
-		r.verdict = Valid
-		return r
+	// A refutation without a search (linKey.refute) decides the verdict;
+	// otherwise the search does.
+	var static *Anomaly
+	if model != ModelKV {
+		if a, refuted := k.refute(); refuted {
+			static = &a
+		}
 	}
-	if stop.Load() {
-		r.verdict, r.undecided = Unknown, true
-		return r
+	if static == nil {
+		if len(k.ops) == 0 || k.check(stop) {
+			r.verdict = Valid
+			return r
+		}
+		if stop.Load() {
+			r.verdict, r.undecided = Unknown, true
+			return r
+		}
 	}
-	// Not linearizable. Search again, keeping the partial linearizations
-	// that name the witnesses. A stop during this second search leaves
-	// fewer of them, but the verdict is already decided.
+	// Not linearizable. Search again with porcupine, keeping the partial
+	// linearizations that name the witnesses (and make the
+	// visualization). A stop during this second search leaves fewer of
+	// them, but the verdict is already decided.
 	onInvalid()
+	if static != nil && l.VisualizeDir == "" {
+		r.verdict, r.anomaly = Invalid, static
+		return r
+	}
 	linearizable, w := k.checkVerbose(stop)
 	if linearizable {
-		return linKeyResult{verdict: Unknown, searched: len(k.ops), known: r.known, reason: fmt.Sprintf("key %s: porcupine answered both linearizable and not", history.Quote(key))}
+		return linKeyResult{verdict: Unknown, searched: len(k.ops), known: r.known, reason: fmt.Sprintf("key %s: the checker found it non-linearizable and porcupine linearizable", history.Quote(key))}
 	}
 	a := linWitness(k, w.partials, stop.Load())
+	if static != nil {
+		a = *static
+	}
 	r.verdict, r.anomaly = Invalid, &a
 	if l.VisualizeDir != "" {
 		file := VisualizationFile(key)

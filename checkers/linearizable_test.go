@@ -905,6 +905,7 @@ func TestReduceIsExact(t *testing.T) {
 	}
 	decided := map[bool]int{}
 	applied := make([]int, len(stages))
+	refuted := 0
 	for seed := range uint64(4000) {
 		rng := rand.New(rand.NewPCG(seed, 5))
 		cfg := histgen.Config{
@@ -954,6 +955,16 @@ func TestReduceIsExact(t *testing.T) {
 		}
 		base, _ := fresh()
 		plain := newLinKey(ModelCASRegister, "", base).checkPorcupine(nil)
+		// A refutation without search must be right.
+		if c, in := fresh(); true {
+			k := newLinKey(ModelCASRegister, "", linReduce(c, in))
+			if a, ok := k.refute(); ok {
+				refuted++
+				if plain {
+					t.Fatalf("seed %d: refuted (%s) but porcupine finds it linearizable", seed, a.Message)
+				}
+			}
+		}
 		// linSearch without reductions.
 		if c, _ := fresh(); newLinKey(ModelCASRegister, "", c).check(nil) != plain {
 			t.Fatalf("seed %d: porcupine says linearizable %v, linSearch not", seed, plain)
@@ -977,7 +988,10 @@ func TestReduceIsExact(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("verdicts %v; histories each stage changed: %v", decided, applied)
+	t.Logf("verdicts %v; histories each stage changed: %v; refuted without search: %d", decided, applied, refuted)
+	if refuted == 0 {
+		t.Error("no history was refuted without a search")
+	}
 	for n, s := range stages {
 		if applied[n] == 0 {
 			t.Errorf("reduction %q never applied", s.name)

@@ -1,8 +1,13 @@
 package checkers
 
 import (
+	"fmt"
+	"math"
 	"slices"
+	"sort"
 	"sync/atomic"
+
+	"github.com/chaoscheck/chaoscheck/history"
 )
 
 // linSearch decides whether the register operations of k are
@@ -294,4 +299,113 @@ func (k *linKey) search(stop *atomic.Bool) (linearizable, decided bool) {
 		}
 	}
 	return true, true
+}
+
+// refute looks for a proof, without a search, that the register
+// operations of k (reduced, with linTally's facts current) are not
+// linearizable: an operation q that needs the register to hold v (an ok
+// read of v, an ok CAS that swapped from v), where v has one writer wv,
+// with a known (or bounded) return R, and an operation e invoked after R
+// returned before q was invoked, where e ends v's time in the register:
+// an ok write, an ok swapped CAS, or an ok read of another value.
+//
+// Proof sketch. In any linearization wv's point < R < e's call < e's
+// point < e's return < q's call < q's point. At e's point the register no
+// longer holds v (e overwrote it, or swapped it away, or saw another
+// value; e's own write is not v, which has one writer), and as v has one
+// writer, placed before e, it never holds v again; but at q's point it
+// must. So no linearization exists.
+//
+// ok reports a proof; the anomaly names wv, e and q.
+func (k *linKey) refute() (a Anomaly, ok bool) {
+	type ender struct {
+		call, ret int64
+		reg       *linVal // nil: ends every value (a write, a swapped CAS)
+		id        int
+	}
+	var enders []ender
+	writer := make(map[*linVal]int)
+	for i := range k.ops {
+		o := &k.ops[i]
+		switch o.kind {
+		case linRead:
+			enders = append(enders, ender{o.call, o.ret, o.reg, i})
+		case linWrite:
+			writer[o.reg] = i
+			if !o.unknown {
+				enders = append(enders, ender{o.call, o.ret, nil, i})
+			}
+		case linCAS:
+			writer[o.reg2] = i
+			enders = append(enders, ender{o.call, o.ret, nil, i})
+		case linCASUnknown:
+			writer[o.reg2] = i
+		}
+	}
+	slices.SortFunc(enders, func(a, b ender) int {
+		switch {
+		case a.call < b.call:
+			return -1
+		case a.call > b.call:
+			return 1
+		}
+		return a.id - b.id
+	})
+	none := ender{ret: math.MaxInt64, id: -1}
+	best := make([]ender, len(enders)+1)
+	best2 := make([]ender, len(enders)+1)
+	best[len(enders)], best2[len(enders)] = none, none
+	for i := len(enders) - 1; i >= 0; i-- {
+		cur, b1, b2 := enders[i], best[i+1], best2[i+1]
+		switch {
+		case cur.ret < b1.ret:
+			if b1.reg != cur.reg || b1.reg == nil {
+				b2 = b1
+			}
+			b1 = cur
+		case (cur.reg != b1.reg || cur.reg == nil) && cur.ret < b2.ret:
+			b2 = cur
+		}
+		best[i], best2[i] = b1, b2
+	}
+	// earliest is the ender of v invoked after t with the earliest return.
+	earliest := func(t int64, v *linVal) ender {
+		i := sort.Search(len(enders), func(i int) bool { return enders[i].call > t })
+		if b := best[i]; b.reg == nil || b.reg != v {
+			return b
+		}
+		return best2[i]
+	}
+	for qi := range k.ops {
+		q := &k.ops[qi]
+		if q.kind != linRead && q.kind != linCAS {
+			continue
+		}
+		v := q.reg
+		if v == linEmpty || v.writers != 1 || v.lastWriterRet == math.MaxInt64 {
+			continue
+		}
+		wi, found := writer[v]
+		if !found {
+			continue
+		}
+		e := earliest(v.lastWriterRet, v)
+		if e.id < 0 || e.ret >= q.call {
+			continue
+		}
+		w, eo := &k.ops[wi], &k.ops[e.id]
+		var ops []int
+		for _, o := range []*linOp{w, eo, q} {
+			ops = append(ops, o.invoke)
+			if !o.open {
+				ops = append(ops, o.complete)
+			}
+		}
+		slices.Sort(ops)
+		ops = slices.Compact(ops)
+		msg := fmt.Sprintf("no order of the %d operations on key %s is consistent with %s: the %s cannot be placed: the only operation that may write %s, the %s, returned before the %s was invoked, which returned before the %s was invoked; so %s was no longer in the register when it was read, and was never written again",
+			len(k.ops), history.Quote(k.key), k.model.describeObject(), q.describe(), v, w.describe(), eo.describe(), q.describe(), v)
+		return Anomaly{Kind: KindNonLinearizable, Key: k.key, Ops: ops, Message: msg}, true
+	}
+	return Anomaly{}, false
 }

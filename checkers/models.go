@@ -769,9 +769,35 @@ func (k *linKey) replayState(seq []int) interface{} {
 	}
 	st := linEmpty
 	for _, id := range seq {
-		_, st = linRegStep(st, &k.ops[id])
+		_, st = linRegStepValues(st, &k.ops[id])
 	}
-	return st
+	return st.state()
+}
+
+// linRegStepValues is linRegStep on the values themselves rather than
+// their search states: what a person reads. A sequence legal for one is
+// legal for the other (linMergeUnobserved), so replays of partial
+// linearizations use it to name the values the register held.
+func linRegStepValues(st *linVal, op *linOp) (ok bool, next *linVal) {
+	switch op.kind {
+	case linRead:
+		return st == op.reg, st
+	case linWrite:
+		return true, op.reg
+	case linCAS:
+		if st == op.reg {
+			return true, op.reg2
+		}
+		return false, st
+	case linCASNotSwapped:
+		return st != op.reg, st
+	case linCASUnknown:
+		if st == op.reg {
+			return true, op.reg2
+		}
+		return true, st
+	}
+	return false, st
 }
 
 // describeState describes a raw state of k's model.
@@ -806,7 +832,7 @@ func (k *linKey) replay(seq []int) (state string, setter int, ok bool) {
 	}
 	st := linEmpty
 	for n, id := range seq {
-		step, next := linRegStep(st, &k.ops[id])
+		step, next := linRegStepValues(st, &k.ops[id])
 		if !step {
 			return st.String(), setter, false
 		}
