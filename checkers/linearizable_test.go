@@ -1001,3 +1001,41 @@ func TestReduceIsExact(t *testing.T) {
 		t.Errorf("the random histories should be both linearizable and not: %v", decided)
 	}
 }
+
+// TestLinSearchCertify checks that the search's linearization of a small
+// history certifies, and that certify rejects a wrong order, a repeated
+// operation and an illegal step.
+func TestLinSearchCertify(t *testing.T) {
+	var b linHist
+	b.write(0, "", 1)        // #0 #1
+	b.read(1, "", linInt(1)) // #2 #3
+	b.write(0, "", 2)        // #4 #5
+	b.read(1, "", linInt(2)) // #6 #7
+	h := &b.h
+	pairs, err := h.Pairs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []linOp
+	for _, p := range pairs {
+		var o linOp
+		if keep, err := ModelRegister.interpretPair(h, p, &o); err != nil || !keep {
+			t.Fatal(err)
+		}
+		ops = append(ops, o)
+	}
+	linIntern(ops)
+	k := newLinKey(ModelRegister, "", ops)
+	ok, decided, seq := k.search(nil)
+	if !ok || !decided {
+		t.Fatalf("search: linearizable %v decided %v", ok, decided)
+	}
+	if err := k.certify(seq); err != nil {
+		t.Fatalf("certify %v: %v", seq, err)
+	}
+	for _, bad := range [][]int{{0, 1, 3, 2}, {0, 1, 2, 2}, {2, 3, 0, 1}, {0, 1, 2}} {
+		if err := k.certify(bad); err == nil {
+			t.Errorf("certify accepted %v", bad)
+		}
+	}
+}

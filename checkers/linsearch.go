@@ -37,10 +37,13 @@ import (
 // added fails, the current one fails too, and backtracking past r goes on
 // to the operation before it. The same argument makes a cache hit on the
 // configuration with r added a failure of the current one.
-func (k *linKey) search(stop *atomic.Bool) (linearizable, decided bool) {
+//
+// When it finds a linearization, it returns it (ids into k.ops, in
+// order), so that the answer can be checked (certify).
+func (k *linKey) search(stop *atomic.Bool) (linearizable, decided bool, seq []int) {
 	n := len(k.ops)
 	if n == 0 {
-		return true, true
+		return true, true, nil
 	}
 	type entry struct {
 		op         int32
@@ -235,7 +238,7 @@ func (k *linKey) search(stop *atomic.Bool) (linearizable, decided bool) {
 	fresh := true // cur is at the head of a configuration not yet scanned for observers
 	for iter := 0; head.next != nil; iter++ {
 		if iter&1023 == 0 && stop != nil && stop.Load() {
-			return false, false
+			return false, false, nil
 		}
 		if fresh {
 			fresh = false
@@ -253,7 +256,7 @@ func (k *linKey) search(stop *atomic.Bool) (linearizable, decided bool) {
 				if !add(state) {
 					clr(obs.op)
 					if !backtrack() {
-						return false, true
+						return false, true, nil
 					}
 					continue
 				}
@@ -295,10 +298,44 @@ func (k *linKey) search(stop *atomic.Bool) (linearizable, decided bool) {
 			continue
 		}
 		if !backtrack() {
-			return false, true
+			return false, true, nil
 		}
 	}
-	return true, true
+	seq = make([]int, len(stack))
+	for i, f := range stack {
+		seq[i] = int(f.e.op)
+	}
+	return true, true, seq
+}
+
+// certify checks that seq is a linearization of k's register operations:
+// each operation exactly once, every step legal from the empty register,
+// and no operation placed after one invoked after it returned. It is the
+// independent check of every linearizable answer of search.
+func (k *linKey) certify(seq []int) error {
+	if len(seq) != len(k.ops) {
+		return fmt.Errorf("%d operations placed, want %d", len(seq), len(k.ops))
+	}
+	seen := make([]bool, len(k.ops))
+	st := linEmpty
+	maxCall := int64(math.MinInt64)
+	for n, id := range seq {
+		if id < 0 || id >= len(k.ops) || seen[id] {
+			return fmt.Errorf("position %d: operation %d placed twice or unknown", n, id)
+		}
+		seen[id] = true
+		o := &k.ops[id]
+		if o.ret < maxCall {
+			return fmt.Errorf("position %d: the %s returned before an operation placed earlier was invoked", n, o.describe())
+		}
+		maxCall = max(maxCall, o.call)
+		ok, next := linRegStep(st, o)
+		if !ok {
+			return fmt.Errorf("position %d: the %s cannot follow state %s", n, o.describe(), st)
+		}
+		st = next
+	}
+	return nil
 }
 
 // refute looks for a proof, without a search, that the register

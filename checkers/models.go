@@ -584,9 +584,18 @@ var linKVSeed = maphash.MakeSeed()
 // check reports whether k is linearizable: linSearch for the register
 // models, porcupine for kv. With stop set during the search, false means
 // "undecided".
+//
+// A linearization the search found is certified (linKey.certify); one that
+// does not check is an internal error, reported by a panic that checkKey
+// turns into an Unknown verdict.
 func (k *linKey) check(stop *atomic.Bool) bool {
 	if k.model != ModelKV {
-		ok, _ := k.search(stop)
+		ok, _, seq := k.search(stop)
+		if ok {
+			if err := k.certify(seq); err != nil {
+				panic(fmt.Sprintf("the linearization found does not check: %v", err))
+			}
+		}
 		return ok
 	}
 	return k.checkPorcupine(stop)
