@@ -33,10 +33,11 @@ const KindNonLinearizable = "non-linearizable"
 //     with an unknown result and a return time after every other event (a
 //     CAS with unknown outcome swaps if the register holds old, and is
 //     accepted unchanged otherwise). A read with unknown outcome carries no
-//     information and is left out. Two exact reductions spare the search
-//     most of the work these operations cause (see linReduceUnknown): a write
-//     of unknown outcome whose value nobody observes is left out, and one
-//     whose value a later operation needs must return before it;
+//     information and is left out. Exact reductions spare the search
+//     most of the work (see linReduce): among others, a write of unknown
+//     outcome whose value nobody observes is left out, one whose value a
+//     later operation needs must return before it, and the values nobody
+//     observes are one state of the search;
 //   - real time is the order of the history (the history index), which is
 //     the order the controller observed the events in.
 //
@@ -75,6 +76,7 @@ type linKeyResult struct {
 	artifact  string
 	note      string // a problem worth reporting that does not change the verdict
 	searched  int
+	known     int // operations of known outcome (ok) the model interpreted
 }
 
 // linMaxListed caps the keys and reasons a Reason enumerates.
@@ -82,9 +84,8 @@ const linMaxListed = 10
 
 // Check judges h. Counts: "ops" (client operations), "ops_searched"
 // (operations given to the search: without failed operations, reads of
-// unknown outcome and the unobserved writes of unknown outcome that
-// cannot matter, see linReduceUnknown), "keys", "keys_invalid" and
-// "keys_unknown".
+// unknown outcome and the operations the exact reductions of linReduce
+// show cannot matter), "keys", "keys_invalid" and "keys_unknown".
 //
 // Keys are searched in parallel, largest first. Once one key is found
 // non-linearizable the verdict is decided (Invalid); the keys still being
@@ -234,10 +235,11 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 	copy(byName, order)
 	sort.Slice(byName, func(a, b int) bool { return keys[byName[a]] < keys[byName[b]] })
 	var undecided, uninterpretable, notes []string // uninterpretable: or otherwise unchecked
-	var searched int64
+	var searched, known int64
 	for _, s := range byName {
 		r := &results[s]
 		searched += int64(r.searched)
+		known += int64(r.known)
 		switch r.verdict {
 		case Invalid:
 			res.Count("keys_invalid", 1)
@@ -282,7 +284,7 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 	if res.Verdict != Invalid && (len(undecided) > 0 || len(uninterpretable) > 0) {
 		res.Verdict = Unknown
 	}
-	if res.Verdict == Valid && searched == 0 {
+	if res.Verdict == Valid && known == 0 {
 		res.Verdict = Unknown
 		res.Reason = strings.Join(append(reasons, "no client operation has a known effect (all failed, or were reads of unknown outcome), so nothing was checked"), "; ")
 	}
@@ -325,27 +327,48 @@ func (l Linearizable) checkKey(model Model, key string, h *history.History, pair
 		}
 		if keep {
 			ops = append(ops, o)
+			if !o.unknown {
+				r.known++
+			}
 		}
 	}
 	k := buildLinKey(model, key, ops)
 	r.searched = len(k.ops)
-	if len(k.ops) == 0 || k.check(stop) {
-		r.verdict = Valid
-		return r
+	// A refutation without a search (linKey.refute) decides the verdict;
+	// otherwise the search does.
+	var static *Anomaly
+	if model != ModelKV {
+		if a, refuted := k.refute(); refuted {
+			static = &a
+		}
 	}
-	if stop.Load() {
-		r.verdict, r.undecided = Unknown, true
-		return r
+	if static == nil {
+		if len(k.ops) == 0 || k.check(stop) {
+			r.verdict = Valid
+			return r
+		}
+		if stop.Load() {
+			r.verdict, r.undecided = Unknown, true
+			return r
+		}
 	}
-	// Not linearizable. Search again, keeping the partial linearizations
-	// that name the witnesses. A stop during this second search leaves
-	// fewer of them, but the verdict is already decided.
+	// Not linearizable. Search again with porcupine, keeping the partial
+	// linearizations that name the witnesses (and make the
+	// visualization). A stop during this second search leaves fewer of
+	// them, but the verdict is already decided.
 	onInvalid()
+	if static != nil && l.VisualizeDir == "" {
+		r.verdict, r.anomaly = Invalid, static
+		return r
+	}
 	linearizable, w := k.checkVerbose(stop)
 	if linearizable {
-		return linKeyResult{verdict: Unknown, searched: len(k.ops), reason: fmt.Sprintf("key %s: porcupine answered both linearizable and not", history.Quote(key))}
+		return linKeyResult{verdict: Unknown, searched: len(k.ops), known: r.known, reason: fmt.Sprintf("key %s: the checker found it non-linearizable and porcupine linearizable", history.Quote(key))}
 	}
 	a := linWitness(k, w.partials, stop.Load())
+	if static != nil {
+		a = *static
+	}
 	r.verdict, r.anomaly = Invalid, &a
 	if l.VisualizeDir != "" {
 		file := VisualizationFile(key)

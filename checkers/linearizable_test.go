@@ -702,7 +702,7 @@ func TestReduceUnknownIsExact(t *testing.T) {
 			}
 		}
 		linIntern(ops)
-		plain := newLinKey(ModelCASRegister, "", slices.Clone(ops)).check(nil)
+		plain := newLinKey(ModelCASRegister, "", slices.Clone(ops)).checkPorcupine(nil)
 		n := len(ops)
 		red := linReduceUnknown(ops)
 		dropped += n - len(red)
@@ -882,4 +882,160 @@ func linReadExpected(t *testing.T, path string) map[string]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestReduceIsExact compares, on many small random histories (many unknown
+// outcomes, not-swapped CAS recorded ok on even seeds, some completions
+// corrupted so that a share is not linearizable), the verdict of the
+// search without reductions with the verdict after each reduction of
+// linReduce alone and after all of them. It fails if a reduction never
+// applies.
+func TestReduceIsExact(t *testing.T) {
+	type stage struct {
+		name string
+		f    func([]linOp, *linInterner) []linOp
+	}
+	stages := []stage{
+		{"placeable not-swapped", func(ops []linOp, _ *linInterner) []linOp { linTally(ops); return linDropPlaceableNotSwapped(ops) }},
+		{"never swapping", func(ops []linOp, _ *linInterner) []linOp { linTally(ops); return linDropNeverSwapping(ops) }},
+		{"unknown", func(ops []linOp, _ *linInterner) []linOp { return linReduceUnknown(ops) }},
+		{"hidden writes", func(ops []linOp, _ *linInterner) []linOp { linTally(ops); return linDropHiddenWrites(ops) }},
+		{"merge unobserved", func(ops []linOp, in *linInterner) []linOp { linTally(ops); linMergeUnobserved(ops, in); return ops }},
+		{"all", linReduce},
+	}
+	decided := map[bool]int{}
+	applied := make([]int, len(stages))
+	refuted := 0
+	for seed := range uint64(4000) {
+		rng := rand.New(rand.NewPCG(seed, 5))
+		cfg := histgen.Config{
+			Ops: 10 + rng.IntN(40), Keys: 1, Processes: 2 + rng.IntN(6), InfoFraction: 0.3 * rng.Float64(),
+			ReadWeight: 1 + float64(rng.IntN(2)), WriteWeight: 1 + float64(rng.IntN(2)), CASWeight: 1, NotSwappedOK: seed%2 == 0,
+		}
+		h, err := histgen.Register(rng, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range rng.IntN(3) {
+			op := &h.Ops[rng.IntN(len(h.Ops))]
+			switch {
+			case op.Type == history.OK && op.F == "read":
+				op.Value = linInt(1 + rng.Int64N(int64(cfg.Ops)))
+			case op.F == "cas" && op.Type != history.Invoke:
+				vs, _ := op.Value.AsList()
+				if op.Type == history.OK && len(vs) == 3 {
+					op.Value = history.List(vs[:2]...)
+				} else if len(vs) >= 2 {
+					op.Type = history.OK
+					op.Value = history.List(vs[0], vs[1], history.Str(NotSwapped))
+				}
+			}
+		}
+		pairs, err := h.Pairs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ops []linOp
+		for _, p := range pairs {
+			var o linOp
+			keep, err := ModelCASRegister.interpretPair(h, p, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if keep {
+				ops = append(ops, o)
+			}
+		}
+		// Each stage gets its own interned copy (the reductions write
+		// per-value facts).
+		fresh := func() ([]linOp, *linInterner) {
+			c := slices.Clone(ops)
+			in := linIntern(c)
+			return c, in
+		}
+		base, _ := fresh()
+		plain := newLinKey(ModelCASRegister, "", base).checkPorcupine(nil)
+		// A refutation without search must be right.
+		if c, in := fresh(); true {
+			k := newLinKey(ModelCASRegister, "", linReduce(c, in))
+			if a, ok := k.refute(); ok {
+				refuted++
+				if plain {
+					t.Fatalf("seed %d: refuted (%s) but porcupine finds it linearizable", seed, a.Message)
+				}
+			}
+		}
+		// linSearch without reductions.
+		if c, _ := fresh(); newLinKey(ModelCASRegister, "", c).check(nil) != plain {
+			t.Fatalf("seed %d: porcupine says linearizable %v, linSearch not", seed, plain)
+		}
+		decided[plain]++
+		for n, s := range stages {
+			c, in := fresh()
+			before := len(c)
+			red := s.f(c, in)
+			merged := false
+			for _, o := range red {
+				if (o.reg != nil && o.reg.rep != nil) || (o.reg2 != nil && o.reg2.rep != nil) {
+					merged = true
+				}
+			}
+			if len(red) < before || merged {
+				applied[n]++
+			}
+			if got := newLinKey(ModelCASRegister, "", red).check(nil); got != plain {
+				t.Fatalf("seed %d: linearizable %v without reductions, %v after %q", seed, plain, got, s.name)
+			}
+		}
+	}
+	t.Logf("verdicts %v; histories each stage changed: %v; refuted without search: %d", decided, applied, refuted)
+	if refuted == 0 {
+		t.Error("no history was refuted without a search")
+	}
+	for n, s := range stages {
+		if applied[n] == 0 {
+			t.Errorf("reduction %q never applied", s.name)
+		}
+	}
+	if decided[true] == 0 || decided[false] == 0 {
+		t.Errorf("the random histories should be both linearizable and not: %v", decided)
+	}
+}
+
+// TestLinSearchCertify checks that the search's linearization of a small
+// history certifies, and that certify rejects a wrong order, a repeated
+// operation and an illegal step.
+func TestLinSearchCertify(t *testing.T) {
+	var b linHist
+	b.write(0, "", 1)        // #0 #1
+	b.read(1, "", linInt(1)) // #2 #3
+	b.write(0, "", 2)        // #4 #5
+	b.read(1, "", linInt(2)) // #6 #7
+	h := &b.h
+	pairs, err := h.Pairs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []linOp
+	for _, p := range pairs {
+		var o linOp
+		if keep, err := ModelRegister.interpretPair(h, p, &o); err != nil || !keep {
+			t.Fatal(err)
+		}
+		ops = append(ops, o)
+	}
+	linIntern(ops)
+	k := newLinKey(ModelRegister, "", ops)
+	ok, decided, seq := k.search(nil)
+	if !ok || !decided {
+		t.Fatalf("search: linearizable %v decided %v", ok, decided)
+	}
+	if err := k.certify(seq); err != nil {
+		t.Fatalf("certify %v: %v", seq, err)
+	}
+	for _, bad := range [][]int{{0, 1, 3, 2}, {0, 1, 2, 2}, {2, 3, 0, 1}, {0, 1, 2}} {
+		if err := k.certify(bad); err == nil {
+			t.Errorf("certify accepted %v", bad)
+		}
+	}
 }

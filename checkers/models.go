@@ -122,6 +122,27 @@ type linVal struct {
 	// register to hold this value (an ok read of it, an ok CAS that
 	// swapped from it), or -1.
 	needed int64
+	// firstWriterCall is the earliest invocation of an operation that may
+	// write this value (math.MaxInt64 when none); lastWriterRet is the
+	// latest return of one (math.MaxInt64 when one has an unknown
+	// outcome). Set by linTally.
+	firstWriterCall, lastWriterRet int64
+	// nsLastRet is the latest return of an ok not-swapped CAS comparing
+	// against this value (-1 when none). Set by linTally.
+	nsLastRet int64
+	// rep is the state that stands for this value in the search (nil:
+	// the value itself): every value nobody observes shares one, see
+	// linMergeUnobserved. bottom marks that shared state.
+	rep    *linVal
+	bottom bool
+}
+
+// state is the value as a search state.
+func (r *linVal) state() *linVal {
+	if r.rep != nil {
+		return r.rep
+	}
+	return r
 }
 
 // linEmpty is the empty register, the initial state of every key.
@@ -131,6 +152,9 @@ func (r *linVal) String() string {
 	if r == nil || r.empty {
 		return "nil"
 	}
+	if r.bottom {
+		return "(a value nobody observed)"
+	}
 	return strconv.FormatInt(r.v, 10)
 }
 
@@ -138,6 +162,7 @@ func (r *linVal) String() string {
 type linInterner struct {
 	m     map[int64]*linVal
 	chunk []linVal
+	n     uint64 // the largest id handed out
 }
 
 func (in *linInterner) get(v int64) *linVal {
@@ -153,6 +178,7 @@ func (in *linInterner) get(v int64) *linVal {
 	r := &in.chunk[0]
 	in.chunk = in.chunk[1:]
 	*r = linVal{id: uint64(len(in.m)) + 1, v: v, needed: -1}
+	in.n = r.id
 	in.m[v] = r
 	return r
 }
@@ -254,22 +280,25 @@ func (o *linOp) short() string {
 
 // linRegStep applies op to the register state st. It is the whole register
 // semantics; ok is false when op cannot take effect in state st.
+//
+// Values are compared as search states (linVal.state): every value nobody
+// observes is one state (see linMergeUnobserved).
 func linRegStep(st *linVal, op *linOp) (ok bool, next *linVal) {
 	switch op.kind {
 	case linRead:
-		return st == op.reg, st
+		return st == op.reg.state(), st
 	case linWrite:
-		return true, op.reg
+		return true, op.reg.state()
 	case linCAS:
-		if st == op.reg {
-			return true, op.reg2
+		if st == op.reg.state() {
+			return true, op.reg2.state()
 		}
 		return false, st
 	case linCASNotSwapped:
-		return st != op.reg, st
+		return st != op.reg.state(), st
 	case linCASUnknown:
-		if st == op.reg {
-			return true, op.reg2
+		if st == op.reg.state() {
+			return true, op.reg2.state()
 		}
 		return true, st
 	}
@@ -339,16 +368,16 @@ func (m Model) interpretPair(h *history.History, p history.Pair, o *linOp) (keep
 // linReduceUnknown and builds porcupine's operations. ops is taken over.
 func buildLinKey(m Model, key string, ops []linOp) *linKey {
 	if m != ModelKV {
-		linIntern(ops)
-		ops = linReduceUnknown(ops)
+		in := linIntern(ops)
+		ops = linReduce(ops, in)
 	}
 	return newLinKey(m, key, ops)
 }
 
 // linIntern sets reg and reg2 of register operations from their integers,
 // one *linVal per distinct value.
-func linIntern(ops []linOp) {
-	var in linInterner
+func linIntern(ops []linOp) *linInterner {
+	in := &linInterner{}
 	for n := range ops {
 		o := &ops[n]
 		switch o.kind {
@@ -363,6 +392,7 @@ func linIntern(ops []linOp) {
 			o.reg, o.reg2 = in.get(o.v1), in.get(o.v2)
 		}
 	}
+	return in
 }
 
 // newLinKey builds porcupine's operations of ops.
@@ -373,81 +403,6 @@ func newLinKey(m Model, key string, ops []linOp) *linKey {
 		k.pops[n] = porcupine.Operation{Input: &k.ops[n], Call: k.ops[n].call, Return: k.ops[n].ret}
 	}
 	return k
-}
-
-// linReduceUnknown applies two exact reductions to the writes and CAS of
-// unknown outcome (info or never completed), which otherwise stay pending
-// until the end of the search and multiply the placements it tries.
-//
-// Drop the unobserved. Let u be an unknown-outcome write of x, or CAS
-// [a x], where no ok read returns x, no CAS compares against x, and no ok
-// not-swapped CAS returned after u was invoked. If the key is
-// linearizable without u, it is with u (u takes effect last, i.e. never).
-// Conversely, take a linearization with u, where u set the register to x.
-// Until the next write, the operations placed after u cannot observe x:
-// they are neither reads (none returns x), nor CAS that swapped or did not
-// swap (none compares against x, and no not-swapped CAS returned after
-// u's invocation), so they are CAS of unknown outcome, which accept any
-// state. Removing u changes the state only up to that next write, and
-// none of these operations checks it: what remains is a linearization
-// without u. So u is dropped.
-//
-// Bound the needed. Let u be an unknown-outcome write of x, or CAS [a x],
-// where u is the only operation that may write x, and some operation
-// requires the register to hold x (an ok read returning x, an ok CAS that
-// swapped from x). In every linearization u takes effect (as a swap, for
-// a CAS) before all of them, hence before the earliest of their returns,
-// R. So u's return can be R instead of +infinity (or its call, if R comes
-// first, a history that is not linearizable either way) without changing
-// the verdict.
-func linReduceUnknown(ops []linOp) []linOp {
-	nsRet := int64(-1) // latest return of an ok not-swapped CAS
-	need := func(r *linVal, ret int64) {
-		if r.needed < 0 || ret < r.needed {
-			r.needed = ret
-		}
-	}
-	for n := range ops {
-		o := &ops[n]
-		switch o.kind {
-		case linRead:
-			if o.reg != linEmpty {
-				o.reg.observed = true
-				need(o.reg, o.ret)
-			}
-		case linWrite:
-			o.reg.writers++
-		case linCAS:
-			o.reg.observed = true
-			need(o.reg, o.ret)
-			o.reg2.writers++
-		case linCASUnknown:
-			o.reg.observed = true
-			o.reg2.writers++
-		case linCASNotSwapped:
-			o.reg.observed = true
-			nsRet = max(nsRet, o.ret)
-		}
-	}
-	kept := ops[:0]
-	for _, o := range ops {
-		var x *linVal
-		switch {
-		case !o.unknown:
-		case o.kind == linWrite:
-			x = o.reg
-		case o.kind == linCASUnknown:
-			x = o.reg2
-		}
-		if x != nil && !x.observed && o.call > nsRet {
-			continue
-		}
-		if x != nil && x.writers == 1 && x.needed >= 0 {
-			o.ret = max(o.call, x.needed)
-		}
-		kept = append(kept, o)
-	}
-	return kept
 }
 
 // interpret fills o from the invocation and completion of one operation.
@@ -626,9 +581,28 @@ func (k *linKey) porcupineModel(stop *atomic.Bool) porcupine.Model {
 // linKVSeed seeds the hash of kv states.
 var linKVSeed = maphash.MakeSeed()
 
-// check reports whether k is linearizable. With stop set during the
-// search, false means "undecided".
+// check reports whether k is linearizable: linSearch for the register
+// models, porcupine for kv. With stop set during the search, false means
+// "undecided".
+//
+// A linearization the search found is certified (linKey.certify); one that
+// does not check is an internal error, reported by a panic that checkKey
+// turns into an Unknown verdict.
 func (k *linKey) check(stop *atomic.Bool) bool {
+	if k.model != ModelKV {
+		ok, _, seq := k.search(stop)
+		if ok {
+			if err := k.certify(seq); err != nil {
+				panic(fmt.Sprintf("the linearization found does not check: %v", err))
+			}
+		}
+		return ok
+	}
+	return k.checkPorcupine(stop)
+}
+
+// checkPorcupine is check by porcupine, whatever the model.
+func (k *linKey) checkPorcupine(stop *atomic.Bool) bool {
 	return porcupine.CheckOperations(k.porcupineModel(stop), k.pops)
 }
 
@@ -804,9 +778,35 @@ func (k *linKey) replayState(seq []int) interface{} {
 	}
 	st := linEmpty
 	for _, id := range seq {
-		_, st = linRegStep(st, &k.ops[id])
+		_, st = linRegStepValues(st, &k.ops[id])
 	}
-	return st
+	return st.state()
+}
+
+// linRegStepValues is linRegStep on the values themselves rather than
+// their search states: what a person reads. A sequence legal for one is
+// legal for the other (linMergeUnobserved), so replays of partial
+// linearizations use it to name the values the register held.
+func linRegStepValues(st *linVal, op *linOp) (ok bool, next *linVal) {
+	switch op.kind {
+	case linRead:
+		return st == op.reg, st
+	case linWrite:
+		return true, op.reg
+	case linCAS:
+		if st == op.reg {
+			return true, op.reg2
+		}
+		return false, st
+	case linCASNotSwapped:
+		return st != op.reg, st
+	case linCASUnknown:
+		if st == op.reg {
+			return true, op.reg2
+		}
+		return true, st
+	}
+	return false, st
 }
 
 // describeState describes a raw state of k's model.
@@ -841,7 +841,7 @@ func (k *linKey) replay(seq []int) (state string, setter int, ok bool) {
 	}
 	st := linEmpty
 	for n, id := range seq {
-		step, next := linRegStep(st, &k.ops[id])
+		step, next := linRegStepValues(st, &k.ops[id])
 		if !step {
 			return st.String(), setter, false
 		}

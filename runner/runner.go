@@ -644,6 +644,10 @@ type session struct {
 	worker workloads.Worker
 	client workloads.Client
 	group  int // index of the workload in Config.Workloads
+	// octx is the context of the session's operations in the client
+	// loop (nil for the final reads: invoke then makes one per
+	// operation); its parent is the loop's ctx.
+	octx *opContext
 }
 
 func (s *session) close() { _ = s.client.Close() }
@@ -680,6 +684,8 @@ func (r *run) open(ctx context.Context, dep targets.Deployment, wl workloads.Wor
 // loop performs operations until stopCtx ends (false) or an operation
 // ends info (true: the process must not invoke again).
 func (r *run) loop(ctx, stopCtx context.Context, sess *session, pid int, rng *rand.Rand, lim *limiter) bool {
+	sess.octx = newOpContext(ctx, r.cfg.OpTimeout)
+	defer sess.octx.close()
 	for {
 		if !lim.wait(stopCtx) {
 			return false
@@ -711,9 +717,16 @@ func (r *run) invoke(ctx context.Context, sess *session, pid int, inv workloads.
 	}
 	r.groupOps[sess.group].Add(1)
 	r.counts.invoked.Add(1)
-	octx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
-	c := sess.worker.Do(octx, inv)
-	cancel()
+	var c workloads.Completion
+	if sess.octx != nil {
+		sess.octx.begin()
+		c = sess.worker.Do(sess.octx, inv)
+		sess.octx.end()
+	} else {
+		octx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+		c = sess.worker.Do(octx, inv)
+		cancel()
+	}
 	r.rec.Record(history.Op{Type: c.Type, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: c.Value, Error: c.Error, Node: sess.node()})
 	r.groupOps[sess.group].Add(1)
 	switch c.Type {

@@ -15,9 +15,12 @@ import (
 // are lost), or the database's native increment with NativeCounter.
 type counter struct {
 	opts Options
+	keys []string // keyNames(Name(), opts.Keys)
 }
 
-func newCounter(o Options) *counter { return &counter{opts: o} }
+func newCounter(o Options) *counter {
+	return &counter{opts: o, keys: keyNames("counter", o.Keys)}
+}
 
 func (w *counter) Name() string { return "counter" }
 
@@ -47,7 +50,7 @@ type counterWorker struct {
 }
 
 func (cw *counterWorker) Next(rng *rand.Rand) Invocation {
-	key := keyName(cw.w.Name(), rng.IntN(cw.w.opts.Keys))
+	key := cw.w.keys[rng.IntN(len(cw.w.keys))]
 	if rng.IntN(4) == 0 {
 		return Invocation{F: "read", Key: key}
 	}

@@ -13,10 +13,13 @@ import (
 // prove that one overwrote the other without seeing it.
 type lostUpdate struct {
 	opts   Options
+	keys   []string // keyNames(Name(), opts.Keys)
 	values uniqueValues
 }
 
-func newLostUpdate(o Options) *lostUpdate { return &lostUpdate{opts: o} }
+func newLostUpdate(o Options) *lostUpdate {
+	return &lostUpdate{opts: o, keys: keyNames("lost-update", o.Keys)}
+}
 
 func (w *lostUpdate) Name() string { return "lost-update" }
 
@@ -38,7 +41,7 @@ type lostUpdateWorker struct {
 }
 
 func (lw *lostUpdateWorker) Next(rng *rand.Rand) Invocation {
-	return Invocation{F: "rmw", Key: keyName(lw.w.Name(), rng.IntN(lw.w.opts.Keys))}
+	return Invocation{F: "rmw", Key: lw.w.keys[rng.IntN(len(lw.w.keys))]}
 }
 
 func (lw *lostUpdateWorker) Do(ctx context.Context, inv Invocation) Completion {

@@ -12,10 +12,13 @@ import (
 // linearizability (each key an independent register).
 type register struct {
 	opts   Options
+	keys   []string // keyNames(Name(), opts.Keys)
 	values uniqueValues
 }
 
-func newRegister(o Options) *register { return &register{opts: o} }
+func newRegister(o Options) *register {
+	return &register{opts: o, keys: keyNames("register", o.Keys)}
+}
 
 func (w *register) Name() string { return "register" }
 
@@ -46,7 +49,7 @@ type registerWorker struct {
 }
 
 func (rw *registerWorker) Next(rng *rand.Rand) Invocation {
-	key := keyName(rw.w.Name(), rng.IntN(rw.w.opts.Keys))
+	key := rw.w.keys[rng.IntN(len(rw.w.keys))]
 	n := 2
 	if rw.w.opts.CAS {
 		n = 3

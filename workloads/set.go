@@ -13,10 +13,13 @@ import (
 // unexpected and stale elements.
 type set struct {
 	opts   Options
+	keys   []string // keyNames(Name(), opts.Keys)
 	values uniqueValues
 }
 
-func newSet(o Options) *set { return &set{opts: o} }
+func newSet(o Options) *set {
+	return &set{opts: o, keys: keyNames("set", o.Keys)}
+}
 
 func (w *set) Name() string { return "set" }
 
@@ -47,7 +50,7 @@ type setWorker struct {
 }
 
 func (sw *setWorker) Next(rng *rand.Rand) Invocation {
-	key := keyName(sw.w.Name(), rng.IntN(sw.w.opts.Keys))
+	key := sw.w.keys[rng.IntN(len(sw.w.keys))]
 	if rng.IntN(10) == 0 {
 		return Invocation{F: "read", Key: key}
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -184,7 +185,17 @@ type uniqueValues struct{ next atomic.Int64 }
 func (u *uniqueValues) take() int64 { return u.next.Add(1) }
 
 // keyName is the i-th key of a workload.
-func keyName(workload string, i int) string { return fmt.Sprintf("%s%d", KeyPrefix(workload), i) }
+func keyName(workload string, i int) string { return KeyPrefix(workload) + strconv.Itoa(i) }
+
+// keyNames are the first n keys of a workload, made once so that drawing
+// a key allocates nothing.
+func keyNames(workload string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = keyName(workload, i)
+	}
+	return out
+}
 
 // needs reports a client lacking a workload's interface.
 func needs(workload, iface string, c Client) error {

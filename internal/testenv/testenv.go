@@ -23,16 +23,23 @@ type Env struct {
 	err  error
 }
 
-// Require skips the test when the probe fails, or fails it when the
-// environment variable CI is set.
-func (e *Env) Require(t testing.TB) {
-	t.Helper()
+// Err runs the probe (once per test binary) and returns what is missing,
+// or nil. Benchmarks use it to fail, never skip, on a machine that cannot
+// run them.
+func (e *Env) Err() error {
 	e.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		e.err = e.Probe(ctx)
 	})
-	if e.err == nil {
+	return e.err
+}
+
+// Require skips the test when the probe fails, or fails it when the
+// environment variable CI is set.
+func (e *Env) Require(t testing.TB) {
+	t.Helper()
+	if e.Err() == nil {
 		return
 	}
 	if os.Getenv("CI") != "" {

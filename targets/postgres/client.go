@@ -155,7 +155,7 @@ func (c *Client) discard(node string) {
 
 // write runs one autocommit statement on the primary and returns the rows
 // it affected.
-func (c *Client) write(ctx context.Context, what, sql string, args ...any) (int64, error) {
+func (c *Client) write(ctx context.Context, what, key, sql string, args ...any) (int64, error) {
 	node := c.d.cl.Primary()
 	conn, err := c.conn(ctx, node)
 	if err != nil {
@@ -164,13 +164,13 @@ func (c *Client) write(ctx context.Context, what, sql string, args ...any) (int6
 	tag, err := conn.Exec(ctx, sql, args...)
 	c.done(node, err)
 	if err != nil {
-		return 0, Classify(fmt.Errorf("postgres: %s on %s: %w", what, node, err))
+		return 0, Classify(fmt.Errorf("postgres: %s %s on %s: %w", what, key, node, err))
 	}
 	return tag.RowsAffected(), nil
 }
 
 // read runs a query on the node ReadFrom picks.
-func (c *Client) read(ctx context.Context, what string, f func(conn *pgx.Conn) error) error {
+func (c *Client) read(ctx context.Context, what, key string, f func(conn *pgx.Conn) error) error {
 	node := c.d.readNode(c.rng)
 	conn, err := c.conn(ctx, node)
 	if err != nil {
@@ -179,7 +179,7 @@ func (c *Client) read(ctx context.Context, what string, f func(conn *pgx.Conn) e
 	err = f(conn)
 	c.done(node, err)
 	if err != nil {
-		return Classify(fmt.Errorf("postgres: %s on %s: %w", what, node, err))
+		return Classify(fmt.Errorf("postgres: %s %s on %s: %w", what, key, node, err))
 	}
 	return nil
 }
@@ -189,7 +189,7 @@ func (c *Client) read(ctx context.Context, what string, f func(conn *pgx.Conn) e
 func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
 	var v int64
 	found := true
-	err := c.read(ctx, "read "+key, func(conn *pgx.Conn) error {
+	err := c.read(ctx, "read", key, func(conn *pgx.Conn) error {
 		err := conn.QueryRow(ctx, "SELECT value FROM kv WHERE key = $1", key).Scan(&v)
 		if errors.Is(err, pgx.ErrNoRows) {
 			found = false
@@ -205,7 +205,7 @@ func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
 
 // Write sets the register (an upsert on the primary).
 func (c *Client) Write(ctx context.Context, key string, value int64) error {
-	_, err := c.write(ctx, "write "+key,
+	_, err := c.write(ctx, "write", key,
 		"INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", key, value)
 	return err
 }
@@ -213,7 +213,7 @@ func (c *Client) Write(ctx context.Context, key string, value int64) error {
 // CAS sets key to new iff it holds old, in one UPDATE on the primary;
 // swapped says whether a row was updated.
 func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, error) {
-	n, err := c.write(ctx, "cas "+key, "UPDATE kv SET value = $3 WHERE key = $1 AND value = $2", key, old, new)
+	n, err := c.write(ctx, "cas", key, "UPDATE kv SET value = $3 WHERE key = $1 AND value = $2", key, old, new)
 	if err != nil {
 		return false, err
 	}
@@ -226,7 +226,7 @@ func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, err
 // holds it, which is what an ok add promises. (Reported as a Definite
 // unique violation it would contradict the set.)
 func (c *Client) Add(ctx context.Context, key string, element int64) error {
-	_, err := c.write(ctx, "add to "+key,
+	_, err := c.write(ctx, "add to", key,
 		"INSERT INTO sets (key, elem) VALUES ($1, $2) ON CONFLICT DO NOTHING", key, element)
 	return err
 }
@@ -234,7 +234,7 @@ func (c *Client) Add(ctx context.Context, key string, element int64) error {
 // ReadSet returns the set's elements in ascending order.
 func (c *Client) ReadSet(ctx context.Context, key string) ([]int64, error) {
 	out := []int64{}
-	err := c.read(ctx, "read set "+key, func(conn *pgx.Conn) error {
+	err := c.read(ctx, "read set", key, func(conn *pgx.Conn) error {
 		rows, err := conn.Query(ctx, "SELECT elem FROM sets WHERE key = $1 ORDER BY elem", key)
 		if err != nil {
 			return err
@@ -255,7 +255,7 @@ func (c *Client) ReadSet(ctx context.Context, key string) ([]int64, error) {
 // Increment adds delta to the counter atomically, in one upsert on the
 // primary (value = value + delta: no update can be lost).
 func (c *Client) Increment(ctx context.Context, key string, delta int64) error {
-	_, err := c.write(ctx, "increment "+key,
+	_, err := c.write(ctx, "increment", key,
 		"INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = kv.value + EXCLUDED.value", key, delta)
 	return err
 }

@@ -205,13 +205,25 @@ func (c *Client) redirected(ctx context.Context, err error) {
 // write sends the write cmd builds on the node serving key, followed by
 // WAIT on the same connection when Config.Wait > 0. It returns the
 // write's command for its reply.
-func (c *Client) write(ctx context.Context, what, key string, build func(p goredis.Pipeliner) goredis.Cmder) (goredis.Cmder, error) {
+//
+// build runs the command on the Cmdable it is given: the node's client
+// itself without WAIT (one command, no pipeline to allocate), a pipeline
+// with it.
+func (c *Client) write(ctx context.Context, what, key string, build func(p goredis.Cmdable) goredis.Cmder) (goredis.Cmder, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, workloads.Definite(fmt.Errorf("redis: %s %s: %w", what, key, err))
 	}
 	nc, node, err := c.route(ctx, key)
 	if err != nil {
 		return nil, err
+	}
+	if c.d.cfg.Wait <= 0 {
+		cmd := build(nc)
+		if err := cmd.Err(); err != nil && !errors.Is(err, goredis.Nil) {
+			c.redirected(ctx, err)
+			return nil, Classify(fmt.Errorf("redis: %s %s on %s: %w", what, key, node, err))
+		}
+		return cmd, nil
 	}
 	var cmd goredis.Cmder
 	var wait *goredis.IntCmd
@@ -261,7 +273,7 @@ func (c *Client) read(ctx context.Context, what, key string, f func(nc *goredis.
 // an error: elements are unique per add, so only this very add can have
 // put it there.
 func (c *Client) Add(ctx context.Context, key string, element int64) error {
-	_, err := c.write(ctx, "SADD", key, func(p goredis.Pipeliner) goredis.Cmder {
+	_, err := c.write(ctx, "SADD", key, func(p goredis.Cmdable) goredis.Cmder {
 		return p.SAdd(ctx, key, element)
 	})
 	return err
@@ -316,7 +328,7 @@ func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
 
 // Write sets the register (SET).
 func (c *Client) Write(ctx context.Context, key string, value int64) error {
-	_, err := c.write(ctx, "SET", key, func(p goredis.Pipeliner) goredis.Cmder {
+	_, err := c.write(ctx, "SET", key, func(p goredis.Cmdable) goredis.Cmder {
 		return p.Set(ctx, key, value, 0)
 	})
 	return err
@@ -328,7 +340,7 @@ func (c *Client) Write(ctx context.Context, key string, value int64) error {
 // short WAIT is still reported as a failed compare (nothing was written).
 func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, error) {
 	var ev *goredis.Cmd
-	_, err := c.write(ctx, "CAS", key, func(p goredis.Pipeliner) goredis.Cmder {
+	_, err := c.write(ctx, "CAS", key, func(p goredis.Cmdable) goredis.Cmder {
 		ev = p.Eval(ctx, casScript, []string{key}, strconv.FormatInt(old, 10), strconv.FormatInt(new, 10))
 		return ev
 	})
@@ -347,7 +359,7 @@ func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, err
 
 // Increment adds delta to the counter (INCRBY).
 func (c *Client) Increment(ctx context.Context, key string, delta int64) error {
-	_, err := c.write(ctx, "INCRBY", key, func(p goredis.Pipeliner) goredis.Cmder {
+	_, err := c.write(ctx, "INCRBY", key, func(p goredis.Cmdable) goredis.Cmder {
 		return p.IncrBy(ctx, key, delta)
 	})
 	return err
