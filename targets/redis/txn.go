@@ -83,7 +83,7 @@ func (c *Client) Txn(ctx context.Context, kind workloads.TxnKind, ops []workload
 		args = append(args, f, strconv.FormatInt(op.Value, 10))
 	}
 	var ev *goredis.Cmd
-	_, err := c.write(ctx, "txn", keys[0], func(p goredis.Pipeliner) goredis.Cmder {
+	_, err := c.write(ctx, "txn", keys[0], func(p goredis.Cmdable) goredis.Cmder {
 		ev = p.Eval(ctx, txnScript, keys, args...)
 		return ev
 	})
