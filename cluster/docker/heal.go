@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -176,7 +177,13 @@ func removeRun(ctx context.Context, cli client.APIClient, id string) ([]string, 
 		if c.State == "paused" {
 			_ = cli.ContainerUnpause(ctx, c.ID) // a frozen process cannot die
 		}
-		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); !gone(err) {
+		err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		if errdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress") {
+			// Another heal (or the run's own Close) is removing it: wait
+			// for that, bounded, instead of failing.
+			err = waitContainerGone(ctx, cli, c.ID)
+		}
+		if !gone(err) {
 			errs = append(errs, fmt.Errorf("run %s: remove container %s: %w", id, c.ID[:12], err))
 			continue
 		}
@@ -218,3 +225,25 @@ func removeRun(ctx context.Context, cli client.APIClient, id string) ([]string, 
 	}
 	return removed, errors.Join(errs...)
 }
+
+// waitContainerGone polls until the container id no longer exists (nil),
+// for at most removalWait.
+func waitContainerGone(ctx context.Context, cli client.APIClient, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, removalWait)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := cli.ContainerInspect(ctx, id); errdefs.IsNotFound(err) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("another removal of the container did not finish within %v: %w", removalWait, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// removalWait bounds the wait for a removal that another process started.
+const removalWait = 20 * time.Second
