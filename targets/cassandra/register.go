@@ -27,7 +27,6 @@ func Registration() targets.Registration {
 	return targets.Registration{
 		Name:         "cassandra",
 		Summary:      "Apache Cassandra 5.0, from Maven Central",
-		Image:        "cassandra:5.0",
 		HostPackages: []string{"openjdk-17-jre-headless"},
 		Runtimes:     []string{"local"},
 		NotOnOthers:  "the cassandra target runs its server from jars and a clock shim in this machine's cache directory, which only the local runtime's nodes see (not yet copied into containers); use --runtime local",
