@@ -163,6 +163,13 @@ type NodeSpec struct {
 	// Files are placed on the node before the first start (not again
 	// on Restart: the node keeps its files), owned by UID and GID.
 	Files []File
+	// SharedDirs are directories of the controller that the process
+	// reads at the same path, read-only: artefacts the target prepared
+	// once on the controller (a cache of jars, a compiled library). The
+	// local runtime's nodes see the controller's filesystem already;
+	// the docker runtime bind-mounts each read-only; a remote runtime
+	// copies them. The process must not write in them.
+	SharedDirs []string
 	// DataDir is the directory whose content survives Kill and Restart
 	// (created, owned by UID and GID, mode 0700, when missing; empty:
 	// none). It must be under the state directory.
