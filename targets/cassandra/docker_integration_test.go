@@ -25,8 +25,8 @@ import (
 // (NodeSpec.SharedDirs), and a kill is SIGKILL of a container through
 // the API. QUORUM reads and writes must stay valid (session and
 // linearizable checks of ryw) with operations succeeding during the
-// kill; and no node file was written on the controller outside the
-// state directory the runtime bind-mounts.
+// kill. Then the clock shim (from the shared cache) is loaded in every
+// JVM and a +3s skew shows in a node's now().
 func TestDockerQuorumSurvivesOneKilled(t *testing.T) {
 	env.Require(t)
 	rt := dockerenv.Docker(t, "cassandra", Registration().NodeNeeds)
@@ -90,4 +90,11 @@ func TestDockerQuorumSurvivesOneKilled(t *testing.T) {
 	if !killed {
 		t.Error("no kill in the history: the nemesis never acted")
 	}
+
+	// The clock shim, read from the shared cache, is loaded in every
+	// container's JVM (the host pid's maps), and moves its clock.
+	if d.clock != clockShim || d.cl.clockErr != nil {
+		t.Fatalf("docker nodes without the clock shim: mode %d, %v, %v", d.clock, d.shimErr, d.cl.clockErr)
+	}
+	assertClockSkewReachesJVM(t, d)
 }
