@@ -865,3 +865,48 @@ func TestCheckImage(t *testing.T) {
 		}
 	}
 }
+
+// NodeSpec.SharedDirs are visible in the container at the same path,
+// read-only: the node's process reads a file of one and cannot create
+// a file in it; a shared dir that is not a directory on the controller
+// is refused by Start, naming it.
+func TestSharedDirs(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	c, err := New(ctx, cluster.Spec{Target: "shared", Nodes: 2}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	shared := t.TempDir()
+	if err := os.WriteFile(filepath.Join(shared, "lib.jar"), []byte("jar"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(c.StateDir(), "n1", "data")
+	script := `cat "$1/lib.jar" > "$2/read"; if touch "$1/new" 2>/dev/null; then echo yes; else echo no; fi > "$2/wrote"; exec sleep 1000`
+	if _, err := c.Start(ctx, "n1", cluster.NodeSpec{Name: "sh", Path: "/bin/sh", Args: []string{"-c", script, "sh", shared, data},
+		DataDir: data, SharedDirs: []string{shared}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var read, wrote []byte
+	for time.Now().Before(deadline) {
+		read, _ = os.ReadFile(filepath.Join(data, "read"))
+		wrote, _ = os.ReadFile(filepath.Join(data, "wrote"))
+		if len(wrote) > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if string(read) != "jar" || strings.TrimSpace(string(wrote)) != "no" {
+		t.Errorf("node read %q from the shared dir and could write in it: %q (want jar, no)", read, wrote)
+	}
+	if _, err := os.Stat(filepath.Join(shared, "new")); !os.IsNotExist(err) {
+		t.Errorf("a file appeared in the shared dir: %v", err)
+	}
+	missing := filepath.Join(shared, "nosuch")
+	_, err = c.Start(ctx, "n2", cluster.NodeSpec{Name: "sh", Path: "/bin/true", SharedDirs: []string{missing}})
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing shared dir: %v", err)
+	}
+}
