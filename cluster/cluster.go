@@ -36,8 +36,11 @@
 //     targets place node files only through the runtime: NodeSpec.Files
 //     and DataDir before the first start, WriteFile (CopyIn) after it,
 //     Hosts.Exec for the rest (initdb, removing data), so that the nodes
-//     of a remote runtime get them too. Logs (NodeSpec.LogFile) are
-//     controller-side files the runtime keeps up to date.
+//     of a remote runtime get them too. Read-only artefacts prepared
+//     once on the controller (Cassandra's jars, its clock shim) reach the
+//     nodes as NodeSpec.SharedDirs (local: nothing to do; docker: a
+//     read-only bind mount). Logs (NodeSpec.LogFile) are controller-side
+//     files the runtime keeps up to date.
 //
 // # The fault seam
 //

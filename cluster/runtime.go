@@ -163,6 +163,13 @@ type NodeSpec struct {
 	// Files are placed on the node before the first start (not again
 	// on Restart: the node keeps its files), owned by UID and GID.
 	Files []File
+	// SharedDirs are directories of the controller that the process
+	// reads at the same path, read-only: artefacts the target prepared
+	// once on the controller (a cache of jars, a compiled library). The
+	// local runtime's nodes see the controller's filesystem already;
+	// the docker runtime bind-mounts each read-only; a remote runtime
+	// copies them. The process must not write in them.
+	SharedDirs []string
 	// DataDir is the directory whose content survives Kill and Restart
 	// (created, owned by UID and GID, mode 0700, when missing; empty:
 	// none). It must be under the state directory.
@@ -252,8 +259,8 @@ type RuntimeRegistration struct {
 	// Summary says in a few words where nodes run, for help.
 	Summary string
 	// Images marks runtimes that start nodes from container images:
-	// they read RuntimeOptions.Image and DefaultImage (--image is
-	// refused for the others).
+	// they read RuntimeOptions.Image and Needs (--image is refused for
+	// the others).
 	Images bool
 	// New builds the runtime for the target named in o. It deploys
 	// nothing (Runtime.Up does).
@@ -265,13 +272,28 @@ type RuntimeRegistration struct {
 type RuntimeOptions struct {
 	// Target is the target's name (e.g. "redis").
 	Target string
-	// DefaultImage is the image the target's users run its server from
-	// (the official image, e.g. "redis:7"): the default of runtimes that
-	// run images. Targets name it in their registration; they never see
-	// which runtime reads it.
-	DefaultImage string
-	// Image is the user's --image: it replaces DefaultImage ("": none).
+	// Needs is what the target's node specs need on a node (its
+	// registration's NodeNeeds): runtimes that run images check an image
+	// the user names for it before anything is deployed.
+	Needs NodeNeeds
+	// Image is the user's --image ("": the runtime's default, e.g. the
+	// docker runtime's local image of the target).
 	Image string
+}
+
+// NodeNeeds is what a target's node specs and commands need to find on
+// a node: a runtime whose nodes run an image the user chose checks them
+// there up front (the docker runtime: inside the image), so that a
+// wrong image is refused in one line before anything is deployed rather
+// than failing at the first start.
+type NodeNeeds struct {
+	// Executables are the absolute paths of the programs the target's
+	// NodeSpecs and Commands run on the nodes.
+	Executables []string
+	// Users are the names of the controller's users whose uid the
+	// node processes run as: a node must know that uid (an entry in its
+	// /etc/passwd; initdb, for one, refuses an unknown uid).
+	Users []string
 }
 
 // RuntimeRegistry is the table of runtimes, the default first. It is a

@@ -25,11 +25,11 @@ type Registration struct {
 	// process (the sim): nothing outside a test run can reach them, so
 	// `chaoscheck cluster up` refuses them.
 	InProcess bool
-	// Image is the container image the target's users run its server
-	// from (the official image, e.g. "redis:7"): the default of runtimes
-	// that start nodes from images (--image overrides it). The target
-	// itself never sees which runtime reads it.
-	Image string
+	// NodeNeeds are the executables and users the target's node specs
+	// need on a node: runtimes that start nodes from images check an
+	// image the user names (--image) for them before anything is
+	// deployed. The target itself never sees which runtime reads it.
+	NodeNeeds cluster.NodeNeeds
 	// HostPackages are the Debian packages whose binaries the target
 	// runs on this machine: `chaoscheck images build` checks they are
 	// installed and makes the target's local image from them.

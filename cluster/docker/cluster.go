@@ -377,7 +377,8 @@ func (c *Cluster) Log(nodeName, name string) string {
 // reachable from the controller and nothing is published), places
 // spec.Files in it, and starts it, then applies the current partition in
 // its network namespace. The state directory is bind-mounted read-write
-// at the same path, so spec.DataDir (under it) survives Kill and Restart.
+// at the same path, so spec.DataDir (under it) survives Kill and Restart;
+// spec.SharedDirs are bind-mounted read-only at their paths.
 func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeSpec) (cluster.Process, error) {
 	n, err := c.node(nodeName)
 	if err != nil {
@@ -408,6 +409,15 @@ func (c *Cluster) Start(ctx context.Context, nodeName string, spec cluster.NodeS
 		if err := os.Chown(spec.DataDir, int(spec.UID), int(spec.GID)); err != nil {
 			return nil, fmt.Errorf("docker: node %s: data dir: %w", nodeName, err)
 		}
+	}
+	for _, d := range spec.SharedDirs {
+		if !filepath.IsAbs(d) || strings.ContainsAny(d, ":,") {
+			return nil, fmt.Errorf("docker: node %s: shared dir %q: want an absolute path without ':' or ','", nodeName, d)
+		}
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("docker: node %s: shared dir %s: not a directory on the controller (%v)", nodeName, d, err)
+		}
+		binds = append(binds, d+":"+d+":ro")
 	}
 	env := spec.Env
 	if env == nil {

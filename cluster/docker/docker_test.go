@@ -3,11 +3,13 @@
 package docker
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -20,8 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/internal/testenv"
@@ -677,8 +681,8 @@ func TestClockOffset(t *testing.T) {
 }
 
 // The image of a run: --image when given (and on this machine), else the
-// target's official image when it is on this machine, else the target's
-// local image; the errors say what to do.
+// target's local image, even when another image is on this machine; the
+// errors say what to do.
 func TestResolveImage(t *testing.T) {
 	env.Require(t)
 	ctx := context.Background()
@@ -695,18 +699,20 @@ func TestResolveImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		target, def, want string
-		got               string
-		err               []string
+		target, want string
+		got          string
+		err          []string
 	}{
-		{"resolvetest", "", BaseImage, BaseImage, nil},
-		{"resolvetest", BaseImage, "", BaseImage, nil}, // the "official" image is here
-		{"resolvetest", "chaoscheck/no-official:1", "", LocalImage("resolvetest"), nil},
-		{"resolvetest", "", "chaoscheck/nosuch:1", "", []string{"chaoscheck/nosuch:1 is not on this machine", "docker pull"}},
-		{"nolocal", "chaoscheck/no-official:1", "", "", []string{"chaoscheck images build", "chaoscheck/nolocal:host", "docker pull chaoscheck/no-official:1"}},
-		{"", "", "", BaseImage, nil},
+		{"resolvetest", BaseImage, BaseImage, nil},
+		// The local image, even when another image (here the base, as
+		// an "official" image would be) is on this machine: no image
+		// but the local one is picked without --image.
+		{"resolvetest", "", LocalImage("resolvetest"), nil},
+		{"resolvetest", "chaoscheck/nosuch:1", "", []string{"chaoscheck/nosuch:1 is not on this machine", "docker pull"}},
+		{"nolocal", "", "", []string{"chaoscheck images build", "chaoscheck/nolocal:host", "--image"}},
+		{"", "", BaseImage, nil},
 	} {
-		got, labels, err := resolveImage(ctx, cli, c.target, c.def, c.want)
+		got, labels, err := resolveImage(ctx, cli, c.target, c.want)
 		if c.err != nil {
 			if err == nil {
 				t.Errorf("%+v: %s, want an error", c, got)
@@ -725,5 +731,182 @@ func TestResolveImage(t *testing.T) {
 		if got == LocalImage("resolvetest") && (!hostMounted(labels) || labels[LabelPackages] != "pkg=1") {
 			t.Errorf("local image labels %v", labels)
 		}
+	}
+}
+
+// importTestImage imports an image tagged tag whose filesystem holds
+// files (path -> content; a content starting with "->" makes a symlink
+// to the rest; paths ending in "/" are directories), with no chaoscheck
+// labels (a stranger's image, as an official one would be).
+func importTestImage(t *testing.T, cli client.APIClient, tag string, files map[string]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		c := files[n]
+		h := &tar.Header{Name: n, Mode: 0o755, Typeflag: tar.TypeReg, Size: int64(len(c))}
+		switch {
+		case strings.HasSuffix(n, "/"):
+			h.Typeflag, h.Size = tar.TypeDir, 0
+		case strings.HasPrefix(c, "->"):
+			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, c[2:], 0
+		case strings.HasPrefix(n, "etc/"):
+			h.Mode = 0o644
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := tw.Write([]byte(c)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rc, err := cli.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, tag, image.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.ImageRemove(context.Background(), tag, image.RemoveOptions{Force: true}) })
+}
+
+// An image named by --image is checked for the node specs' executables
+// and users before anything is deployed: an image laid out as the
+// official redis image is (redis-server in /usr/local/bin, the redis
+// user with the image's own uid) is refused naming both; an image with
+// the paths and this machine's uid passes (through a symlinked /bin, as
+// in merged-/usr images); the local image is checked on this machine;
+// and the probe leaves no container behind.
+func TestCheckImage(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	cli, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ru, err := user.Lookup("redis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	needs := cluster.NodeNeeds{Executables: []string{"/usr/bin/env", "/usr/bin/redis-server", "/bin/sh"}, Users: []string{"redis"}}
+	foreign := "chaoscheck-test/official-like:1"
+	otherUID := "999"
+	if ru.Uid == otherUID {
+		otherUID = "998"
+	}
+	importTestImage(t, cli, foreign, map[string]string{
+		"usr/": "", "usr/bin/": "", "usr/local/": "", "usr/local/bin/": "", "bin/": "", "etc/": "",
+		"usr/bin/env": "x", "bin/sh": "x", "usr/local/bin/redis-server": "x",
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nredis:x:" + otherUID + ":" + otherUID + "::/data:/bin/sh\n",
+	})
+	fitting := "chaoscheck-test/fitting:1"
+	importTestImage(t, cli, fitting, map[string]string{
+		"usr/": "", "usr/bin/": "", "etc/": "", "bin": "->usr/bin",
+		"usr/bin/env": "x", "usr/bin/sh": "x", "usr/bin/redis-server": "x",
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nredis:x:" + ru.Uid + ":" + ru.Gid + "::/var/lib/redis:/usr/sbin/nologin\n",
+	})
+	before, err := cli.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rt := Runtime{Target: "redis", Image: foreign, Needs: needs}
+	err = rt.Probe(ctx)
+	if err == nil {
+		t.Fatalf("%s passed the probe", foreign)
+	}
+	for _, w := range []string{foreign, "no executable /usr/bin/redis-server", "no uid " + ru.Uid + " (this machine's user redis"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%v does not say %q", err, w)
+		}
+	}
+	for _, w := range []string{"/usr/bin/env", "/bin/sh", "\n"} {
+		if strings.Contains(err.Error(), w) {
+			t.Errorf("%v names %q, which is there", err, w)
+		}
+	}
+	if err := (Runtime{Target: "redis", Image: fitting, Needs: needs}).Probe(ctx); err != nil {
+		t.Errorf("%s: %v", fitting, err)
+	}
+	if _, err := BuildLocalImage(ctx, cli, "checktest", nil); err != nil {
+		t.Fatal(err)
+	}
+	defer cli.ImageRemove(ctx, LocalImage("checktest"), image.RemoveOptions{})
+	if err := (Runtime{Target: "redis", Image: LocalImage("checktest"), Needs: needs}).Probe(ctx); err != nil {
+		t.Errorf("local image with this machine's redis: %v", err)
+	}
+	err = (Runtime{Target: "redis", Image: LocalImage("checktest"), Needs: cluster.NodeNeeds{Executables: []string{"/usr/bin/no-such-server"}}}).Probe(ctx)
+	if err == nil || !strings.Contains(err.Error(), "no executable /usr/bin/no-such-server") || !strings.Contains(err.Error(), "this machine's packages") {
+		t.Errorf("local image without the executable: %v", err)
+	}
+	after, err := cli.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) > len(before) {
+		for _, c := range after {
+			if c.Image == foreign || c.Image == fitting {
+				t.Errorf("probe container %s (%s) left behind", c.ID[:12], c.Image)
+			}
+		}
+	}
+}
+
+// NodeSpec.SharedDirs are visible in the container at the same path,
+// read-only: the node's process reads a file of one and cannot create
+// a file in it; a shared dir that is not a directory on the controller
+// is refused by Start, naming it.
+func TestSharedDirs(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	c, err := New(ctx, cluster.Spec{Target: "shared", Nodes: 2}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	shared := t.TempDir()
+	if err := os.WriteFile(filepath.Join(shared, "lib.jar"), []byte("jar"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(c.StateDir(), "n1", "data")
+	script := `cat "$1/lib.jar" > "$2/read"; if touch "$1/new" 2>/dev/null; then echo yes; else echo no; fi > "$2/wrote"; exec sleep 1000`
+	if _, err := c.Start(ctx, "n1", cluster.NodeSpec{Name: "sh", Path: "/bin/sh", Args: []string{"-c", script, "sh", shared, data},
+		DataDir: data, SharedDirs: []string{shared}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var read, wrote []byte
+	for time.Now().Before(deadline) {
+		read, _ = os.ReadFile(filepath.Join(data, "read"))
+		wrote, _ = os.ReadFile(filepath.Join(data, "wrote"))
+		if len(wrote) > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if string(read) != "jar" || strings.TrimSpace(string(wrote)) != "no" {
+		t.Errorf("node read %q from the shared dir and could write in it: %q (want jar, no)", read, wrote)
+	}
+	if _, err := os.Stat(filepath.Join(shared, "new")); !os.IsNotExist(err) {
+		t.Errorf("a file appeared in the shared dir: %v", err)
+	}
+	missing := filepath.Join(shared, "nosuch")
+	_, err = c.Start(ctx, "n2", cluster.NodeSpec{Name: "sh", Path: "/bin/true", SharedDirs: []string{missing}})
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing shared dir: %v", err)
 	}
 }

@@ -8,15 +8,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/user"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
 )
 
 // BaseImage is the tag of the image BuildBaseImage makes: a filesystem
@@ -62,8 +67,8 @@ const LabelPackages = "chaoscheck.packages"
 
 // LocalImage is the tag of the local image of target (chaoscheck images
 // build makes it): the base image's empty filesystem, labelled with the
-// host packages it runs through HostMounts. The runtime uses it when the
-// target's official image is not on this machine.
+// host packages it runs through HostMounts. The runtime uses it unless
+// --image names another.
 func LocalImage(target string) string { return "chaoscheck/" + target + ":host" }
 
 // hostMounted reports whether an image's labels make it an image of this
@@ -134,11 +139,14 @@ func buildImage(ctx context.Context, cli client.APIClient, tag string, labels ma
 }
 
 // resolveImage picks the image of a run: want when given (--image; it
-// must be on this machine), else def (the target's official image) when
-// it is on this machine, else LocalImage(target) when it is, else
-// BaseImage for a run with no target named (built when missing). The
-// error says what to do: pull the image or run chaoscheck images build.
-func resolveImage(ctx context.Context, cli client.APIClient, target, def, want string) (string, map[string]string, error) {
+// must be on this machine), else LocalImage(target) (built by chaoscheck
+// images build from this machine's packages, whose paths and users the
+// targets' node specs name), else BaseImage for a run with no target
+// named (built when missing). A target's official image is never picked
+// by itself: its paths and uids differ from this machine's (see
+// checkImage). The error says what to do: pull the image or run
+// chaoscheck images build.
+func resolveImage(ctx context.Context, cli client.APIClient, target, want string) (string, map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
 	have := func(ref string) (map[string]string, bool, error) {
@@ -172,22 +180,150 @@ func resolveImage(ctx context.Context, cli client.APIClient, target, def, want s
 		l, _, err := have(BaseImage)
 		return BaseImage, l, err
 	}
-	for _, ref := range []string{def, LocalImage(target)} {
-		if ref == "" {
-			continue
-		}
-		l, ok, err := have(ref)
+	l, ok, err := have(LocalImage(target))
+	if err != nil {
+		return "", nil, err
+	}
+	if !ok {
+		return "", nil, fmt.Errorf("docker: no image for %s: run chaoscheck images build (it makes %s from this machine's packages), or name one with --image", target, LocalImage(target))
+	}
+	return LocalImage(target), l, nil
+}
+
+// checkImage checks that the image ref (with its labels) has what needs
+// asks for, and returns an error naming everything missing. A local
+// image (hostMounted) runs this machine's /usr, /lib... and /etc, so
+// they are checked here; any other image is checked inside: a container
+// is created from it (never started, labelled as a run of this process
+// so that heal removes it if this process dies) and the executables are stat'ed and
+// /etc/passwd read through the API, which needs nothing in the image (no
+// shell). The container is removed before checkImage returns.
+func checkImage(ctx context.Context, cli client.APIClient, ref string, labels map[string]string, needs cluster.NodeNeeds) error {
+	if len(needs.Executables) == 0 && len(needs.Users) == 0 {
+		return nil
+	}
+	uids := map[string]string{} // host user -> uid
+	for _, u := range needs.Users {
+		hu, err := user.Lookup(u)
 		if err != nil {
-			return "", nil, err
+			return fmt.Errorf("docker: image %s: the nodes run as this machine's user %s: %w", ref, u, err)
 		}
-		if ok {
-			return ref, l, nil
+		uids[u] = hu.Uid
+	}
+	var (
+		exists func(path string) (bool, error)
+		passwd []byte
+	)
+	if hostMounted(labels) {
+		exists = func(path string) (bool, error) {
+			st, err := os.Stat(path)
+			if err != nil {
+				return false, nil
+			}
+			return st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0, nil
+		}
+		b, err := os.ReadFile("/etc/passwd")
+		if err != nil {
+			return fmt.Errorf("docker: image %s: %w", ref, err)
+		}
+		passwd = b
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+		defer cancel()
+		ctl, err := controllerLabel()
+		if err != nil {
+			return err
+		}
+		// Labelled as a run of its own (cc-probe-<pid>), owned by this
+		// process: heal removes it if this process dies before it does.
+		cr, err := cli.ContainerCreate(ctx, &container.Config{Image: ref, Entrypoint: []string{"/chaoscheck-probe-never-started"},
+			Labels: map[string]string{LabelRun: "cc-probe-" + strconv.Itoa(os.Getpid()), LabelController: ctl}},
+			&container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+		if err != nil {
+			return fmt.Errorf("docker: probe image %s: create a container: %w", ref, err)
+		}
+		defer func() {
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
+			defer rcancel()
+			_ = cli.ContainerRemove(rctx, cr.ID, container.RemoveOptions{Force: true})
+		}()
+		exists = func(path string) (bool, error) {
+			st, err := cli.ContainerStatPath(ctx, cr.ID, path)
+			if errdefs.IsNotFound(err) {
+				return false, nil
+			}
+			if err != nil {
+				return false, fmt.Errorf("docker: probe image %s: stat %s: %w", ref, path, err)
+			}
+			// A symlink's own mode is 0777; what it points to is checked
+			// by the copy below only for /etc/passwd: a link counts.
+			return !st.Mode.IsDir() && (st.Mode&os.ModeSymlink != 0 || st.Mode.Perm()&0o111 != 0), nil
+		}
+		if len(needs.Users) > 0 {
+			rc, _, err := cli.CopyFromContainer(ctx, cr.ID, "/etc/passwd")
+			if err != nil && !errdefs.IsNotFound(err) {
+				return fmt.Errorf("docker: probe image %s: read /etc/passwd: %w", ref, err)
+			}
+			if err == nil {
+				passwd, err = firstFileOfTar(rc)
+				rc.Close()
+				if err != nil {
+					return fmt.Errorf("docker: probe image %s: read /etc/passwd: %w", ref, err)
+				}
+			}
 		}
 	}
-	if def == "" {
-		return "", nil, fmt.Errorf("docker: no image for %s: run chaoscheck images build (it makes %s)", target, LocalImage(target))
+	var missing []string
+	for _, p := range needs.Executables {
+		ok, err := exists(p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			missing = append(missing, "no executable "+p)
+		}
 	}
-	return "", nil, fmt.Errorf("docker: no image for %s: run chaoscheck images build (it makes %s from this machine's packages), or docker pull %s", target, LocalImage(target), def)
+	known := passwdUIDs(passwd)
+	for _, u := range needs.Users {
+		if !known[uids[u]] {
+			missing = append(missing, fmt.Sprintf("no uid %s (this machine's user %s, whom the nodes run as) in /etc/passwd", uids[u], u))
+		}
+	}
+	if len(missing) > 0 {
+		what := "image " + ref
+		if hostMounted(labels) {
+			what = "local image " + ref + " (it runs this machine's packages)"
+		}
+		return fmt.Errorf("docker: %s does not fit the target's node specs: %s", what, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// passwdUIDs returns the uids of an /etc/passwd file.
+func passwdUIDs(b []byte) map[string]bool {
+	out := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 3 && !strings.HasPrefix(line, "#") {
+			out[f[2]] = true
+		}
+	}
+	return out
+}
+
+// firstFileOfTar returns the content of the first regular file of a tar
+// stream (at most 4 MiB).
+func firstFileOfTar(r io.Reader) ([]byte, error) {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return nil, err
+		}
+		if h.Typeflag == tar.TypeReg {
+			return io.ReadAll(io.LimitReader(tr, 4<<20))
+		}
+	}
 }
 
 // EnsureBaseImage builds BaseImage unless it exists.

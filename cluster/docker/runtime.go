@@ -17,11 +17,12 @@ type Runtime struct {
 	// Target names the target whose nodes it runs (the Spec's target
 	// when empty): its local image is LocalImage(Target).
 	Target string
-	// DefaultImage is the target's official image, used when it is on
-	// this machine; otherwise LocalImage(Target).
-	DefaultImage string
-	// Image (--image) replaces both; it must be on this machine.
+	// Image (--image) replaces LocalImage(Target); it must be on this
+	// machine and have what Needs asks for (checked by Probe, before
+	// anything is deployed).
 	Image string
+	// Needs is what the target's node specs need in the image.
+	Needs cluster.NodeNeeds
 }
 
 var (
@@ -40,7 +41,7 @@ func Registration() cluster.RuntimeRegistration {
 		Summary: "containers on an internal bridge network, through the Docker Engine API (needs root, dockerd and an image: chaoscheck images build)",
 		Images:  true,
 		New: func(o cluster.RuntimeOptions) (cluster.Runtime, error) {
-			return Runtime{Target: o.Target, DefaultImage: o.DefaultImage, Image: o.Image}, nil
+			return Runtime{Target: o.Target, Image: o.Image, Needs: o.Needs}, nil
 		},
 	}
 }
@@ -70,7 +71,9 @@ func Plan(n int) cluster.Plan {
 
 // Probe is the package's Probe, and then, for a runtime that names a
 // target or an image, that the image is on this machine (see
-// resolveImage: the error says to run chaoscheck images build).
+// resolveImage: the error says to run chaoscheck images build) and, for
+// an image named by --image, that it has the executables and users of
+// Needs (checkImage: the error names what is missing).
 func (r Runtime) Probe(ctx context.Context) error {
 	if err := Probe(ctx); err != nil {
 		return err
@@ -83,8 +86,14 @@ func (r Runtime) Probe(ctx context.Context) error {
 		return err
 	}
 	defer cli.Close()
-	if _, _, err := resolveImage(ctx, cli, r.Target, r.DefaultImage, r.Image); err != nil {
+	img, labels, err := resolveImage(ctx, cli, r.Target, r.Image)
+	if err != nil {
 		return fmt.Errorf("probe: %w", err)
+	}
+	if r.Image != "" {
+		if err := checkImage(ctx, cli, img, labels, r.Needs); err != nil {
+			return fmt.Errorf("probe: %w", err)
+		}
 	}
 	return nil
 }
@@ -95,8 +104,8 @@ func (Runtime) RunCommand(ctx context.Context, cmd cluster.Command) ([]byte, err
 	return local.RunCommand(ctx, cmd)
 }
 
-// Up resolves the image (resolveImage: --image, the target's official
-// image if present, its local image) and is New with it.
+// Up resolves the image (resolveImage: --image, else the target's local
+// image) and is New with it.
 func (r Runtime) Up(ctx context.Context, spec cluster.Spec) (cluster.Hosts, error) {
 	target := r.Target
 	if target == "" {
@@ -106,7 +115,7 @@ func (r Runtime) Up(ctx context.Context, spec cluster.Spec) (cluster.Hosts, erro
 	if err != nil {
 		return nil, err
 	}
-	img, _, err := resolveImage(ctx, cli, target, r.DefaultImage, r.Image)
+	img, _, err := resolveImage(ctx, cli, target, r.Image)
 	cli.Close()
 	if err != nil {
 		return nil, err
@@ -127,7 +136,7 @@ func (r Runtime) Describe(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer cli.Close()
-	img, labels, err := resolveImage(ctx, cli, r.Target, r.DefaultImage, r.Image)
+	img, labels, err := resolveImage(ctx, cli, r.Target, r.Image)
 	if err != nil {
 		return "", err
 	}

@@ -3,9 +3,12 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/chaoscheck/chaoscheck/cluster/docker"
@@ -52,6 +56,69 @@ func TestDockerProbedUpFront(t *testing.T) {
 		}
 		if e := storeEntries(t, st); len(e) > 0 {
 			t.Errorf("%v: the store holds %v, want nothing", c.args, e)
+		}
+	}
+}
+
+// An image named by --image that lacks what the target's node specs
+// run (here: an image holding only an /etc/passwd, as a stranger's image
+// laid out differently would) is refused before anything is deployed or
+// stored: one line naming the missing executables, exit 255.
+func TestDockerImageProbedForNodeNeeds(t *testing.T) {
+	ctx := context.Background()
+	cli, err := docker.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	passwd := "root:x:0:0:root:/root:/bin/sh\n"
+	for _, h := range []*tar.Header{{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755}, {Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(passwd))}} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tw.Write([]byte(passwd)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const tag = "chaoscheck-test/cli-unfit:1"
+	rc, err := cli.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, tag, image.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.ImageRemove(ctx, tag, image.RemoveOptions{Force: true})
+	for _, c := range []struct {
+		target string
+		want   []string
+	}{
+		{"redis", []string{"no executable /usr/bin/redis-server", "no uid"}},
+		{"postgres", []string{"no executable /usr/lib/postgresql/15/bin/initdb", "no executable /bin/sh"}},
+		{"etcd", []string{"no executable /usr/bin/etcd"}},
+	} {
+		st := filepath.Join(t.TempDir(), "store")
+		code, stderr := runCapture("test", "--store", st, "--time-limit", "1s", "--target", c.target, "--runtime", "docker", "--image", tag)
+		if code != exitCrashed {
+			t.Errorf("%s: exit %d, want %d (stderr %q)", c.target, code, exitCrashed, stderr)
+		}
+		if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
+			t.Errorf("%s: stderr has %d lines, want one: %q", c.target, n+1, stderr)
+		}
+		for _, w := range append(c.want, tag) {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%s: stderr %q does not name %q", c.target, stderr, w)
+			}
+		}
+		if e := storeEntries(t, st); len(e) > 0 {
+			t.Errorf("%s: the store holds %v, want nothing", c.target, e)
 		}
 	}
 }

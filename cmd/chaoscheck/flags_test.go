@@ -122,7 +122,7 @@ func TestFlagsThatDoNotApplyRefused(t *testing.T) {
 		{[]string{"--target", "postgres", "--runtime", "ssh"}, []string{"--runtime", `"ssh"`, "available: local, docker"}},
 		{[]string{"--target", "postgres", "--image", "postgres:15"}, []string{"--image", "docker", "not local"}},
 		{[]string{"--image", "x"}, []string{"--image", "sim"}},
-		{[]string{"--target", "cassandra", "--runtime", "docker"}, []string{"--runtime docker", "cassandra", "--runtime local"}},
+		{[]string{"--target", "cassandra", "--runtime", "docker", "--nodes", "4", "--regions", "2", "--region-rtt", "50ms"}, []string{"--region-rtt", "local runtime only"}},
 		{[]string{"--runtime", "local"}, []string{"--runtime", "sim", "postgres"}},
 	} {
 		st := filepath.Join(t.TempDir(), "store")

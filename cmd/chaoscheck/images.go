@@ -37,9 +37,11 @@ read-only. The image records the packages and versions it runs (label
 chaoscheck.packages). A target whose packages are not installed is not
 built, saying which to install (exit 255 at the end).
 
-With --runtime docker a target runs from its official image (postgres:15,
-redis:7, cassandra:5.0, quay.io/coreos/etcd) when that is on this machine
-(docker pull it), else from its local image; --image names any other.`,
+With --runtime docker a target runs from its local image; --image names
+any other, which is checked before anything is deployed for the
+executables and the user the target's nodes run (the official images
+keep them elsewhere: redis:7 and etcd in /usr/local/bin, postgres:15 with
+another uid).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg := all.Registry()

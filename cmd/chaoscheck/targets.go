@@ -66,7 +66,7 @@ func (t *targetFlags) define(fs *pflag.FlagSet, def string, keep func(targets.Re
 		rtLines[i] = r.Name + " (" + r.Summary + ")"
 	}
 	fs.StringVar(&t.runtime, "runtime", t.rts.Default(), "where the nodes of real targets run: "+strings.Join(rtLines, ", "))
-	fs.StringVar(&t.image, "image", "", "container image of every node, for runtimes that run images (default: the target's official image if it is on this machine, else the local image of chaoscheck images build)")
+	fs.StringVar(&t.image, "image", "", "container image of every node, for runtimes that run images (default: the target's local image, made by chaoscheck images build; another is checked up front for the executables and user the nodes run)")
 	t.err = t.reg.DefineFlags(fs)
 	t.fs = fs
 }
@@ -117,7 +117,7 @@ func (t *targetFlags) buildRuntime() (cluster.Runtime, error) {
 	if t.fs.Changed("image") && t.image == "" {
 		return nil, fmt.Errorf("--image: empty image name")
 	}
-	rt, err := t.rts.New(t.runtime, cluster.RuntimeOptions{Target: reg.Name, DefaultImage: reg.Image, Image: t.image})
+	rt, err := t.rts.New(t.runtime, cluster.RuntimeOptions{Target: reg.Name, Needs: reg.NodeNeeds, Image: t.image})
 	if err != nil {
 		return nil, fmt.Errorf("--runtime: %w", err)
 	}

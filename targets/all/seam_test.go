@@ -59,7 +59,15 @@ func TestTargetsImportNoRuntime(t *testing.T) {
 // its non-test source calls none of the os functions that write or
 // change files on the controller's disk, which a remote (ssh) runtime's
 // nodes would not see.
+//
+// The one exception is a file that prepares, on the controller, the
+// read-only artefacts every node reads through NodeSpec.SharedDirs (the
+// runtime makes them visible: docker bind-mounts them read-only): named
+// here with the reason, so that no other file slips in.
 func TestPortableTargetsWriteNoControllerFiles(t *testing.T) {
+	sharedArtefacts := map[string]string{
+		"cassandra/cache.go": "the server's jars (Maven) and the clock shim, built once in the controller's cache and shared read-only",
+	}
 	writers := map[string]bool{"WriteFile": true, "Mkdir": true, "MkdirAll": true, "MkdirTemp": true, "Chown": true, "Chmod": true,
 		"Rename": true, "Remove": true, "RemoveAll": true, "Create": true, "CreateTemp": true, "OpenFile": true, "Symlink": true, "Link": true}
 	checked := 0
@@ -73,6 +81,11 @@ func TestPortableTargetsWriteNoControllerFiles(t *testing.T) {
 		}
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			if why, ok := sharedArtefacts[reg.Name+"/"+filepath.Base(f)]; ok {
+				t.Logf("%s writes on the controller: %s", f, why)
+				delete(sharedArtefacts, reg.Name+"/"+filepath.Base(f))
 				continue
 			}
 			af, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
@@ -94,5 +107,8 @@ func TestPortableTargetsWriteNoControllerFiles(t *testing.T) {
 	}
 	if checked < 10 {
 		t.Fatalf("checked only %d files", checked)
+	}
+	for f := range sharedArtefacts {
+		t.Errorf("%s: excepted, but not a file of a portable target (refused on some runtime, or gone)", f)
 	}
 }

@@ -205,7 +205,7 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 	}
 	cfg.StateDir = lc.StateDir()
 	tm.Network = time.Since(t0)
-	d := &Deployment{cfg: cfg, lc: lc, lib: lib, clock: mode, shim: shim, shimErr: shimErr, byAddr: map[string]string{}, logs: map[string]string{}}
+	d := &Deployment{cfg: cfg, lc: lc, lib: lib, cache: root, clock: mode, shim: shim, shimErr: shimErr, byAddr: map[string]string{}, logs: map[string]string{}}
 	d.cl = &Cluster{Deployed: cluster.NewDeployed(lc, t.Plan()), d: d}
 	ok := false
 	defer func() {
@@ -251,6 +251,7 @@ type Deployment struct {
 	lc      cluster.Hosts
 	cl      *Cluster
 	lib     string
+	cache   string // the cache root holding lib and shim (SharedDirs)
 	clock   clockMode
 	shim    string
 	shimErr error             // why the shim could not be built (libfaketime used)
@@ -368,22 +369,27 @@ func (d *Deployment) startNodes(ctx context.Context, java, jamm string) error {
 	for i, n := range nodes {
 		f := filesOf(d.cfg.StateDir, n)
 		d.logs[n] = f.log
-		if err := writeNodeConfig(f, yamlParams{
+		files, err := nodeConfigFiles(f, yamlParams{
 			Node: n, InitialToken: tokens[i], Seeds: strings.Join(seeds, ","),
 			Addr: d.lc.Addr(n), Dir: f.dir, CommitlogSync: d.cfg.CommitlogSync,
 			ServerTimeoutMS: d.cfg.ServerTimeout.Milliseconds(), Snitch: d.cfg.snitch(), User: d.cfg.ServerConfig,
-		}); err != nil {
+		}, dcName(d.cfg.regionOf(i)))
+		if err != nil {
 			return err
 		}
-		if err := writeRackDC(f, dcName(d.cfg.regionOf(i))); err != nil {
-			return err
-		}
+		// The configuration goes through the runtime (Files, placed before
+		// the first start: Restart keeps it), the data under f.dir
+		// survives kills (DataDir), and the jars and the clock shim are
+		// read from the controller's cache (SharedDirs, read-only).
 		p, err := d.lc.Start(ctx, n, cluster.NodeSpec{
-			Name:    "cassandra",
-			Path:    "/usr/bin/env",
-			Args:    javaCommand(java, d.lib, jamm, d.cfg.Heap, f, d.clock, d.shim),
-			Dir:     f.dir,
-			LogFile: f.log,
+			Name:       "cassandra",
+			Path:       "/usr/bin/env",
+			Args:       javaCommand(java, d.lib, jamm, d.cfg.Heap, f, d.clock, d.shim),
+			Dir:        f.dir,
+			Files:      files,
+			DataDir:    f.dir,
+			SharedDirs: []string{d.cache},
+			LogFile:    f.log,
 		})
 		if err != nil {
 			return fmt.Errorf("cassandra: start %s (log %s): %w", n, f.log, err)

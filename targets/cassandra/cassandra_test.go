@@ -87,19 +87,38 @@ func TestInitialTokens(t *testing.T) {
 	}
 }
 
+// fileData is the content of the file of files at path.
+func fileData(t *testing.T, files []cluster.File, path string) []byte {
+	t.Helper()
+	for _, f := range files {
+		if f.Path == path {
+			return f.Data
+		}
+	}
+	t.Fatalf("no file %s in %d files", path, len(files))
+	return nil
+}
+
 func TestNodeConfig(t *testing.T) {
 	dir := t.TempDir()
 	f := filesOf(dir, "n2")
-	err := writeNodeConfig(f, yamlParams{
+	files, err := nodeConfigFiles(f, yamlParams{
 		Node: "n2", InitialToken: "42", Seeds: "10.79.0.11:7000,10.79.0.12:7000",
 		Addr: netip.MustParseAddr("10.79.0.12"), Dir: f.dir, CommitlogSync: "periodic", ServerTimeoutMS: 1000,
-	})
+	}, "dc2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	y, err := os.ReadFile(f.yaml)
-	if err != nil {
-		t.Fatal(err)
+	y := fileData(t, files, f.yaml)
+	if rd := string(fileData(t, files, f.rackdc)); rd != "dc=dc2\nrack=rack1\n" {
+		t.Errorf("cassandra-rackdc.properties %q", rd)
+	}
+	if lb := fileData(t, files, f.logback); !strings.Contains(string(lb), "<configuration") {
+		t.Errorf("logback.xml %q", lb)
+	}
+	// The files are only rendered: nothing is written on the controller.
+	if _, err := os.Stat(f.dir); !os.IsNotExist(err) {
+		t.Errorf("node dir %s on the controller: %v", f.dir, err)
 	}
 	for _, want := range []string{
 		"initial_token: 42", "listen_address: 10.79.0.12", "rpc_address: 10.79.0.12",
@@ -110,10 +129,11 @@ func TestNodeConfig(t *testing.T) {
 			t.Errorf("cassandra.yaml lacks %q:\n%s", want, y)
 		}
 	}
-	if err := writeNodeConfig(f, yamlParams{Node: "n2", Addr: netip.MustParseAddr("10.79.0.12"), Dir: f.dir, CommitlogSync: "batch"}); err != nil {
+	files, err = nodeConfigFiles(f, yamlParams{Node: "n2", Addr: netip.MustParseAddr("10.79.0.12"), Dir: f.dir, CommitlogSync: "batch"}, "dc1")
+	if err != nil {
 		t.Fatal(err)
 	}
-	y, _ = os.ReadFile(f.yaml)
+	y = fileData(t, files, f.yaml)
 	if strings.Contains(string(y), "commitlog_sync_period") {
 		t.Error("batch sync with a commitlog_sync_period: Cassandra refuses to start")
 	}

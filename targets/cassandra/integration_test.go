@@ -334,7 +334,13 @@ func TestDeploy(t *testing.T) {
 // now() never go back, so the node keeps stamping at its high-water mark
 // for as long as the skew was (an hour of poisoned timestamps for +1h).
 func TestClockSkewReachesJVM(t *testing.T) {
-	d := needClock(t)
+	assertClockSkewReachesJVM(t, needClock(t))
+}
+
+// assertClockSkewReachesJVM fails t unless a +3s offset on d's first
+// node shows in its now() within 10 s (and resets it).
+func assertClockSkewReachesJVM(t *testing.T, d *Deployment) {
+	t.Helper()
 	ctx := context.Background()
 	node := d.Hosts().Nodes()[0]
 	serverNow := func() (time.Duration, error) {

@@ -73,17 +73,9 @@ func (c *Config) snitch() string {
 	return "SimpleSnitch"
 }
 
-// writeRackDC writes the node's cassandra-rackdc.properties (read by
-// GossipingPropertyFileSnitch through -Dcassandra-rackdc.properties).
-func writeRackDC(f nodeFiles, dc string) error {
-	if err := os.MkdirAll(filepath.Dir(f.rackdc), 0o755); err != nil {
-		return fmt.Errorf("cassandra: node dir: %w", err)
-	}
-	if err := os.WriteFile(f.rackdc, []byte("dc="+dc+"\nrack=rack1\n"), 0o644); err != nil {
-		return fmt.Errorf("cassandra: write %s: %w", f.rackdc, err)
-	}
-	return nil
-}
+// rackDC is the node's cassandra-rackdc.properties (read by
+// GossipingPropertyFileSnitch) for datacenter dc.
+func rackDC(dc string) string { return "dc=" + dc + "\nrack=rack1\n" }
 
 // shapeRegions puts the standing delay between the datacenters in place.
 func (d *Deployment) shapeRegions(ctx context.Context) error {

@@ -4,20 +4,15 @@ package cassandra
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/template"
-	"time"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/targets/serverconf"
@@ -25,81 +20,6 @@ import (
 
 //go:embed conf/pom.xml.tmpl conf/cassandra.yaml.tmpl conf/logback.xml
 var confFS embed.FS
-
-//go:embed clockshim/clockshim.c
-var clockshimSource []byte
-
-// MavenTimeout bounds resolving the server's jars from Maven Central.
-const MavenTimeout = 10 * time.Minute
-
-// markerFile, in the cache's version directory, says lib/ is complete.
-const markerFile = "complete"
-
-// EnsureServer makes sure the jars of Cassandra version are in
-// cacheRoot/cassandra-<version>/lib and returns that directory. The first
-// call resolves them with Maven (`mvn -q dependency:copy-dependencies
-// -DincludeScope=runtime`) from an embedded pom and writes a marker file on
-// success; later calls only check the marker. It fails with a clear error
-// when mvn is missing.
-func EnsureServer(ctx context.Context, rt cluster.Runtime, cacheRoot, version string) (string, error) {
-	dir := filepath.Join(cacheRoot, "cassandra-"+version)
-	lib := filepath.Join(dir, "lib")
-	if _, err := os.Stat(filepath.Join(dir, markerFile)); err == nil {
-		return lib, nil
-	}
-	mvn, err := exec.LookPath("mvn")
-	if err != nil {
-		return "", fmt.Errorf("cassandra: the server's jars are not cached in %s and Maven is missing (install Debian package maven, Java 11 or 17 and network access to Maven Central): %w", dir, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("cassandra: cache dir: %w", err)
-	}
-	pom, err := render("conf/pom.xml.tmpl", struct{ Version string }{version})
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "pom.xml"), pom, 0o644); err != nil {
-		return "", fmt.Errorf("cassandra: write pom: %w", err)
-	}
-	// A half-copied lib from an interrupted run is replaced whole.
-	tmp := lib + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
-		return "", fmt.Errorf("cassandra: clean %s: %w", tmp, err)
-	}
-	// Before any cluster exists: the runtime's RunCommand (on the local
-	// runtime: own process group, parent-death signal), bounded by
-	// MavenTimeout.
-	if _, err := rt.RunCommand(ctx, cluster.Command{
-		Path: mvn, Dir: dir, Timeout: MavenTimeout,
-		Args: []string{"-B", "-q", "-f", filepath.Join(dir, "pom.xml"),
-			"dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=" + tmp},
-	}); err != nil {
-		return "", fmt.Errorf("cassandra: mvn resolving org.apache.cassandra:cassandra-all:%s from Maven Central (bounded by %v): %w", version, MavenTimeout, err)
-	}
-	if _, err := findJamm(tmp); err != nil {
-		return "", err
-	}
-	if err := os.RemoveAll(lib); err != nil {
-		return "", fmt.Errorf("cassandra: replace %s: %w", lib, err)
-	}
-	if err := os.Rename(tmp, lib); err != nil {
-		return "", fmt.Errorf("cassandra: install %s: %w", lib, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, markerFile), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
-		return "", fmt.Errorf("cassandra: write marker: %w", err)
-	}
-	return lib, nil
-}
-
-// findJamm returns the jamm agent jar of lib (Cassandra refuses to start
-// without it).
-func findJamm(lib string) (string, error) {
-	m, err := filepath.Glob(filepath.Join(lib, "jamm-*.jar"))
-	if err != nil || len(m) == 0 {
-		return "", fmt.Errorf("cassandra: no jamm-*.jar in %s: the Maven resolution is incomplete", lib)
-	}
-	return m[len(m)-1], nil
-}
 
 func render(name string, data any) ([]byte, error) {
 	t, err := template.ParseFS(confFS, name)
@@ -162,31 +82,26 @@ func filesOf(stateDir, node string) nodeFiles {
 	}
 }
 
-// writeNodeConfig writes the node's cassandra.yaml and logback.xml.
-func writeNodeConfig(f nodeFiles, p yamlParams) error {
-	for _, d := range []string{filepath.Dir(f.yaml), filepath.Dir(f.log), filepath.Join(f.dir, "data")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("cassandra: node dir: %w", err)
-		}
-	}
+// nodeConfigFiles renders the node's cassandra.yaml (with the user's
+// overrides merged), logback.xml and cassandra-rackdc.properties (dc),
+// for NodeSpec.Files: the runtime places them on the node.
+func nodeConfigFiles(f nodeFiles, p yamlParams, dc string) ([]cluster.File, error) {
 	y, err := render("conf/cassandra.yaml.tmpl", p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if y, err = mergeYAML(y, p.User); err != nil {
-		return err
-	}
-	if err := os.WriteFile(f.yaml, y, 0o644); err != nil {
-		return fmt.Errorf("cassandra: write %s: %w", f.yaml, err)
+		return nil, err
 	}
 	lb, err := confFS.ReadFile("conf/logback.xml")
 	if err != nil {
-		return fmt.Errorf("cassandra: logback.xml: %w", err)
+		return nil, fmt.Errorf("cassandra: logback.xml: %w", err)
 	}
-	if err := os.WriteFile(f.logback, lb, 0o644); err != nil {
-		return fmt.Errorf("cassandra: write %s: %w", f.logback, err)
-	}
-	return nil
+	return []cluster.File{
+		{Path: f.yaml, Data: y, Mode: 0o644},
+		{Path: f.logback, Data: lb, Mode: 0o644},
+		{Path: f.rackdc, Data: []byte(rackDC(dc)), Mode: 0o644},
+	}, nil
 }
 
 // jvmOptions are conf/jvm-server.options and conf/jvm17-server.options of
@@ -254,40 +169,6 @@ const (
 	// clockReal: no preload, real clock, no clock skew.
 	clockReal
 )
-
-// ShimBuildTimeout bounds compiling the clock shim.
-const ShimBuildTimeout = time.Minute
-
-// BuildClockShim compiles clockshim/clockshim.c with cc into
-// cacheRoot/clockshim-<hash>.so, once, and returns its path.
-func BuildClockShim(ctx context.Context, rt cluster.Runtime, cacheRoot string) (string, error) {
-	sum := sha256.Sum256(clockshimSource)
-	so := filepath.Join(cacheRoot, "clockshim-"+hex.EncodeToString(sum[:6])+".so")
-	if _, err := os.Stat(so); err == nil {
-		return so, nil
-	}
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		return "", fmt.Errorf("cassandra: no C compiler for the clock shim (install Debian package gcc): %w", err)
-	}
-	if err := os.MkdirAll(cacheRoot, 0o755); err != nil {
-		return "", fmt.Errorf("cassandra: cache dir: %w", err)
-	}
-	src := so + ".c"
-	if err := os.WriteFile(src, clockshimSource, 0o644); err != nil {
-		return "", fmt.Errorf("cassandra: clock shim source: %w", err)
-	}
-	tmp := so + ".tmp"
-	if _, err := rt.RunCommand(ctx, cluster.Command{
-		Path: cc, Args: []string{"-O2", "-shared", "-fPIC", "-o", tmp, src, "-ldl"}, Timeout: ShimBuildTimeout,
-	}); err != nil {
-		return "", fmt.Errorf("cassandra: compile clock shim: %w", err)
-	}
-	if err := os.Rename(tmp, so); err != nil {
-		return "", fmt.Errorf("cassandra: install clock shim: %w", err)
-	}
-	return so, nil
-}
 
 // javaCommand returns the command line (for /usr/bin/env, which execs in
 // place, so the pid is the JVM's) that runs a node's JVM.

@@ -4,7 +4,6 @@ package cassandra
 
 import (
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 
@@ -39,13 +38,11 @@ func TestYAMLDefaults(t *testing.T) {
 	}
 	dir := t.TempDir()
 	nf := filesOf(dir, "n1")
-	if err := writeNodeConfig(nf, yamlParams{Node: "n1", InitialToken: "0", Seeds: "10.0.0.1:7000", Addr: netip.MustParseAddr("10.0.0.1"), Dir: nf.dir, CommitlogSync: "batch", ServerTimeoutMS: 1000, User: f}); err != nil {
-		t.Fatal(err)
-	}
-	y, err := os.ReadFile(nf.yaml)
+	files, err := nodeConfigFiles(nf, yamlParams{Node: "n1", InitialToken: "0", Seeds: "10.0.0.1:7000", Addr: netip.MustParseAddr("10.0.0.1"), Dir: nf.dir, CommitlogSync: "batch", ServerTimeoutMS: 1000, User: f}, "dc1")
 	if err != nil {
 		t.Fatal(err)
 	}
+	y := fileData(t, files, nf.yaml)
 	if !strings.Contains(string(y), "concurrent_reads: 32\n") || strings.Contains(string(y), "concurrent_reads: 8") ||
 		!strings.Contains(string(y), "read_request_timeout: 5000ms") || !strings.Contains(string(y), "listen_address: 10.0.0.1") {
 		t.Errorf("merged cassandra.yaml:\n%s", y)

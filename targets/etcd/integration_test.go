@@ -338,7 +338,7 @@ func TestLinearizableRegisterUnderFaults(t *testing.T) {
 // are nft rules in the containers' network namespaces, kills SIGKILL
 // through the API.
 func TestDockerLinearizableRegisterUnderFaults(t *testing.T) {
-	testLinearizableUnderFaults(t, dockerenv.Docker(t, "etcd", Registration().Image))
+	testLinearizableUnderFaults(t, dockerenv.Docker(t, "etcd", Registration().NodeNeeds))
 }
 
 func testLinearizableUnderFaults(t *testing.T, rt cluster.Runtime) {

@@ -19,7 +19,7 @@ func Registration() targets.Registration {
 	return targets.Registration{
 		Name:         "etcd",
 		Summary:      "etcd 3.4, Debian's etcd-server",
-		Image:        "quay.io/coreos/etcd:v3.4.23",
+		NodeNeeds:    cluster.NodeNeeds{Executables: []string{DefaultBinary}, Users: []string{"nobody"}},
 		HostPackages: []string{"etcd-server"},
 		Flags:        defineFlags,
 	}

@@ -347,7 +347,7 @@ func TestAsyncFailoverLosesWrites(t *testing.T) {
 // the docker runtime (initdb, pg_basebackup and pg_rewind run in helper
 // containers of the stopped nodes).
 func TestDockerAsyncFailoverLosesWrites(t *testing.T) {
-	testAsyncFailover(t, dockerenv.Docker(t, "postgres", Registration().Image))
+	testAsyncFailover(t, dockerenv.Docker(t, "postgres", Registration().NodeNeeds))
 }
 
 func testAsyncFailover(t *testing.T, rt cluster.Runtime) {
@@ -380,7 +380,7 @@ func TestSyncFailoverKeepsAcknowledgedWrites(t *testing.T) {
 // TestDockerSyncFailoverKeepsAcknowledgedWrites is
 // TestSyncFailoverKeepsAcknowledgedWrites on the docker runtime.
 func TestDockerSyncFailoverKeepsAcknowledgedWrites(t *testing.T) {
-	testSyncFailover(t, dockerenv.Docker(t, "postgres", Registration().Image))
+	testSyncFailover(t, dockerenv.Docker(t, "postgres", Registration().NodeNeeds))
 }
 
 func testSyncFailover(t *testing.T, rt cluster.Runtime) {

@@ -18,9 +18,12 @@ import (
 // and the constructor from those flags.
 func Registration() targets.Registration {
 	return targets.Registration{
-		Name:         "postgres",
-		Summary:      "PostgreSQL 15, a primary and streaming replicas",
-		Image:        "postgres:15",
+		Name:    "postgres",
+		Summary: "PostgreSQL 15, a primary and streaming replicas",
+		NodeNeeds: cluster.NodeNeeds{
+			Executables: []string{DefaultBinDir + "/postgres", DefaultBinDir + "/initdb", DefaultBinDir + "/pg_basebackup", "/bin/sh"},
+			Users:       []string{"postgres"},
+		},
 		HostPackages: []string{"postgresql-15"},
 		Flags:        defineFlags,
 		Isolation:    isolationProber,

@@ -187,7 +187,7 @@ func TestClusterHotKey(t *testing.T) {
 
 // TestDockerClusterHotKey is TestClusterHotKey on the docker runtime.
 func TestDockerClusterHotKey(t *testing.T) {
-	testHotKey(t, dockerenv.Docker(t, "redis", Registration().Image))
+	testHotKey(t, dockerenv.Docker(t, "redis", Registration().NodeNeeds))
 }
 
 func testHotKey(t *testing.T, rt cluster.Runtime) {
@@ -228,7 +228,7 @@ func TestClusterHotKeySalted(t *testing.T) {
 // TestDockerClusterHotKeySalted is TestClusterHotKeySalted on the docker
 // runtime.
 func TestDockerClusterHotKeySalted(t *testing.T) {
-	testHotKeySalted(t, dockerenv.Docker(t, "redis", Registration().Image))
+	testHotKeySalted(t, dockerenv.Docker(t, "redis", Registration().NodeNeeds))
 }
 
 func testHotKeySalted(t *testing.T, rt cluster.Runtime) {
@@ -489,7 +489,7 @@ func TestDirect(t *testing.T) {
 // rewrites redis.conf on stopped containers (CopyIn) and wipes the old
 // primary's data through the runtime.
 func TestDockerReplicationFailoverLosesWrites(t *testing.T) {
-	c, _, _, lost := failoverRun(t, 0, dockerenv.Docker(t, "redis", Registration().Image))
+	c, _, _, lost := failoverRun(t, 0, dockerenv.Docker(t, "redis", Registration().NodeNeeds))
 	if c.AnomalyCounts["lost"] == 0 || lost == 0 {
 		t.Errorf("async failover lost no acknowledged add: %s %v %s", c.Verdict, c.AnomalyCounts, c.Reason)
 	}

@@ -19,7 +19,7 @@ func Registration() targets.Registration {
 	return targets.Registration{
 		Name:         "redis",
 		Summary:      "Redis: Redis Cluster, or a primary and replicas",
-		Image:        "redis:7",
+		NodeNeeds:    cluster.NodeNeeds{Executables: []string{envPath, "/usr/bin/redis-server"}, Users: []string{"redis"}},
 		HostPackages: []string{"redis-server", "redis-tools"},
 		Flags:        defineFlags,
 	}

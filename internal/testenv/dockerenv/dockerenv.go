@@ -14,19 +14,19 @@ import (
 	"github.com/chaoscheck/chaoscheck/cluster/docker"
 )
 
-var dockerProbes sync.Map // "target image" -> error (nil: ready)
+var dockerProbes sync.Map // target -> error (nil: ready)
 
-// Docker returns the docker runtime for target, whose official image is
-// image (the target's Registration().Image), as the command line builds
-// it: the official image when it is on this machine, else the local
-// image of chaoscheck images build. It fails the test (never skips:
+// Docker returns the docker runtime for target, whose node specs need
+// needs (the target's Registration().NodeNeeds), as the command line
+// builds it without --image: its nodes run the local image of chaoscheck
+// images build. It fails the test (never skips:
 // these tests exist to run on docker) when the daemon does not answer,
 // the machine lacks root, nft or ip, or no image is there; the message
 // says what to do.
-func Docker(t testing.TB, target, image string) cluster.Runtime {
+func Docker(t testing.TB, target string, needs cluster.NodeNeeds) cluster.Runtime {
 	t.Helper()
-	rt := docker.Runtime{Target: target, DefaultImage: image}
-	key := target + " " + image
+	rt := docker.Runtime{Target: target, Needs: needs}
+	key := target
 	v, ok := dockerProbes.Load(key)
 	if !ok {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
