@@ -41,12 +41,13 @@ type KeyCheck interface {
 	Result() Result
 }
 
-// NewKeys starts a one-key-at-a-time check (see Keyed). The time limit,
-// as in Check, bounds the whole check from this call; the grace period
-// after a non-linearizable key applies to the keys given after it.
+// NewKeys starts a one-key-at-a-time check (see Keyed). The time limit
+// bounds the search time of all the keys together, and the grace period
+// after the first non-linearizable key the search time of the keys after
+// it (the time between keys, loading them, does not count: see watch).
 // Visualizations are written as Check writes them.
 func (l Linearizable) NewKeys(ctx context.Context) KeyCheck {
-	s := &linKeys{l: l, model: l.Model, start: time.Now(), decided: make(chan struct{})}
+	s := &linKeys{l: l, model: l.Model, decided: make(chan struct{}), limitLeft: l.TimeLimit}
 	if s.model == "" {
 		s.model = ModelCASRegister
 	}
@@ -67,7 +68,6 @@ func (l Linearizable) NewKeys(ctx context.Context) KeyCheck {
 type linKeys struct {
 	l     Linearizable
 	model Model
-	start time.Time
 	fixed *Result // a verdict on the whole check (bad model, malformed history)
 	ctx   context.Context
 
@@ -80,6 +80,10 @@ type linKeys struct {
 	decidedOnce               sync.Once
 	decidedAt                 atomic.Int64 // UnixNano of the first non-linearizable key
 	vizMu                     sync.Mutex
+	// limitLeft and graceLeft are what is left of the time limit and of
+	// the grace period after the first non-linearizable key (once there is
+	// one), in search time (see watch).
+	limitLeft, graceLeft time.Duration
 }
 
 // Key judges the keys of h (see KeyCheck).
@@ -118,9 +122,9 @@ func (s *linKeys) Key(ctx context.Context, h *history.History) {
 			s.results = append(s.results, linKeyResult{verdict: Unknown, undecided: true})
 			continue
 		}
-		done := s.watch(ctx)
+		end := s.watch(ctx)
 		r := s.l.checkKey(s.model, key, h, pairs, groups[n], &s.stop, s.onInvalid, &s.vizMu)
-		close(done)
+		end()
 		s.results = append(s.results, r)
 	}
 }
@@ -135,23 +139,31 @@ func (s *linKeys) onInvalid() {
 }
 
 // watch stops the search of the current key, as Check's watcher does,
-// when ctx ends, the time limit (from NewKeys) runs out, or the grace
-// period after the first non-linearizable key is over. Closing the
-// returned channel ends the watch.
-func (s *linKeys) watch(ctx context.Context) chan struct{} {
-	done := make(chan struct{})
+// when ctx ends, the time limit runs out, or the grace period after the
+// first non-linearizable key is over. Both are budgets of search time:
+// the time spent between keys (loading the next one) does not count, as
+// the time spent loading the history does not count in Check. Calling
+// the returned function ends the watch and charges the key's time to the
+// budgets.
+func (s *linKeys) watch(ctx context.Context) (end func()) {
+	begin := time.Now()
+	wasDecided := s.decidedAt.Load() != 0
+	done, exited := make(chan struct{}), make(chan struct{})
 	var limit <-chan time.Time
-	var limitTimer *time.Timer
 	if s.l.TimeLimit > 0 {
-		limitTimer = time.NewTimer(time.Until(s.start.Add(s.l.TimeLimit)))
-		limit = limitTimer.C
+		t := time.NewTimer(s.limitLeft)
+		defer func() { end = chainStop(end, t) }()
+		limit = t.C
+	}
+	var grace <-chan time.Time
+	dec := (<-chan struct{})(s.decided)
+	if wasDecided {
+		t := time.NewTimer(s.graceLeft)
+		defer func() { end = chainStop(end, t) }()
+		grace, dec = t.C, nil
 	}
 	go func() {
-		if limitTimer != nil {
-			defer limitTimer.Stop()
-		}
-		var grace <-chan time.Time
-		dec := (<-chan struct{})(s.decided)
+		defer close(exited)
 		for {
 			select {
 			case <-ctx.Done():
@@ -163,7 +175,7 @@ func (s *linKeys) watch(ctx context.Context) chan struct{} {
 				return
 			case <-dec:
 				dec = nil
-				t := time.NewTimer(time.Until(time.Unix(0, s.decidedAt.Load()).Add(linDecidedGrace)))
+				t := time.NewTimer(linDecidedGrace)
 				defer t.Stop()
 				grace = t.C
 			case <-grace:
@@ -175,7 +187,26 @@ func (s *linKeys) watch(ctx context.Context) chan struct{} {
 			}
 		}
 	}()
-	return done
+	return func() {
+		close(done)
+		<-exited
+		now := time.Now()
+		s.limitLeft -= now.Sub(begin)
+		switch {
+		case wasDecided:
+			s.graceLeft -= now.Sub(begin)
+		case s.decidedAt.Load() != 0:
+			s.graceLeft = linDecidedGrace - now.Sub(time.Unix(0, s.decidedAt.Load()))
+		}
+	}
+}
+
+// chainStop returns end followed by stopping t.
+func chainStop(end func(), t *time.Timer) func() {
+	return func() {
+		end()
+		t.Stop()
+	}
 }
 
 // Result assembles the verdict on the keys given (see KeyCheck).
