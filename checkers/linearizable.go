@@ -229,10 +229,21 @@ func (l Linearizable) Check(ctx context.Context, h *history.History) Result {
 		})
 	}
 	wg.Wait()
+	return l.assemble(ctx, res, model, keys, results, &timedOut, &graceOver)
+}
 
+// assemble completes res (made with the "ops" and "keys" counts) from the
+// result of every key, results[i] being that of keys[i]: the anomalies in
+// key order, the counts, the reason and the verdict. timedOut and
+// graceOver say why undecided keys were stopped. It is shared by Check
+// and the one-key-at-a-time check of KeyCheck, so that both give the same
+// Result.
+func (l Linearizable) assemble(ctx context.Context, res Result, model Model, keys []string, results []linKeyResult, timedOut, graceOver *atomic.Bool) Result {
 	// Assemble, in key order.
 	byName := make([]int, len(keys))
-	copy(byName, order)
+	for i := range byName {
+		byName[i] = i
+	}
 	sort.Slice(byName, func(a, b int) bool { return keys[byName[a]] < keys[byName[b]] })
 	var undecided, uninterpretable, notes []string // uninterpretable: or otherwise unchecked
 	var searched, known int64

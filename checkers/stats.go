@@ -44,37 +44,63 @@ func (Stats) Check(ctx context.Context, h *history.History) Result {
 	if err := ctx.Err(); err != nil {
 		return wlCancelled(name, err)
 	}
+	var t statsTally
+	t.add(h, pairs)
+	return t.result()
+}
+
+// statsTally counts outcomes by kind, over one history or over the keys
+// of one history added one at a time (statsKeys).
+type statsTally struct {
+	ops int64
+	by  map[string]*statsKind
+}
+
+// statsKind is the tally of one kind (f).
+type statsKind struct{ ok, fail, info int64 }
+
+// add counts the operations of pairs, from h.
+func (t *statsTally) add(h *history.History, pairs []history.Pair) {
+	if t.by == nil {
+		t.by = make(map[string]*statsKind)
+	}
+	t.ops += int64(len(pairs))
+	for _, p := range pairs {
+		f := h.Ops[p.Invoke].F
+		k := t.by[f]
+		if k == nil {
+			k = &statsKind{}
+			t.by[f] = k
+		}
+		switch h.Outcome(p) {
+		case history.OK:
+			k.ok++
+		case history.Fail:
+			k.fail++
+		default:
+			k.info++
+		}
+	}
+}
+
+// result is the verdict on what t counted.
+func (t *statsTally) result() Result {
+	const name = "stats"
 	res := Result{Checker: name, Verdict: Valid}
-	res.Count("ops", int64(len(pairs)))
-	if len(pairs) == 0 {
+	res.Count("ops", t.ops)
+	if t.ops == 0 {
 		res.Verdict = Unknown
 		res.Reason = "the history has no client operations, so nothing was checked"
 		return res
 	}
-	type tally struct{ ok, fail, info int64 }
-	by := make(map[string]*tally)
-	var kinds []string
-	for _, p := range pairs {
-		f := h.Ops[p.Invoke].F
-		t := by[f]
-		if t == nil {
-			t = &tally{}
-			by[f] = t
-			kinds = append(kinds, f)
-		}
-		switch h.Outcome(p) {
-		case history.OK:
-			t.ok++
-		case history.Fail:
-			t.fail++
-		default:
-			t.info++
-		}
+	kinds := make([]string, 0, len(t.by))
+	for f := range t.by {
+		kinds = append(kinds, f)
 	}
 	slices.Sort(kinds)
 	var never []string
 	for _, f := range kinds {
-		t := by[f]
+		t := t.by[f]
 		res.Count(f+":ok", t.ok)
 		res.Count(f+":fail", t.fail)
 		res.Count(f+":info", t.info)

@@ -56,33 +56,126 @@ func Check(ctx context.Context, h *history.History, groups []Group) []rundir.Che
 }
 
 // CheckFile is Check on the JSONL history file at path, one group at a
-// time: each group's sub-history is loaded from the file (history.LoadJSONL
-// with a filter, the file checked whole each time), judged, and dropped
-// before the next, so that memory holds one group's operations, never the
-// whole history plus copies of it. A group without a key prefix loads the
-// whole file.
+// time, so that memory holds one group's operations at most, never the
+// whole history plus copies of it.
+//
+// The checkers of a group that judge each key alone (checkers.Keyed:
+// linearizable, and the stats of every group) hold one key at a time: one
+// pass over the file spills the group's client operations into a file per
+// key, in a temporary directory next to path (removed before CheckFile
+// returns), and each key is then loaded alone and given to every keyed
+// checker (checkers.KeyCheck), with its ops' history indexes kept, so
+// that witnesses name lines of path. The other checkers see the group's
+// whole sub-history, loaded from the file (history.LoadJSONL with a
+// filter) and dropped before the keys are checked. A group that owns its
+// operations by Owns (transactions, which have no key) is loaded whole.
 func CheckFile(ctx context.Context, path string, groups []Group) ([]rundir.Check, error) {
+	return checkFile(ctx, path, groups, true)
+}
+
+// checkFile is CheckFile; perKey false loads every group whole for all
+// its checkers (what the tests compare the per-key check with).
+func checkFile(ctx context.Context, path string, groups []Group, perKey bool) ([]rundir.Check, error) {
 	var out []rundir.Check
 	for _, g := range groups {
-		keep := g.keep()
-		sub, orig, _, err := history.LoadJSONL(path, history.LoadOptions{Keep: keep, SizeHint: g.Ops})
-		if errors.Is(err, history.ErrEmptyHistory) {
-			sub, orig, err = &history.History{}, nil, nil // nothing recorded: the checkers say unknown
+		cs := append(slices.Clip(g.Checkers), checkers.Stats{})
+		res := make([]checkers.Result, len(cs))
+		var whole, keyed []int // indexes into cs
+		for i, c := range cs {
+			if _, ok := c.(checkers.Keyed); ok && perKey && g.Owns == nil {
+				keyed = append(keyed, i)
+			} else {
+				whole = append(whole, i)
+			}
 		}
-		if err != nil {
-			return nil, err
+		if len(whole) > 0 {
+			if err := checkWhole(ctx, path, g, cs, whole, res); err != nil {
+				return nil, err
+			}
 		}
-		if orig == nil {
-			orig = identity(len(sub.Ops))
+		if len(keyed) > 0 {
+			if err := checkKeys(ctx, path, g, cs, keyed, res); err != nil {
+				return nil, err
+			}
 		}
-		out = checkGroup(ctx, out, g, sub, orig)
-		// Free this group's operations (dead from here) and return them
-		// to the system before the next group is loaded: the heap would
-		// otherwise grow to both before a collection, and the next,
-		// differently sized, slices cannot always reuse the freed pages.
-		debug.FreeOSMemory()
+		for i, c := range cs {
+			if res[i].Checker == "" {
+				res[i].Checker = c.Name()
+			}
+			out = append(out, rundir.Check{Workload: g.Workload, Result: res[i]})
+		}
 	}
 	return out, nil
+}
+
+// checkWhole loads g's sub-history from path and runs the checkers
+// cs[i], i in which, on it, into res[i] (anomaly indexes mapped back to
+// the file's).
+func checkWhole(ctx context.Context, path string, g Group, cs []checkers.Checker, which []int, res []checkers.Result) error {
+	keep := g.keep()
+	sub, orig, _, err := history.LoadJSONL(path, history.LoadOptions{Keep: keep, SizeHint: g.Ops})
+	if errors.Is(err, history.ErrEmptyHistory) {
+		sub, orig, err = &history.History{}, nil, nil // nothing recorded: the checkers say unknown
+	}
+	if err != nil {
+		return err
+	}
+	if orig == nil {
+		orig = identity(len(sub.Ops))
+	}
+	for _, i := range which {
+		res[i] = cs[i].Check(ctx, sub)
+		remap(&res[i], orig)
+	}
+	// Free this group's operations (dead from here) and return them to
+	// the system before the next load: the heap would otherwise grow to
+	// both before a collection, and the next, differently sized, slices
+	// cannot always reuse the freed pages.
+	sub, orig = nil, nil
+	debug.FreeOSMemory()
+	return nil
+}
+
+// remap maps the anomaly indexes of res, positions in a sub-history whose
+// op i is op orig[i] of the file, to the file's.
+func remap(res *checkers.Result, orig []int) {
+	for i := range res.Anomalies {
+		for j, idx := range res.Anomalies[i].Ops {
+			if idx >= 0 && idx < len(orig) {
+				res.Anomalies[i].Ops[j] = orig[idx]
+			}
+		}
+	}
+}
+
+// checkKeys runs the keyed checkers cs[i], i in which, on g's operations
+// one key at a time, into res[i]: one pass spills the keys (spillKeys),
+// then each key is loaded, judged by every one of them, and dropped.
+func checkKeys(ctx context.Context, path string, g Group, cs []checkers.Checker, which []int, res []checkers.Result) error {
+	kcs := make([]checkers.KeyCheck, len(which))
+	for n, i := range which {
+		kcs[n] = cs[i].(checkers.Keyed).NewKeys(ctx)
+	}
+	sp, err := spillKeys(path, g.keep())
+	if err != nil {
+		return err
+	}
+	defer sp.remove()
+	for _, key := range sp.order() {
+		h, err := sp.load(key)
+		if err != nil {
+			return err
+		}
+		for _, kc := range kcs {
+			kc.Key(ctx, h)
+		}
+		h = nil
+		debug.FreeOSMemory()
+	}
+	for n, i := range which {
+		res[i] = kcs[n].Result()
+	}
+	return nil
 }
 
 // checkGroup runs g's checkers on sub, whose op i is op orig[i] of the
@@ -93,13 +186,7 @@ func checkGroup(ctx context.Context, out []rundir.Check, g Group, sub *history.H
 		if res.Checker == "" {
 			res.Checker = c.Name()
 		}
-		for i := range res.Anomalies {
-			for j, idx := range res.Anomalies[i].Ops {
-				if idx >= 0 && idx < len(orig) {
-					res.Anomalies[i].Ops[j] = orig[idx]
-				}
-			}
-		}
+		remap(&res, orig)
 		out = append(out, rundir.Check{Workload: g.Workload, Result: res})
 	}
 	return out

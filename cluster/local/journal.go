@@ -95,6 +95,13 @@ func journalPath(dir, prefix string) string {
 
 // newJournal creates the journal file; it fails if one with the same
 // prefix exists (a leftover: run HealAll, or a clash: pick another prefix).
+//
+// The file appears with its owner already in it: the first contents are
+// written and synced to a file of this process's own (a name HealAll's
+// glob does not match), then hard-linked to the journal's name, which
+// fails if that exists (as O_EXCL would). A concurrent HealAll in another
+// process therefore never sees an empty journal, which it would take for
+// that of a dead run, delete, and with it the ".tmp" of the first update.
 func newJournal(dir, prefix string) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("local: journal dir: %w", err)
@@ -104,17 +111,39 @@ func newJournal(dir, prefix string) (*journal, error) {
 		return nil, fmt.Errorf("local: own start time: %w", err)
 	}
 	jr := &journal{path: journalPath(dir, prefix), data: journalData{Prefix: prefix, OwnerPID: os.Getpid(), OwnerStart: self}}
-	f, err := os.OpenFile(jr.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	b, err := json.MarshalIndent(&jr.data, "", "  ")
 	if err != nil {
+		return nil, fmt.Errorf("local: journal: %w", err)
+	}
+	fresh := fmt.Sprintf("%s.%d.new", jr.path, os.Getpid())
+	if err := writeSynced(fresh, b, os.O_EXCL); err != nil {
+		return nil, fmt.Errorf("local: journal: %w", err)
+	}
+	defer os.Remove(fresh)
+	if err := os.Link(fresh, jr.path); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("local: journal %s exists: a cluster with prefix %q is running or was left behind (run HealAll / chaoscheck heal): %w", jr.path, prefix, err)
 		}
 		return nil, fmt.Errorf("local: journal: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("local: journal: %w", err)
+	return jr, nil
+}
+
+// writeSynced writes b to a new file at path (flag: os.O_EXCL, or
+// os.O_TRUNC to replace one) and syncs it.
+func writeSynced(path string, b []byte, flag int) error {
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|flag, 0o644)
+	if err != nil {
+		return err
 	}
-	return jr, jr.update(func(*journalData) {})
+	_, werr := fh.Write(b)
+	serr := fh.Sync()
+	cerr := fh.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
 }
 
 // update applies f to the journal and writes it to disk (atomically,
@@ -131,14 +160,7 @@ func (jr *journal) update(f func(*journalData)) error {
 		return fmt.Errorf("local: journal: %w", err)
 	}
 	tmp := jr.path + ".tmp"
-	fh, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("local: journal: %w", err)
-	}
-	_, werr := fh.Write(b)
-	serr := fh.Sync()
-	cerr := fh.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
+	if err := writeSynced(tmp, b, os.O_TRUNC); err != nil {
 		return fmt.Errorf("local: journal: %w", err)
 	}
 	if err := os.Rename(tmp, jr.path); err != nil {
@@ -222,6 +244,7 @@ func HealAll(ctx context.Context, dir string) (HealReport, error) {
 		return rep, fmt.Errorf("local: heal: %w", err)
 	}
 	var errs []error
+	rep.Removed = append(rep.Removed, removeDeadFresh(dir)...)
 	for _, p := range paths {
 		r, err := healJournal(ctx, p, false)
 		rep.Removed = append(rep.Removed, r.Removed...)
@@ -235,6 +258,27 @@ func HealAll(ctx context.Context, dir string) (HealReport, error) {
 		return rep, fmt.Errorf("local: heal: %w", err)
 	}
 	return rep, nil
+}
+
+// removeDeadFresh removes the first contents of journals (see newJournal)
+// that a process which no longer runs wrote and never linked: it died
+// between the two steps. It returns what it removed.
+func removeDeadFresh(dir string) []string {
+	paths, _ := filepath.Glob(filepath.Join(dir, "journal-*.json.*.new"))
+	var out []string
+	for _, p := range paths {
+		pid, err := strconv.Atoi(strings.TrimSuffix(p[strings.LastIndexByte(strings.TrimSuffix(p, ".new"), '.')+1:], ".new"))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+			continue // alive (or its pid reused): left alone
+		}
+		if os.Remove(p) == nil {
+			out = append(out, "unlinked journal "+p)
+		}
+	}
+	return out
 }
 
 // healJournal removes everything one journal records. Unless force, a
