@@ -363,20 +363,23 @@ func assertClockSkewReachesJVM(t *testing.T, d *Deployment) {
 			t.Errorf("reset clock: %v", err)
 		}
 	}()
-	deadline := time.Now().Add(10 * time.Second)
+	// 30 s: after a kill, opening a client can take a while on docker (a
+	// killed container's address does not answer until the node is back).
+	deadline := time.Now().Add(30 * time.Second)
 	var last time.Duration
+	var lastErr error
 	for time.Now().Before(deadline) {
 		off, err := serverNow()
 		if err == nil && off > 2500*time.Millisecond && off < 3500*time.Millisecond {
 			t.Logf("%s skewed +3s: its now() is %v ahead of the controller", node, off.Round(time.Millisecond))
 			return
 		}
-		last = off
+		last, lastErr = off, err
 		if !sleepCtx(ctx, 200*time.Millisecond) {
 			break
 		}
 	}
-	t.Fatalf("%s: clock offset +3s never showed in now() (last difference %v)", node, last)
+	t.Fatalf("%s: clock offset +3s never showed in now() (last difference %v, last error %v)", node, last, lastErr)
 }
 
 // CL ONE with a random coordinator under partitions: a client does not

@@ -398,12 +398,49 @@ func testSyncFailover(t *testing.T, rt cluster.Runtime) {
 		t.Fatal("no failover was applied")
 	}
 	c := check(t, out, "set", "set")
-	if c.AnomalyCounts["lost"] != 0 || c.Verdict != checkers.Valid {
-		t.Errorf("sync failover: %s %v %s", c.Verdict, c.AnomalyCounts, c.Reason)
-		for _, a := range c.Anomalies[:min(5, len(c.Anomalies))] {
-			t.Logf("  %s %s: %s %v", a.Kind, a.Key, a.Message, a.Ops)
+	// Synchronous replication keeps every acknowledged add. An add whose
+	// client timed out (info) is another matter: the client's cancel
+	// ends the primary's wait for the standby ("canceling wait for
+	// synchronous replication ... already committed locally"), the row
+	// becomes visible on the isolated primary, a read may see it, and the
+	// failover loses it. The set checker rightly calls that element lost;
+	// what sync replication promises is that no lost element was
+	// acknowledged.
+	byIndex := map[int]history.Op{}
+	for _, op := range h.Ops {
+		byIndex[op.Index] = op
+	}
+	var ackedLost, infoLost int
+	for _, a := range c.Anomalies {
+		if a.Kind != "lost" {
+			continue
+		}
+		acked := false
+		for _, i := range a.Ops {
+			if op, ok := byIndex[i]; ok && op.F == "add" && op.Type == history.OK {
+				acked = true
+			}
+		}
+		if acked {
+			ackedLost++
+			t.Errorf("sync failover lost an acknowledged add: %s: %s %v", a.Key, a.Message, a.Ops)
+		} else {
+			infoLost++
+			t.Logf("  lost, but its add had an unknown outcome (a cancelled sync wait): %s: %s", a.Key, a.Message)
 		}
 	}
+	if n := c.AnomalyCounts["lost"]; n > ackedLost+infoLost {
+		t.Errorf("sync failover: %d lost elements, %d of them listed: cannot tell whether any was acknowledged", n, ackedLost+infoLost)
+	}
+	for kind, n := range c.AnomalyCounts {
+		if kind != "lost" && n > 0 {
+			t.Errorf("sync failover: %d %s anomalies: %s %v %s", n, kind, c.Verdict, c.AnomalyCounts, c.Reason)
+		}
+	}
+	if c.Verdict == checkers.Unknown {
+		t.Errorf("sync failover: verdict unknown: %s", c.Reason)
+	}
+	t.Logf("sync failover: %s, %d lost elements whose adds had an unknown outcome, %d acknowledged lost", c.Verdict, infoLost, ackedLost)
 }
 
 // TestIsolationLostUpdates: read-modify-write transactions without FOR
