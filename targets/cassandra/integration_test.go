@@ -160,6 +160,29 @@ func need(t *testing.T) *Deployment {
 	return shared
 }
 
+// releaseShared closes the shared deployment, for a test that deploys a
+// local cluster of its own: the local runtime's Up removes every other
+// local cluster of this process (HealAll), the shared one included, which
+// would then fail to close at the end. A later need deploys it again.
+func releaseShared(t *testing.T) {
+	t.Helper()
+	if shared == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), local.CleanupTimeout)
+	defer cancel()
+	if err := shared.Close(ctx); err != nil {
+		t.Fatalf("close the shared deployment: %v", err)
+	}
+	shared, sharedErr, deployOnce = nil, nil, sync.Once{}
+	if stateDir != "" {
+		if err := os.RemoveAll(stateDir); err != nil {
+			t.Fatalf("remove the shared state dir: %v", err)
+		}
+		stateDir = ""
+	}
+}
+
 // needClock returns the shared deployment, failing the test unless every
 // node's JVM runs with the clock preload: a preload that does not build
 // or does not load is the failure the clock tests exist to catch.

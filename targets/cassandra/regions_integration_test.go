@@ -33,6 +33,7 @@ func TestCassandraRegions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cassandra integration: -short: no real cluster")
 	}
+	releaseShared(t)
 	env.Require(t)
 	if err := local.ProbeShaper(); err != nil {
 		t.Fatal(err)

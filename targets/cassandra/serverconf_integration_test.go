@@ -24,6 +24,7 @@ import (
 // preload, to keep it small.
 func TestServerConfigReachesNode(t *testing.T) {
 	env.Require(t)
+	releaseShared(t)
 	p := filepath.Join(t.TempDir(), "team-cassandra.yaml")
 	text := "# the team's cassandra.yaml overrides\nconcurrent_reads: 16\nhinted_handoff_enabled: false\ncolumn_index_size: 8KiB\n"
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
