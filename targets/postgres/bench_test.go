@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,12 +23,8 @@ import (
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
-var (
-	benchRounds      = flag.Int("sidebyside.rounds", 6, "BenchmarkSideBySide: measured rounds of each side")
-	benchRound       = flag.Duration("sidebyside.round", 3*time.Second, "BenchmarkSideBySide: length of a round")
-	benchConcurrency = flag.Int("sidebyside.concurrency", 10, "BenchmarkSideBySide: clients of each side")
-	benchOnly        = flag.String("sidebyside.only", "", "BenchmarkSideBySide: run only this side (bare or harness) for one round, for profiling")
-)
+// bench holds the -sidebyside.* flags.
+var bench = sidebyside.RegisterFlags(flag.CommandLine)
 
 // BenchmarkSideBySide deploys a 2-node PostgreSQL (a primary and an async
 // standby; local runtime: network namespaces, needs root and PostgreSQL)
@@ -76,7 +71,7 @@ func BenchmarkSideBySide(b *testing.B) {
 	for i := range keys {
 		keys[i] = workloads.KeyPrefix("register") + strconv.Itoa(i)
 	}
-	n := *benchConcurrency
+	n := *bench.Concurrency
 	bare := sidebyside.Contender{Name: "bare pgx", Run: func(ctx context.Context, dur time.Duration) (int64, error) {
 		return barePgx(ctx, d, keys, n, dur)
 	}}
@@ -85,32 +80,7 @@ func BenchmarkSideBySide(b *testing.B) {
 		Dep:    dep,
 		Dir:    b.TempDir(),
 	})
-	b.ResetTimer()
-	if *benchOnly != "" {
-		c := bare
-		if *benchOnly == "harness" {
-			c = harness
-		}
-		start := time.Now()
-		ops, err := c.Run(ctx, *benchRound)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(ops)/time.Since(start).Seconds(), "ops/s")
-		return
-	}
-	res, err := sidebyside.Measure(ctx, *benchRounds, *benchRound, bare, harness)
-	if err != nil {
-		b.Fatal(err)
-	}
-	res.Print(os.Stdout)
-	b.ReportMetric(res.Base.Rate(), "bare-ops/s")
-	b.ReportMetric(res.Harness.Rate(), "harness-ops/s")
-	b.ReportMetric(res.Ratio(), "ratio")
-	b.ReportMetric(res.Base.AllocsPerOp(), "bare-allocs/op")
-	b.ReportMetric(res.Harness.AllocsPerOp(), "harness-allocs/op")
-	b.ReportMetric(float64(res.Base.CPUPerOp().Nanoseconds()), "bare-cpu-ns/op")
-	b.ReportMetric(float64(res.Harness.CPUPerOp().Nanoseconds()), "harness-cpu-ns/op")
+	bench.Bench(ctx, b, bare, harness)
 }
 
 // barePgx is what an application does: n goroutines, each with its own
