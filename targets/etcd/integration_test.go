@@ -28,6 +28,7 @@ import (
 	"github.com/chaoscheck/chaoscheck/runner"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/workloads"
+	"google.golang.org/grpc/connectivity"
 )
 
 // env is the machine this package's integration tests need.
@@ -159,6 +160,18 @@ func TestDeployClientsFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("kill n2 %v", time.Since(kstart).Round(time.Millisecond))
+	// A write sent on the old connection before the client saw it close
+	// ends in EOF, which is rightly indeterminate (classify). Wait until
+	// gRPC has seen the member go: from then on the write waits for a
+	// ready connection and never leaves the client.
+	conn := c.cli.ActiveConnection()
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	for st := conn.GetState(); st == connectivity.Ready; st = conn.GetState() {
+		if !conn.WaitForStateChange(sctx, st) {
+			t.Fatalf("gRPC still sees killed n2 as ready after 5s")
+		}
+	}
+	scancel()
 	wctx, wcancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	err = c.Write(wctx, "r", 4)
 	wcancel()
