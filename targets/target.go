@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/lag"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
@@ -125,4 +126,25 @@ type Regioner interface {
 // DeployTimeout was set explicitly. Deploy still bounds every wait.
 type DeployBudget interface {
 	DeployTimeout() time.Duration
+}
+
+// LagSampler is implemented by deployments with replicas: SampleLag asks
+// the database once for every replica's lag as it sees it, one
+// lag.Sample per replica, with Time left zero. The runner calls it every
+// sampling interval from one goroutine, with a timeout, and stores the
+// stamped samples in lag.jsonl (see package lag). A replica that cannot
+// be asked gets a Sample with Err; the error return is for a round that
+// failed as a whole.
+type LagSampler interface {
+	SampleLag(ctx context.Context) ([]lag.Sample, error)
+}
+
+// Resetter is implemented by deployments that can empty their data while
+// the cluster stays up, so that a suite's cases that share a deployment
+// configuration (chaoscheck suite run) reuse one deployed cluster instead
+// of redeploying. Reset returns once every node is healthy, no fault is
+// in force and every key the workloads use reads as never written, on
+// every replica; otherwise an error, and the suite then redeploys.
+type Resetter interface {
+	Reset(ctx context.Context) error
 }
