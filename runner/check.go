@@ -151,7 +151,7 @@ func remap(res *checkers.Result, orig []int) {
 // checkKeys runs the keyed checkers cs[i], i in which, on g's operations
 // one key at a time, into res[i]: one pass spills the keys (spillKeys),
 // then each key is loaded, judged by every one of them, and dropped.
-func checkKeys(ctx context.Context, path string, g Group, cs []checkers.Checker, which []int, res []checkers.Result) error {
+func checkKeys(ctx context.Context, path string, g Group, cs []checkers.Checker, which []int, res []checkers.Result) (err error) {
 	kcs := make([]checkers.KeyCheck, len(which))
 	for n, i := range which {
 		kcs[n] = cs[i].(checkers.Keyed).NewKeys(ctx)
@@ -160,7 +160,11 @@ func checkKeys(ctx context.Context, path string, g Group, cs []checkers.Checker,
 	if err != nil {
 		return err
 	}
-	defer sp.remove()
+	defer func() {
+		if rerr := sp.remove(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
 	for _, key := range sp.order() {
 		h, err := sp.load(key)
 		if err != nil {

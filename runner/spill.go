@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/internal/scratch"
 )
 
 // keySpill is a group's client operations split by key into one JSONL
@@ -18,7 +19,7 @@ import (
 // re-indexed from 0 (so that each is a well-formed history file), and
 // files[k].orig[i] is the index in the source file of its op i.
 type keySpill struct {
-	dir   string
+	dir   *scratch.Dir
 	files map[string]*spillFile
 }
 
@@ -36,10 +37,17 @@ type spillFile struct {
 // path (in the system temp directory when that one cannot be written).
 // Nemesis events are left out: keyed checkers ignore them. The caller
 // must call remove.
+//
+// The directory can be as big as the history: it is journaled before it
+// exists (package scratch), so that a run killed while it checks leaves
+// it to `chaoscheck heal`, or to the next check, which first removes the
+// scratch of dead runs.
 func spillKeys(path string, keep func(*history.Op) bool) (sp *keySpill, err error) {
-	dir, err := os.MkdirTemp(filepath.Dir(path), ".check-keys-")
+	jdir := scratch.JournalDir(scratch.DefaultJournalDir)
+	_, _ = scratch.HealAll(jdir) // best effort; chaoscheck heal reports
+	dir, err := scratch.Make(jdir, filepath.Dir(path), "check-keys-")
 	if err != nil {
-		if dir, err = os.MkdirTemp("", "chaoscheck-check-keys-"); err != nil {
+		if dir, err = scratch.Make(jdir, os.TempDir(), "check-keys-"); err != nil {
 			return nil, fmt.Errorf("check: spill keys: %w", err)
 		}
 	}
@@ -89,7 +97,7 @@ func spillKeys(path string, keep func(*history.Op) bool) (sp *keySpill, err erro
 
 // create opens the file of the n-th key.
 func (sp *keySpill) create(n int) (*spillFile, error) {
-	p := filepath.Join(sp.dir, fmt.Sprintf("key-%d.jsonl", n))
+	p := filepath.Join(sp.dir.Path, fmt.Sprintf("key-%d.jsonl", n))
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("check: spill keys: %w", err)
@@ -135,10 +143,10 @@ func (sp *keySpill) load(key string) (*history.History, error) {
 	return h, nil
 }
 
-// remove deletes the spill files and their directory.
-func (sp *keySpill) remove() {
+// remove deletes the spill files and their directory, then its journal.
+func (sp *keySpill) remove() error {
 	for _, sf := range sp.files {
 		sf.close()
 	}
-	os.RemoveAll(sp.dir)
+	return sp.dir.Remove()
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chaoscheck/chaoscheck/internal/proc"
 )
 
 // journalData is what a journal file holds: every resource of one cluster,
@@ -169,44 +171,10 @@ func (jr *journal) update(f func(*journalData)) error {
 	return nil
 }
 
-// procStart returns the start time of pid in clock ticks since boot.
-func procStart(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// comm (field 2) may hold spaces and parentheses: parse after the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); starttime is field 22.
-	if len(f) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
+// procStart and alive: see package proc.
+func procStart(pid int) (uint64, error) { return proc.Start(pid) }
 
-// alive reports whether pid is running and is the process that started at
-// start (not a reuse of its pid). Zombies count as gone.
-func alive(pid int, start uint64) bool {
-	if pid <= 0 {
-		return false
-	}
-	st, err := procStart(pid)
-	if err != nil || st != start {
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || !strings.HasPrefix(strings.TrimSpace(s[i+1:]), "Z")
-}
+func alive(pid int, start uint64) bool { return proc.Alive(pid, start) }
 
 // HealReport says what HealAll found and removed.
 type HealReport struct {

@@ -53,6 +53,7 @@ import (
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/internal/scratch"
 )
 
 // DefaultSubnet is the private /24 used between the namespaces when
@@ -61,7 +62,7 @@ var DefaultSubnet = netip.MustParsePrefix("10.77.0.0/24")
 
 // DefaultJournalDir is where journals are written when Config.JournalDir is
 // empty; HealAll reads it when given an empty directory.
-const DefaultJournalDir = "/run/chaoscheck"
+const DefaultJournalDir = scratch.DefaultJournalDir
 
 // MaxNodes is the largest node count: node addresses are .11 to .(10+n) of a
 // /24.

@@ -3,11 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/chaoscheck/chaoscheck/cluster/docker"
 	"github.com/chaoscheck/chaoscheck/cluster/local"
+	"github.com/chaoscheck/chaoscheck/internal/scratch"
 )
 
 func newHealCmd() *cobra.Command {
@@ -51,14 +53,27 @@ says so in one line and goes on.`,
 			for _, s := range drep.Skipped {
 				fmt.Fprintln(w, "skipped (its run is still alive): docker run", s)
 			}
+			// The checker's scratch (a history split per key) of runs
+			// killed while they checked, journaled where the run could
+			// write: the given directory, the default, or the user's.
+			var serr error
+			nscratch := 0
+			for _, jd := range scratchJournalDirs(dir) {
+				removed, err := scratch.HealAll(jd)
+				for _, r := range removed {
+					fmt.Fprintln(w, "removed", r)
+				}
+				nscratch += len(removed)
+				serr = errors.Join(serr, err)
+			}
 			if errors.Is(derr, docker.ErrNoDaemon) {
 				fmt.Fprintln(w, "docker: no daemon answers; no containers to heal")
 				derr = nil
 			}
-			if err := errors.Join(err, derr); err != nil {
+			if err := errors.Join(err, derr, serr); err != nil {
 				return couldNotRun(fmt.Errorf("heal: %w", err))
 			}
-			if len(rep.Journals) == 0 && len(drep.Runs) == 0 {
+			if len(rep.Journals) == 0 && len(drep.Runs) == 0 && nscratch == 0 {
 				fmt.Fprintln(w, "nothing to heal")
 			}
 			return nil
@@ -66,4 +81,16 @@ says so in one line and goes on.`,
 	}
 	cmd.Flags().StringVar(&dir, "journal-dir", local.DefaultJournalDir, "where local-cluster journals are kept")
 	return cmd
+}
+
+// scratchJournalDirs are the directories where runs journal their
+// scratch: dir, the default, and this user's fallback, each once.
+func scratchJournalDirs(dir string) []string {
+	var out []string
+	for _, d := range []string{dir, scratch.DefaultJournalDir, scratch.UserJournalDir()} {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
