@@ -459,78 +459,12 @@ func (g *graph) hasRel(sub [][]int32, r rel, comp []int32) bool {
 }
 
 // sccsOf is Tarjan restricted to members (whose in[] is true), along mask.
-// comp is set for members only (-1 outside every component).
+// comp is set for the members reached (-1 outside every component).
 func (g *graph) sccsOf(in []bool, members []int32, mask rel, comp []int32) [][]int32 {
 	for _, v := range members {
 		comp[v] = -1
 	}
-	var out [][]int32
-	index := make(map[int32]int32, len(members))
-	low := make(map[int32]int32, len(members))
-	onStack := make(map[int32]bool, len(members))
-	var stack []int32
-	type frame struct{ v, e int32 }
-	var call []frame
-	next := int32(0)
-	for _, root := range members {
-		if _, ok := index[root]; ok {
-			continue
-		}
-		call = append(call, frame{root, g.off[root]})
-		index[root], low[root] = next, next
-		next++
-		stack = append(stack, root)
-		onStack[root] = true
-		for len(call) > 0 {
-			f := &call[len(call)-1]
-			v := f.v
-			if f.e < g.off[v+1] {
-				e := f.e
-				f.e++
-				if g.rels[e]&mask == 0 || !in[g.to[e]] {
-					continue
-				}
-				w := g.to[e]
-				if _, ok := index[w]; !ok {
-					index[w], low[w] = next, next
-					next++
-					stack = append(stack, w)
-					onStack[w] = true
-					call = append(call, frame{w, g.off[w]})
-				} else if onStack[w] && index[w] < low[v] {
-					low[v] = index[w]
-				}
-				continue
-			}
-			call = call[:len(call)-1]
-			if len(call) > 0 {
-				p := call[len(call)-1].v
-				if low[v] < low[p] {
-					low[p] = low[v]
-				}
-			}
-			if low[v] == index[v] {
-				k := len(stack) - 1
-				for stack[k] != v {
-					k--
-				}
-				ms := stack[k:]
-				for _, w := range ms {
-					onStack[w] = false
-				}
-				if len(ms) > 1 {
-					c := slices.Clone(ms)
-					slices.Sort(c)
-					for _, w := range c {
-						comp[w] = int32(len(out))
-					}
-					out = append(out, c)
-				}
-				stack = stack[:k]
-			}
-		}
-	}
-	return out
+	return g.tarjan(in, members, mask, comp)
 }
 
 // existsCase is one cycle-exists finding: a cycle violating model exists

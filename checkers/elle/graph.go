@@ -51,6 +51,7 @@ type graph struct {
 	off  []int32 // edges of v are to[off[v]:off[v+1]]
 	to   []int32
 	rels []rel
+	ts   *tarjanState // tarjan's scratch, made on first use
 }
 
 // edgeBuf accumulates edges.
@@ -133,24 +134,49 @@ func (g *graph) edgeCount() int { return len(g.to) }
 
 // sccs returns the strongly connected components of g restricted to the
 // vertices with in[v] (nil: all) and to edges carrying a relationship of
-// mask, with more than one vertex each (Tarjan's algorithm, iterative, so
-// that a chain of a million transactions needs no deep stack). Each
-// component is sorted; components are in no particular order. comp, when
-// not nil, receives for each vertex its component's number (-1 when in
-// none).
+// mask, with more than one vertex each. Each component is sorted;
+// components are in no particular order. comp, when not nil, receives for
+// each vertex its component's number (-1 when in none).
 func (g *graph) sccs(in []bool, mask rel, comp []int32) [][]int32 {
-	n := g.n
-	index := make([]int32, n)
-	low := make([]int32, n)
-	onStack := make([]bool, n)
-	for i := range index {
-		index[i] = -1
-	}
-	if comp != nil {
-		for i := range comp {
-			comp[i] = -1
+	roots := make([]int32, 0, g.n)
+	for v := range g.n {
+		if in == nil || in[v] {
+			roots = append(roots, int32(v))
 		}
 	}
+	return g.tarjan(in, roots, mask, comp)
+}
+
+// tarjanState is Tarjan's per-vertex scratch, dense over the graph's
+// vertices and kept between calls, so that the many small searches of
+// one check (one per component and cycle spec) cost their own size, not
+// the graph's. Between calls, index is -1 and onStack false everywhere.
+type tarjanState struct {
+	index, low []int32
+	onStack    []bool
+}
+
+// tarjan is Tarjan's algorithm, iterative (a chain of a million
+// transactions needs no deep stack), from roots in their order, along
+// edges carrying mask to vertices with in[w] (nil: all); every root must
+// have in[root] (or in nil). It returns the components of more than one
+// vertex, each sorted; comp, when not nil, is set for every vertex
+// reached (-1 outside every component). Not safe for concurrent use: it
+// uses g's scratch.
+func (g *graph) tarjan(in []bool, roots []int32, mask rel, comp []int32) [][]int32 {
+	if g.ts == nil {
+		g.ts = &tarjanState{index: make([]int32, g.n), low: make([]int32, g.n), onStack: make([]bool, g.n)}
+		for i := range g.ts.index {
+			g.ts.index[i] = -1
+		}
+	}
+	index, low, onStack := g.ts.index, g.ts.low, g.ts.onStack
+	var seen []int32 // every vertex given an index, to restore the scratch
+	defer func() {
+		for _, v := range seen {
+			index[v] = -1
+		}
+	}()
 	var stack []int32
 	type frame struct {
 		v int32
@@ -159,15 +185,22 @@ func (g *graph) sccs(in []bool, mask rel, comp []int32) [][]int32 {
 	var call []frame
 	var out [][]int32
 	next := int32(0)
-	for root := 0; root < n; root++ {
-		if index[root] >= 0 || (in != nil && !in[root]) {
+	visit := func(v int32) {
+		index[v], low[v] = next, next
+		next++
+		seen = append(seen, v)
+		stack = append(stack, v)
+		onStack[v] = true
+		call = append(call, frame{v, g.off[v]})
+		if comp != nil {
+			comp[v] = -1
+		}
+	}
+	for _, root := range roots {
+		if index[root] >= 0 {
 			continue
 		}
-		call = append(call, frame{int32(root), g.off[root]})
-		index[root], low[root] = next, next
-		next++
-		stack = append(stack, int32(root))
-		onStack[root] = true
+		visit(root)
 		for len(call) > 0 {
 			f := &call[len(call)-1]
 			v := f.v
@@ -182,11 +215,7 @@ func (g *graph) sccs(in []bool, mask rel, comp []int32) [][]int32 {
 					continue
 				}
 				if index[w] < 0 {
-					index[w], low[w] = next, next
-					next++
-					stack = append(stack, w)
-					onStack[w] = true
-					call = append(call, frame{w, g.off[w]})
+					visit(w)
 				} else if onStack[w] && index[w] < low[v] {
 					low[v] = index[w]
 				}
