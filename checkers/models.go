@@ -202,7 +202,11 @@ type linOp struct {
 	// for a never-completed op); process is the client.
 	invoke   int
 	complete int
-	process  history.Process
+	// refInv and refComp are the same ops as messages name them
+	// (history.History.Ref: their lines of history.jsonl, also in a
+	// workload's sub-history).
+	refInv, refComp int
+	process         history.Process
 	// call and ret are the search's interval: history positions, with
 	// ret = +infinity for an unknown outcome.
 	call, ret int64
@@ -212,9 +216,9 @@ type linOp struct {
 // invocation index when it never completed.
 func (o *linOp) ref() int {
 	if o.open {
-		return o.invoke
+		return o.refInv
 	}
-	return o.complete
+	return o.refComp
 }
 
 // describe names the op for a person: "read #123 returning 4".
@@ -348,6 +352,8 @@ func (m Model) interpretPair(h *history.History, p history.Pair, o *linOp) (keep
 	*o = linOp{
 		invoke:   inv.Index,
 		complete: history.Open,
+		refInv:   h.Ref(p.Invoke),
+		refComp:  history.Open,
 		process:  inv.Process,
 		unknown:  outcome == history.Info,
 		open:     comp == nil,
@@ -356,6 +362,7 @@ func (m Model) interpretPair(h *history.History, p history.Pair, o *linOp) (keep
 	}
 	if comp != nil {
 		o.complete = comp.Index
+		o.refComp = h.Ref(p.Complete)
 		if !o.unknown {
 			o.ret = int64(p.Complete)
 		}
@@ -641,9 +648,9 @@ func (k *linKey) label() {
 		}
 		k.pops[i].ClientId = c
 		if o.open {
-			k.pops[i].Metadata = fmt.Sprintf("process %s, invoked #%d, never completed", o.process, o.invoke)
+			k.pops[i].Metadata = fmt.Sprintf("process %s, invoked #%d, never completed", o.process, o.refInv)
 		} else {
-			k.pops[i].Metadata = fmt.Sprintf("process %s, #%d to #%d", o.process, o.invoke, o.complete)
+			k.pops[i].Metadata = fmt.Sprintf("process %s, #%d to #%d", o.process, o.refInv, o.refComp)
 		}
 	}
 }
@@ -732,10 +739,10 @@ func (k *linKey) visualizeBounded(w linWitnessInfo, path string) (skipped string
 	case porcupine.Unknown:
 		return fmt.Sprintf("the key has %d operations, more than the %d a visualization shows, and the search of the window of %d operations ending at the first failure took longer than %s", len(k.ops), LinVisualizeMax, len(ids), linVisualizeTimeout), nil
 	}
-	first, last := sub[0].invoke, sub[0].invoke
+	first, last := sub[0].refInv, sub[0].refInv
 	var lo, hi int64 = sub[0].call, sub[0].call
 	for _, o := range sub {
-		first, last = min(first, o.invoke), max(last, o.invoke, o.complete)
+		first, last = min(first, o.refInv), max(last, o.refInv, o.refComp)
 		lo = min(lo, o.call)
 		if o.ret != math.MaxInt64 {
 			hi = max(hi, o.ret)

@@ -418,7 +418,7 @@ func (s *setRun) judge(key string, reads []int, e *setElem, fp history.Pair, fin
 				return Anomaly{
 					Kind: "unexpected", Key: key,
 					Ops:     wlWitness(h, r.Invoke, r.Complete, e.liveInv),
-					Message: fmt.Sprintf("read %s of key %s returned element %d before any add of it was invoked (the first is #%d)", wlPairRef(h, r), history.Quote(key), e.value, h.Ops[e.liveInv].Index),
+					Message: fmt.Sprintf("read %s of key %s returned element %d before any add of it was invoked (the first is #%d)", wlPairRef(h, r), history.Quote(key), e.value, h.Ref(e.liveInv)),
 				}
 			})
 			return

@@ -80,7 +80,7 @@ func wlOpRef(h *history.History, i int) string {
 	if i < 0 || i >= len(h.Ops) {
 		return "(never completed)"
 	}
-	return fmt.Sprintf("#%d (process %s)", h.Ops[i].Index, h.Ops[i].Process)
+	return fmt.Sprintf("#%d (process %s)", h.Ref(i), h.Ops[i].Process)
 }
 
 // wlPairRef describes a client operation by its invocation and completion:
@@ -89,9 +89,9 @@ func wlOpRef(h *history.History, i int) string {
 func wlPairRef(h *history.History, p history.Pair) string {
 	end := "open"
 	if p.Complete != history.Open {
-		end = fmt.Sprintf("#%d", h.Ops[p.Complete].Index)
+		end = fmt.Sprintf("#%d", h.Ref(p.Complete))
 	}
-	return fmt.Sprintf("#%d..%s by process %s", h.Ops[p.Invoke].Index, end, h.Ops[p.Invoke].Process)
+	return fmt.Sprintf("#%d..%s by process %s", h.Ref(p.Invoke), end, h.Ops[p.Invoke].Process)
 }
 
 // wlBadOp builds the error of an operation a checker cannot interpret.

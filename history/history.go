@@ -9,6 +9,23 @@ import (
 // the invariants.
 type History struct {
 	Ops []Op
+	// Refs, for a sub-history taken from a larger history (one
+	// workload's operations, re-indexed from zero so that the invariants
+	// hold), is for each op its index in that history: the number a
+	// person finds it under in history.jsonl. nil: the history is its own
+	// (Ref is Ops[i].Index). Checkers put positions in Anomaly.Ops (the
+	// runner maps them back); in the words of a message they name an op
+	// by Ref, which nothing maps afterwards.
+	Refs []int
+}
+
+// Ref is the index by which a message names op i: Refs[i] for a
+// sub-history, else the op's own Index.
+func (h *History) Ref(i int) int {
+	if h.Refs != nil && i >= 0 && i < len(h.Refs) {
+		return h.Refs[i]
+	}
+	return h.Ops[i].Index
 }
 
 // Open marks a pair whose invocation never completed.

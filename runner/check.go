@@ -122,6 +122,8 @@ func checkWhole(ctx context.Context, path string, g Group, cs []checkers.Checker
 	}
 	if orig == nil {
 		orig = identity(len(sub.Ops))
+	} else {
+		sub.Refs = orig // messages name ops by their lines of path
 	}
 	for _, i := range which {
 		res[i] = cs[i].Check(ctx, sub)
@@ -236,6 +238,7 @@ func filter(h *history.History, keep func(*history.Op) bool) (*history.History, 
 		op.Index = len(sub.Ops)
 		sub.Ops = append(sub.Ops, op)
 	}
+	sub.Refs = orig
 	return sub, orig
 }
 

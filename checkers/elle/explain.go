@@ -43,7 +43,7 @@ func stepReason(t *txns, a, b int32, r rel, an, bn string, explain func(a, b int
 	case relProcess:
 		return fmt.Sprintf("process %s executed %s before %s", t.ts[a].proc, an, bn)
 	case relRealtime:
-		return fmt.Sprintf("%s completed (op %d) before %s was invoked (op %d)", an, t.ts[a].op, bn, t.ts[b].inv)
+		return fmt.Sprintf("%s completed (op %d) before %s was invoked (op %d)", an, t.ref(t.ts[a].op), bn, t.ref(t.ts[b].inv))
 	}
 	if s := explain(a, b, r, an, bn); s != "" {
 		return s

@@ -166,7 +166,7 @@ func analyzeLAKeys(t *txns, lo, hi int32, eb *edgeBuf, f *findings) error {
 		for _, r := range refs {
 			if m := t.mop(r); m.f == fAppend {
 				if seen[m.v] && t.ts[r.t].inv >= 0 {
-					return fmt.Errorf("value %s appended to key %s more than once (op %d): appends must be unique per key (duplicate-appends)", t.vs(m.v), ks, t.ts[r.t].op)
+					return fmt.Errorf("value %s appended to key %s more than once (op %d): appends must be unique per key (duplicate-appends)", t.vs(m.v), ks, t.ref(t.ts[r.t].op))
 				}
 				seen[m.v] = true
 			}

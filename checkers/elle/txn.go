@@ -392,7 +392,7 @@ func (t *txns) render(i int32) string {
 // outcome when not ok, and the transaction in full.
 func (t *txns) name(i int32) string {
 	tx := &t.ts[i]
-	s := "op " + strconv.Itoa(int(tx.op))
+	s := "op " + strconv.Itoa(t.ref(tx.op))
 	switch {
 	case tx.typ == history.Info:
 		s += " (info: may or may not have committed)"
@@ -401,6 +401,10 @@ func (t *txns) name(i int32) string {
 	}
 	return s + " " + t.render(i)
 }
+
+// ref is the index by which a message names the op at position i of
+// the history (history.History.Ref).
+func (t *txns) ref(i int32) int { return t.h.Ref(int(i)) }
 
 // names names several transactions.
 func (t *txns) names(is []int32) string {
