@@ -68,7 +68,16 @@ func ChooseModel(h *history.History) (ModelChoice, error) {
 			}
 		}
 	}
+	return ChooseModelFs(fs)
+}
+
+// ChooseModelFs is ChooseModel given the distinct operations (f) of the
+// history's client operations, in any order (a history streamed from
+// disk is scanned once for them).
+func ChooseModelFs(fs []string) (ModelChoice, error) {
+	fs = slices.Clone(fs)
 	slices.Sort(fs)
+	fs = slices.Compact(fs)
 	for _, e := range modelOps {
 		if !slices.ContainsFunc(fs, func(f string) bool { return !slices.Contains(e.fs, f) }) {
 			return ModelChoice{Model: e.model, Fs: fs}, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -57,11 +58,16 @@ Elle's options: --consistency-models (default strict-serializable),
 					return badInput(err)
 				}
 			}
-			h, info, err := history.Load(args[0], f)
+			in, err := openHistory(args[0], f)
 			if err != nil {
 				return badInput(err)
 			}
-			cs, err := txn.checkers(cmd.Flags(), h, outDirFor(out, args[0]))
+			h, info := in.h, in.info
+			txnView := h
+			if txnView == nil {
+				txnView = &history.History{} // streamed: it holds no transaction
+			}
+			cs, err := txn.checkers(cmd.Flags(), txnView, outDirFor(out, args[0]))
 			if err != nil {
 				return badInput(err)
 			}
@@ -84,7 +90,7 @@ Elle's options: --consistency-models (default strict-serializable),
 			if lin != nil {
 				input.Model, input.ModelFrom = string(lin.Model), "flag"
 				if lin.Model == "" {
-					choice, err := checkers.ChooseModel(h)
+					choice, err := checkers.ChooseModelFs(in.fs)
 					if err != nil {
 						return badInput(fmt.Errorf("%w: name one with --model, or other checkers with --checker", err))
 					}
@@ -97,12 +103,20 @@ Elle's options: --consistency-models (default strict-serializable),
 			if err := os.MkdirAll(outDir, 0o755); err != nil {
 				return badInput(fmt.Errorf("create output directory: %w", err))
 			}
-			checks := runner.Check(cmd.Context(), h, []runner.Group{{Checkers: cs}})
-			stats, err := runner.Stats(h)
+			groups := []runner.Group{{Checkers: cs}}
+			var checks []rundir.Check
+			if in.file != nil {
+				if checks, err = runner.CheckFile(cmd.Context(), in.file.Path(), groups); err != nil {
+					return couldNotRun(err)
+				}
+			} else {
+				checks = runner.Check(cmd.Context(), h, groups)
+			}
+			stats, err := runner.Stats(in.source())
 			if err != nil {
 				return couldNotRun(err)
 			}
-			ms, err := measures.Compute(h, rundir.CheckResults(checks), measures.Options{})
+			ms, err := measures.Compute(in.source(), rundir.CheckResults(checks), measures.Options{})
 			if err != nil {
 				return couldNotRun(err)
 			}
@@ -132,6 +146,89 @@ Elle's options: --consistency-models (default strict-serializable),
 	fl.DurationVar(&timeLimit, "time-limit", 0, "bound on the linearizability search (0: none); past it the verdict is unknown")
 	txn.register(fl)
 	return cmd
+}
+
+// historyInput is a history to check. A chaoscheck JSONL file (what every
+// run writes) that holds no transaction is streamed: file is set and h is
+// nil, the file is scanned once here for the operations that pick the
+// model, then checked key by key (runner.CheckFile) and measured in
+// passes over the file, so that memory holds one key's operations, not
+// the history. Any other history (Jepsen EDN or log, transactions, which
+// Elle judges whole) is loaded whole into h.
+type historyInput struct {
+	file *history.JSONLFile
+	h    *history.History
+	info history.ReadInfo
+	fs   []string // the distinct f of the client operations
+}
+
+// source is the history as a Source.
+func (c *historyInput) source() history.Source {
+	if c.file != nil {
+		return c.file
+	}
+	return c.h
+}
+
+// openHistory opens the history at path in format f (see historyInput).
+// Errors are the loader's (history.Load), whichever way it is read.
+func openHistory(path string, f history.Format) (*historyInput, error) {
+	if f == history.FormatAuto {
+		if head, err := readHead(path, 4096); err == nil {
+			if d, err := history.DetectFormat(head); err == nil {
+				f = d
+			}
+		}
+	}
+	if f == history.FormatJSONL {
+		if file, err := history.OpenJSONL(path); err == nil {
+			seen := map[string]bool{}
+			var fs []string
+			ops, txn := 0, false
+			err := file.Scan(func(op *history.Op) error {
+				ops++
+				if op.IsClient() && !seen[op.F] {
+					seen[op.F] = true
+					fs = append(fs, op.F)
+					txn = txn || op.F == "txn"
+				}
+				return nil
+			})
+			// A bad or empty file, or transactions: the loader says what
+			// is wrong, or loads them whole.
+			if err == nil && ops > 0 && !txn {
+				return &historyInput{file: file, info: file.Info(), fs: fs}, nil
+			}
+		}
+	}
+	h, info, err := history.Load(path, f)
+	if err != nil {
+		return nil, err
+	}
+	in := &historyInput{h: h, info: info}
+	seen := map[string]bool{}
+	for i := range h.Ops {
+		if op := &h.Ops[i]; op.IsClient() && !seen[op.F] {
+			seen[op.F] = true
+			in.fs = append(in.fs, op.F)
+		}
+	}
+	return in, nil
+}
+
+// readHead reads up to n bytes from the start of the file at path.
+func readHead(path string, n int) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b := make([]byte, n)
+	k, err := io.ReadFull(fh, b)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return b[:k], err
 }
 
 // buildCheckers turns --checker names into checkers, from the checker

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chaoscheck/chaoscheck/history"
 	"github.com/chaoscheck/chaoscheck/rundir"
 )
 
@@ -157,5 +158,68 @@ func TestReportOfABadHistoryIsBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "report.html")); err == nil {
 		t.Error("report.html was written for a bad history")
+	}
+}
+
+// A chaoscheck JSONL history is checked streamed (key by key, measured in
+// passes over the file), everything else loaded whole; both ways give the
+// same results. The Jepsen etcd log is read whole, exported to JSONL, and
+// the two checks are compared field by field.
+func TestCheckStreamsJSONL(t *testing.T) {
+	data := filepath.Join("..", "..", "testdata", "porcupine")
+	src := filepath.Join(data, "etcd", "etcd_000.log")
+	whole, err := openHistory(src, history.FormatAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.file != nil || whole.h == nil {
+		t.Fatalf("a Jepsen log must be loaded whole")
+	}
+	dir := t.TempDir()
+	jsonl := filepath.Join(dir, "history.jsonl")
+	fh, err := os.Create(jsonl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := history.WriteJSONL(fh, whole.h); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	streamed, err := openHistory(jsonl, history.FormatAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if streamed.file == nil || streamed.h != nil {
+		t.Fatalf("a JSONL history must be streamed")
+	}
+	if strings.Join(streamed.fs, ",") != strings.Join(whole.fs, ",") {
+		t.Errorf("operations seen: streamed %v, whole %v", streamed.fs, whole.fs)
+	}
+	outW, outS := t.TempDir(), t.TempDir()
+	cw := run([]string{"check", "--out", outW, src})
+	cs := run([]string{"check", "--out", outS, jsonl})
+	if cw != exitInvalid || cs != cw {
+		t.Fatalf("exit: whole %d, streamed %d; want both %d", cw, cs, exitInvalid)
+	}
+	var rw, rs rundir.Results
+	for p, r := range map[string]*rundir.Results{outW: &rw, outS: &rs} {
+		b, err := os.ReadFile(filepath.Join(p, rundir.ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jw, _ := json.Marshal([]any{rw.Verdict, rw.Stats, rw.Checks, rw.Measurements})
+	js, _ := json.Marshal([]any{rs.Verdict, rs.Stats, rs.Checks, rs.Measurements})
+	if !bytes.Equal(jw, js) {
+		t.Errorf("results differ:\nwhole    %s\nstreamed %s", jw, js)
+	}
+	// A bad JSONL file still gets the loader's error (exit 254).
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte(`{"index":0,"time":1,"type":"invoke","process":0,"f":"read"}`+"\n"+`{"index":5}`+"\n"), 0o644)
+	if code := run([]string{"check", "--out", t.TempDir(), bad}); code != exitBadInput {
+		t.Errorf("bad JSONL: exit %d, want %d", code, exitBadInput)
 	}
 }
