@@ -166,3 +166,44 @@ func TestShapeContainers(t *testing.T) {
 		t.Errorf("delayers still open after Close: %+v", st)
 	}
 }
+
+// A standing layer shaped before the containers exist (the regions'
+// delay, which targets put in place before their servers start) is in
+// force in each container's namespace from its start.
+func TestShapeBeforeStart(t *testing.T) {
+	env.Require(t)
+	if err := ProbeShaper(); err != nil {
+		t.Fatalf("docker shaper: %v", err)
+	}
+	ctx := context.Background()
+	c, err := New(ctx, cluster.Spec{Target: "redis", Nodes: 3}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(ctx) })
+	const rtt = 40 * time.Millisecond
+	if err := c.Shape(ctx, "regions", []cluster.LinkShape{
+		{From: []string{"n1"}, To: []string{"n2", "n3"}, Delay: rtt / 2}, {From: []string{"n2", "n3"}, To: []string{"n1"}, Delay: rtt / 2}}); err != nil {
+		t.Fatalf("shape before any container exists: %v", err)
+	}
+	for _, n := range c.Nodes() {
+		if _, err := c.Start(ctx, n, redisSpec(c, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	across, err := c.MeasureRTT(ctx, "n1", "n3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	within, err := c.MeasureRTT(ctx, "n2", "n3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("n1->n3 (across) %v; n2->n3 (within) %v", across, within)
+	if across.Received != across.Sent || across.Min < rtt {
+		t.Errorf("n1->n3 %v: want every probe answered, at least %v", across, rtt)
+	}
+	if within.Median > 5*time.Millisecond {
+		t.Errorf("n2->n3 %v: not delayed, want under 5ms", within)
+	}
+}
