@@ -59,7 +59,8 @@ func (Runtime) Plan(n int) cluster.Plan { return Plan(n) }
 // Plan is what a Docker cluster of n nodes can do: partitions (nft in
 // each container's netns), kill and restart (SIGKILL through the API),
 // pause (the API's pause), delay and loss where ProbeShaper finds a
-// netfilter queue (shaper.go), and clock skew when the host has libfaketime
+// netfilter queue (shaper.go), bandwidth limits of what a node sends
+// (throttle.go), and clock skew when the host has libfaketime
 // (mounted into every container and preloaded, as on the local
 // runtime; targets take it away for servers it cannot reach).
 func Plan(n int) cluster.Plan {
@@ -68,6 +69,11 @@ func Plan(n int) cluster.Plan {
 		p = p.Without(cluster.CanShape, err.Error())
 	} else {
 		p = p.With(cluster.CanShape)
+	}
+	if err := local.ProbeThrottle(); err != nil {
+		p = p.Without(cluster.CanThrottle, err.Error())
+	} else {
+		p = p.With(cluster.CanThrottle)
 	}
 	if local.FindFaketime() == "" {
 		return p.Without(cluster.CanSkewClock, errNoFaketime.Error())

@@ -81,6 +81,7 @@ type shaper struct {
 	pairs  map[local.Pair]local.LinkParams
 	ipt    string // iptables binary
 	nodes  map[string]*nodeShaper
+	rates  map[string]int64 // bandwidth limits by node (throttle.go)
 	closed bool
 }
 
@@ -191,8 +192,8 @@ func (c *Cluster) applyShaping(ctx context.Context, sh *shaper, layers map[strin
 	return errors.Join(errs...)
 }
 
-// reshape applies the shaping in force, if any, to p's (new) namespace:
-// startContainer calls it.
+// reshape applies the shaping and the bandwidth limit in force, if any,
+// to p's (new) namespace: startContainer calls it.
 func (c *Cluster) reshape(ctx context.Context, p *Process) error {
 	c.shapeMu.Lock()
 	sh := c.sh
@@ -202,7 +203,13 @@ func (c *Cluster) reshape(ctx context.Context, p *Process) error {
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.closed || sh.pairs == nil {
+	if sh.closed {
+		return nil
+	}
+	if err := c.rethrottle(ctx, sh, p); err != nil {
+		return err
+	}
+	if sh.pairs == nil {
 		return nil
 	}
 	return c.shapeNode(ctx, sh, p)
