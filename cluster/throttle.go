@@ -17,12 +17,18 @@ type Throttler interface {
 	// Unthrottle removes node's limit (nothing when it has none).
 	Unthrottle(ctx context.Context, node string) error
 	// MeasureThroughput sends data from node a to node b over one TCP
-	// connection for about ThroughputProbe, and says how much arrived.
+	// connection for about ThroughputProbe (or until ThroughputProbeBytes
+	// are sent), and says how much arrived in how long.
 	MeasureThroughput(ctx context.Context, a, b string) (Throughput, error)
 }
 
-// ThroughputProbe is how long MeasureThroughput sends.
-const ThroughputProbe = time.Second
+// ThroughputProbe is how long MeasureThroughput sends at most, and
+// ThroughputProbeBytes how much: an unlimited link is measured in a few
+// tens of milliseconds, not loaded for a second.
+const (
+	ThroughputProbe      = time.Second
+	ThroughputProbeBytes = 16 << 20
+)
 
 // Throughput is a measured transfer: Bytes received in Elapsed.
 type Throughput struct {

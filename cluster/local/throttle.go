@@ -157,7 +157,7 @@ func (c *Cluster) MeasureThroughput(ctx context.Context, a, b string) (cluster.T
 
 // MeasureThroughputBetween listens on dst (port chosen by the kernel) in
 // the network namespace at nsB, connects to it from one at nsA, sends for
-// d, and returns what the listener received in the time from the first
+// d (at most cluster.ThroughputProbeBytes), and returns what the listener received in the time from the first
 // byte sent to the last received. The sockets are this process's, made
 // in the namespaces; the connection is closed before it returns.
 func MeasureThroughputBetween(ctx context.Context, nsA, nsB string, dst netip.Addr, d time.Duration) (cluster.Throughput, error) {
@@ -250,7 +250,7 @@ func MeasureThroughputBetween(ctx context.Context, nsA, nsB string, dst netip.Ad
 	start := time.Now()
 	stop := start.Add(d)
 	_ = conn.SetWriteDeadline(stop)
-	for time.Now().Before(stop) && ctx.Err() == nil {
+	for sent := 0; sent < cluster.ThroughputProbeBytes && time.Now().Before(stop) && ctx.Err() == nil; sent += len(buf) {
 		if _, err := conn.Write(buf); err != nil {
 			break // the deadline: what is queued still arrives
 		}
