@@ -186,3 +186,96 @@ func rttMedian(t *testing.T, s string) time.Duration {
 	}
 	return d
 }
+
+// Ctrl-C during a delay fault on the docker runtime: chaoscheck heals it
+// (the stop event carries the RTT measured after healing, back to
+// normal), and the run's containers, with their rules, are gone.
+func TestInterruptDuringDockerDelayHeals(t *testing.T) {
+	ctx := context.Background()
+	if err := (docker.Runtime{Target: "redis"}).Probe(ctx); err != nil {
+		t.Fatalf("docker runtime not ready (start dockerd, run chaoscheck images build): %v", err)
+	}
+	bin := buildBinary(t)
+	st := t.TempDir()
+	const delay = 40 * time.Millisecond
+	cmd := exec.Command(bin, "test", "--store", st, "--name", "intdelay", "--target", "redis", "--runtime", "docker",
+		"--workload", "register", "--nemesis", "delay", "--nemesis-delay", delay.String(), "--nemesis-jitter", "0s",
+		"--nemesis-interval", "3s", "--time-limit", "2m", "--seed", "6")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	hist := filepath.Join(st, "intdelay", "latest", rundir.HistoryFile)
+	deadline := time.Now().Add(2 * time.Minute)
+	for !faultActive(hist) {
+		if time.Now().After(deadline) {
+			t.Fatal("no delay became active within 2 min")
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("chaoscheck exited before a delay: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cli, err := docker.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.LabelRun))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := ""
+	for _, c := range cs {
+		if strings.HasPrefix(c.Labels[docker.LabelController], strconv.Itoa(cmd.Process.Pid)+":") {
+			run = c.Labels[docker.LabelRun]
+		}
+	}
+	if run == "" {
+		t.Fatal("no container of this chaoscheck")
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("chaoscheck did not exit within 2 minutes of SIGINT")
+	}
+	h, _, err := history.Load(hist, history.FormatAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start, stop *history.Op
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		if op.Process == history.Nemesis && op.Type == history.Info && op.Error == "" {
+			switch op.F {
+			case "start-delay":
+				start = op
+			case "stop-delay":
+				stop = op
+			}
+		}
+	}
+	if start == nil || stop == nil || stop.Index < start.Index {
+		t.Fatalf("want the last delay started and stopped: start %v stop %v", start, stop)
+	}
+	healed := strings.TrimSuffix(strings.TrimPrefix(stop.Extra["healed"], start.Extra["probe"]+" "), " after heal")
+	before, during, after := rttMedian(t, start.Extra["rtt_before"]), rttMedian(t, start.Extra["rtt_after"]), rttMedian(t, healed)
+	t.Logf("rtt %v before, %v during, %v after heal", before, during, after)
+	if during < before+2*delay || after > before+delay {
+		t.Errorf("rtt %v before, %v during a %v delay, %v after heal: want up by %v, then back", before, during, delay, after, 2*delay)
+	}
+	left, err := docker.Leftovers(ctx, cli, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("after Ctrl-C the run still has %v", left)
+	}
+}
