@@ -30,3 +30,18 @@ type Region struct {
 	// Replicas is the replicas of each key it holds (0: not stated).
 	Replicas int `json:"replicas,omitempty"`
 }
+
+// RegionOf maps every node of t to its region's name (nil for a nil
+// topology): what measures.Options.Regions takes.
+func (t *Topology) RegionOf() map[string]string {
+	if t == nil || len(t.Regions) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, r := range t.Regions {
+		for _, n := range r.Nodes {
+			out[n] = r.Name
+		}
+	}
+	return out
+}
