@@ -94,10 +94,13 @@ func TestShapeContainers(t *testing.T) {
 	after := rtt("n1", "n2")
 	other := rtt("n1", "n3")
 	t.Logf("n1->n2 %v before, %v delayed %v each way; n1->n3 %v", before, after, d, other)
-	if after.Received != after.Sent || after.Min < before.Min+2*d || after.Median > before.Median+2*d+10*time.Millisecond {
-		t.Errorf("n1->n2 delayed: %v, want min >= %v and median within 10ms of it", after, before.Min+2*d)
+	// The lower bound is exact (a delay is never shorter); the upper one
+	// is on the fastest probe, with slack for a loaded machine.
+	const slack = 20 * time.Millisecond
+	if after.Received != after.Sent || after.Min < before.Min+2*d || after.Min > before.Min+2*d+slack {
+		t.Errorf("n1->n2 delayed: %v, want every answer, the fastest %v to %v", after, before.Min+2*d, before.Min+2*d+slack)
 	}
-	if other.Median > 5*time.Millisecond {
+	if other.Min > slack {
 		t.Errorf("n1->n3 is not delayed, yet %v", other)
 	}
 	if st := c.ShaperStats(); st.Delayed < int64(2*local.RTTProbes) {
@@ -145,7 +148,7 @@ func TestShapeContainers(t *testing.T) {
 	}
 	healed := rtt("n1", "n2")
 	t.Logf("n1->n2 after unshape: %v", healed)
-	if healed.Median > 5*time.Millisecond || healed.Received != healed.Sent {
+	if healed.Min > slack || healed.Received != healed.Sent {
 		t.Errorf("n1->n2 after unshape: %v", healed)
 	}
 	// No queue rule left in any node.
@@ -203,7 +206,7 @@ func TestShapeBeforeStart(t *testing.T) {
 	if across.Received != across.Sent || across.Min < rtt {
 		t.Errorf("n1->n3 %v: want every probe answered, at least %v", across, rtt)
 	}
-	if within.Median > 5*time.Millisecond {
-		t.Errorf("n2->n3 %v: not delayed, want under 5ms", within)
+	if within.Min > 20*time.Millisecond {
+		t.Errorf("n2->n3 %v: not delayed, want the fastest under 20ms", within)
 	}
 }
