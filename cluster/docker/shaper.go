@@ -215,16 +215,17 @@ func (c *Cluster) reshape(ctx context.Context, p *Process) error {
 	return c.shapeNode(ctx, sh, p)
 }
 
-// nodeRulesOf is what node (address a) holds of pairs: the delayed and
+// shapeRules are what one node holds of the pairs: the delayed and
 // the lossy pairs it receives (by source), and those it sends to the
 // controller.
 type shapeRules struct {
-	delayIn, delayOut []netip.Addr            // sources delayed on the way in; the controller on the way out
-	lossIn, lossOut   map[int][]netip.Addr    // loss in parts per million -> sources / destinations
-	anyDelay          bool                    // the node's delayer is needed
-	pairs             map[local.Pair]struct{} // every pair it shapes
+	delayIn, delayOut []netip.Addr         // sources delayed on the way in; the controller on the way out
+	lossIn, lossOut   map[int][]netip.Addr // loss in parts per million -> sources / destinations
+	anyDelay          bool                 // the node's delayer is needed
 }
 
+// nodeShapeRules picks, from the combined pairs, those the node at
+// address a shapes.
 func (c *Cluster) nodeShapeRules(a netip.Addr, pairs map[local.Pair]local.LinkParams) shapeRules {
 	r := shapeRules{lossIn: map[int][]netip.Addr{}, lossOut: map[int][]netip.Addr{}}
 	for p, lp := range pairs {
