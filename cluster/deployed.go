@@ -34,6 +34,7 @@ var (
 	_ Partitioner = Deployed{}
 	_ ClockSkewer = Deployed{}
 	_ Shaper      = Deployed{}
+	_ Throttler   = Deployed{}
 	_ Declarer    = Deployed{}
 )
 
@@ -53,7 +54,35 @@ func (d Deployed) Plan() Plan {
 	if _, ok := d.Hosts.(Shaper); !ok && p.Supports(CanShape) == nil {
 		p = p.Without(CanShape, "the runtime's cluster does not implement it")
 	}
+	if _, ok := d.Hosts.(Throttler); !ok && p.Supports(CanThrottle) == nil {
+		p = p.Without(CanThrottle, "the runtime's cluster does not implement it")
+	}
 	return p
+}
+
+// Throttle forwards to the runtime's Throttler.
+func (d Deployed) Throttle(ctx context.Context, node string, rate int64) error {
+	if err := d.Plan().Supports(CanThrottle); err != nil {
+		return err
+	}
+	return d.Hosts.(Throttler).Throttle(ctx, node, rate)
+}
+
+// Unthrottle forwards to the runtime's Throttler; without one there is
+// nothing to remove.
+func (d Deployed) Unthrottle(ctx context.Context, node string) error {
+	if t, ok := d.Hosts.(Throttler); ok {
+		return t.Unthrottle(ctx, node)
+	}
+	return nil
+}
+
+// MeasureThroughput forwards to the runtime's Throttler.
+func (d Deployed) MeasureThroughput(ctx context.Context, a, b string) (Throughput, error) {
+	if err := d.Plan().Supports(CanThrottle); err != nil {
+		return Throughput{}, err
+	}
+	return d.Hosts.(Throttler).MeasureThroughput(ctx, a, b)
 }
 
 // Shape forwards to the runtime's Shaper.

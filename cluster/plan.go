@@ -19,10 +19,11 @@ const (
 	CanSkewClock Capability = "clock"     // ClockSkewer
 	CanFailover  Capability = "failover"  // Failoverer
 	CanShape     Capability = "shape"     // Shaper (delay and loss)
+	CanThrottle  Capability = "throttle"  // Throttler (bandwidth)
 )
 
 // AllCapabilities lists every capability, in a stable order.
-var AllCapabilities = []Capability{CanPartition, CanKill, CanPause, CanSkewClock, CanFailover, CanShape}
+var AllCapabilities = []Capability{CanPartition, CanKill, CanPause, CanSkewClock, CanFailover, CanShape, CanThrottle}
 
 // Capabilities lists the capabilities c implements, by type assertion, in
 // the order of AllCapabilities.
@@ -45,6 +46,9 @@ func Capabilities(c Cluster) []Capability {
 	}
 	if _, ok := c.(Shaper); ok {
 		out = append(out, CanShape)
+	}
+	if _, ok := c.(Throttler); ok {
+		out = append(out, CanThrottle)
 	}
 	return out
 }

@@ -468,7 +468,7 @@ var shapeSummary = map[Shape]string{
 
 // Kinds returns the table of fault kinds, in the order help lists them:
 // partition, each partition shape on its own, kill, pause, clock, delay,
-// loss, failover and kill-primary. The link faults (delay, loss) get
+// loss, bandwidth, failover and kill-primary. The link faults (delay, loss) get
 // their defaults here; SetLinkOptions sets the figures. ("none" is not a kind: it is the empty
 // list.)
 func Kinds() []Kind {
@@ -488,6 +488,8 @@ func Kinds() []Kind {
 			New: func(t Targets) Fault { return &Delay{Targets: t, Delay: DefaultDelay, Jitter: DefaultJitter} }},
 		Kind{Name: "loss", Summary: "drop a share of the packets on the chosen nodes' links (--nemesis-loss)", Needs: []cluster.Capability{cluster.CanShape}, Nodes: true,
 			New: func(t Targets) Fault { return &Loss{Targets: t, Loss: DefaultLoss} }},
+		Kind{Name: "bandwidth", Summary: "limit the chosen nodes' links to a rate (--nemesis-bandwidth), by a token bucket", Needs: []cluster.Capability{cluster.CanThrottle}, Nodes: true,
+			New: func(t Targets) Fault { return &Bandwidth{Targets: t, Rate: DefaultRate} }},
 		Kind{Name: "failover", Summary: "isolate the primary from its replicas for 2 s, kill it, promote a replica", Needs: []cluster.Capability{cluster.CanFailover, cluster.CanKill, cluster.CanPartition},
 			New: func(Targets) Fault { return &Failover{Isolate: 2 * time.Second} }},
 		Kind{Name: "kill-primary", Summary: "kill the primary, promote a replica", Needs: []cluster.Capability{cluster.CanFailover, cluster.CanKill},

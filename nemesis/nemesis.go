@@ -160,8 +160,9 @@ func (n *Nemesis) Heal(ctx context.Context) error {
 	return errors.Join(append(errs, n.sweep(ctx))...)
 }
 
-// sweep heals what no fault should have left but a bug might: partitions
-// and clock offsets, when the faults in use can cause them.
+// sweep heals what no fault should have left but a bug might: partitions,
+// clock offsets, delay, loss and bandwidth limits, when the faults in
+// use can cause them.
 func (n *Nemesis) sweep(ctx context.Context) error {
 	var errs []error
 	for _, f := range n.faults {
@@ -181,6 +182,12 @@ func (n *Nemesis) sweep(ctx context.Context) error {
 		case *Loss:
 			if s, ok := n.cluster.(cluster.Shaper); ok {
 				errs = append(errs, s.Unshape(ctx, LossLayer))
+			}
+		case *Bandwidth:
+			if th, ok := n.cluster.(cluster.Throttler); ok {
+				for _, node := range n.cluster.Nodes() {
+					errs = append(errs, th.Unthrottle(ctx, node))
+				}
 			}
 		}
 	}

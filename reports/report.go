@@ -316,6 +316,8 @@ type testView struct {
 	// FactsMissing: test.json has no typed target facts (an older
 	// chaoscheck), so the explanations are not made concrete.
 	FactsMissing bool
+	// Topology is the regions of a multi-region deployment (nil: one).
+	Topology *topologyView
 }
 
 // serverConfigView is the user's --server-config: the file verbatim and
@@ -488,6 +490,7 @@ func buildView(in Input) (*view, error) {
 
 			ServerConfig: serverConfigOf(t.ServerConfig),
 			FactsMissing: t.Facts == nil,
+			Topology:     topologyOf(t.Facts),
 		}
 		for _, st := range t.TargetSettings {
 			weak := strings.Contains(strings.ReplaceAll(st.Name, " ", ""), "W+R>N") && strings.HasPrefix(strings.ToLower(strings.TrimSpace(st.Value)), "false")

@@ -49,6 +49,9 @@ type Facts struct {
 	// them (nil: not applicable or unknown).
 	ReadRepair    *bool `json:"read_repair,omitempty"`
 	HintedHandoff *bool `json:"hinted_handoff,omitempty"`
+	// Topology is the regions of a multi-region deployment (nil: one
+	// region); see topology.go.
+	Topology *Topology `json:"topology,omitempty"`
 }
 
 // Replication is how writes reach the replicas.

@@ -55,6 +55,11 @@ type Cluster struct {
 	nodes  map[string]*node
 	grudge cluster.Grudge // the current partition, re-applied on Restart
 	closed bool
+
+	// shapeMu guards sh, the delay and loss (shaper.go; nil until the
+	// first Shape).
+	shapeMu sync.Mutex
+	sh      *shaper
 }
 
 // node is one node: its address and, once started, its container.
@@ -503,7 +508,8 @@ func (c *Cluster) binds() []string {
 }
 
 // startContainer starts p's container, follows its logs into p.logFile,
-// watches for its exit, and applies the current partition to it.
+// watches for its exit, and applies the current partition, delay and
+// loss to it.
 func (c *Cluster) startContainer(ctx context.Context, p *Process) error {
 	cctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
@@ -556,6 +562,9 @@ func (c *Cluster) startContainer(ctx context.Context, p *Process) error {
 		if err := c.applyNode(ctx, p.node, in.State.Pid, g); err != nil {
 			return fmt.Errorf("docker: node %s: re-apply partition %v: %w", p.node, g, err)
 		}
+	}
+	if err := c.reshape(ctx, p); err != nil {
+		return fmt.Errorf("docker: node %s: re-apply delay and loss: %w", p.node, err)
 	}
 	return nil
 }
@@ -703,6 +712,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	c.closeShaper()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cluster.CloseTimeout)
 	defer cancel()
 	_, err := removeRun(ctx, c.cli, c.id)

@@ -13,8 +13,9 @@
 // run's id) and LabelController (the controller process that owns it),
 // so HealAll can find and remove whatever a killed run left, with no
 // journal file: the labels are the journal. Partitions are nftables
-// tables inside the containers' network namespaces, so they die with
-// the containers.
+// tables inside the containers' network namespaces, and so are delay
+// (iptables queue rules read by a delayer in this process, shaper.go)
+// and loss (nft numgen rules): they die with the containers.
 //
 // Invariants: nothing is created before the network that carries the
 // run's labels (a state directory the run creates is named in the

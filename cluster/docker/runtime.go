@@ -30,6 +30,7 @@ var (
 	_ cluster.Hosts       = (*Cluster)(nil)
 	_ cluster.Partitioner = (*Cluster)(nil)
 	_ cluster.ClockSkewer = (*Cluster)(nil)
+	_ cluster.Shaper      = (*Cluster)(nil)
 	_ cluster.Process     = (*Process)(nil)
 )
 
@@ -57,12 +58,23 @@ func (Runtime) Plan(n int) cluster.Plan { return Plan(n) }
 
 // Plan is what a Docker cluster of n nodes can do: partitions (nft in
 // each container's netns), kill and restart (SIGKILL through the API),
-// pause (the API's pause), and clock skew when the host has libfaketime
+// pause (the API's pause), delay and loss where ProbeShaper finds a
+// netfilter queue (shaper.go), bandwidth limits of what a node sends
+// (throttle.go), and clock skew when the host has libfaketime
 // (mounted into every container and preloaded, as on the local
 // runtime; targets take it away for servers it cannot reach).
 func Plan(n int) cluster.Plan {
-	p := cluster.Plan{Nodes: n}.With(cluster.CanPartition, cluster.CanKill, cluster.CanPause).
-		Without(cluster.CanShape, "delay and loss are built on the local runtime only so far (its netfilter-queue shaper runs in the cluster's switch namespace; containers on a bridge have none)")
+	p := cluster.Plan{Nodes: n}.With(cluster.CanPartition, cluster.CanKill, cluster.CanPause)
+	if err := ProbeShaper(); err != nil {
+		p = p.Without(cluster.CanShape, err.Error())
+	} else {
+		p = p.With(cluster.CanShape)
+	}
+	if err := local.ProbeThrottle(); err != nil {
+		p = p.Without(cluster.CanThrottle, err.Error())
+	} else {
+		p = p.With(cluster.CanThrottle)
+	}
 	if local.FindFaketime() == "" {
 		return p.Without(cluster.CanSkewClock, errNoFaketime.Error())
 	}

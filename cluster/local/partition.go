@@ -48,12 +48,13 @@ func (c *Cluster) nft(ctx context.Context, script string) error {
 	return nil
 }
 
-type addrPair struct{ src, dst netip.Addr }
+// Pair is one direction of a link: the packets from Src to Dst.
+type Pair struct{ Src, Dst netip.Addr }
 
 // pairs turns a grudge into the (src, dst) address pairs to drop, sorted.
-func (c *Cluster) pairs(g cluster.Grudge) ([]addrPair, error) {
-	seen := make(map[addrPair]bool)
-	var out []addrPair
+func (c *Cluster) pairs(g cluster.Grudge) ([]Pair, error) {
+	seen := make(map[Pair]bool)
+	var out []Pair
 	for dst, srcs := range g {
 		da := c.Addr(dst)
 		if !da.IsValid() {
@@ -64,7 +65,7 @@ func (c *Cluster) pairs(g cluster.Grudge) ([]addrPair, error) {
 			if !sa.IsValid() {
 				return nil, fmt.Errorf("local: partition: unknown node %q", src)
 			}
-			p := addrPair{sa, da}
+			p := Pair{sa, da}
 			if sa == da || seen[p] {
 				continue
 			}
@@ -72,11 +73,11 @@ func (c *Cluster) pairs(g cluster.Grudge) ([]addrPair, error) {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(a, b addrPair) int {
-		if r := a.src.Compare(b.src); r != 0 {
+	slices.SortFunc(out, func(a, b Pair) int {
+		if r := a.Src.Compare(b.Src); r != 0 {
 			return r
 		}
-		return a.dst.Compare(b.dst)
+		return a.Dst.Compare(b.Dst)
 	})
 	return out, nil
 }
@@ -98,7 +99,7 @@ func (c *Cluster) Partition(ctx context.Context, g cluster.Grudge) error {
 	if len(want) > 0 {
 		elems := make([]string, len(want))
 		for i, p := range want {
-			elems[i] = p.src.String() + " . " + p.dst.String()
+			elems[i] = p.Src.String() + " . " + p.Dst.String()
 		}
 		fmt.Fprintf(&b, "add element bridge %s %s { %s }\n", nftTable, nftSet, strings.Join(elems, ", "))
 	}
@@ -135,7 +136,7 @@ func (c *Cluster) HealNetwork(ctx context.Context) error {
 }
 
 // dropSet reads the drop set back from nft (JSON output), sorted.
-func (c *Cluster) dropSet(ctx context.Context) ([]addrPair, error) {
+func (c *Cluster) dropSet(ctx context.Context) ([]Pair, error) {
 	out, err := output(ctx, c.switchNS, "nft", "-j", "list", "set", "bridge", nftTable, nftSet)
 	if err != nil {
 		return nil, err
@@ -152,7 +153,7 @@ func (c *Cluster) dropSet(ctx context.Context) ([]addrPair, error) {
 	if err := json.Unmarshal(out, &doc); err != nil {
 		return nil, fmt.Errorf("parse nft -j output: %w", err)
 	}
-	var got []addrPair
+	var got []Pair
 	found := false
 	for _, o := range doc.Nftables {
 		if o.Set == nil {
@@ -168,17 +169,17 @@ func (c *Cluster) dropSet(ctx context.Context) ([]addrPair, error) {
 			if err1 != nil || err2 != nil {
 				return nil, fmt.Errorf("unexpected set element %v", e.Concat)
 			}
-			got = append(got, addrPair{s, d})
+			got = append(got, Pair{s, d})
 		}
 	}
 	if !found {
 		return nil, fmt.Errorf("set %s not in nft output", nftSet)
 	}
-	slices.SortFunc(got, func(a, b addrPair) int {
-		if r := a.src.Compare(b.src); r != 0 {
+	slices.SortFunc(got, func(a, b Pair) int {
+		if r := a.Src.Compare(b.Src); r != 0 {
 			return r
 		}
-		return a.dst.Compare(b.dst)
+		return a.Dst.Compare(b.Dst)
 	})
 	return got, nil
 }

@@ -78,6 +78,7 @@ var (
 	_ cluster.Partitioner = Hosts{}
 	_ cluster.ClockSkewer = Hosts{}
 	_ cluster.Shaper      = Hosts{}
+	_ cluster.Throttler   = Hosts{}
 )
 
 // Name returns the prefix of every resource name of the cluster.

@@ -202,7 +202,7 @@ func TestShaperOfKilledControllerIsHealed(t *testing.T) {
 	} else {
 		t.Logf("after kill -9, before heal: %v", r)
 	}
-	rules, err := RunInNetns(t.Context(), "/run/netns/"+swNS, Command{Path: iptablesBinary(), Args: []string{"-S", "FORWARD"}})
+	rules, err := RunInNetns(t.Context(), "/run/netns/"+swNS, Command{Path: IptablesBinary(), Args: []string{"-S", "FORWARD"}})
 	if err != nil || !strings.Contains(string(rules), "NFQUEUE") {
 		t.Errorf("want the queue rules left until heal (so the test proves something): %s %v", rules, err)
 	}

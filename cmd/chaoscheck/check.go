@@ -116,7 +116,7 @@ Elle's options: --consistency-models (default strict-serializable),
 			if err != nil {
 				return couldNotRun(err)
 			}
-			ms, err := measures.Compute(in.source(), rundir.CheckResults(checks), measures.Options{})
+			ms, err := measures.Compute(in.source(), rundir.CheckResults(checks), measureOptionsBeside(args[0], cmd.ErrOrStderr()))
 			if err != nil {
 				return couldNotRun(err)
 			}

@@ -122,7 +122,7 @@ func TestFlagsThatDoNotApplyRefused(t *testing.T) {
 		{[]string{"--target", "postgres", "--runtime", "ssh"}, []string{"--runtime", `"ssh"`, "available: local, docker"}},
 		{[]string{"--target", "postgres", "--image", "postgres:15"}, []string{"--image", "docker", "not local"}},
 		{[]string{"--image", "x"}, []string{"--image", "sim"}},
-		{[]string{"--target", "cassandra", "--runtime", "docker", "--nodes", "4", "--regions", "2", "--region-rtt", "50ms"}, []string{"--region-rtt", "local runtime only"}},
+		{[]string{"--target", "cassandra", "--runtime", "docker", "--nodes", "4", "--regions", "5", "--region-rtt", "50ms"}, []string{"--regions", "within 1 and --nodes (4)"}},
 		{[]string{"--runtime", "local"}, []string{"--runtime", "sim", "postgres"}},
 	} {
 		st := filepath.Join(t.TempDir(), "store")

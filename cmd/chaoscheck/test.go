@@ -30,6 +30,7 @@ type testFlags struct {
 	nemesisDelay    time.Duration
 	nemesisJitter   time.Duration
 	nemesisLoss     float64
+	nemesisRate     string
 	concurrency     int
 	rate            float64
 	timeLimit       time.Duration
@@ -90,6 +91,7 @@ names the nodes' image.`,
 	fl.DurationVar(&tf.nemesisDelay, "nemesis-delay", nemesis.DefaultDelay, "--nemesis delay: one-way delay added each way on the slowed links")
 	fl.DurationVar(&tf.nemesisJitter, "nemesis-jitter", nemesis.DefaultJitter, "--nemesis delay: random extra delay, 0 to this, per packet")
 	fl.Float64Var(&tf.nemesisLoss, "nemesis-loss", nemesis.DefaultLoss*100, "--nemesis loss: percentage of packets dropped on the lossy links")
+	fl.StringVar(&tf.nemesisRate, "nemesis-bandwidth", "1mbit", "--nemesis bandwidth: the limit of the chosen nodes' links, in bit/s with a unit (500kbit, 1mbit, 1gbit)")
 	fl.IntVar(&tf.concurrency, "concurrency", 10, "concurrent clients")
 	fl.Float64Var(&tf.rate, "rate", 500, "operations per second over all clients (0: unlimited)")
 	fl.DurationVar(&tf.timeLimit, "time-limit", 30*time.Second, "how long clients run")
@@ -243,11 +245,16 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 		return runner.Config{}, fmt.Errorf("--nemesis-loss must be more than 0 and at most 100 (percent), got %v", tf.nemesisLoss)
 	}
 	hasDelay, hasLoss := nemesis.SetLinkOptions(faults, nemesis.LinkOptions{Delay: tf.nemesisDelay, Jitter: tf.nemesisJitter, Loss: tf.nemesisLoss / 100})
+	rate, err := nemesis.ParseRate(tf.nemesisRate)
+	if err != nil {
+		return runner.Config{}, fmt.Errorf("--nemesis-bandwidth: %w", err)
+	}
+	hasBandwidth := nemesis.SetBandwidth(faults, rate)
 	for _, fl := range []struct {
 		name string
 		has  bool
 		kind string
-	}{{"nemesis-delay", hasDelay, "delay"}, {"nemesis-jitter", hasDelay, "delay"}, {"nemesis-loss", hasLoss, "loss"}} {
+	}{{"nemesis-delay", hasDelay, "delay"}, {"nemesis-jitter", hasDelay, "delay"}, {"nemesis-loss", hasLoss, "loss"}, {"nemesis-bandwidth", hasBandwidth, "bandwidth"}} {
 		if cmd.Flags().Changed(fl.name) && !fl.has {
 			return runner.Config{}, fmt.Errorf("--%s applies to --nemesis %s, which is not given", fl.name, fl.kind)
 		}

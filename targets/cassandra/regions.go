@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/targets"
 )
 
@@ -144,6 +145,26 @@ func (d *Deployment) regionSettings() []targets.Setting {
 		{Name: "region rtt", Value: rtt},
 		{Name: "clients", Value: fmt.Sprintf("dealt to datacenters round-robin (process mod %d); each talks only to its own datacenter's nodes (DC-aware, token-aware)", d.cfg.Regions)},
 	}
+}
+
+// topology is the typed layout of the datacenters (nil with one): each
+// with its nodes, all of them replicas (NetworkTopologyStrategy), the
+// region RTT and the dealing of clients (rundir.Facts.Topology).
+func (d *Deployment) topology() *rundir.Topology {
+	if d.cfg.Regions < 2 {
+		return nil
+	}
+	t := &rundir.Topology{
+		RegionRTTNS: d.cfg.RegionRTT.Nanoseconds(),
+		Clients:     fmt.Sprintf("dealt to datacenters round-robin (process mod %d); each talks only to its own datacenter's nodes (DC-aware, token-aware)", d.cfg.Regions),
+	}
+	if d.cfg.RegionRTT > 0 {
+		t.RegionDelayBy = "the runtime's shaper (half each way)"
+	}
+	for r, ns := range d.cfg.regionNodes(d.lc.Nodes()) {
+		t.Regions = append(t.Regions, rundir.Region{Name: dcName(r), Nodes: append([]string(nil), ns...), Replicas: len(ns)})
+	}
+	return t
 }
 
 // validateRegions checks the region settings of c.

@@ -149,6 +149,9 @@ func TestCassandraRegions(t *testing.T) {
 		}
 	}
 
+	// Read-your-writes across datacenters (regions_staleness_test.go).
+	testCrossRegionStaleness(t, ctx, d)
+
 	// r2 cut off from r1 (the controller still reaches every node).
 	if err := d.cl.Partition(ctx, cluster.Bidirectional(regs[0], regs[1])); err != nil {
 		t.Fatal(err)

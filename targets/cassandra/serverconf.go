@@ -135,5 +135,6 @@ func (d *Deployment) facts(o ClientOptions) targets.Facts {
 		on := strings.EqualFold(s.Value, "true")
 		f.HintedHandoff = rundir.Bool(on)
 	}
+	f.Topology = d.topology()
 	return f
 }

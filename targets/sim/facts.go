@@ -40,9 +40,31 @@ func (d *Deployment) Facts() targets.Facts {
 	if cfg.Coordinator == Random {
 		f.Coordinator, f.CoordinatorDetail = rundir.RandomCoordinator, "random node per request"
 	}
+	f.Topology = d.topology()
 	if cfg.LoseUnflushedOnKill {
 		f.Durability = fmt.Sprintf("a killed node loses the writes of the last %v (flush interval)", cfg.FlushInterval)
 		f.DurabilityLosesAcked = true
 	}
 	return f
+}
+
+// topology is the typed layout of a multi-region cluster (nil with one
+// region): the regions with their nodes (every node holds a replica of
+// every key), the region RTT, the dealing of clients, and whether writes
+// are active-active.
+func (d *Deployment) topology() *rundir.Topology {
+	cfg := d.cluster.cfg
+	if cfg.Regions < 2 {
+		return nil
+	}
+	t := &rundir.Topology{
+		RegionRTTNS:   cfg.RegionRTT.Nanoseconds(),
+		RegionDelayBy: "the simulated network (half each way, on every message)",
+		Clients:       fmt.Sprintf("dealt to regions round-robin (process mod %d), each to coordinators of its own region", cfg.Regions),
+		ActiveActive:  cfg.WriteCL.local() && cfg.WriteCL != EachQuorum && cfg.W == 0,
+	}
+	for _, r := range d.cluster.Topology() {
+		t.Regions = append(t.Regions, rundir.Region{Name: r.Name, Nodes: append([]string(nil), r.Nodes...), Replicas: len(r.Nodes)})
+	}
+	return t
 }

@@ -158,7 +158,8 @@ func noneIfZero(d time.Duration) time.Duration {
 func (t *Target) Plan() cluster.Plan {
 	return cluster.Plan{Nodes: t.cfg.Nodes}.
 		With(cluster.CanPartition, cluster.CanKill, cluster.CanPause, cluster.CanSkewClock, cluster.CanShape).
-		Without(cluster.CanFailover, "the sim has no primary to fail over (every node coordinates): failover needs --target postgres, or redis with --redis-mode replication")
+		Without(cluster.CanFailover, "the sim has no primary to fail over (every node coordinates): failover needs --target postgres, or redis with --redis-mode replication").
+		Without(cluster.CanThrottle, "the simulated network has no bandwidth (messages, not bytes): bandwidth needs a real target (postgres, redis, etcd, cassandra)")
 }
 
 var _ targets.Planner = (*Target)(nil)
