@@ -58,7 +58,8 @@ type Sample struct {
 	// Bytes behind: PostgreSQL's pg_current_wal_lsn() - replay_lsn,
 	// Redis's master_repl_offset - the replica's offset.
 	Bytes *int64 `json:"bytes,omitempty"`
-	// Entries behind: etcd's applied index behind the leader's.
+	// Entries behind: etcd's applied index behind the leader's; the
+	// sim's writes applied elsewhere that the node has not applied.
 	Entries *int64 `json:"entries,omitempty"`
 	// Hints: Cassandra's pending hints held for other nodes.
 	Hints *int64 `json:"hints,omitempty"`
