@@ -61,8 +61,11 @@ type Sample struct {
 	// Entries behind: etcd's applied index behind the leader's; the
 	// sim's writes applied elsewhere that the node has not applied.
 	Entries *int64 `json:"entries,omitempty"`
-	// Hints: Cassandra's pending hints held for other nodes.
+	// Hints: pending hints held for this node by the others.
 	Hints *int64 `json:"hints,omitempty"`
+	// HintFiles: Cassandra's hint files for this node queued for dispatch
+	// on the others (system_views.pending_hints: files, not hints).
+	HintFiles *int64 `json:"hint_files,omitempty"`
 
 	// Err is why this replica could not be sampled in this round (its
 	// node is down, the query timed out...); the figures are then nil.
