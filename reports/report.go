@@ -946,7 +946,7 @@ func opList(ops []int) string {
 // buildMeasures formats the measurements; nil when there are none.
 func buildMeasures(m measures.Measurements) *measuresView {
 	lat := m.Latency
-	if len(m.Failovers) == 0 && m.Staleness == nil && len(m.Availability) == 0 && len(m.Quorum) == 0 &&
+	if len(m.Failovers) == 0 && m.WitnessStaleness == nil && m.Staleness == nil && len(m.ReplicationLag) == 0 && len(m.Availability) == 0 && len(m.Quorum) == 0 &&
 		lat.Read.Count == 0 && lat.Write.Count == 0 {
 		return nil
 	}
@@ -978,7 +978,7 @@ func buildMeasures(m measures.Measurements) *measuresView {
 		}
 		mv.Failovers = append(mv.Failovers, row)
 	}
-	if d := m.Staleness; d != nil {
+	if d := m.WitnessStaleness; d != nil {
 		of := d.Of
 		if of == "" {
 			of = "stale reads"

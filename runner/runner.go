@@ -376,7 +376,11 @@ func (r *run) checkFile(ctx context.Context, hpath string, dep targets.Deploymen
 	if err != nil {
 		return rundir.Results{}, nil, err
 	}
-	m, err := measures.Compute(h, rundir.CheckResults(checks), quorums(dep))
+	mo := quorums(dep)
+	if r.lag != nil {
+		mo.LagFile, mo.LagAlertNS = r.lag.path, int64(cfg.LagAlert)
+	}
+	m, err := measures.Compute(h, rundir.CheckResults(checks), mo)
 	if err != nil {
 		return rundir.Results{}, nil, err
 	}
