@@ -267,6 +267,7 @@ type view struct {
 	Latency      *latencyView
 	Throughput   *throughputView
 	Nodes        *nodesView
+	Lag          *lagView
 	Measures     *measuresView
 	// NodeLogs are the node logs the runner copied into the run
 	// directory (nodes/<node>.log), relative to it.
@@ -549,6 +550,14 @@ func buildView(in Input) (*view, error) {
 		v.Latency = buildLatency(a, v.FaultNames)
 		v.Throughput = buildThroughput(a, v.FaultNames)
 		v.Nodes = buildNodes(a)
+		if v.Nodes != nil {
+			v.Nodes.OverTime = buildNodesOverTime(a, v.FaultNames, v.Nodes.Rows)
+		}
+		lv, err := buildLag(in, a, v.FaultNames)
+		if err != nil {
+			v.Notes = append(v.Notes, "replication lag not shown: "+err.Error())
+		}
+		v.Lag = lv
 	}
 	return v, nil
 }
