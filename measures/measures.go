@@ -310,13 +310,9 @@ type pending struct {
 func Compute(h history.Source, results []checkers.Result, o Options) (Measurements, error) {
 	var m Measurements
 	var nem []history.Op
-	var start, end int64
-	first := true
+	var end int64
 	regKeys := map[string]bool{}
 	if err := h.Scan(func(op *history.Op) error {
-		if first {
-			start, first = op.Time, false
-		}
 		end = op.Time
 		if !op.IsClient() {
 			nem = append(nem, *op)
@@ -330,7 +326,7 @@ func Compute(h history.Source, results []checkers.Result, o Options) (Measuremen
 	windows := faultWindows(nem, end)
 	nem = nil
 	c := newCounter(windows, o)
-	c.stale = newStaleCounter(regKeys, start, end)
+	c.stale = newStaleCounter(regKeys, 0, end) // buckets from the test's start
 	err := pairs(h, c.pair, c.completion)
 	if errors.Is(err, errPairs) {
 		return Measurements{}, nil

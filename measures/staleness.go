@@ -83,7 +83,7 @@ type StalenessBucket struct {
 type staleCounter struct {
 	keys   map[string]*keyWrites // register keys (known from the first pass)
 	bucket int64
-	start  int64 // history start (the first op's time)
+	start  int64 // start of the first bucket (the test start)
 
 	reads, stale int
 	ns           []int64

@@ -81,7 +81,7 @@ func TestReadStalenessDefinition(t *testing.T) {
 	if !reflect.DeepEqual(s.ByNode, want) {
 		t.Errorf("by node %+v, want %+v", s.ByNode, want)
 	}
-	if s.OverTime == nil || len(s.OverTime.Buckets) != 1 || s.OverTime.Buckets[0] != (StalenessBucket{StartNS: 5, Reads: 10, Stale: 4, MaxNS: 80}) {
+	if s.OverTime == nil || len(s.OverTime.Buckets) != 1 || s.OverTime.Buckets[0] != (StalenessBucket{StartNS: 0, Reads: 10, Stale: 4, MaxNS: 80}) {
 		t.Errorf("over time %+v", s.OverTime)
 	}
 }
