@@ -43,7 +43,7 @@ var _ targets.LagSampler = (*Deployment)(nil)
 // member at once; 0 when the member's answer is as far as the leader's
 // or farther (they are asked at slightly different instants). The leader
 // is the one named by the member of the highest term; its own sample has
-// Entries 0.
+// Entries 0 and no Of.
 //
 // LagNS is derived (Derived): the member is at the position the leader
 // had applied at the earliest sampling round that reached it, and its lag
@@ -121,6 +121,9 @@ func (d *Deployment) SampleLag(ctx context.Context) ([]lag.Sample, error) {
 	out := make([]lag.Sample, len(d.nodes))
 	for i, a := range answers {
 		smp := lag.Sample{Node: d.nodes[i], Of: leader}
+		if d.nodes[i] == leader {
+			smp.Of = "" // the leader lags behind no one
+		}
 		switch {
 		case a.err != nil:
 			smp.Err = a.err.Error()

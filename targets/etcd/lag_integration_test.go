@@ -54,7 +54,12 @@ func TestSampleLagFollowerPartitioned(t *testing.T) {
 		if s.Err != "" || s.Entries == nil || s.LagNS == nil || !s.Derived {
 			t.Fatalf("healthy cluster: sample %+v", s)
 		}
-		leader = s.Of
+		if s.Of != "" {
+			leader = s.Of
+		}
+	}
+	if s := first[leader]; s.Of != "" || *s.Entries != 0 {
+		t.Errorf("the leader's own sample: %+v", s)
 	}
 	if leader == "" {
 		t.Fatalf("no leader named: %+v", first)
