@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,7 +13,10 @@ import (
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/lag"
+	"github.com/chaoscheck/chaoscheck/nemesis"
+	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/targets/sim"
 )
 
 // lagTarget deploys a noop store that reports the lag of two replicas,
@@ -166,5 +170,46 @@ func TestLagIntervalRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "lag interval") {
 			t.Errorf("lag interval %v: %v", d, err)
 		}
+	}
+}
+
+// A sim run end to end: lag.jsonl is written, results.json carries each
+// replica's lag (the sim replicates 100 ms late at ONE, so most of the
+// run is over a 50 ms alert) and the staleness of every read, and the
+// report draws a lag chart per replica.
+func TestSimRunMeasuresLagAndStaleness(t *testing.T) {
+	tg, err := sim.New(sim.Config{Seed: 5, ReadCL: sim.One, WriteCL: sim.One})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Run(context.Background(), Config{
+		Name: "simlag", StoreRoot: t.TempDir(), Target: tg,
+		Workloads:   mustWorkloads(t, "register", "ryw"),
+		Faults:      []nemesis.Fault{&nemesis.Partition{}},
+		Concurrency: 6, Rate: 300, TimeLimit: 3 * time.Second, NemesisInterval: time.Second, Seed: 5,
+		LagAlert: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := out.Results.Measurements
+	if len(m.ReplicationLag) != 3 {
+		t.Fatalf("replication lag of %d replicas: %+v", len(m.ReplicationLag), m.ReplicationLag)
+	}
+	for _, r := range m.ReplicationLag {
+		if r.Samples < 10 || r.Lag == nil || r.Lag.MaxNS < int64(50*time.Millisecond) || r.OverAlertNS <= 0 || r.AlertNS != int64(50*time.Millisecond) {
+			t.Errorf("replica %s: %+v (lag %+v)", r.Node, r, r.Lag)
+		}
+	}
+	s := m.Staleness
+	if s == nil || s.Reads < 100 || s.Stale == 0 || s.MaxNS <= 0 || len(s.ByNode) != 3 || s.OverTime == nil {
+		t.Fatalf("staleness %+v", s)
+	}
+	page, err := os.ReadFile(filepath.Join(out.Dir, rundir.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(page), `class="chart lag"`); n != 3 {
+		t.Errorf("report has %d lag charts, want 3", n)
 	}
 }
