@@ -43,7 +43,8 @@ type Sample struct {
 	// Node is the replica.
 	Node string `json:"node"`
 	// Of is the node it lags behind (the primary, the leader), "" when
-	// there is none (Cassandra's hints are per node).
+	// there is none (Cassandra's hints are per node, the sim is
+	// leaderless, etcd's leader lags behind no one).
 	Of string `json:"of,omitempty"`
 
 	// LagNS is how far behind in time the replica is: the database's own
