@@ -127,8 +127,10 @@ func TestLagLoop(t *testing.T) {
 	if ok == 0 || replicaErr != ok || failed == 0 || failed%2 != 0 || timedOut == 0 || timedOut%2 != 0 {
 		t.Fatalf("ok %d, replica errors %d, failed-round samples %d, timed-out samples %d", ok, replicaErr, failed, timedOut)
 	}
-	if got, want := ok+failed/2+timedOut/2, calls; got != want {
-		t.Errorf("%d rounds recorded, %d calls made", got, want)
+	// Every call is recorded, but for the last one when the loop's end
+	// cut it short (not the database's doing: dropped).
+	if got := ok + failed/2 + timedOut/2; got != calls && got != calls-1 {
+		t.Errorf("%d rounds recorded, %d calls made", got, calls)
 	}
 	// The samples span the clients' run on the history's clock.
 	if limit := int64(1500 * time.Millisecond); last < limit/2 {
