@@ -13,7 +13,10 @@
 //     goroutine of its own, never from a client, with a timeout of one
 //     interval, and stamps Time with the controller's monotonic clock (ns
 //     since the test started, as history times): node clocks are what a
-//     nemesis skews, so they never stamp anything. A round that fails or
+//     nemesis skews, so they never stamp anything. The stamp is the
+//     start of the round: the database answered within one interval
+//     after it. The runner stamps a copy: the deployment's own samples
+//     (the policy's) keep Time zero. A round that fails or
 //     times out is recorded as one Sample per known replica with Err set,
 //     not dropped: a gap in the plot must say why. A failed write of
 //     lag.jsonl stops the run loudly, as for the history.
@@ -40,7 +43,8 @@ type Sample struct {
 	// Node is the replica.
 	Node string `json:"node"`
 	// Of is the node it lags behind (the primary, the leader), "" when
-	// there is none (Cassandra's hints are per node).
+	// there is none (Cassandra's hints are per node, the sim is
+	// leaderless, etcd's leader lags behind no one).
 	Of string `json:"of,omitempty"`
 
 	// LagNS is how far behind in time the replica is: the database's own
@@ -55,10 +59,14 @@ type Sample struct {
 	// Bytes behind: PostgreSQL's pg_current_wal_lsn() - replay_lsn,
 	// Redis's master_repl_offset - the replica's offset.
 	Bytes *int64 `json:"bytes,omitempty"`
-	// Entries behind: etcd's applied index behind the leader's.
+	// Entries behind: etcd's applied index behind the leader's; the
+	// sim's writes applied elsewhere that the node has not applied.
 	Entries *int64 `json:"entries,omitempty"`
-	// Hints: Cassandra's pending hints held for other nodes.
+	// Hints: pending hints held for this node by the others.
 	Hints *int64 `json:"hints,omitempty"`
+	// HintFiles: Cassandra's hint files for this node queued for dispatch
+	// on the others (system_views.pending_hints: files, not hints).
+	HintFiles *int64 `json:"hint_files,omitempty"`
 
 	// Err is why this replica could not be sampled in this round (its
 	// node is down, the query timed out...); the figures are then nil.

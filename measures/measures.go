@@ -20,17 +20,25 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/lag"
 )
 
 // Measurements of one run.
 type Measurements struct {
 	// Latency is always there (zero counts when nothing succeeded), so
 	// that CI can compare runs.
-	Latency      Latency        `json:"latency"`
-	Load         *Load          `json:"load,omitempty"`
-	Failovers    []Failover     `json:"failovers,omitempty"`
-	Staleness    *Distribution  `json:"staleness,omitempty"`
-	Availability []Availability `json:"availability,omitempty"`
+	Latency   Latency    `json:"latency"`
+	Load      *Load      `json:"load,omitempty"`
+	Failovers []Failover `json:"failovers,omitempty"`
+	// Staleness is measured over every register read (ReadStaleness).
+	Staleness *ReadStaleness `json:"staleness,omitempty"`
+	// WitnessStaleness is how stale the checkers' stale observations
+	// were (their anomalies, or their uncapped samples).
+	WitnessStaleness *Distribution `json:"witness_staleness,omitempty"`
+	// ReplicationLag is the database's own account of each replica's
+	// lag, from the samples of lag.jsonl (targets with replicas).
+	ReplicationLag []ReplicaLag   `json:"replication_lag,omitempty"`
+	Availability   []Availability `json:"availability,omitempty"`
 	// Quorum sets the availability seen with 0, 1, 2... replicas down
 	// (killed or paused) next to what the quorum arithmetic predicts.
 	Quorum []QuorumAvailability `json:"quorum,omitempty"`
@@ -56,6 +64,10 @@ type Options struct {
 	// (nil: one region); latency is then also given per region of the
 	// node that served each operation.
 	Regions map[string]string
+	// LagFile is the run's lag.jsonl ("": none), summarised against
+	// LagAlertNS (ReplicationLag).
+	LagFile    string
+	LagAlertNS int64
 }
 
 // Latency is how long the ok client operations took, from invocation to
@@ -299,10 +311,13 @@ func Compute(h history.Source, results []checkers.Result, o Options) (Measuremen
 	var m Measurements
 	var nem []history.Op
 	var end int64
+	regKeys := map[string]bool{}
 	if err := h.Scan(func(op *history.Op) error {
 		end = op.Time
 		if !op.IsClient() {
 			nem = append(nem, *op)
+		} else if registerKey(op) {
+			regKeys[op.Key] = true
 		}
 		return nil
 	}); err != nil {
@@ -311,6 +326,7 @@ func Compute(h history.Source, results []checkers.Result, o Options) (Measuremen
 	windows := faultWindows(nem, end)
 	nem = nil
 	c := newCounter(windows, o)
+	c.stale = newStaleCounter(regKeys, 0, end) // buckets from the test's start
 	err := pairs(h, c.pair, c.completion)
 	if errors.Is(err, errPairs) {
 		return Measurements{}, nil
@@ -321,7 +337,14 @@ func Compute(h history.Source, results []checkers.Result, o Options) (Measuremen
 	m.Latency = c.lat.result()
 	m.Load = c.loadResult()
 	m.Availability = c.availabilityResult()
-	m.Staleness = staleness(results)
+	m.Staleness = c.stale.result()
+	m.WitnessStaleness = staleness(results)
+	if o.LagFile != "" {
+		path := o.LagFile
+		if m.ReplicationLag, err = ReplicationLag(func(fn func(*lag.Sample) error) error { return lag.ScanFile(path, fn) }, o.LagAlertNS); err != nil {
+			return m, err
+		}
+	}
 	m.Failovers = c.failoversResult(end)
 	if o.N > 0 {
 		m.Quorum = c.quorumResult()
@@ -409,6 +432,8 @@ type counter struct {
 
 	lat latencies // latency of the ok reads and writes
 
+	stale *staleCounter // staleness of every register read (nil: no register key)
+
 	failover bool    // the history has a failover: keep what failovers need
 	oks      []int64 // completion times of ok writes
 	adds     []ackedAdd
@@ -459,6 +484,9 @@ func (c *counter) pair(inv *pending, cmp *history.Op) {
 	out := outcome(cmp)
 	if cmp != nil && out == history.OK {
 		c.lat.add(inv, cmp, c.o.Regions)
+	}
+	if c.stale != nil {
+		c.stale.pair(inv, cmp)
 	}
 	if len(c.windows) > 0 {
 		hit := false

@@ -125,7 +125,7 @@ func TestStalenessOverEveryStaleRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := m.Staleness
+	d := m.WitnessStaleness
 	if d == nil || d.Count != 500 || d.P50NS != 251 || d.P90NS != 451 || d.MaxNS != 500 {
 		t.Fatalf("staleness %+v: want 500 stale reads, p50 251ns, p90 451ns, max 500ns", d)
 	}
@@ -157,7 +157,7 @@ func TestStalenessReadViolatingTwoGuaranteesCountsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := m.Staleness
+	d := m.WitnessStaleness
 	if d == nil || d.Count != 1 || d.Anomalies != 2 || d.MaxNS != 40 {
 		t.Fatalf("staleness %+v: want 1 stale read (2 anomalies), 40ns after the write", d)
 	}

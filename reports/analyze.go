@@ -167,6 +167,7 @@ type analysis struct {
 	bucketNS         int64
 	tput             [3][]int32 // ok, fail, info completions per bucket
 	nodes            map[string]*nodeCount
+	nodeTput         map[string][]int32 // completions per node per bucket (ops per node over time)
 	unavail          int
 	unavailDuring    int
 	unavailSample    string
@@ -188,6 +189,7 @@ func analyze(h history.Source, want map[int]bool) (*analysis, error) {
 	a := &analysis{
 		byProc:   make(map[history.Process]int32),
 		nodes:    make(map[string]*nodeCount),
+		nodeTput: make(map[string][]int32),
 		picked:   make(map[int]history.Op, len(want)),
 		latMin:   math.MaxInt64,
 		lastStop: -1,
@@ -425,6 +427,16 @@ func (a *analysis) complete(s *procState, op *history.Op) {
 	if nc == nil {
 		nc = &nodeCount{Node: node}
 		a.nodes[node] = nc
+	}
+	if node != "" && b >= 0 && b < len(a.tput[0]) {
+		nt := a.nodeTput[node]
+		if nt == nil && len(a.nodeTput) < maxNodes {
+			nt = make([]int32, len(a.tput[0]))
+			a.nodeTput[node] = nt
+		}
+		if nt != nil {
+			nt[b]++
+		}
 	}
 	nc.All++
 	switch o {

@@ -96,10 +96,11 @@ type throughputView struct {
 
 // nodesView is the per-node chart and table.
 type nodesView struct {
-	Rows  []nodeRow
-	More  int
-	H     float64
-	Total int
+	Rows     []nodeRow
+	More     int
+	H        float64
+	Total    int
+	OverTime *nodesOverTime
 }
 
 // nodeRow is one node of the per-node chart.

@@ -267,6 +267,7 @@ type view struct {
 	Latency      *latencyView
 	Throughput   *throughputView
 	Nodes        *nodesView
+	Lag          *lagView
 	Measures     *measuresView
 	// NodeLogs are the node logs the runner copied into the run
 	// directory (nodes/<node>.log), relative to it.
@@ -552,6 +553,14 @@ func buildView(in Input) (*view, error) {
 		v.Latency = buildLatency(a, v.FaultNames)
 		v.Throughput = buildThroughput(a, v.FaultNames)
 		v.Nodes = buildNodes(a)
+		if v.Nodes != nil {
+			v.Nodes.OverTime = buildNodesOverTime(a, v.FaultNames, v.Nodes.Rows)
+		}
+		lv, err := buildLag(in, a, v.FaultNames)
+		if err != nil {
+			v.Notes = append(v.Notes, "replication lag not shown: "+err.Error())
+		}
+		v.Lag = lv
 	}
 	return v, nil
 }
@@ -949,7 +958,7 @@ func opList(ops []int) string {
 // buildMeasures formats the measurements; nil when there are none.
 func buildMeasures(m measures.Measurements) *measuresView {
 	lat := m.Latency
-	if len(m.Failovers) == 0 && m.Staleness == nil && len(m.Availability) == 0 && len(m.Quorum) == 0 &&
+	if len(m.Failovers) == 0 && m.WitnessStaleness == nil && m.Staleness == nil && len(m.ReplicationLag) == 0 && len(m.Availability) == 0 && len(m.Quorum) == 0 &&
 		lat.Read.Count == 0 && lat.Write.Count == 0 {
 		return nil
 	}
@@ -981,7 +990,7 @@ func buildMeasures(m measures.Measurements) *measuresView {
 		}
 		mv.Failovers = append(mv.Failovers, row)
 	}
-	if d := m.Staleness; d != nil {
+	if d := m.WitnessStaleness; d != nil {
 		of := d.Of
 		if of == "" {
 			of = "stale reads"

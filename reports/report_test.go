@@ -83,8 +83,8 @@ func TestReportSections(t *testing.T) {
 	// Every fault band is drawn: one rect per fault per time chart.
 	if n := len(a.faults); n == 0 {
 		t.Fatal("fixture has no fault")
-	} else if got := strings.Count(page, `<rect class="band `); got != 3*n {
-		t.Errorf("%d fault band rects, want %d (3 charts x %d faults)", got, 3*n, n)
+	} else if got := strings.Count(page, `<rect class="band `); got != 4*n {
+		t.Errorf("%d fault band rects, want %d (4 charts x %d faults: timeline, latency, throughput, operations per node)", got, 4*n, n)
 	}
 	if !regexp.MustCompile(`<title>partition \(isolated n\d\) from \d+\.\d{3} s to \d+\.\d{3} s</title>`).MatchString(page) {
 		t.Error("fault band has no title")

@@ -348,7 +348,28 @@ func printMeasures(w io.Writer, m measures.Measurements) {
 		fmt.Fprintf(w, "%d replica(s) down: reads ok/fail/info %d/%d/%d, predicted %s; writes %d/%d/%d, predicted %s\n",
 			q.Down, q.Reads.OK, q.Reads.Fail, q.Reads.Info, q.ReadsPredicted, q.Writes.OK, q.Writes.Fail, q.Writes.Info, q.WritesPredicted)
 	}
-	if d := m.Staleness; d != nil {
+	if s := m.Staleness; s != nil {
+		fmt.Fprintf(w, "staleness over every read: %d of %d reads stale", s.Stale, s.Reads)
+		if s.Stale > 0 {
+			fmt.Fprintf(w, ": p50 %s, p99 %s, max %s", sec(s.P50NS), sec(s.P99NS), sec(s.MaxNS))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, l := range m.ReplicationLag {
+		fmt.Fprintf(w, "replication lag of %s", l.Node)
+		if l.Of != "" {
+			fmt.Fprintf(w, " behind %s", l.Of)
+		}
+		if l.Lag != nil {
+			derived := ""
+			if l.Derived {
+				derived = " (derived)"
+			}
+			fmt.Fprintf(w, ": p50 %s, p99 %s, max %s%s; over %s for %s", sec(l.Lag.P50NS), sec(l.Lag.P99NS), sec(l.Lag.MaxNS), derived, sec(l.AlertNS), sec(l.OverAlertNS))
+		}
+		fmt.Fprintf(w, " (%d samples, %d failed)\n", l.Samples, l.Failed)
+	}
+	if d := m.WitnessStaleness; d != nil {
 		of := d.Of
 		if of == "" {
 			of = "stale reads"
@@ -356,7 +377,7 @@ func printMeasures(w io.Writer, m measures.Measurements) {
 		if d.Anomalies > d.Count {
 			of += fmt.Sprintf(" (%d anomalies)", d.Anomalies)
 		}
-		fmt.Fprintf(w, "staleness of %d %s: p50 %s, p90 %s, max %s\n", d.Count, of, sec(d.P50NS), sec(d.P90NS), sec(d.MaxNS))
+		fmt.Fprintf(w, "staleness the checkers saw: %d %s: p50 %s, p90 %s, max %s\n", d.Count, of, sec(d.P50NS), sec(d.P90NS), sec(d.MaxNS))
 	}
 	if l := m.Load; l != nil && len(l.Nodes) > 1 {
 		parts := make([]string, len(l.Nodes))

@@ -260,6 +260,8 @@ type Deployment struct {
 	version string
 	timings Timings
 
+	lag lagSampler // SampleLag's sessions (lag.go)
+
 	mu     sync.Mutex
 	procs  map[string]cluster.Process
 	closed bool
@@ -350,6 +352,7 @@ func (d *Deployment) Close(ctx context.Context) error {
 	}
 	d.closed = true
 	d.mu.Unlock()
+	d.closeLag()
 	if err := d.lc.Close(ctx); err != nil {
 		return fmt.Errorf("cassandra: close: %w", err)
 	}

@@ -49,6 +49,8 @@ type Deployment struct {
 	version   string
 	deployed  time.Duration
 
+	lag lagSampler // SampleLag's clients and leader positions (lag.go)
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -309,6 +311,7 @@ func clientVersion() string {
 // is kept (Config.KeepData, or a StateDir that existed before). It is safe to call more than once.
 func (d *Deployment) Close(ctx context.Context) error {
 	d.closeOnce.Do(func() {
+		d.closeLag()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cluster.CloseTimeout)
 		defer cancel()
 		if err := d.lc.Close(ctx); err != nil {

@@ -98,6 +98,12 @@ func (co coordinator) write(op, key string, mk func(local *record, now int64) *r
 	if !ok {
 		return errCoordinatorDied
 	}
+	applied := time.Now()
+	for _, p := range co.c.nodes {
+		if p != co.n {
+			p.owe(key, delta, applied)
+		}
+	}
 	acks := make(chan *node, len(co.c.nodes))
 	synchronous := make(map[*node]bool, len(sync))
 	for _, p := range sync[1:] {

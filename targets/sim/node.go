@@ -36,6 +36,8 @@ type node struct {
 
 	held  []func() // messages in and out, held while paused
 	hints []hint   // writes this node coordinated for replicas it saw down
+
+	owed map[string][]owedWrite // writes applied elsewhere, not here yet (lag.go)
 }
 
 type unflushedWrite struct {
@@ -126,9 +128,12 @@ func (n *node) update(life uint64, key string, mk func(local *record, now int64)
 	}
 	now := time.Now()
 	delta := mk(cur, now.Add(n.offset).UnixNano())
-	if cur.merge(delta) && n.loseUnflushed {
-		n.flushLocked(now)
-		n.unflushed = append(n.unflushed, unflushedWrite{at: now, key: key, delta: delta})
+	if cur.merge(delta) {
+		if n.loseUnflushed {
+			n.flushLocked(now)
+			n.unflushed = append(n.unflushed, unflushedWrite{at: now, key: key, delta: delta})
+		}
+		n.paidLocked(key, cur)
 	}
 	return delta, true
 }

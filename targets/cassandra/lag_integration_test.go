@@ -1,0 +1,105 @@
+//go:build linux
+
+package cassandra
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chaoscheck/chaoscheck/lag"
+)
+
+// Writes at ONE while a node is down leave hints for it on the others;
+// once it is back, Cassandra queues the hint files for dispatch, and the
+// sampler sees them (system_views.pending_hints) with the age of the
+// oldest, until they are replayed.
+func TestSampleLagPendingHints(t *testing.T) {
+	d := need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if err := d.WaitReady(ctx, 4*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	sample := func(timeout time.Duration) map[string]lag.Sample {
+		sctx, scancel := context.WithTimeout(ctx, timeout)
+		defer scancel()
+		ss, err := d.SampleLag(sctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]lag.Sample{}
+		for _, s := range ss {
+			out[s.Node] = s
+		}
+		return out
+	}
+	for n, s := range sample(5 * time.Second) {
+		if s.Err != "" || s.HintFiles == nil || *s.HintFiles != 0 || s.LagNS == nil || *s.LagNS != 0 {
+			t.Fatalf("healthy cluster, no hints expected: %s %+v", n, s)
+		}
+	}
+	c, err := d.NewClientWith(ctx, 0, ClientOptions{ReadCL: "ONE", WriteCL: "ONE", Sticky: true, KeyPrefix: "laghints"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := d.Cluster().(interface {
+		Kill(context.Context, string) error
+	}).Kill(ctx, "n3"); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = d.cl.Restart(context.Background(), "n3")
+		}
+	}()
+	wrote := 0
+	for i := 0; time.Since(killed) < 3*time.Second; i++ {
+		wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := c.Write(wctx, fmt.Sprintf("k%d", i%20), int64(i)); err == nil {
+			wrote++
+		}
+		wcancel()
+	}
+	if wrote < 20 {
+		t.Fatalf("only %d writes at ONE with n3 down", wrote)
+	}
+	if err := d.cl.Restart(ctx, "n3"); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	// The hints are listed once the dispatch trigger (every 10 s) sees n3
+	// up, and until they are replayed: poll often.
+	var seen lag.Sample
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		s := sample(time.Second)["n3"]
+		if s.HintFiles != nil && *s.HintFiles > 0 {
+			seen = s
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if seen.HintFiles == nil {
+		t.Fatalf("no pending hint file for n3 within 90 s of its restart (%d writes at ONE while it was down)", wrote)
+	}
+	age := time.Duration(*seen.LagNS)
+	t.Logf("n3: %d hint files pending, oldest %v old, %v after the kill", *seen.HintFiles, age, time.Since(killed).Round(time.Millisecond))
+	if age <= 0 || age > time.Since(killed)+2*time.Second {
+		t.Errorf("oldest hint for n3 is %v old; n3 was killed %v ago", age, time.Since(killed))
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		s := sample(time.Second)["n3"]
+		if s.HintFiles != nil && *s.HintFiles == 0 && *s.LagNS == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hints for n3 still pending a minute later: %+v", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
