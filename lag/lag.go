@@ -13,7 +13,10 @@
 //     goroutine of its own, never from a client, with a timeout of one
 //     interval, and stamps Time with the controller's monotonic clock (ns
 //     since the test started, as history times): node clocks are what a
-//     nemesis skews, so they never stamp anything. A round that fails or
+//     nemesis skews, so they never stamp anything. The stamp is the
+//     start of the round: the database answered within one interval
+//     after it. The runner stamps a copy: the deployment's own samples
+//     (the policy's) keep Time zero. A round that fails or
 //     times out is recorded as one Sample per known replica with Err set,
 //     not dropped: a gap in the plot must say why. A failed write of
 //     lag.jsonl stops the run loudly, as for the history.

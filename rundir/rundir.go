@@ -119,9 +119,21 @@ type TestInfo struct {
 	ServerConfig *ServerConfig `json:"server_config,omitempty"`
 	Workloads    []string      `json:"workloads"`
 	Nemesis      []string      `json:"nemesis"`
+	// Lag is how replication lag was sampled and judged (--lag-interval,
+	// --lag-alert); absent in test.json files of older versions.
+	Lag *LagConfig `json:"lag,omitempty"`
 	// Config is the full runner configuration, flattened.
 	Config   []Setting `json:"config"`
 	Versions []Setting `json:"versions"`
+}
+
+// LagConfig is the replication-lag sampling of a run (package lag).
+type LagConfig struct {
+	// IntervalNS is the sampling period.
+	IntervalNS int64 `json:"interval_ns"`
+	// AlertNS is the alert threshold: the measurements count the time
+	// each replica's lag spent over it.
+	AlertNS int64 `json:"alert_ns"`
 }
 
 // Check is one checker's result on one workload's operations.

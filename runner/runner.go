@@ -26,6 +26,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/checkers"
 	"github.com/chaoscheck/chaoscheck/history"
+	"github.com/chaoscheck/chaoscheck/lag"
 	"github.com/chaoscheck/chaoscheck/measures"
 	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/reports"
@@ -79,6 +80,13 @@ type Config struct {
 	Progress io.Writer
 	// ProgressEvery is the progress period (default 2s).
 	ProgressEvery time.Duration
+	// LagInterval is the period of replication-lag sampling, for a
+	// deployment that reports it (targets.LagSampler; default
+	// DefaultLagInterval).
+	LagInterval time.Duration
+	// LagAlert is the replication lag past which the measurements count
+	// the time over the threshold (default DefaultLagAlert).
+	LagAlert time.Duration
 
 	// deployTimeoutSet: DeployTimeout was given (not the default), so a
 	// target's own DeployBudget does not raise it.
@@ -87,6 +95,9 @@ type Config struct {
 	// historyWriter creates the history writer at path (default:
 	// history.Create); tests replace it to make writes fail.
 	historyWriter func(path string) (*history.Writer, error)
+	// lagWriter creates the writer of lag.jsonl at path (default:
+	// lag.Create); tests replace it to make writes fail.
+	lagWriter func(path string) (*lag.Writer, error)
 }
 
 func (c *Config) defaults() {
@@ -107,6 +118,15 @@ func (c *Config) defaults() {
 	if c.historyWriter == nil {
 		c.historyWriter = history.Create
 	}
+	if c.LagAlert == 0 {
+		c.LagAlert = DefaultLagAlert
+	}
+	if c.LagInterval == 0 {
+		c.LagInterval = DefaultLagInterval
+	}
+	if c.lagWriter == nil {
+		c.lagWriter = lag.Create
+	}
 }
 
 // Validate reports a bad configuration.
@@ -126,6 +146,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("nemesis interval must be positive, got %v", c.NemesisInterval)
 	case c.RecoveryTime < 0:
 		return fmt.Errorf("recovery time must not be negative, got %v", c.RecoveryTime)
+	case c.LagInterval < MinLagInterval || c.LagInterval > MaxLagInterval:
+		return fmt.Errorf("lag interval must be within %v and %v, got %v", MinLagInterval, MaxLagInterval, c.LagInterval)
+	case c.LagAlert < 0:
+		return fmt.Errorf("lag alert threshold must be positive, got %v", c.LagAlert)
 	}
 	if err := rundir.ValidateName(c.Name); err != nil {
 		return err
@@ -192,6 +216,7 @@ type run struct {
 	log io.Writer
 
 	rec      *history.Recorder
+	lag      *lagLoop // nil when the deployment reports no lag
 	counts   opCounts
 	groupOps []atomic.Int64 // ops recorded per workload (invocations and completions)
 	nem      *nemesis.Nemesis
@@ -266,6 +291,13 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 
+	r.lag, err = r.startLag(ctx, dep)
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	defer r.lag.stop()
+
 	var runErrs []string
 	interrupted := r.clientsAndNemesis(ctx, dep, slotRNG)
 	serverOps := r.serverOps(ctx, dep)
@@ -275,15 +307,24 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 	} else {
 		r.printf("all faults healed")
 	}
-	if !interrupted && r.rec.Err() == nil {
+	if !interrupted && r.rec.Err() == nil && !r.lagFailed() {
 		interrupted = r.recoverAndFinalRead(ctx, dep)
 	}
+	lagErr := r.lag.stop()
 	r.collectLogs(dep)
 	if err := w.Close(); err != nil {
 		// The history on disk is not the history of the test: no verdict.
 		// What reached the file is a prefix of whole lines that `chaoscheck
 		// check` reads.
 		return nil, fmt.Errorf("%w: the history could not be written, so the test was stopped (%d ops were recorded; %s holds those that reached the disk): %v", ErrSetup, r.rec.Len(), hpath, err)
+	}
+	if lagErr != nil {
+		// The lag record has a gap that no sample explains: no results,
+		// as for the history.
+		return nil, fmt.Errorf("%w: the replication lag samples could not be written, so the test was stopped (%s holds those that reached the disk): %v", ErrSetup, r.lag.path, lagErr)
+	}
+	if r.lag != nil {
+		r.printf("replication lag: %d samples of %d replicas in %s (%d failed)", r.lag.samples, len(r.lag.replicas), lag.File, r.lag.failedSamples)
 	}
 
 	defer lowerGCPercent(checkGCPercent)()
@@ -491,6 +532,8 @@ func (r *run) testInfo(start time.Time) rundir.TestInfo {
 		{Name: "nemesis-interval", Value: cfg.NemesisInterval.String()},
 		{Name: "recovery-time", Value: cfg.RecoveryTime.String()},
 		{Name: "check-time-limit", Value: cfg.CheckTimeLimit.String()},
+		{Name: "lag-interval", Value: cfg.LagInterval.String()},
+		{Name: "lag-alert", Value: cfg.LagAlert.String()},
 	}
 	var sc *rundir.ServerConfig
 	if c, ok := cfg.Target.(targets.ServerConfigured); ok {
@@ -505,6 +548,7 @@ func (r *run) testInfo(start time.Time) rundir.TestInfo {
 		Target:       cfg.Target.Name(),
 		Workloads:    names,
 		Nemesis:      faults,
+		Lag:          &rundir.LagConfig{IntervalNS: int64(cfg.LagInterval), AlertNS: int64(cfg.LagAlert)},
 		Config:       append(conf, cfg.Settings...),
 		Versions:     Versions(),
 	}
@@ -567,6 +611,10 @@ func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slo
 			failedAt <- time.Now()
 			r.printf("ERROR writing the history: %v; stopping the test", r.rec.Err())
 			cancelOps()
+		case <-r.lag.failedCh():
+			failedAt <- time.Now()
+			r.printf("ERROR writing %s: %v; stopping the test", lag.File, r.lag.err)
+			cancelOps()
 		case <-watchDone:
 		}
 	}()
@@ -595,7 +643,7 @@ func (r *run) clientsAndNemesis(ctx context.Context, dep targets.Deployment, slo
 	close(watchDone)
 	select {
 	case at := <-failedAt:
-		r.printf("clients stopped %v after the failed history write", time.Since(at).Round(time.Microsecond))
+		r.printf("clients stopped %v after the failed write", time.Since(at).Round(time.Microsecond))
 	default:
 		if ctx.Err() == nil {
 			r.printf("clients stopped %v after the time limit", time.Since(limit).Round(time.Microsecond))

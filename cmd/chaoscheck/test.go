@@ -44,6 +44,8 @@ type testFlags struct {
 	cas             bool
 	counter         string
 	keepData        bool
+	lagInterval     time.Duration
+	lagAlert        time.Duration
 
 	hot  float64
 	salt int
@@ -104,6 +106,8 @@ names the nodes' image.`,
 	fl.BoolVar(&tf.cas, "cas", true, "include compare-and-set in the register workload")
 	fl.StringVar(&tf.counter, "counter", "rmw", "counter increments: rmw (read-modify-write) or native")
 	fl.BoolVar(&tf.keepData, "keep-data", false, "real targets: keep the state directory (data directories, full logs) after the run; its path is printed and saved in test.json")
+	fl.DurationVar(&tf.lagInterval, "lag-interval", runner.DefaultLagInterval, "period of replication-lag sampling, for targets with replicas (lag.jsonl)")
+	fl.DurationVar(&tf.lagAlert, "lag-alert", runner.DefaultLagAlert, "replication lag past which the report counts the time over the threshold")
 	fl.Float64Var(&tf.hot, "hot-fraction", 0.9, "hotkey workload: share of operations on the hot key")
 	fl.IntVar(&tf.salt, "salt", 0, "hotkey workload: spread the hot key over N salted keys (key:0..key:N-1)")
 	fl.StringSliceVar(&tf.txn.ConsistencyModels, "consistency-models", nil, "list-append, rw-register: consistency models to check the transactions against, Elle's names (default strict-serializable, unless --anomalies is given)")
@@ -199,6 +203,12 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	}
 	if tf.checkTimeLimit <= 0 {
 		return runner.Config{}, fmt.Errorf("--check-time-limit must be positive, got %v (a search without a bound could run for ever; give a large one, e.g. 1h)", tf.checkTimeLimit)
+	}
+	if tf.lagInterval < runner.MinLagInterval || tf.lagInterval > runner.MaxLagInterval {
+		return runner.Config{}, fmt.Errorf("--lag-interval must be within %v and %v, got %v", runner.MinLagInterval, runner.MaxLagInterval, tf.lagInterval)
+	}
+	if tf.lagAlert <= 0 {
+		return runner.Config{}, fmt.Errorf("--lag-alert must be positive, got %v", tf.lagAlert)
 	}
 	if !cmd.Flags().Changed("seed") {
 		tf.seed = time.Now().UnixNano()
@@ -308,6 +318,8 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 		OpTimeout:       tf.opTimeout,
 		RecoveryTime:    tf.recovery,
 		CheckTimeLimit:  tf.checkTimeLimit,
+		LagInterval:     tf.lagInterval,
+		LagAlert:        tf.lagAlert,
 		TxnCheck:        txnCheck,
 		Seed:            tf.seed,
 		CommandLine:     cmdline,
