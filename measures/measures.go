@@ -34,6 +34,9 @@ type Measurements struct {
 	// Quorum sets the availability seen with 0, 1, 2... replicas down
 	// (killed or paused) next to what the quorum arithmetic predicts.
 	Quorum []QuorumAvailability `json:"quorum,omitempty"`
+	// ReadRoutes counts the reads by where a read policy sent them and
+	// why (--max-replica-lag), with the share sent back to the primary.
+	ReadRoutes *ReadRoutes `json:"read_routes,omitempty"`
 }
 
 // QuorumAvailability is the outcome of reads and writes invoked while
@@ -322,6 +325,7 @@ func Compute(h history.Source, results []checkers.Result, o Options) (Measuremen
 	m.Load = c.loadResult()
 	m.Availability = c.availabilityResult()
 	m.Staleness = staleness(results)
+	m.ReadRoutes = c.routes.result()
 	m.Failovers = c.failoversResult(end)
 	if o.N > 0 {
 		m.Quorum = c.quorumResult()
@@ -409,6 +413,8 @@ type counter struct {
 
 	lat latencies // latency of the ok reads and writes
 
+	routes routes // ok reads by Extra[RouteKey]
+
 	failover bool    // the history has a failover: keep what failovers need
 	oks      []int64 // completion times of ok writes
 	adds     []ackedAdd
@@ -430,7 +436,7 @@ type finalRead struct {
 }
 
 func newCounter(windows []window, o Options) *counter {
-	c := &counter{windows: windows, o: o, nodes: map[string]int{}, byFault: map[string]*Availability{}, byDown: map[int]*QuorumAvailability{}, final: map[string]finalRead{}}
+	c := &counter{windows: windows, o: o, nodes: map[string]int{}, routes: routes{}, byFault: map[string]*Availability{}, byDown: map[int]*QuorumAvailability{}, final: map[string]finalRead{}}
 	for _, w := range windows {
 		if c.byFault[w.fault] == nil {
 			c.byFault[w.fault] = &Availability{Fault: w.fault}
@@ -450,6 +456,9 @@ func newCounter(windows []window, o Options) *counter {
 func (c *counter) completion(op *history.Op) {
 	if op.Node != "" {
 		c.nodes[op.Node]++
+	}
+	if op.Extra != nil {
+		c.routes.add(op.Extra[RouteKey], op.Type == history.OK)
 	}
 }
 

@@ -44,11 +44,14 @@ import (
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/lag"
+	"github.com/chaoscheck/chaoscheck/measures"
 )
 
 // RouteKey is the history op Extra key that says why a read went to the
-// node that served it (op Node), with --max-replica-lag.
-const RouteKey = "route"
+// node that served it (op Node), with --max-replica-lag; the
+// measurements count the reads by it (measures.ReadRoutes), so each
+// Reason starts with the kind of node that served the read.
+const RouteKey = measures.RouteKey
 
 // Reason is why a read went where it went.
 type Reason string
