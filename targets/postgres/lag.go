@@ -144,7 +144,7 @@ func (s *lagSampler) query(ctx context.Context, d *Deployment, primary string) (
 		s.ringOf = primary
 	}
 	if s.conn == nil {
-		conn, err := d.srv.connect(ctx, primary)
+		conn, err := s.connect(ctx, d, primary)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -185,6 +185,23 @@ func (s *lagSampler) query(ctx context.Context, d *Deployment, primary string) (
 		return 0, nil, err
 	}
 	return cur, out, nil
+}
+
+// connect opens the sampler's connection to primary, named
+// chaoscheck-lag in pg_stat_activity (clients are chaoscheck).
+func (s *lagSampler) connect(ctx context.Context, d *Deployment, primary string) (*pgx.Conn, error) {
+	cc, err := d.srv.connConfig(primary)
+	if err != nil {
+		return nil, err
+	}
+	cc.RuntimeParams["application_name"] = "chaoscheck-lag"
+	ctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	defer cancel()
+	c, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", primary, err)
+	}
+	return c, nil
 }
 
 // better reports whether row a should replace row b of the same standby.
