@@ -20,14 +20,16 @@ var _ targets.LagSampler = (*Deployment)(nil)
 
 // lagQuery is one sampling round, on the primary: its current WAL
 // position, and per standby row of pg_stat_replication the write, flush
-// and replay lag (ns) and how far its replay position is behind. It
-// returns one row even without any standby (the LEFT JOIN).
+// and replay lag (ns), how far its replay position is behind, and the age
+// of its last reply (ns, the primary's clock against the standby's send
+// stamp). It returns one row even without any standby (the LEFT JOIN).
 const lagQuery = `SELECT pg_wal_lsn_diff(c.lsn, '0/0')::bigint,
 	r.application_name, r.state,
 	(EXTRACT(EPOCH FROM r.write_lag) * 1000000000)::bigint,
 	(EXTRACT(EPOCH FROM r.flush_lag) * 1000000000)::bigint,
 	(EXTRACT(EPOCH FROM r.replay_lag) * 1000000000)::bigint,
-	pg_wal_lsn_diff(c.lsn, r.replay_lsn)::bigint
+	pg_wal_lsn_diff(c.lsn, r.replay_lsn)::bigint,
+	(EXTRACT(EPOCH FROM clock_timestamp() - r.reply_time) * 1000000000)::bigint
 FROM (SELECT pg_current_wal_lsn() AS lsn) c LEFT JOIN pg_stat_replication r ON true`
 
 // lagSampler is the state of SampleLag: its own connection to the
@@ -47,6 +49,7 @@ type lagSampler struct {
 type standbyRow struct {
 	state                      string
 	write, flush, replay, back *int64
+	replyAge                   *int64
 }
 
 // SampleLag asks the current primary, in one query on a connection of
@@ -57,18 +60,24 @@ type standbyRow struct {
 //     sets them NULL when the standby is idle and caught up, and before
 //     it has measured anything);
 //   - Bytes: pg_current_wal_lsn() - replay_lsn;
-//   - LagNS: replay_lag. When replay_lag is NULL and Bytes is 0 the
-//     standby is caught up: 0 is then honest. When replay_lag is NULL
-//     and Bytes > 0 (WAL written since the standby said it had caught
-//     up, not yet acknowledged), LagNS is derived from the primary's WAL
-//     positions of the last rounds (Derived): the time since the latest
-//     round whose position the standby had replayed, an upper bound with
-//     the sampling interval's resolution (nil when the standby is behind
-//     every round held). replay_lag is the lag of the last position the
-//     standby reported: a standby that stopped reporting (frozen,
-//     stuck) keeps its old figure, so when the time since the oldest
-//     round that the standby had not replayed is longer, that lower
-//     bound is LagNS instead (Derived).
+//   - LagNS: how far behind the standby may be now. PostgreSQL measures
+//     replay_lag when a reply of the standby comes in, so LagNS is
+//     replay_lag plus the age of that reply (clock_timestamp() -
+//     reply_time: the primary's clock against the standby's send stamp,
+//     the same clock on the local and docker runtimes; a clock fault
+//     skews it): a standby that stopped replying (frozen, cut off) does
+//     not keep its old small figure. When Bytes is 0 the standby has
+//     replayed everything: 0 is then honest, whatever replay_lag says.
+//     When replay_lag is NULL and Bytes > 0 (the standby said it had
+//     caught up, and WAL was written since), LagNS is the age of its
+//     last reply. Without reply_time, LagNS is derived from the
+//     primary's WAL positions of the last rounds (Derived): the time
+//     since the latest round whose position the standby had replayed,
+//     an upper bound with the sampling interval's resolution (nil when
+//     it is behind every round held). And when the time since the
+//     oldest round whose position the standby had not replayed is
+//     longer than the figure (the clocks disagree), that lower bound is
+//     LagNS (Derived).
 //
 // Every node other than the current primary gets a Sample: one missing
 // from pg_stat_replication (disconnected, fenced, being re-cloned) gets
@@ -116,18 +125,37 @@ func (s *lagSampler) lagOf(r standbyRow, cur int64, at time.Time) (*int64, bool)
 		return nil, false
 	}
 	back := max(0, *r.back)
-	lower, upper, hasUpper := s.ring.Behind(cur-back, at)
-	switch {
-	case r.replay != nil && lower.Nanoseconds() > *r.replay:
-		return lag.Int64(lower.Nanoseconds()), true
-	case r.replay != nil:
-		return lag.Int64(*r.replay), false
-	case back == 0:
+	if back == 0 {
+		// It has replayed all the primary has written: 0 is honest,
+		// whatever the last measured replay_lag was.
 		return lag.Int64(0), false
+	}
+	lower, upper, hasUpper := s.ring.Behind(cur-back, at)
+	var age int64 // since the standby's last reply
+	if r.replyAge != nil {
+		age = max(0, *r.replyAge)
+	}
+	var l int64
+	switch {
+	case r.replay != nil:
+		// replay_lag was measured when the last reply came: the standby
+		// may have applied nothing since.
+		l = *r.replay + age
+	case r.replyAge != nil:
+		// NULL: the standby said it had caught up, in its last reply;
+		// what it lacks was written since.
+		l = age
 	case hasUpper:
 		return lag.Int64(upper.Nanoseconds()), true
+	default:
+		return nil, false
 	}
-	return nil, false
+	if lower.Nanoseconds() > l {
+		// Its figures are older than the clocks say (they disagree):
+		// the WAL positions' lower bound.
+		return lag.Int64(lower.Nanoseconds()), true
+	}
+	return lag.Int64(l), false
 }
 
 // query runs lagQuery on primary over the sampler's connection,
@@ -161,7 +189,7 @@ func (s *lagSampler) query(ctx context.Context, d *Deployment, primary string) (
 	for rows.Next() {
 		var name, state *string
 		var r standbyRow
-		if err := rows.Scan(&cur, &name, &state, &r.write, &r.flush, &r.replay, &r.back); err != nil {
+		if err := rows.Scan(&cur, &name, &state, &r.write, &r.flush, &r.replay, &r.back, &r.replyAge); err != nil {
 			rows.Close()
 			s.close()
 			return 0, nil, err

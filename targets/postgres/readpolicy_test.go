@@ -44,11 +44,13 @@ func TestLagOf(t *testing.T) {
 		want    *int64
 		derived bool
 	}{
-		{"replay_lag", standbyRow{replay: i64(5e6), back: i64(100)}, i64(5e6), false},
+		{"replay_lag plus the reply's age", standbyRow{replay: i64(5e6), back: i64(100), replyAge: i64(1e6)}, i64(6e6), false},
+		{"caught up", standbyRow{replay: i64(5e6), back: i64(0), replyAge: i64(1e6)}, i64(0), false},
 		{"caught up, NULL", standbyRow{back: i64(0)}, i64(0), false},
-		{"NULL with bytes behind: the upper bound", standbyRow{back: i64(500)}, i64(100e6), true},
-		{"NULL behind every round", standbyRow{back: i64(2500)}, nil, false},
-		{"a silent standby: the lower bound over its old replay_lag", standbyRow{replay: i64(1e6), back: i64(1500)}, i64(100e6), true},
+		{"NULL with bytes behind: the reply's age", standbyRow{back: i64(500), replyAge: i64(3e6)}, i64(3e6), false},
+		{"NULL, no reply time: the ring's upper bound", standbyRow{back: i64(500)}, i64(100e6), true},
+		{"NULL, no reply time, behind every round", standbyRow{back: i64(2500)}, nil, false},
+		{"clocks disagree: the ring's lower bound", standbyRow{replay: i64(1e6), back: i64(1500), replyAge: i64(-5e6)}, i64(100e6), true},
 		{"no replay position", standbyRow{}, nil, false},
 	} {
 		got, derived := s.lagOf(c.r, 3000, now)
