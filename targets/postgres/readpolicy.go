@@ -62,5 +62,5 @@ func (d *Deployment) describeReadFrom() string {
 	if d.policy == nil {
 		return d.cfg.ReadFrom.String()
 	}
-	return fmt.Sprintf("replica while its lag (pg_stat_replication replay_lag, sampled every --lag-interval) is below %v and the sample is at most one interval old, else the primary (--max-replica-lag; why: history op extra %q)", d.policy.Max(), readpolicy.RouteKey)
+	return fmt.Sprintf("a replica while its lag (pg_stat_replication replay_lag plus the age of its last reply, sampled every --lag-interval) is below %v and the sample is at most one interval old, else the primary (--max-replica-lag; why: history op extra %q)", d.policy.Max(), readpolicy.RouteKey)
 }
