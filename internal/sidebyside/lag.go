@@ -43,13 +43,15 @@ func WithLagSampling(name string, c Contender, ls targets.LagSampler, interval t
 				if sctx.Err() != nil {
 					return
 				}
-				if err == nil {
-					for i := range ss {
-						ss[i].Time = int64(time.Since(start))
-					}
-					err = w.Write(ss)
+				if err != nil {
+					// As the runner does: a failed or late round is one
+					// error sample, and sampling goes on.
+					ss = []lag.Sample{{Err: err.Error()}}
 				}
-				if err != nil && serr == nil {
+				for i := range ss {
+					ss[i].Time = int64(time.Since(start))
+				}
+				if err := w.Write(ss); err != nil && serr == nil {
 					serr = fmt.Errorf("lag sampling: %w", err)
 				}
 				rounds++
