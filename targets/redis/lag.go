@@ -27,13 +27,16 @@ type lagSampler struct {
 	mu    sync.Mutex
 	conns map[string]*goredis.Client
 	rings map[string]*readpolicy.Ring // by master
+	// clusterGroups is Cluster mode's last known masters and replicas.
+	clusterGroups [][]string
 }
 
-// groups are the masters and their replicas as the deployment knows
-// them: Replication mode, the current primary and every other node;
-// Cluster mode, each master of the slot map taken at deploy and its
-// replicas.
-func (d *Deployment) groups() [][]string {
+// groups are the masters and their replicas: Replication mode, the
+// current primary and every other node; Cluster mode, each master with
+// replicas in CLUSTER SLOTS, asked each round of the first node that
+// answers (the sampler's connections), the last answer when none does
+// (replicas attach after the cluster is created, and fail over).
+func (d *Deployment) groups(ctx context.Context, s *lagSampler) [][]string {
 	if d.repl != nil {
 		p := d.repl.Primary()
 		g := []string{p}
@@ -44,13 +47,33 @@ func (d *Deployment) groups() [][]string {
 		}
 		return [][]string{g}
 	}
-	var out [][]string
-	for _, m := range slices.Sorted(maps.Keys(d.replicasOf)) {
-		if rs := d.replicasOf[m]; len(rs) > 0 {
-			out = append(out, append([]string{m}, rs...))
-		}
+	if d.cfg.ReplicasPerMaster == 0 {
+		return nil
 	}
-	return out
+	for _, n := range d.srv.lc.Nodes() {
+		slots, err := s.conn(d, n).ClusterSlots(ctx).Result()
+		if err != nil {
+			continue
+		}
+		of := map[string][]string{}
+		for _, sl := range slots {
+			if len(sl.Nodes) == 0 {
+				continue
+			}
+			m := d.srv.nodeOfAddr(sl.Nodes[0].Addr)
+			for _, r := range sl.Nodes[1:] {
+				if rn := d.srv.nodeOfAddr(r.Addr); rn != "" && !slices.Contains(of[m], rn) {
+					of[m] = append(of[m], rn)
+				}
+			}
+		}
+		s.clusterGroups = s.clusterGroups[:0]
+		for _, m := range slices.Sorted(maps.Keys(of)) {
+			s.clusterGroups = append(s.clusterGroups, append([]string{m}, of[m]...))
+		}
+		break
+	}
+	return s.clusterGroups
 }
 
 // SampleLag samples every replica's lag (targets.LagSampler). Per master
@@ -92,7 +115,7 @@ func (d *Deployment) SampleLag(ctx context.Context) ([]lag.Sample, error) {
 		s.conns = map[string]*goredis.Client{}
 		s.rings = map[string]*readpolicy.Ring{}
 	}
-	groups := d.groups()
+	groups := d.groups(ctx, s)
 	var out []lag.Sample
 	var errs []error
 	var at time.Time

@@ -212,3 +212,53 @@ func TestSampleLag(t *testing.T) {
 		t.Logf("after failover to %s: %s lag %s bytes %s err %q", promoted, s.Node, fig(s.LagNS), fig(s.Bytes), s.Err)
 	}
 }
+
+// TestSampleLagCluster: in Cluster mode with a replica per master, each
+// replica is sampled against its own master (CLUSTER SLOTS). About 10 s.
+func TestSampleLagCluster(t *testing.T) {
+	requireEnv(t)
+	tg, err := New(newConfig(t, Config{Mode: Cluster, ReplicasPerMaster: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dep, err := tg.Deploy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := dep.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	d := dep.(*Deployment)
+	// The replicas show in CLUSTER SLOTS once the cluster's configuration
+	// has spread; the sampler asks every round.
+	var ss []lag.Sample
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ss, err = d.SampleLag(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ss) == Masters || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(ss) != Masters {
+		t.Fatalf("samples %+v, want one per master's replica", ss)
+	}
+	masters := map[string]bool{}
+	for _, s := range ss {
+		masters[s.Of] = true
+		if s.Err != "" || s.Bytes == nil || s.Of == s.Node {
+			t.Errorf("sample %+v", s)
+		}
+		t.Logf("%s of %s: lag %s, %s bytes", s.Node, s.Of, fig(s.LagNS), fig(s.Bytes))
+	}
+	if len(masters) != Masters {
+		t.Errorf("replicas of %v, want %d masters", masters, Masters)
+	}
+}
