@@ -116,10 +116,31 @@ const slabValues = 4096
 type decoder struct {
 	strs map[string]string
 	slab []Value
+	// extras holds the one-entry Extra maps decoded so far, by key and
+	// value: a read policy's route repeats on every read, and ops share
+	// one map (Extra maps are never modified) instead of one each.
+	extras map[[2]string]map[string]string
 }
 
 func newDecoder() *decoder {
 	return &decoder{strs: make(map[string]string, 64)}
+}
+
+// internExtra returns a one-entry map equal to {k: v}, shared with
+// earlier equal ones (at most maxInterned of them).
+func (d *decoder) internExtra(k, v string) map[string]string {
+	key := [2]string{k, v}
+	if m, ok := d.extras[key]; ok {
+		return m
+	}
+	m := map[string]string{k: v}
+	if d.extras == nil {
+		d.extras = map[[2]string]map[string]string{}
+	}
+	if len(d.extras) < maxInterned {
+		d.extras[key] = m
+	}
+	return m
 }
 
 // intern returns a string equal to b, shared with earlier equal strings.
@@ -333,7 +354,7 @@ func (p *opParser) extra() (map[string]string, bool) {
 	if p.lit("}") {
 		return nil, true
 	}
-	m := make(map[string]string, 2)
+	var m map[string]string
 	for {
 		k, ok := p.str()
 		if !ok || !p.lit(":") {
@@ -342,6 +363,12 @@ func (p *opParser) extra() (map[string]string, bool) {
 		v, ok := p.str()
 		if !ok {
 			return nil, false
+		}
+		if m == nil && p.lit("}") {
+			return p.d.internExtra(k, v), true
+		}
+		if m == nil {
+			m = make(map[string]string, 2)
 		}
 		m[k] = v
 		if p.lit("}") {

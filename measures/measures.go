@@ -42,6 +42,9 @@ type Measurements struct {
 	// Quorum sets the availability seen with 0, 1, 2... replicas down
 	// (killed or paused) next to what the quorum arithmetic predicts.
 	Quorum []QuorumAvailability `json:"quorum,omitempty"`
+	// ReadRoutes counts the reads by where a read policy sent them and
+	// why (--max-replica-lag), with the share sent back to the primary.
+	ReadRoutes *ReadRoutes `json:"read_routes,omitempty"`
 }
 
 // QuorumAvailability is the outcome of reads and writes invoked while
@@ -339,6 +342,7 @@ func Compute(h history.Source, results []checkers.Result, o Options) (Measuremen
 	m.Availability = c.availabilityResult()
 	m.Staleness = c.stale.result()
 	m.WitnessStaleness = staleness(results)
+	m.ReadRoutes = c.routes.result()
 	if o.LagFile != "" {
 		path := o.LagFile
 		if m.ReplicationLag, err = ReplicationLag(func(fn func(*lag.Sample) error) error { return lag.ScanFile(path, fn) }, o.LagAlertNS); err != nil {
@@ -432,7 +436,8 @@ type counter struct {
 
 	lat latencies // latency of the ok reads and writes
 
-	stale *staleCounter // staleness of every register read (nil: no register key)
+	stale  *staleCounter // staleness of every register read (nil: no register key)
+	routes routes        // ok reads by Extra[RouteKey]
 
 	failover bool    // the history has a failover: keep what failovers need
 	oks      []int64 // completion times of ok writes
@@ -455,7 +460,7 @@ type finalRead struct {
 }
 
 func newCounter(windows []window, o Options) *counter {
-	c := &counter{windows: windows, o: o, nodes: map[string]int{}, byFault: map[string]*Availability{}, byDown: map[int]*QuorumAvailability{}, final: map[string]finalRead{}}
+	c := &counter{windows: windows, o: o, nodes: map[string]int{}, routes: routes{}, byFault: map[string]*Availability{}, byDown: map[int]*QuorumAvailability{}, final: map[string]finalRead{}}
 	for _, w := range windows {
 		if c.byFault[w.fault] == nil {
 			c.byFault[w.fault] = &Availability{Fault: w.fault}
@@ -475,6 +480,9 @@ func newCounter(windows []window, o Options) *counter {
 func (c *counter) completion(op *history.Op) {
 	if op.Node != "" {
 		c.nodes[op.Node]++
+	}
+	if op.Extra != nil {
+		c.routes.add(op.Extra[RouteKey], op.Type == history.OK)
 	}
 }
 

@@ -24,8 +24,10 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -281,6 +283,20 @@ type measuresView struct {
 	Failovers    []failoverRow
 	Staleness    *stalenessRow
 	Availability []availabilityRow
+	Routes       *routesView
+}
+
+// routesView is measurements.read_routes: where the read policy sent the
+// reads.
+type routesView struct {
+	Reads, ToPrimary int64
+	Share            string
+	Rows             []routeRow
+}
+
+type routeRow struct {
+	Route string
+	Reads int64
 }
 
 // opLatencyRow is the latency of the ok reads or writes of all nodes or
@@ -959,7 +975,7 @@ func opList(ops []int) string {
 func buildMeasures(m measures.Measurements) *measuresView {
 	lat := m.Latency
 	if len(m.Failovers) == 0 && m.WitnessStaleness == nil && m.Staleness == nil && len(m.ReplicationLag) == 0 && len(m.Availability) == 0 && len(m.Quorum) == 0 &&
-		lat.Read.Count == 0 && lat.Write.Count == 0 {
+		lat.Read.Count == 0 && lat.Write.Count == 0 && m.ReadRoutes == nil {
 		return nil
 	}
 	mv := &measuresView{Quorum: m.Quorum}
@@ -1006,6 +1022,13 @@ func buildMeasures(m measures.Measurements) *measuresView {
 	}
 	for _, a := range m.Availability {
 		mv.Availability = append(mv.Availability, availabilityRow{Fault: a.Fault, During: a.During, Outside: a.Outside, DuringPct: pct(a.During), OutsidePct: pct(a.Outside)})
+	}
+	if r := m.ReadRoutes; r != nil {
+		rv := &routesView{Reads: r.Reads, ToPrimary: r.ToPrimary, Share: fmt.Sprintf("%.1f%%", 100*r.PrimaryShare)}
+		for _, k := range slices.Sorted(maps.Keys(r.ByRoute)) {
+			rv.Rows = append(rv.Rows, routeRow{Route: k, Reads: r.ByRoute[k]})
+		}
+		mv.Routes = rv
 	}
 	return mv
 }

@@ -712,6 +712,15 @@ func (s *session) node() string {
 	return ""
 }
 
+// extra is what the client says of its last request beyond its node
+// (workloads.ExtraReporter), nil when nothing.
+func (s *session) extra() map[string]string {
+	if er, ok := s.client.(workloads.ExtraReporter); ok {
+		return er.LastExtra()
+	}
+	return nil
+}
+
 func (r *run) open(ctx context.Context, dep targets.Deployment, wl workloads.Workload, pid int) (*session, error) {
 	octx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
 	defer cancel()
@@ -779,7 +788,7 @@ func (r *run) invoke(ctx context.Context, sess *session, pid int, inv workloads.
 		c = sess.worker.Do(octx, inv)
 		cancel()
 	}
-	r.rec.Record(history.Op{Type: c.Type, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: c.Value, Error: c.Error, Node: sess.node()})
+	r.rec.Record(history.Op{Type: c.Type, Process: history.Process(pid), F: inv.F, Key: inv.Key, Value: c.Value, Error: c.Error, Node: sess.node(), Extra: sess.extra()})
 	r.groupOps[sess.group].Add(1)
 	switch c.Type {
 	case history.OK:

@@ -28,6 +28,15 @@ type NodeReporter interface {
 	LastNode() string
 }
 
+// ExtraReporter is implemented by clients that can say more about their
+// last request than its node, e.g. why a read went to the node that
+// served it (a read policy): LastExtra's entries go into the completion's
+// history op Extra. It returns nil when there is nothing to say (no
+// memory per op then); the map it returns is not modified afterwards.
+type ExtraReporter interface {
+	LastExtra() map[string]string
+}
+
 // RegisterClient reads, writes and compare-and-sets integer registers.
 type RegisterClient interface {
 	Client

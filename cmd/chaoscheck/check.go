@@ -379,6 +379,7 @@ func printMeasures(w io.Writer, m measures.Measurements) {
 		}
 		fmt.Fprintf(w, "staleness the checkers saw: %d %s: p50 %s, p90 %s, max %s\n", d.Count, of, sec(d.P50NS), sec(d.P90NS), sec(d.MaxNS))
 	}
+	printReadRoutes(w, m.ReadRoutes)
 	if l := m.Load; l != nil && len(l.Nodes) > 1 {
 		parts := make([]string, len(l.Nodes))
 		for i, n := range l.Nodes {

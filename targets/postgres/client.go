@@ -83,8 +83,9 @@ type Client struct {
 	// pids holds, per connection, the pid of the server run it was opened
 	// to: a connection to a server that was killed and restarted since is
 	// dead, and is dropped before use.
-	pids map[string]int
-	last string
+	pids  map[string]int
+	last  string
+	extra map[string]string // why the last read went to last (LastExtra)
 }
 
 var (
@@ -93,6 +94,7 @@ var (
 	_ workloads.CounterClient  = (*Client)(nil)
 	_ workloads.RMWClient      = (*Client)(nil)
 	_ workloads.NodeReporter   = (*Client)(nil)
+	_ workloads.ExtraReporter  = (*Client)(nil)
 )
 
 // LastNode returns the node that served the last request.
@@ -157,6 +159,7 @@ func (c *Client) discard(node string) {
 // it affected.
 func (c *Client) write(ctx context.Context, what, key, sql string, args ...any) (int64, error) {
 	node := c.d.cl.Primary()
+	c.extra = nil
 	conn, err := c.conn(ctx, node)
 	if err != nil {
 		return 0, err
@@ -171,7 +174,8 @@ func (c *Client) write(ctx context.Context, what, key, sql string, args ...any) 
 
 // read runs a query on the node ReadFrom picks.
 func (c *Client) read(ctx context.Context, what, key string, f func(conn *pgx.Conn) error) error {
-	node := c.d.readNode(c.rng)
+	node, extra := c.d.readNodeWhy(c.rng)
+	c.extra = extra
 	conn, err := c.conn(ctx, node)
 	if err != nil {
 		return err
@@ -277,6 +281,7 @@ func (c *Client) ReadCounter(ctx context.Context, key string) (int64, error) {
 // unknown. A COMMIT answered with ROLLBACK is Definite.
 func (c *Client) ReadModifyWrite(ctx context.Context, key string, next func(old int64, found bool) int64) (int64, bool, int64, error) {
 	node := c.d.cl.Primary()
+	c.extra = nil
 	conn, err := c.conn(ctx, node)
 	if err != nil {
 		return 0, false, 0, err

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/targets/serverconf"
@@ -160,6 +161,11 @@ type Config struct {
 	Isolation Isolation
 	// ReadFrom says where reads go (default the primary).
 	ReadFrom ReadFrom
+	// MaxReplicaLag, when > 0, is the read policy of --max-replica-lag
+	// (ReadFrom must be Replica): a read goes to a replica only while its
+	// last sampled lag (SampleLag) is below it and the sample is fresh,
+	// otherwise to the primary (see package readpolicy).
+	MaxReplicaLag time.Duration
 	// StateDir holds the data directories, sockets and logs. Empty: a new
 	// directory under os.TempDir(), removed by Close (the runner copies the
 	// logs into the run directory first). Every ancestor must be searchable
@@ -217,6 +223,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReadFrom < Primary || c.ReadFrom > Any {
 		return fmt.Errorf("postgres: unknown read-from %d", int(c.ReadFrom))
+	}
+	if err := c.validateMaxReplicaLag(); err != nil {
+		return err
 	}
 	if c.Subnet.IsValid() && (!c.Subnet.Addr().Is4() || c.Subnet.Bits() != 24) {
 		return fmt.Errorf("postgres: subnet %v: want an IPv4 /24", c.Subnet)

@@ -44,6 +44,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/targets/readpolicy"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -143,7 +144,7 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	}
 	stateDir := lc.StateDir()
 	srv := &server{cfg: t.cfg, lc: lc, dirs: layout{root: stateDir}, uid: uid, gid: gid}
-	d := &Deployment{cfg: t.cfg, srv: srv, cl: newCluster(srv, t.Plan(), "n1"), stateDir: stateDir}
+	d := &Deployment{cfg: t.cfg, srv: srv, cl: newCluster(srv, t.Plan(), "n1"), stateDir: stateDir, policy: newPolicy(t.cfg)}
 	if err := d.start(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: deploy: %w", err), lc.Close(ctx))
 	}
@@ -231,6 +232,9 @@ type Deployment struct {
 	version  string
 	fsync    string
 	phases   []string
+
+	lag    lagSampler         // SampleLag
+	policy *readpolicy.Policy // MaxReplicaLag; nil without
 }
 
 // Phases returns how long each step of the deployment took, e.g.
@@ -280,7 +284,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		{Name: "primary", Value: d.cl.Primary()},
 		{Name: "replication", Value: sync},
 		{Name: "isolation", Value: fmt.Sprintf("%s for read-modify-write and list-append/rw-register transactions (BEGIN ISOLATION LEVEL %s, on the primary); single statements at read committed", d.cfg.Isolation, d.cfg.Isolation.SQL())},
-		{Name: "read from", Value: d.cfg.ReadFrom.String()},
+		{Name: "read from", Value: d.describeReadFrom()},
 		{Name: "writes to", Value: "the current primary"},
 		{Name: "fsync", Value: d.fsync},
 		{Name: "failover", Value: "promote the most advanced reachable standby (pg_promote), re-point the others; rejoin = wipe + pg_basebackup"},
@@ -299,6 +303,7 @@ const CloseTimeout = cluster.CloseTimeout
 func (d *Deployment) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CloseTimeout)
 	defer cancel()
+	d.closeLag()
 	if err := d.srv.lc.Close(ctx); err != nil {
 		return fmt.Errorf("postgres: close: %w", err)
 	}

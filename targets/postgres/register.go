@@ -5,6 +5,7 @@ package postgres
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -37,11 +38,13 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		nodes                            int
 		replication, isolation, readFrom string
 		serverConfig                     string
+		maxReplicaLag                    time.Duration
 	)
 	fs.IntVar(&nodes, "nodes", 3, "nodes: a primary and replicas")
 	fs.StringVar(&replication, "replication", "async", "streaming replication async or sync (synchronous_commit=on, ANY 1 standby)")
 	fs.StringVar(&isolation, "isolation", "read-committed", "read-committed, repeatable-read or serializable")
 	fs.StringVar(&readFrom, "read-from", "primary", "reads go to the primary, a replica or any node")
+	fs.DurationVar(&maxReplicaLag, "max-replica-lag", 0, "with --read-from replica: a read goes to a replica only while its last sampled lag is below this (and the sample at most one --lag-interval old), otherwise to the primary")
 	fs.StringVar(&serverConfig, "server-config", "", "a postgresql.conf fragment merged over chaoscheck's settings (yours win); addresses, ports, directories and replication wiring are refused")
 	return func(c targets.Common) (targets.Target, error) {
 		if nodes < 2 || nodes > MaxNodes {
@@ -65,7 +68,13 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 				return nil, err
 			}
 		}
-		return New(Config{Nodes: nodes, Replication: rep, Isolation: iso, ReadFrom: rf, Seed: c.Seed, Runtime: c.Runtime, ServerConfig: sc})
+		if fs.Changed("max-replica-lag") && maxReplicaLag <= 0 {
+			return nil, fmt.Errorf("--max-replica-lag %v: want a positive duration", maxReplicaLag)
+		}
+		if maxReplicaLag > 0 && rf != Replica {
+			return nil, fmt.Errorf("--max-replica-lag needs --read-from replica (got --read-from %s)", rf)
+		}
+		return New(Config{Nodes: nodes, Replication: rep, Isolation: iso, ReadFrom: rf, MaxReplicaLag: maxReplicaLag, Seed: c.Seed, Runtime: c.Runtime, ServerConfig: sc})
 	}
 }
 

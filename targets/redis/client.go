@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
@@ -101,6 +102,8 @@ type Client struct {
 	cc    *goredis.ClusterClient     // Cluster mode
 	nodes map[string]*goredis.Client // Replication mode, by node
 	last  string
+	rng   *rand.Rand        // the choice of replica (ReadFrom Replica)
+	extra map[string]string // why the last read went to last (LastExtra)
 }
 
 var (
@@ -116,8 +119,8 @@ func (d *Deployment) readTimeout() time.Duration {
 	return 2*time.Second + d.cfg.WaitTimeout
 }
 
-func newClient(d *Deployment) *Client {
-	c := &Client{d: d, nodes: map[string]*goredis.Client{}}
+func newClient(d *Deployment, process int) *Client {
+	c := &Client{d: d, nodes: map[string]*goredis.Client{}, rng: rand.New(rand.NewPCG(uint64(d.cfg.Seed), uint64(process)))}
 	if d.cfg.Mode == Cluster {
 		var addrs []string
 		for _, n := range d.srv.lc.Nodes() {
@@ -164,6 +167,7 @@ func (c *Client) Close() error {
 // route returns the client of the node serving key and records the node.
 // A failure here is Definite: nothing was sent.
 func (c *Client) route(ctx context.Context, key string) (*goredis.Client, string, error) {
+	c.extra = nil
 	if c.cc != nil {
 		nc, err := c.cc.MasterForKey(ctx, key)
 		if err != nil {
@@ -176,12 +180,7 @@ func (c *Client) route(ctx context.Context, key string) (*goredis.Client, string
 	}
 	node := c.d.repl.Primary()
 	c.last = node
-	nc, ok := c.nodes[node]
-	if !ok {
-		nc = goredis.NewClient(clientOptions(c.d.srv.addr(node), poolSize, c.d.readTimeout()))
-		c.nodes[node] = nc
-	}
-	return nc, node, nil
+	return c.nodeClient(node), node, nil
 }
 
 // redirected reloads the slot map after a MOVED or ASK reply.
@@ -258,7 +257,7 @@ func (c *Client) write(ctx context.Context, what, key string, build func(p gored
 // read runs a read on the node serving key; its errors are returned as is
 // (a failed read is recorded fail).
 func (c *Client) read(ctx context.Context, what, key string, f func(nc *goredis.Client) error) error {
-	nc, node, err := c.route(ctx, key)
+	nc, node, err := c.readRoute(ctx, key)
 	if err != nil {
 		return err
 	}

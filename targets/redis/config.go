@@ -116,8 +116,7 @@ type Config struct {
 	// otherwise, with everything the run wrote there, unless StateDir
 	// names a directory that existed before).
 	KeepData bool
-	// Seed is recorded for reproducibility; clients make no random
-	// choices.
+	// Seed drives the clients' choice of replica (ReadFrom Replica).
 	Seed int64
 	// Subnet is the /24 of the node addresses (zero: the runtime's
 	// choice).
@@ -129,6 +128,14 @@ type Config struct {
 	// "redis", created by Debian's redis-server package; root when that
 	// user does not exist).
 	User string
+	// ReadFrom says where reads go in Replication mode (default the
+	// primary).
+	ReadFrom ReadFrom
+	// MaxReplicaLag, when > 0, is the read policy of --max-replica-lag
+	// (Replication mode, ReadFrom Replica): a read goes to a replica only
+	// while its last sampled lag (SampleLag) is below it and the sample is
+	// fresh, otherwise to the primary (see package readpolicy).
+	MaxReplicaLag time.Duration
 	// ServerConfig is the user's redis.conf lines (--server-config),
 	// merged over chaoscheck's directives (see sharedConf); nil: none.
 	// Validate refuses it when it sets a directive of ServerConfigRules.
@@ -187,6 +194,9 @@ func (c Config) Validate() error {
 	}
 	if c.Nodes > MaxNodes {
 		return fmt.Errorf("redis: %d nodes: at most %d", c.Nodes, MaxNodes)
+	}
+	if err := c.validateReadPolicy(); err != nil {
+		return err
 	}
 	if c.Wait < 0 {
 		return fmt.Errorf("redis: wait %d: want 0 (off) or a replica count", c.Wait)

@@ -19,8 +19,11 @@
 //
 // Every request goes to a master (Cluster mode: the master of the key's
 // slot, from go-redis's cached slot map; Replication mode: the current
-// primary, read from the Failoverer on every request); reads are never
-// served by replicas. See Client for the error mapping, CAS and WAIT.
+// primary, read from the Failoverer on every request), except reads in
+// Replication mode with Config.ReadFrom Replica, which go to a replica
+// (with Config.MaxReplicaLag, only to one whose sampled lag is below it:
+// see SampleLag and package readpolicy). See Client for the error
+// mapping, CAS and WAIT.
 //
 // # Faults
 //
@@ -46,6 +49,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/targets/readpolicy"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -141,7 +145,7 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	}
 	srv := &server{cfg: t.cfg, lc: lc, bin: bin, root: stateDir, uid: uid, gid: gid}
 	servers := newServers(lc, srv, t.Plan())
-	d := &Deployment{cfg: t.cfg, srv: srv, servers: servers, stateDir: stateDir, user: t.cfg.User}
+	d := &Deployment{cfg: t.cfg, srv: srv, servers: servers, stateDir: stateDir, user: t.cfg.User, policy: newPolicy(t.cfg)}
 	if uid == 0 {
 		d.user = "root"
 	}
@@ -264,6 +268,9 @@ type Deployment struct {
 	replicasOf map[string][]string // Cluster mode: master -> replicas
 
 	baseline map[string]int64
+
+	lag    lagSampler         // SampleLag
+	policy *readpolicy.Policy // MaxReplicaLag; nil without
 }
 
 var (
@@ -307,7 +314,7 @@ func (d *Deployment) NewClient(ctx context.Context, process int) (workloads.Clie
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redis: new client for process %d: %w", process, err)
 	}
-	return newClient(d), nil
+	return newClient(d, process), nil
 }
 
 // MasterOfKey names the node that masters key's slot, as the cluster says
@@ -369,7 +376,7 @@ func (d *Deployment) Describe() []targets.Setting {
 		out = append(out,
 			targets.Setting{Name: "nodes", Value: fmt.Sprintf("%d (%s): primary %s, %d replicas (REPLICAOF)", len(nodes), strings.Join(nodes, " "), nodes[0], len(nodes)-1)},
 			targets.Setting{Name: "primary", Value: d.repl.Primary()},
-			targets.Setting{Name: "reads and writes", Value: "the current primary"},
+			targets.Setting{Name: "reads", Value: d.describeReadFrom()},
 			targets.Setting{Name: "failover", Value: "REPLICAOF NO ONE on the reachable replica with the largest slave_repl_offset, re-point the others; rejoin = wipe + REPLICAOF new primary (full resync)"},
 		)
 	}
@@ -407,6 +414,7 @@ const CloseTimeout = cluster.CloseTimeout
 func (d *Deployment) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CloseTimeout)
 	defer cancel()
+	d.closeLag()
 	if err := d.srv.lc.Close(ctx); err != nil {
 		return fmt.Errorf("redis: close: %w", err)
 	}
