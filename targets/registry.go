@@ -30,6 +30,11 @@ type Registration struct {
 	// image the user names (--image) for them before anything is
 	// deployed. The target itself never sees which runtime reads it.
 	NodeNeeds cluster.NodeNeeds
+	// Image is the container image the target's users run (the official
+	// one, e.g. "postgres:15"): runtimes that run images start the nodes
+	// from it when it is on this machine, and say so when they fall back
+	// to the local image (--image overrides both).
+	Image string
 	// HostPackages are the Debian packages whose binaries the target
 	// runs on this machine: `chaoscheck images build` checks they are
 	// installed and makes the target's local image from them.

@@ -29,22 +29,28 @@ import (
 )
 
 // --runtime docker is probed before anything is deployed or stored: an
-// image that is not on this machine is one line naming it and what to
-// do, exit 255, and an empty store. (With no daemon the line says that
-// instead; the exit code and the empty store are the same.)
+// --image that is not on this machine is bad input, one line naming it
+// and what to do, exit 254, and an empty store. (With no daemon the line
+// says that instead, exit 255; the store is empty as well.)
 func TestDockerProbedUpFront(t *testing.T) {
+	want := exitBadInput
+	if cli, err := docker.Connect(context.Background()); err != nil {
+		want = exitCrashed
+	} else {
+		cli.Close()
+	}
 	for _, c := range []struct {
 		args []string
 		want []string
 	}{
-		{[]string{"--target", "redis", "--runtime", "docker", "--image", "chaoscheck/nosuch:1"}, []string{"chaoscheck/nosuch:1", "not on this machine", "images build"}},
+		{[]string{"--target", "redis", "--runtime", "docker", "--image", "chaoscheck/nosuch:1"}, []string{"chaoscheck/nosuch:1", "not on this machine", "never pulls"}},
 		{[]string{"--target", "etcd", "--runtime", "docker", "--image", "chaoscheck/nosuch:1"}, []string{"chaoscheck/nosuch:1", "not on this machine"}},
 	} {
 		st := filepath.Join(t.TempDir(), "store")
 		args := append([]string{"test", "--store", st, "--time-limit", "1s"}, c.args...)
 		code, stderr := runCapture(args...)
-		if code != exitCrashed {
-			t.Errorf("%v: exit %d, want %d (stderr %q)", c.args, code, exitCrashed, stderr)
+		if code != want {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", c.args, code, want, stderr)
 		}
 		if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
 			t.Errorf("%v: stderr has %d lines, want one: %q", c.args, n+1, stderr)
@@ -63,7 +69,7 @@ func TestDockerProbedUpFront(t *testing.T) {
 // An image named by --image that lacks what the target's node specs
 // run (here: an image holding only an /etc/passwd, as a stranger's image
 // laid out differently would) is refused before anything is deployed or
-// stored: one line naming the missing executables, exit 255.
+// stored: one line naming the missing programs, exit 254 (bad input).
 func TestDockerImageProbedForNodeNeeds(t *testing.T) {
 	ctx := context.Background()
 	cli, err := docker.Connect(ctx)
@@ -100,14 +106,14 @@ func TestDockerImageProbedForNodeNeeds(t *testing.T) {
 		target string
 		want   []string
 	}{
-		{"redis", []string{"no executable /usr/bin/redis-server", "no uid"}},
-		{"postgres", []string{"no executable /usr/lib/postgresql/15/bin/initdb", "no executable /bin/sh"}},
-		{"etcd", []string{"no executable /usr/bin/etcd"}},
+		{"redis", []string{"programs missing", "env (searched", "redis-server (searched /usr/local/sbin:"}},
+		{"postgres", []string{"initdb (searched /usr/lib/postgresql/15/bin:", "sh (searched"}},
+		{"etcd", []string{"etcd (searched"}},
 	} {
 		st := filepath.Join(t.TempDir(), "store")
 		code, stderr := runCapture("test", "--store", st, "--time-limit", "1s", "--target", c.target, "--runtime", "docker", "--image", tag)
-		if code != exitCrashed {
-			t.Errorf("%s: exit %d, want %d (stderr %q)", c.target, code, exitCrashed, stderr)
+		if code != exitBadInput {
+			t.Errorf("%s: exit %d, want %d (stderr %q)", c.target, code, exitBadInput, stderr)
 		}
 		if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
 			t.Errorf("%s: stderr has %d lines, want one: %q", c.target, n+1, stderr)
