@@ -41,9 +41,9 @@ func Registration() targets.Registration {
 		Name:         "cassandra",
 		Summary:      "Apache Cassandra 5.0, from Maven Central",
 		HostPackages: []string{"openjdk-17-jre-headless"},
-		NodeNeeds: nodeNeeds(),
-		Image:     DefaultImage,
-		Flags:     defineFlags,
+		NodeNeeds:    nodeNeeds(),
+		Image:        DefaultImage,
+		Flags:        defineFlags,
 	}
 }
 

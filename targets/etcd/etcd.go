@@ -253,4 +253,3 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	}
 	return d, nil
 }
-

@@ -247,4 +247,3 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
-

@@ -18,10 +18,10 @@ import (
 // and the constructor from those flags.
 func Registration() targets.Registration {
 	return targets.Registration{
-		Name:    "postgres",
-		Summary: "PostgreSQL 15, a primary and streaming replicas",
-		NodeNeeds: nodeNeeds(DefaultBinDir, "postgres"),
-		Image:     DefaultImage,
+		Name:         "postgres",
+		Summary:      "PostgreSQL 15, a primary and streaming replicas",
+		NodeNeeds:    nodeNeeds(DefaultBinDir, "postgres"),
+		Image:        DefaultImage,
 		HostPackages: []string{"postgresql-15"},
 		Flags:        defineFlags,
 		Isolation:    isolationProber,
