@@ -172,6 +172,10 @@ func Build(ctx context.Context, cli client.APIClient, tag string, s Spec) (strin
 		}
 	}
 	// The shared libraries of every ELF file, transitively.
+	copiedBase := map[string]bool{} // base names of the files copied
+	for h := range copied {
+		copiedBase[filepath.Base(h)] = true
+	}
 	seen := map[string]bool{}
 	for len(elfs) > 0 {
 		f := elfs[0]
@@ -180,7 +184,7 @@ func Build(ctx context.Context, cli client.APIClient, tag string, s Spec) (strin
 			continue
 		}
 		seen[f] = true
-		libs, err := needed(f)
+		libs, err := needed(f, func(name string) bool { return copiedBase[name] })
 		if err != nil {
 			return "", fmt.Errorf("layoutimage %s: %s: %w", s.Name, f, err)
 		}
@@ -360,8 +364,11 @@ type lib struct{ host, image string }
 
 // needed returns the interpreter and the DT_NEEDED libraries of the ELF
 // file f, looked up in its RUNPATH/RPATH ($ORIGIN expanded), then
-// libDirs.
-func needed(f string) ([]lib, error) {
+// libDirs. A library found nowhere is an error unless inTree says a file
+// of that name is copied (one the program loads itself, as the java
+// launcher loads lib/server/libjvm.so, which its other libraries then
+// name).
+func needed(f string, inTree func(name string) bool) ([]lib, error) {
 	ef, err := elf.Open(f)
 	if err != nil {
 		return nil, nil // not a loadable ELF file (e.g. a data file with the magic)
@@ -402,7 +409,7 @@ func needed(f string) ([]lib, error) {
 				break
 			}
 		}
-		if !found {
+		if !found && !inTree(n) {
 			return nil, fmt.Errorf("shared library %s not found in %s", n, strings.Join(search, ":"))
 		}
 	}
