@@ -6,6 +6,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -333,5 +334,62 @@ func TestClusterUpStatusDownDocker(t *testing.T) {
 	defer cli.Close()
 	if left, err := docker.Leftovers(ctx, cli, run.ID); err != nil || len(left) != 0 {
 		t.Errorf("after cluster down: %v %v", left, err)
+	}
+}
+
+// Without --image, a target's nodes run its default image (etcd's own)
+// when it is on this machine; no registry is reachable here, so it is
+// not, and the run falls back to the local image: one line on stderr
+// says so, and test.json records which image ran and why (typed).
+func TestDockerDefaultImageFallback(t *testing.T) {
+	ctx := context.Background()
+	cli, err := docker.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	const def = "gcr.io/etcd-development/etcd:v3.5.17"
+	_, err = cli.ImageInspect(ctx, def)
+	present := err == nil
+	st := filepath.Join(t.TempDir(), "store")
+	var out, errb bytes.Buffer
+	code := runWith([]string{"test", "--store", st, "--target", "etcd", "--runtime", "docker", "--nemesis", "none",
+		"--time-limit", "2s", "--workload", "register", "--seed", "1"}, &out, &errb)
+	if code != exitValid {
+		t.Fatalf("exit %d, want %d: %s\n%s", code, exitValid, errb.String(), out.String())
+	}
+	var lines []string
+	for _, l := range strings.Split(errb.String(), "\n") {
+		if strings.Contains(l, def) {
+			lines = append(lines, l)
+		}
+	}
+	infos, err := filepath.Glob(filepath.Join(st, "*", "2*", rundir.TestFile))
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("test.json files %v %v, want one", infos, err)
+	}
+	b, err := os.ReadFile(infos[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info rundir.TestInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		t.Fatal(err)
+	}
+	img := info.Image
+	if img == nil || img.Runtime != "docker" || img.Default != def || !strings.HasPrefix(img.ID, "sha256:") {
+		t.Fatalf("test.json image %+v, want docker with default %s", img, def)
+	}
+	if present {
+		if img.Ref != def || img.Reason != "default" || len(lines) != 0 {
+			t.Errorf("%s is on this machine: ran %+v, stderr %q; want the default, silently", def, img, lines)
+		}
+		return
+	}
+	if img.Ref != docker.LocalImage("etcd") || img.Reason != "fallback" || !strings.Contains(img.Why, "not on this machine") || len(img.HostPackages) == 0 {
+		t.Errorf("test.json image %+v, want the fallback to %s with why and host packages", img, docker.LocalImage("etcd"))
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "running the local image "+docker.LocalImage("etcd")) {
+		t.Errorf("stderr lines naming %s: %q, want one saying it runs %s instead", def, lines, docker.LocalImage("etcd"))
 	}
 }

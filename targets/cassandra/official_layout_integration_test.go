@@ -19,7 +19,8 @@ import (
 // default image: every node's JVM is the image's /opt/java/openjdk/bin/java
 // (the server's jars are chaoscheck's, from its cache, as on every
 // image), the ring forms, and the clock shim, preloaded into the image's
-// JVM, moves a node's now() by a +3 s skew.
+// JVM, moves a node's now() by a +3 s skew; sessions open while a node
+// is killed (assertOpensWhileKilled).
 func TestDockerOfficialLayout(t *testing.T) {
 	env.Require(t)
 	rt, tag := dockerenv.OfficialLayout(t, "cassandra", layoutimage.Cassandra(), Registration().NodeNeeds)
@@ -50,4 +51,5 @@ func TestDockerOfficialLayout(t *testing.T) {
 		t.Fatalf("nodes without the clock shim: mode %d, %v, %v", d.clock, d.shimErr, d.cl.clockErr)
 	}
 	assertClockSkewReachesJVM(t, d)
+	assertOpensWhileKilled(t, d)
 }
