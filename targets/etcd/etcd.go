@@ -215,7 +215,7 @@ func (t *Target) probe(ctx context.Context) (cluster.Layout, error) {
 	} else if err := t.cfg.Runtime.Probe(ctx); err != nil {
 		errs = append(errs, err)
 	} else if lay, err = cluster.LayoutOn(ctx, t.cfg.Runtime, nodeNeeds()); err != nil && t.cfg.Binary == "" {
-		errs = append(errs, fmt.Errorf("etcd server missing (install Debian package etcd-server): %w", err))
+		errs = append(errs, fmt.Errorf("etcd server missing on the nodes (install Debian package etcd-server, or use an image with etcd): %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return cluster.Layout{}, fmt.Errorf("etcd: probe (needs root and Debian packages etcd-server, iproute2, nftables): %w", err)
