@@ -46,7 +46,7 @@ var (
 func Registration() cluster.RuntimeRegistration {
 	return cluster.RuntimeRegistration{
 		Name:    "docker",
-		Summary: "containers on an internal bridge network, through the Docker Engine API (needs root, dockerd and an image: chaoscheck images build)",
+		Summary: "containers on an internal bridge network, through the Docker Engine API (needs root and dockerd; nodes run the target's official image when it is on this machine, else the local image of chaoscheck images build)",
 		Images:  true,
 		New: func(o cluster.RuntimeOptions) (cluster.Runtime, error) {
 			return Runtime{Target: o.Target, Default: o.DefaultImage, Image: o.Image, Needs: o.Needs}, nil
