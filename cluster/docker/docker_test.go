@@ -753,7 +753,7 @@ func TestResolveImage(t *testing.T) {
 // files (path -> content; a content starting with "->" makes a symlink
 // to the rest; paths ending in "/" are directories), with no chaoscheck
 // labels (a stranger's image, as an official one would be).
-func importTestImage(t *testing.T, cli client.APIClient, tag string, files map[string]string) {
+func importTestImage(t testing.TB, cli client.APIClient, tag string, files map[string]string) {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -935,5 +935,33 @@ func TestSharedDirs(t *testing.T) {
 	_, err = c.Start(ctx, "n2", cluster.NodeSpec{Name: "sh", Path: "/bin/true", SharedDirs: []string{missing}})
 	if err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("missing shared dir: %v", err)
+	}
+}
+
+// BenchmarkDiscoverLayout is the cost of reading a target's layout from
+// an image that is not a local one (a probe container created and
+// removed, the programs stat'ed, /etc/passwd read), which every run on
+// such an image pays in its probe and its deploy.
+func BenchmarkDiscoverLayout(b *testing.B) {
+	env.Require(b)
+	ctx := context.Background()
+	cli, err := Connect(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cli.Close()
+	tag := "chaoscheck-test/bench-layout:1"
+	importTestImage(b, cli, tag, map[string]string{
+		"usr/": "", "usr/bin/": "", "usr/local/": "", "usr/local/bin/": "", "etc/": "", "bin": "->usr/bin",
+		"usr/bin/env": "x", "usr/local/bin/redis-server": "x",
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nredis:x:999:999::/data:/bin/sh\n",
+	})
+	needs := cluster.NodeNeeds{Programs: []cluster.Program{{Name: "env"}, {Name: "redis-server"}}, Users: []string{"redis"}}
+	rt := Runtime{Target: "redis", Image: tag}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := rt.Layout(ctx, needs); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
