@@ -273,27 +273,16 @@ type RuntimeOptions struct {
 	// Target is the target's name (e.g. "redis").
 	Target string
 	// Needs is what the target's node specs need on a node (its
-	// registration's NodeNeeds): runtimes that run images check an image
-	// the user names for it before anything is deployed.
+	// registration's NodeNeeds): runtimes that run images resolve it in
+	// the image (Layout) and refuse an image that lacks a program.
 	Needs NodeNeeds
-	// Image is the user's --image ("": the runtime's default, e.g. the
-	// docker runtime's local image of the target).
+	// Image is the user's --image ("": the target's DefaultImage).
 	Image string
-}
-
-// NodeNeeds is what a target's node specs and commands need to find on
-// a node: a runtime whose nodes run an image the user chose checks them
-// there up front (the docker runtime: inside the image), so that a
-// wrong image is refused in one line before anything is deployed rather
-// than failing at the first start.
-type NodeNeeds struct {
-	// Executables are the absolute paths of the programs the target's
-	// NodeSpecs and Commands run on the nodes.
-	Executables []string
-	// Users are the names of the controller's users whose uid the
-	// node processes run as: a node must know that uid (an entry in its
-	// /etc/passwd; initdb, for one, refuses an unknown uid).
-	Users []string
+	// DefaultImage is the image the target's users run (its
+	// registration's Image, e.g. "postgres:15"): the nodes run it when
+	// it is on this machine, else the runtime's local image of the
+	// target, saying so (ImageChoice).
+	DefaultImage string
 }
 
 // RuntimeRegistry is the table of runtimes, the default first. It is a

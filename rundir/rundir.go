@@ -117,8 +117,11 @@ type TestInfo struct {
 	// ServerConfig is the user's server configuration (--server-config),
 	// verbatim, with the effective merged settings; absent without one.
 	ServerConfig *ServerConfig `json:"server_config,omitempty"`
-	Workloads    []string      `json:"workloads"`
-	Nemesis      []string      `json:"nemesis"`
+	// Image is the container image the nodes ran, and why; absent for
+	// runtimes that run no images.
+	Image     *Image   `json:"image,omitempty"`
+	Workloads []string `json:"workloads"`
+	Nemesis   []string `json:"nemesis"`
 	// Lag is how replication lag was sampled and judged (--lag-interval,
 	// --lag-alert); absent in test.json files of older versions.
 	Lag *LagConfig `json:"lag,omitempty"`

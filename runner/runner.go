@@ -76,6 +76,9 @@ type Config struct {
 	CommandLine []string
 	// Settings are extra configuration lines for test.json (flags...).
 	Settings []rundir.Setting
+	// Image is the container image the nodes run, and why (runtimes
+	// that run images; nil otherwise), for test.json.
+	Image *rundir.Image
 	// Progress receives live progress lines (nil: none).
 	Progress io.Writer
 	// ProgressEvery is the progress period (default 2s).
@@ -545,6 +548,7 @@ func (r *run) testInfo(start time.Time) rundir.TestInfo {
 	}
 	return rundir.TestInfo{
 		ServerConfig: sc,
+		Image:        cfg.Image,
 		Name:         cfg.Name,
 		Start:        start,
 		CommandLine:  cfg.CommandLine,

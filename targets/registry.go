@@ -25,11 +25,17 @@ type Registration struct {
 	// process (the sim): nothing outside a test run can reach them, so
 	// `chaoscheck cluster up` refuses them.
 	InProcess bool
-	// NodeNeeds are the executables and users the target's node specs
-	// need on a node: runtimes that start nodes from images check an
-	// image the user names (--image) for them before anything is
-	// deployed. The target itself never sees which runtime reads it.
+	// NodeNeeds are the programs and users the target's node specs
+	// need on a node (the target resolves them on its runtime,
+	// cluster.LayoutOn): runtimes that start nodes from images read them
+	// in the image, and refuse one that lacks a program, before anything
+	// is deployed. The target itself never sees which runtime reads it.
 	NodeNeeds cluster.NodeNeeds
+	// Image is the container image the target's users run (the official
+	// one, e.g. "postgres:15"): runtimes that run images start the nodes
+	// from it when it is on this machine, and say so when they fall back
+	// to the local image (--image overrides both).
+	Image string
 	// HostPackages are the Debian packages whose binaries the target
 	// runs on this machine: `chaoscheck images build` checks they are
 	// installed and makes the target's local image from them.

@@ -5,9 +5,14 @@
 // run (its own /24, no route out), created and controlled through the
 // Docker Engine API with the official Go client (never the docker CLI).
 //
-// Images come from no registry: BuildBaseImage imports a minimal
-// tarball through the API, and containers run the host's binaries
-// through read-only bind mounts of HostMounts.
+// Images come from no registry (nothing is ever pulled): a run's nodes
+// run the target's default image (the official one) when it is on this
+// machine, else its local image: BuildLocalImage imports a minimal
+// tarball through the API, whose containers run the host's binaries
+// through read-only bind mounts of HostMounts (resolveImage). Where an
+// image has the target's programs and which uids its users have is read
+// from the image itself (discoverLayout), so targets run the official
+// images' layouts as well as this machine's.
 //
 // Every container, network and volume carries the labels LabelRun (the
 // run's id) and LabelController (the controller process that owns it),

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -682,7 +683,10 @@ func TestClockOffset(t *testing.T) {
 
 // The image of a run: --image when given (and on this machine), else the
 // target's local image, even when another image is on this machine; the
-// errors say what to do.
+// The run's image: --image when given (not on this machine: refused,
+// as bad input); else the target's default (the official image) when it
+// is on this machine; else the local image, saying why; with neither,
+// the error says to pull or load one or to run chaoscheck images build.
 func TestResolveImage(t *testing.T) {
 	env.Require(t)
 	ctx := context.Background()
@@ -698,24 +702,29 @@ func TestResolveImage(t *testing.T) {
 	if err := EnsureBaseImage(ctx, cli); err != nil {
 		t.Fatal(err)
 	}
+	const absent = "chaoscheck-test/nosuch-official:1"
 	for _, c := range []struct {
-		target, want string
-		got          string
-		err          []string
+		target, want, def string
+		got               string
+		reason            cluster.ImageReason
+		err               []string
+		bad               bool
 	}{
-		{"resolvetest", BaseImage, BaseImage, nil},
-		// The local image, even when another image (here the base, as
-		// an "official" image would be) is on this machine: no image
-		// but the local one is picked without --image.
-		{"resolvetest", "", LocalImage("resolvetest"), nil},
-		{"resolvetest", "chaoscheck/nosuch:1", "", []string{"chaoscheck/nosuch:1 is not on this machine", "docker pull"}},
-		{"nolocal", "", "", []string{"chaoscheck images build", "chaoscheck/nolocal:host", "--image"}},
-		{"", "", BaseImage, nil},
+		{"resolvetest", BaseImage, "", BaseImage, cluster.ImageFlag, nil, false},
+		// The default (here the base image stands for an official image
+		// on this machine) wins over the local image.
+		{"resolvetest", "", BaseImage, BaseImage, cluster.ImageDefault, nil, false},
+		{"resolvetest", "", absent, LocalImage("resolvetest"), cluster.ImageFallback, nil, false},
+		{"resolvetest", "", "", LocalImage("resolvetest"), cluster.ImageDefault, nil, false},
+		{"resolvetest", "chaoscheck/nosuch:1", BaseImage, "", "", []string{"chaoscheck/nosuch:1 is not on this machine", "never pulls"}, true},
+		{"nolocal", "", absent, "", "", []string{absent, "chaoscheck images build", "chaoscheck/nolocal:host", "--image"}, false},
+		{"nolocal", "", "", "", "", []string{"chaoscheck images build", "chaoscheck/nolocal:host", "--image"}, false},
+		{"", "", "", BaseImage, cluster.ImageBase, nil, false},
 	} {
-		got, labels, err := resolveImage(ctx, cli, c.target, c.want)
+		r, err := resolveImage(ctx, cli, c.target, c.want, c.def)
 		if c.err != nil {
 			if err == nil {
-				t.Errorf("%+v: %s, want an error", c, got)
+				t.Errorf("%+v: %+v, want an error", c, r.choice)
 				continue
 			}
 			for _, w := range c.err {
@@ -723,13 +732,19 @@ func TestResolveImage(t *testing.T) {
 					t.Errorf("%+v: %v does not say %q", c, err, w)
 				}
 			}
+			if errors.Is(err, cluster.ErrBadImage) != c.bad {
+				t.Errorf("%+v: %v: bad input %v, want %v", c, err, !c.bad, c.bad)
+			}
 			continue
 		}
-		if err != nil || got != c.got {
-			t.Errorf("%+v: %q %v, want %q", c, got, err, c.got)
+		if err != nil || r.choice.Ref != c.got || r.choice.Reason != c.reason || r.choice.ID == "" {
+			t.Errorf("%+v: %+v %v, want %q (%s)", c, r.choice, err, c.got, c.reason)
 		}
-		if got == LocalImage("resolvetest") && (!hostMounted(labels) || labels[LabelPackages] != "pkg=1") {
-			t.Errorf("local image labels %v", labels)
+		if c.reason == cluster.ImageFallback && !strings.Contains(r.choice.Why, absent) {
+			t.Errorf("%+v: fallback says %q, not naming %s", c, r.choice.Why, absent)
+		}
+		if r.choice.Ref == LocalImage("resolvetest") && (!hostMounted(r.labels) || !slices.Equal(r.choice.HostPackages, []string{"pkg=1"})) {
+			t.Errorf("local image labels %v, packages %v", r.labels, r.choice.HostPackages)
 		}
 	}
 }
@@ -738,7 +753,7 @@ func TestResolveImage(t *testing.T) {
 // files (path -> content; a content starting with "->" makes a symlink
 // to the rest; paths ending in "/" are directories), with no chaoscheck
 // labels (a stranger's image, as an official one would be).
-func importTestImage(t *testing.T, cli client.APIClient, tag string, files map[string]string) {
+func importTestImage(t testing.TB, cli client.APIClient, tag string, files map[string]string) {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -783,14 +798,14 @@ func importTestImage(t *testing.T, cli client.APIClient, tag string, files map[s
 	t.Cleanup(func() { cli.ImageRemove(context.Background(), tag, image.RemoveOptions{Force: true}) })
 }
 
-// An image named by --image is checked for the node specs' executables
-// and users before anything is deployed: an image laid out as the
-// official redis image is (redis-server in /usr/local/bin, the redis
-// user with the image's own uid) is refused naming both; an image with
-// the paths and this machine's uid passes (through a symlinked /bin, as
-// in merged-/usr images); the local image is checked on this machine;
-// and the probe leaves no container behind.
-func TestCheckImage(t *testing.T) {
+// The layout of an image is read from it: an image laid out as the
+// official redis image is (redis-server in /usr/local/bin, which its
+// PATH names; the redis user with uid 999; a merged /usr whose /bin is a
+// link) gives those paths and ids; a program in a Program's Dirs is
+// found there first; an image that lacks programs is refused naming
+// each, and, named by --image, as bad input; the local image is
+// resolved on this machine; and the probe leaves no container behind.
+func TestDiscoverLayout(t *testing.T) {
 	env.Require(t)
 	ctx := context.Background()
 	cli, err := Connect(ctx)
@@ -798,60 +813,72 @@ func TestCheckImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	ru, err := user.Lookup("redis")
-	if err != nil {
-		t.Fatal(err)
-	}
-	needs := cluster.NodeNeeds{Executables: []string{"/usr/bin/env", "/usr/bin/redis-server", "/bin/sh"}, Users: []string{"redis"}}
-	foreign := "chaoscheck-test/official-like:1"
-	otherUID := "999"
-	if ru.Uid == otherUID {
-		otherUID = "998"
-	}
-	importTestImage(t, cli, foreign, map[string]string{
-		"usr/": "", "usr/bin/": "", "usr/local/": "", "usr/local/bin/": "", "bin/": "", "etc/": "",
-		"usr/bin/env": "x", "bin/sh": "x", "usr/local/bin/redis-server": "x",
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nredis:x:" + otherUID + ":" + otherUID + "::/data:/bin/sh\n",
+	needs := cluster.NodeNeeds{Programs: []cluster.Program{{Name: "env"}, {Name: "redis-server"}, {Name: "sh"}, {Name: "initdb", Dirs: []string{"/opt/pg/bin"}}},
+		Users: []string{"redis", "nosuchuser"}}
+	official := "chaoscheck-test/official-like:1"
+	importTestImage(t, cli, official, map[string]string{
+		"usr/": "", "usr/bin/": "", "usr/local/": "", "usr/local/bin/": "", "etc/": "", "bin": "->usr/bin",
+		"opt/": "", "opt/pg/": "", "opt/pg/bin/": "", "opt/pg/bin/initdb": "x", "usr/local/bin/initdb": "x",
+		"usr/bin/env": "x", "usr/bin/dash": "x", "usr/bin/sh": "->dash", "usr/local/bin/redis-server": "x",
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nredis:x:999:998::/data:/bin/sh\n",
 	})
-	fitting := "chaoscheck-test/fitting:1"
-	importTestImage(t, cli, fitting, map[string]string{
-		"usr/": "", "usr/bin/": "", "etc/": "", "bin": "->usr/bin",
-		"usr/bin/env": "x", "usr/bin/sh": "x", "usr/bin/redis-server": "x",
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nredis:x:" + ru.Uid + ":" + ru.Gid + "::/var/lib/redis:/usr/sbin/nologin\n",
+	unfit := "chaoscheck-test/unfit:1"
+	importTestImage(t, cli, unfit, map[string]string{
+		"usr/": "", "usr/bin/": "", "etc/": "", "usr/bin/env": "x", "usr/bin/redis-server/": "",
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
 	})
 	before, err := cli.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	rt := Runtime{Target: "redis", Image: foreign, Needs: needs}
-	err = rt.Probe(ctx)
-	if err == nil {
-		t.Fatalf("%s passed the probe", foreign)
+	l, err := (Runtime{Target: "redis", Default: official}).Layout(ctx, needs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, w := range []string{foreign, "no executable /usr/bin/redis-server", "no uid " + ru.Uid + " (this machine's user redis"} {
+	// PATH is defaultPath's (the test image sets none); sh is a link to
+	// dash; initdb is in its Dirs and, later, in PATH.
+	want := map[string]string{"env": "/usr/bin/env", "redis-server": "/usr/local/bin/redis-server", "sh": "/usr/bin/sh", "initdb": "/opt/pg/bin/initdb"}
+	if !maps.Equal(l.Programs, want) {
+		t.Errorf("programs %v, want %v", l.Programs, want)
+	}
+	if id, ok := l.User("redis"); !ok || id != (cluster.UserID{UID: 999, GID: 998}) {
+		t.Errorf("user redis %+v %v, want 999:998", id, ok)
+	}
+	if _, ok := l.User("nosuchuser"); ok {
+		t.Error("a user the image lacks was resolved")
+	}
+
+	_, err = (Runtime{Target: "redis", Image: unfit}).Layout(ctx, needs)
+	if err == nil {
+		t.Fatalf("%s resolved", unfit)
+	}
+	for _, w := range []string{unfit, "redis-server (searched", "sh (searched", "initdb (searched /opt/pg/bin:"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("%v does not say %q", err, w)
 		}
 	}
-	for _, w := range []string{"/usr/bin/env", "/bin/sh", "\n"} {
-		if strings.Contains(err.Error(), w) {
-			t.Errorf("%v names %q, which is there", err, w)
-		}
+	if strings.Contains(err.Error(), "env (") || !errors.Is(err, cluster.ErrBadImage) || !errors.Is(err, cluster.ErrMissingPrograms) {
+		t.Errorf("%v: names env, which is there, or is not bad input", err)
 	}
-	if err := (Runtime{Target: "redis", Image: fitting, Needs: needs}).Probe(ctx); err != nil {
-		t.Errorf("%s: %v", fitting, err)
+	// As the default, the same image is not the user's input.
+	if _, err := (Runtime{Target: "redis", Default: unfit}).Layout(ctx, needs); err == nil || errors.Is(err, cluster.ErrBadImage) {
+		t.Errorf("unfit default: %v, want an error that is not bad input", err)
 	}
+
 	if _, err := BuildLocalImage(ctx, cli, "checktest", nil); err != nil {
 		t.Fatal(err)
 	}
 	defer cli.ImageRemove(ctx, LocalImage("checktest"), image.RemoveOptions{})
-	if err := (Runtime{Target: "redis", Image: LocalImage("checktest"), Needs: needs}).Probe(ctx); err != nil {
-		t.Errorf("local image with this machine's redis: %v", err)
+	host := cluster.NodeNeeds{Programs: []cluster.Program{{Name: "env"}, {Name: "redis-server"}}, Users: []string{"redis"}}
+	l, err = (Runtime{Target: "checktest"}).Layout(ctx, host)
+	hl, herr := cluster.HostLayout(host)
+	if err != nil || herr != nil || !maps.Equal(l.Programs, hl.Programs) || !maps.Equal(l.Users, hl.Users) {
+		t.Errorf("local image: %+v %v, want this machine's %+v %v", l, err, hl, herr)
 	}
-	err = (Runtime{Target: "redis", Image: LocalImage("checktest"), Needs: cluster.NodeNeeds{Executables: []string{"/usr/bin/no-such-server"}}}).Probe(ctx)
-	if err == nil || !strings.Contains(err.Error(), "no executable /usr/bin/no-such-server") || !strings.Contains(err.Error(), "this machine's packages") {
-		t.Errorf("local image without the executable: %v", err)
+	_, err = (Runtime{Target: "checktest"}).Layout(ctx, cluster.NodeNeeds{Programs: []cluster.Program{{Name: "no-such-server"}}})
+	if err == nil || !strings.Contains(err.Error(), "no-such-server") || !strings.Contains(err.Error(), "this machine's packages") {
+		t.Errorf("local image without the program: %v", err)
 	}
 	after, err := cli.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
@@ -859,7 +886,7 @@ func TestCheckImage(t *testing.T) {
 	}
 	if len(after) > len(before) {
 		for _, c := range after {
-			if c.Image == foreign || c.Image == fitting {
+			if c.Image == official || c.Image == unfit {
 				t.Errorf("probe container %s (%s) left behind", c.ID[:12], c.Image)
 			}
 		}
@@ -908,5 +935,33 @@ func TestSharedDirs(t *testing.T) {
 	_, err = c.Start(ctx, "n2", cluster.NodeSpec{Name: "sh", Path: "/bin/true", SharedDirs: []string{missing}})
 	if err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("missing shared dir: %v", err)
+	}
+}
+
+// BenchmarkDiscoverLayout is the cost of reading a target's layout from
+// an image that is not a local one (a probe container created and
+// removed, the programs stat'ed, /etc/passwd read), which every run on
+// such an image pays in its probe and its deploy.
+func BenchmarkDiscoverLayout(b *testing.B) {
+	env.Require(b)
+	ctx := context.Background()
+	cli, err := Connect(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cli.Close()
+	tag := "chaoscheck-test/bench-layout:1"
+	importTestImage(b, cli, tag, map[string]string{
+		"usr/": "", "usr/bin/": "", "usr/local/": "", "usr/local/bin/": "", "etc/": "", "bin": "->usr/bin",
+		"usr/bin/env": "x", "usr/local/bin/redis-server": "x",
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nredis:x:999:999::/data:/bin/sh\n",
+	})
+	needs := cluster.NodeNeeds{Programs: []cluster.Program{{Name: "env"}, {Name: "redis-server"}}, Users: []string{"redis"}}
+	rt := Runtime{Target: "redis", Image: tag}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := rt.Layout(ctx, needs); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -138,177 +138,226 @@ func buildImage(ctx context.Context, cli client.APIClient, tag string, labels ma
 	return in.ID, nil
 }
 
-// resolveImage picks the image of a run: want when given (--image; it
-// must be on this machine), else LocalImage(target) (built by chaoscheck
-// images build from this machine's packages, whose paths and users the
-// targets' node specs name), else BaseImage for a run with no target
-// named (built when missing). A target's official image is never picked
-// by itself: its paths and uids differ from this machine's (see
-// checkImage). The error says what to do: pull the image or run
+// resolved is the image a run's nodes start from: the choice, and the
+// image's labels and configured environment.
+type resolved struct {
+	choice cluster.ImageChoice
+	labels map[string]string
+	env    []string // the image's Config.Env
+}
+
+// resolveImage picks the image of a run, without pulling (no registry is
+// used, ever):
+//   - want (--image), which must be on this machine, else an error
+//     wrapping cluster.ErrBadImage;
+//   - else def, the target's default (the official image its users run),
+//     when it is on this machine;
+//   - else LocalImage(target) (chaoscheck images build makes it from this
+//     machine's packages), an ImageFallback whose Why says that def is
+//     not here;
+//   - else, for a run with no target named, BaseImage (built when
+//     missing).
+//
+// The error says what to do: docker pull or load the image, or run
 // chaoscheck images build.
-func resolveImage(ctx context.Context, cli client.APIClient, target, want string) (string, map[string]string, error) {
+func resolveImage(ctx context.Context, cli client.APIClient, target, want, def string) (resolved, error) {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	have := func(ref string) (map[string]string, bool, error) {
+	have := func(ref string) (resolved, bool, error) {
 		in, err := cli.ImageInspect(ctx, ref)
 		if errdefs.IsNotFound(err) {
-			return nil, false, nil
+			return resolved{}, false, nil
 		}
 		if err != nil {
-			return nil, false, fmt.Errorf("docker: inspect image %s: %w", ref, err)
+			return resolved{}, false, fmt.Errorf("docker: inspect image %s: %w", ref, err)
 		}
-		var labels map[string]string
+		r := resolved{choice: cluster.ImageChoice{Ref: ref, ID: in.ID, Default: def}}
 		if in.Config != nil {
-			labels = in.Config.Labels
+			r.labels, r.env = in.Config.Labels, in.Config.Env
 		}
-		return labels, true, nil
+		if p := r.labels[LabelPackages]; p != "" && hostMounted(r.labels) {
+			r.choice.HostPackages = strings.Split(p, ",")
+		}
+		return r, true, nil
 	}
 	if want != "" {
-		l, ok, err := have(want)
+		r, ok, err := have(want)
 		if err != nil {
-			return "", nil, err
+			return resolved{}, err
 		}
 		if !ok {
-			return "", nil, fmt.Errorf("docker: image %s is not on this machine (docker pull %s, or drop --image to use the local image that chaoscheck images build makes)", want, want)
+			return resolved{}, cluster.BadImage(fmt.Errorf("docker: image %s is not on this machine (chaoscheck never pulls: docker pull or docker load it first, or drop --image)", want))
 		}
-		return want, l, nil
+		r.choice.Reason = cluster.ImageFlag
+		return r, nil
 	}
 	if target == "" {
 		if err := EnsureBaseImage(ctx, cli); err != nil {
-			return "", nil, err
+			return resolved{}, err
 		}
-		l, _, err := have(BaseImage)
-		return BaseImage, l, err
+		r, _, err := have(BaseImage)
+		r.choice.Reason = cluster.ImageBase
+		return r, err
 	}
-	l, ok, err := have(LocalImage(target))
+	if def != "" {
+		r, ok, err := have(def)
+		if err != nil {
+			return resolved{}, err
+		}
+		if ok {
+			r.choice.Reason = cluster.ImageDefault
+			return r, nil
+		}
+	}
+	r, ok, err := have(LocalImage(target))
 	if err != nil {
-		return "", nil, err
+		return resolved{}, err
 	}
 	if !ok {
-		return "", nil, fmt.Errorf("docker: no image for %s: run chaoscheck images build (it makes %s from this machine's packages), or name one with --image", target, LocalImage(target))
+		if def != "" {
+			return resolved{}, fmt.Errorf("docker: no image for %s: neither its default %s (chaoscheck never pulls: docker pull or docker load it) nor the local image %s (run chaoscheck images build, which makes it from this machine's packages) is on this machine; or name one with --image", target, def, LocalImage(target))
+		}
+		return resolved{}, fmt.Errorf("docker: no image for %s: run chaoscheck images build (it makes %s from this machine's packages), or name one with --image", target, LocalImage(target))
 	}
-	return LocalImage(target), l, nil
+	if def != "" {
+		r.choice.Reason = cluster.ImageFallback
+		r.choice.Why = fmt.Sprintf("image %s is not on this machine (chaoscheck never pulls; docker pull or docker load it to run it)", def)
+	} else {
+		r.choice.Reason = cluster.ImageDefault
+	}
+	return r, nil
 }
 
-// checkImage checks that the image ref (with its labels) has what needs
-// asks for, and returns an error naming everything missing. A local
-// image (hostMounted) runs this machine's /usr, /lib... and /etc, so
-// they are checked here; any other image is checked inside: a container
+// discoverLayout resolves needs in the image r: where its nodes have
+// each program and which ids its users have. A local image (hostMounted)
+// runs this machine's /usr, /lib... and /etc, so it is resolved here
+// (cluster.HostLayout), and a program outside HostMounts counts as
+// missing. Any other image is searched inside, in each program's Dirs
+// then the image's PATH (its Config.Env, else defaultPath): a container
 // is created from it (never started, labelled as a run of this process
-// so that heal removes it if this process dies) and the executables are stat'ed and
-// /etc/passwd read through the API, which needs nothing in the image (no
-// shell). The container is removed before checkImage returns.
-func checkImage(ctx context.Context, cli client.APIClient, ref string, labels map[string]string, needs cluster.NodeNeeds) error {
-	if len(needs.Executables) == 0 && len(needs.Users) == 0 {
-		return nil
-	}
-	uids := map[string]string{} // host user -> uid
-	for _, u := range needs.Users {
-		hu, err := user.Lookup(u)
+// so that heal removes it if this process dies), paths are stat'ed
+// (symbolic links followed) and /etc/passwd read through the API, which
+// needs nothing in the image, not even a shell. The container is removed
+// before discoverLayout returns. The error names every program missing.
+func discoverLayout(ctx context.Context, cli client.APIClient, r resolved, needs cluster.NodeNeeds) (cluster.Layout, error) {
+	ref := r.choice.Ref
+	if hostMounted(r.labels) {
+		l, err := cluster.HostLayout(needs)
 		if err != nil {
-			return fmt.Errorf("docker: image %s: the nodes run as this machine's user %s: %w", ref, u, err)
+			return cluster.Layout{}, fmt.Errorf("docker: local image %s (it runs this machine's packages): %w", ref, err)
 		}
-		uids[u] = hu.Uid
+		var outside []string
+		for name, p := range l.Programs {
+			if !underHostMounts(p) {
+				outside = append(outside, fmt.Sprintf("%s (%s is not under %s, which its containers see)", name, p, strings.Join(HostMounts, ", ")))
+			}
+		}
+		if len(outside) > 0 {
+			sort.Strings(outside)
+			return cluster.Layout{}, fmt.Errorf("docker: local image %s: %w: %s", ref, cluster.ErrMissingPrograms, strings.Join(outside, ", "))
+		}
+		l.Where = "local image " + ref + " (this machine's packages)"
+		return l, nil
 	}
-	var (
-		exists func(path string) (bool, error)
-		passwd []byte
-	)
-	if hostMounted(labels) {
-		exists = func(path string) (bool, error) {
-			st, err := os.Stat(path)
-			if err != nil {
+	l := cluster.Layout{Where: "image " + ref, Programs: map[string]string{}, Users: map[string]cluster.UserID{}}
+	if len(needs.Programs) == 0 && len(needs.Users) == 0 {
+		return l, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	ctl, err := controllerLabel()
+	if err != nil {
+		return cluster.Layout{}, err
+	}
+	// Labelled as a run of its own (cc-probe-<pid>), owned by this
+	// process: heal removes it if this process dies before it does.
+	cr, err := cli.ContainerCreate(ctx, &container.Config{Image: ref, Entrypoint: []string{"/chaoscheck-probe-never-started"},
+		Labels: map[string]string{LabelRun: "cc-probe-" + strconv.Itoa(os.Getpid()), LabelController: ctl}},
+		&container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+	if err != nil {
+		return cluster.Layout{}, fmt.Errorf("docker: probe image %s: create a container: %w", ref, err)
+	}
+	defer func() {
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
+		defer rcancel()
+		_ = cli.ContainerRemove(rctx, cr.ID, container.RemoveOptions{Force: true})
+	}()
+	stat := func(p string) (container.PathStat, bool, error) {
+		st, err := cli.ContainerStatPath(ctx, cr.ID, p)
+		if errdefs.IsNotFound(err) {
+			return container.PathStat{}, false, nil
+		}
+		if err != nil {
+			return container.PathStat{}, false, fmt.Errorf("docker: probe image %s: stat %s: %w", ref, p, err)
+		}
+		return st, true, nil
+	}
+	executable := func(p string) (bool, error) {
+		// Follow symbolic links (Debian's alternatives, merged /usr) a
+		// few hops: the program must end in an executable file.
+		for hop := 0; hop < 8; hop++ {
+			st, ok, err := stat(p)
+			if err != nil || !ok {
+				return false, err
+			}
+			if st.Mode&os.ModeSymlink == 0 {
+				return st.Mode.IsRegular() && st.Mode.Perm()&0o111 != 0, nil
+			}
+			next := st.LinkTarget
+			if next == "" || next == p {
 				return false, nil
 			}
-			return st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0, nil
-		}
-		b, err := os.ReadFile("/etc/passwd")
-		if err != nil {
-			return fmt.Errorf("docker: image %s: %w", ref, err)
-		}
-		passwd = b
-	} else {
-		ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-		defer cancel()
-		ctl, err := controllerLabel()
-		if err != nil {
-			return err
-		}
-		// Labelled as a run of its own (cc-probe-<pid>), owned by this
-		// process: heal removes it if this process dies before it does.
-		cr, err := cli.ContainerCreate(ctx, &container.Config{Image: ref, Entrypoint: []string{"/chaoscheck-probe-never-started"},
-			Labels: map[string]string{LabelRun: "cc-probe-" + strconv.Itoa(os.Getpid()), LabelController: ctl}},
-			&container.HostConfig{NetworkMode: "none"}, nil, nil, "")
-		if err != nil {
-			return fmt.Errorf("docker: probe image %s: create a container: %w", ref, err)
-		}
-		defer func() {
-			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
-			defer rcancel()
-			_ = cli.ContainerRemove(rctx, cr.ID, container.RemoveOptions{Force: true})
-		}()
-		exists = func(path string) (bool, error) {
-			st, err := cli.ContainerStatPath(ctx, cr.ID, path)
-			if errdefs.IsNotFound(err) {
-				return false, nil
+			if !path.IsAbs(next) {
+				next = path.Join(path.Dir(p), next)
 			}
+			p = next
+		}
+		return false, nil
+	}
+	if err := l.Resolve(needs, imagePath(r.env), executable); err != nil {
+		return cluster.Layout{}, fmt.Errorf("docker: %w", err)
+	}
+	if len(needs.Users) > 0 {
+		rc, _, err := cli.CopyFromContainer(ctx, cr.ID, "/etc/passwd")
+		if err != nil && !errdefs.IsNotFound(err) {
+			return cluster.Layout{}, fmt.Errorf("docker: probe image %s: read /etc/passwd: %w", ref, err)
+		}
+		if err == nil {
+			b, err := firstFileOfTar(rc)
+			rc.Close()
 			if err != nil {
-				return false, fmt.Errorf("docker: probe image %s: stat %s: %w", ref, path, err)
+				return cluster.Layout{}, fmt.Errorf("docker: probe image %s: read /etc/passwd: %w", ref, err)
 			}
-			// A symlink's own mode is 0777; what it points to is checked
-			// by the copy below only for /etc/passwd: a link counts.
-			return !st.Mode.IsDir() && (st.Mode&os.ModeSymlink != 0 || st.Mode.Perm()&0o111 != 0), nil
-		}
-		if len(needs.Users) > 0 {
-			rc, _, err := cli.CopyFromContainer(ctx, cr.ID, "/etc/passwd")
-			if err != nil && !errdefs.IsNotFound(err) {
-				return fmt.Errorf("docker: probe image %s: read /etc/passwd: %w", ref, err)
-			}
-			if err == nil {
-				passwd, err = firstFileOfTar(rc)
-				rc.Close()
-				if err != nil {
-					return fmt.Errorf("docker: probe image %s: read /etc/passwd: %w", ref, err)
+			all := cluster.ParsePasswd(b)
+			for _, u := range needs.Users {
+				if id, ok := all[u]; ok {
+					l.Users[u] = id
 				}
 			}
 		}
 	}
-	var missing []string
-	for _, p := range needs.Executables {
-		ok, err := exists(p)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			missing = append(missing, "no executable "+p)
-		}
-	}
-	known := passwdUIDs(passwd)
-	for _, u := range needs.Users {
-		if !known[uids[u]] {
-			missing = append(missing, fmt.Sprintf("no uid %s (this machine's user %s, whom the nodes run as) in /etc/passwd", uids[u], u))
-		}
-	}
-	if len(missing) > 0 {
-		what := "image " + ref
-		if hostMounted(labels) {
-			what = "local image " + ref + " (it runs this machine's packages)"
-		}
-		return fmt.Errorf("docker: %s does not fit the target's node specs: %s", what, strings.Join(missing, ", "))
-	}
-	return nil
+	return l, nil
 }
 
-// passwdUIDs returns the uids of an /etc/passwd file.
-func passwdUIDs(b []byte) map[string]bool {
-	out := map[string]bool{}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) >= 3 && !strings.HasPrefix(line, "#") {
-			out[f[2]] = true
+// imagePath is the search path of an image's environment (its PATH,
+// else defaultPath's).
+func imagePath(env []string) []string {
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			return strings.Split(v, ":")
 		}
 	}
-	return out
+	return strings.Split(strings.TrimPrefix(defaultPath, "PATH="), ":")
+}
+
+// underHostMounts reports whether p is under one of HostMounts.
+func underHostMounts(p string) bool {
+	for _, m := range HostMounts {
+		if p == m || strings.HasPrefix(p, m+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // firstFileOfTar returns the content of the first regular file of a tar

@@ -54,6 +54,9 @@ terminal) stops every node and removes the namespaces.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if err := probeTarget(ctx, target); err != nil {
+				return err
+			}
+			if _, err := tf.chooseImage(ctx, cmd.ErrOrStderr()); err != nil {
 				return couldNotRun(err)
 			}
 			w := cmd.OutOrStdout()

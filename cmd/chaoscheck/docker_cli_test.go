@@ -6,6 +6,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,22 +30,28 @@ import (
 )
 
 // --runtime docker is probed before anything is deployed or stored: an
-// image that is not on this machine is one line naming it and what to
-// do, exit 255, and an empty store. (With no daemon the line says that
-// instead; the exit code and the empty store are the same.)
+// --image that is not on this machine is bad input, one line naming it
+// and what to do, exit 254, and an empty store. (With no daemon the line
+// says that instead, exit 255; the store is empty as well.)
 func TestDockerProbedUpFront(t *testing.T) {
+	want := exitBadInput
+	if cli, err := docker.Connect(context.Background()); err != nil {
+		want = exitCrashed
+	} else {
+		cli.Close()
+	}
 	for _, c := range []struct {
 		args []string
 		want []string
 	}{
-		{[]string{"--target", "redis", "--runtime", "docker", "--image", "chaoscheck/nosuch:1"}, []string{"chaoscheck/nosuch:1", "not on this machine", "images build"}},
+		{[]string{"--target", "redis", "--runtime", "docker", "--image", "chaoscheck/nosuch:1"}, []string{"chaoscheck/nosuch:1", "not on this machine", "never pulls"}},
 		{[]string{"--target", "etcd", "--runtime", "docker", "--image", "chaoscheck/nosuch:1"}, []string{"chaoscheck/nosuch:1", "not on this machine"}},
 	} {
 		st := filepath.Join(t.TempDir(), "store")
 		args := append([]string{"test", "--store", st, "--time-limit", "1s"}, c.args...)
 		code, stderr := runCapture(args...)
-		if code != exitCrashed {
-			t.Errorf("%v: exit %d, want %d (stderr %q)", c.args, code, exitCrashed, stderr)
+		if code != want {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", c.args, code, want, stderr)
 		}
 		if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
 			t.Errorf("%v: stderr has %d lines, want one: %q", c.args, n+1, stderr)
@@ -63,7 +70,7 @@ func TestDockerProbedUpFront(t *testing.T) {
 // An image named by --image that lacks what the target's node specs
 // run (here: an image holding only an /etc/passwd, as a stranger's image
 // laid out differently would) is refused before anything is deployed or
-// stored: one line naming the missing executables, exit 255.
+// stored: one line naming the missing programs, exit 254 (bad input).
 func TestDockerImageProbedForNodeNeeds(t *testing.T) {
 	ctx := context.Background()
 	cli, err := docker.Connect(ctx)
@@ -100,14 +107,14 @@ func TestDockerImageProbedForNodeNeeds(t *testing.T) {
 		target string
 		want   []string
 	}{
-		{"redis", []string{"no executable /usr/bin/redis-server", "no uid"}},
-		{"postgres", []string{"no executable /usr/lib/postgresql/15/bin/initdb", "no executable /bin/sh"}},
-		{"etcd", []string{"no executable /usr/bin/etcd"}},
+		{"redis", []string{"programs missing", "env (searched", "redis-server (searched /usr/local/sbin:"}},
+		{"postgres", []string{"initdb (searched /usr/lib/postgresql/15/bin:", "sh (searched"}},
+		{"etcd", []string{"etcd (searched"}},
 	} {
 		st := filepath.Join(t.TempDir(), "store")
 		code, stderr := runCapture("test", "--store", st, "--time-limit", "1s", "--target", c.target, "--runtime", "docker", "--image", tag)
-		if code != exitCrashed {
-			t.Errorf("%s: exit %d, want %d (stderr %q)", c.target, code, exitCrashed, stderr)
+		if code != exitBadInput {
+			t.Errorf("%s: exit %d, want %d (stderr %q)", c.target, code, exitBadInput, stderr)
 		}
 		if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
 			t.Errorf("%s: stderr has %d lines, want one: %q", c.target, n+1, stderr)
@@ -327,5 +334,62 @@ func TestClusterUpStatusDownDocker(t *testing.T) {
 	defer cli.Close()
 	if left, err := docker.Leftovers(ctx, cli, run.ID); err != nil || len(left) != 0 {
 		t.Errorf("after cluster down: %v %v", left, err)
+	}
+}
+
+// Without --image, a target's nodes run its default image (etcd's own)
+// when it is on this machine; no registry is reachable here, so it is
+// not, and the run falls back to the local image: one line on stderr
+// says so, and test.json records which image ran and why (typed).
+func TestDockerDefaultImageFallback(t *testing.T) {
+	ctx := context.Background()
+	cli, err := docker.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	const def = "gcr.io/etcd-development/etcd:v3.5.17"
+	_, err = cli.ImageInspect(ctx, def)
+	present := err == nil
+	st := filepath.Join(t.TempDir(), "store")
+	var out, errb bytes.Buffer
+	code := runWith([]string{"test", "--store", st, "--target", "etcd", "--runtime", "docker", "--nemesis", "none",
+		"--time-limit", "2s", "--workload", "register", "--seed", "1"}, &out, &errb)
+	if code != exitValid {
+		t.Fatalf("exit %d, want %d: %s\n%s", code, exitValid, errb.String(), out.String())
+	}
+	var lines []string
+	for _, l := range strings.Split(errb.String(), "\n") {
+		if strings.Contains(l, def) {
+			lines = append(lines, l)
+		}
+	}
+	infos, err := filepath.Glob(filepath.Join(st, "*", "2*", rundir.TestFile))
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("test.json files %v %v, want one", infos, err)
+	}
+	b, err := os.ReadFile(infos[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info rundir.TestInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		t.Fatal(err)
+	}
+	img := info.Image
+	if img == nil || img.Runtime != "docker" || img.Default != def || !strings.HasPrefix(img.ID, "sha256:") {
+		t.Fatalf("test.json image %+v, want docker with default %s", img, def)
+	}
+	if present {
+		if img.Ref != def || img.Reason != "default" || len(lines) != 0 {
+			t.Errorf("%s is on this machine: ran %+v, stderr %q; want the default, silently", def, img, lines)
+		}
+		return
+	}
+	if img.Ref != docker.LocalImage("etcd") || img.Reason != "fallback" || !strings.Contains(img.Why, "not on this machine") || len(img.HostPackages) == 0 {
+		t.Errorf("test.json image %+v, want the fallback to %s with why and host packages", img, docker.LocalImage("etcd"))
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "running the local image "+docker.LocalImage("etcd")) {
+		t.Errorf("stderr lines naming %s: %q, want one saying it runs %s instead", def, lines, docker.LocalImage("etcd"))
 	}
 }

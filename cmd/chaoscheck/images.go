@@ -37,11 +37,12 @@ read-only. The image records the packages and versions it runs (label
 chaoscheck.packages). A target whose packages are not installed is not
 built, saying which to install (exit 255 at the end).
 
-With --runtime docker a target runs from its local image; --image names
-any other, which is checked before anything is deployed for the
-executables and the user the target's nodes run (the official images
-keep them elsewhere: redis:7 and etcd in /usr/local/bin, postgres:15 with
-another uid).`,
+With --runtime docker a target runs its default image, the official one
+its users run (postgres:15, redis:7, cassandra:5.0, etcd's
+gcr.io/etcd-development/etcd:v3.5.17), when it is on this machine
+(chaoscheck never pulls), else this local image, saying so on stderr and
+in test.json. --image names any other. The programs' paths and the
+users' uids are read from the image before anything is deployed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg := all.Registry()

@@ -70,7 +70,7 @@ an error, never "prevented").`,
 				}
 				ls = append(ls, lv)
 			}
-			rt, err := rts.New(runtime, cluster.RuntimeOptions{Target: reg.Name, Needs: reg.NodeNeeds})
+			rt, err := rts.New(runtime, cluster.RuntimeOptions{Target: reg.Name, Needs: reg.NodeNeeds, DefaultImage: reg.Image})
 			if err != nil {
 				return badInput(fmt.Errorf("--runtime: %w", err))
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/cluster/runtimes"
+	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/targets/all"
 )
@@ -66,7 +68,7 @@ func (t *targetFlags) define(fs *pflag.FlagSet, def string, keep func(targets.Re
 		rtLines[i] = r.Name + " (" + r.Summary + ")"
 	}
 	fs.StringVar(&t.runtime, "runtime", t.rts.Default(), "where the nodes of real targets run: "+strings.Join(rtLines, ", "))
-	fs.StringVar(&t.image, "image", "", "container image of every node, for runtimes that run images (default: the target's local image, made by chaoscheck images build; another is checked up front for the executables and user the nodes run)")
+	fs.StringVar(&t.image, "image", "", "container image of every node, for runtimes that run images (default: the target's official image when it is on this machine, else its local image made by chaoscheck images build; chaoscheck never pulls; the image's paths and users are read from it before anything is deployed)")
 	t.err = t.reg.DefineFlags(fs)
 	t.fs = fs
 }
@@ -117,7 +119,7 @@ func (t *targetFlags) buildRuntime() (cluster.Runtime, error) {
 	if t.fs.Changed("image") && t.image == "" {
 		return nil, fmt.Errorf("--image: empty image name")
 	}
-	rt, err := t.rts.New(t.runtime, cluster.RuntimeOptions{Target: reg.Name, Needs: reg.NodeNeeds, Image: t.image})
+	rt, err := t.rts.New(t.runtime, cluster.RuntimeOptions{Target: reg.Name, Needs: reg.NodeNeeds, Image: t.image, DefaultImage: reg.Image})
 	if err != nil {
 		return nil, fmt.Errorf("--runtime: %w", err)
 	}
@@ -129,8 +131,9 @@ func anyTarget(targets.Registration) string { return "" }
 
 // probeTarget runs the target's probe (its runtime's, then its own
 // tools'), bounded, before anything is deployed or stored: a missing
-// daemon, image, privilege or package is a one-line error (exit 255).
-// Targets without a probe pass.
+// daemon, image, privilege or package is a one-line error (exit 255),
+// and an --image that is not on this machine or lacks what the nodes
+// run is bad input (exit 254). Targets without a probe pass.
 func probeTarget(ctx context.Context, target targets.Target) error {
 	p, ok := target.(interface{ Probe(context.Context) error })
 	if !ok {
@@ -139,9 +142,45 @@ func probeTarget(ctx context.Context, target targets.Target) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	if err := p.Probe(ctx); err != nil {
-		return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+		err = flatError{err}
+		if errors.Is(err, cluster.ErrBadImage) {
+			return badInput(err)
+		}
+		return couldNotRun(err)
 	}
 	return nil
+}
+
+// flatError is an error on one line (its lines joined by "; "), wrapping
+// the original.
+type flatError struct{ err error }
+
+func (e flatError) Error() string { return strings.ReplaceAll(e.err.Error(), "\n", "; ") }
+func (e flatError) Unwrap() error { return e.err }
+
+// chooseImage is the image the nodes will run, for runtimes that run
+// images (nil otherwise), for test.json. When the target's default
+// image is not on this machine and the runtime falls back to the local
+// image, it says so in one line on errOut.
+func (t *targetFlags) chooseImage(ctx context.Context, errOut io.Writer) (*rundir.Image, error) {
+	ic, ok := t.rt.(cluster.ImageChooser)
+	if t.rt == nil || !ok {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	c, err := ic.ChooseImage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.Reason == cluster.ImageFallback {
+		pk := ""
+		if len(c.HostPackages) > 0 {
+			pk = ", " + strings.Join(c.HostPackages, " ")
+		}
+		fmt.Fprintf(errOut, "chaoscheck: %s: %s; running the local image %s (this machine's packages%s) instead\n", t.name, c.Why, c.Ref, pk)
+	}
+	return &rundir.Image{Runtime: t.rt.Name(), Ref: c.Ref, ID: c.ID, Reason: string(c.Reason), Default: c.Default, Why: c.Why, HostPackages: c.HostPackages}, nil
 }
 
 // probeTimeout bounds probeTarget.

@@ -130,8 +130,13 @@ func runTest(cmd *cobra.Command, tf *testFlags) error {
 	ctx, stop := interruptContext(cmd.ErrOrStderr())
 	defer stop()
 	if err := probeTarget(ctx, cfg.Target); err != nil {
+		return err
+	}
+	img, err := tf.target.chooseImage(ctx, cmd.ErrOrStderr())
+	if err != nil {
 		return couldNotRun(err)
 	}
+	cfg.Image = img
 	if rt, err := tf.target.describeRuntime(ctx); err != nil {
 		return couldNotRun(err)
 	} else if rt != "" {

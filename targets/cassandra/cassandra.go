@@ -126,8 +126,10 @@ func (t *Target) Probe(ctx context.Context) error {
 	} else if err := t.cfg.Runtime.Probe(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := exec.LookPath("java"); err != nil {
-		errs = append(errs, fmt.Errorf("java missing (install Debian package openjdk-17-jre-headless): %w", err))
+	if t.cfg.Runtime != nil {
+		if _, err := cluster.LayoutOn(ctx, t.cfg.Runtime, nodeNeeds()); err != nil {
+			errs = append(errs, fmt.Errorf("java missing on the nodes (install Debian package openjdk-17-jre-headless, or use an image with Java 17): %w", err))
+		}
 	}
 	root, err := t.cfg.cacheRoot()
 	if err != nil {
@@ -169,10 +171,11 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 	}
 	start := time.Now()
 	var tm Timings
-	java, err := exec.LookPath("java")
+	lay, err := cluster.LayoutOn(ctx, rt, nodeNeeds())
 	if err != nil {
-		return nil, fmt.Errorf("cassandra: java missing (install Debian package openjdk-17-jre-headless): %w", err)
+		return nil, fmt.Errorf("cassandra: java missing on the nodes (install Debian package openjdk-17-jre-headless, or use an image with Java 17): %w", err)
 	}
+	java := lay.Path("java")
 	root, err := cfg.cacheRoot()
 	if err != nil {
 		return nil, err
@@ -205,7 +208,7 @@ func (t *Target) DeployCassandra(ctx context.Context) (*Deployment, error) {
 	}
 	cfg.StateDir = lc.StateDir()
 	tm.Network = time.Since(t0)
-	d := &Deployment{cfg: cfg, lc: lc, lib: lib, cache: root, clock: mode, shim: shim, shimErr: shimErr, byAddr: map[string]string{}, logs: map[string]string{}}
+	d := &Deployment{cfg: cfg, lc: lc, lib: lib, env: lay.Path("env"), cache: root, clock: mode, shim: shim, shimErr: shimErr, byAddr: map[string]string{}, logs: map[string]string{}}
 	d.cl = &Cluster{Deployed: cluster.NewDeployed(lc, t.Plan()), d: d}
 	ok := false
 	defer func() {
@@ -251,6 +254,7 @@ type Deployment struct {
 	lc      cluster.Hosts
 	cl      *Cluster
 	lib     string
+	env     string // env(1) on the nodes, which starts the JVM
 	cache   string // the cache root holding lib and shim (SharedDirs)
 	clock   clockMode
 	shim    string
@@ -386,7 +390,7 @@ func (d *Deployment) startNodes(ctx context.Context, java, jamm string) error {
 		// read from the controller's cache (SharedDirs, read-only).
 		p, err := d.lc.Start(ctx, n, cluster.NodeSpec{
 			Name:       "cassandra",
-			Path:       "/usr/bin/env",
+			Path:       d.env,
 			Args:       javaCommand(java, d.lib, jamm, d.cfg.Heap, f, d.clock, d.shim),
 			Dir:        f.dir,
 			Files:      files,

@@ -109,11 +109,13 @@ func (d *Deployment) NewClientWith(ctx context.Context, process int, o ClientOpt
 		sticky = nodes[((process%len(nodes))+len(nodes))%len(nodes)]
 		hosts = []string{d.lc.Addr(sticky).String()}
 	} else {
-		for _, n := range nodes {
-			hosts = append(hosts, d.lc.Addr(n).String())
-		}
+		hosts = d.contactPoints(nodes)
 	}
 	c := gocql.NewCluster(hosts...)
+	// The protocol the driver would find (it tries 4 first): discovering
+	// it dials a contact point of its own, one more wait on a node that
+	// does not answer.
+	c.ProtoVersion = 4
 	c.Keyspace = Keyspace
 	c.ConnectTimeout = d.cfg.ConnectTimeout
 	c.Timeout = d.cfg.RequestTimeout
@@ -134,6 +136,14 @@ func (d *Deployment) NewClientWith(ctx context.Context, process int, o ClientOpt
 	} else {
 		c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy(), gocql.ShuffleReplicas())
 	}
+	// The session is ready once one node's pool is: gocql otherwise waits
+	// for every node's, so that a node that does not answer (a killed
+	// container's address, where a killed local process's namespace
+	// refuses at once) holds every new session for ConnectTimeout, as
+	// long as the client's whole open budget (--op-timeout). The other
+	// pools fill in the background; requests go to nodes whose pool is
+	// up, and to the others once they are.
+	c.PoolConfig.HostSelectionPolicy = gocql.SingleHostReadyPolicy(c.PoolConfig.HostSelectionPolicy)
 	s, err := createSession(ctx, c)
 	if err != nil {
 		where := "any node"
@@ -143,6 +153,31 @@ func (d *Deployment) NewClientWith(ctx context.Context, process int, o ClientOpt
 		return nil, fmt.Errorf("cassandra: session for process %d to %s: %w", process, where, err)
 	}
 	return &Client{s: s, read: rc, write: wc, serial: serial, lwtWrites: o.LWTWrites, ns: o.KeyPrefix, sticky: sticky, byAddr: d.byAddr}, nil
+}
+
+// contactPoints are the addresses a session of nodes is opened through:
+// those whose server runs (the runtime's fact), or all of them when none
+// does. gocql dials its contact points in a random order for its control
+// connection, ConnectTimeout each until one answers, so a killed node
+// among them would cost a third of the sessions opened during a kill
+// their whole open budget; the session still learns every node of the
+// ring (system.peers) and reaches the killed one once it is back.
+func (d *Deployment) contactPoints(nodes []string) []string {
+	var up, all []string
+	for _, n := range nodes {
+		a := d.lc.Addr(n).String()
+		all = append(all, a)
+		for _, p := range d.lc.Processes(n) {
+			if p.Running() {
+				up = append(up, a)
+				break
+			}
+		}
+	}
+	if len(up) == 0 {
+		return all
+	}
+	return up
 }
 
 // Close closes the session.

@@ -26,7 +26,8 @@ import (
 // the API. QUORUM reads and writes must stay valid (session and
 // linearizable checks of ryw) with operations succeeding during the
 // kill. Then the clock shim (from the shared cache) is loaded in every
-// JVM and a +3s skew shows in a node's now().
+// JVM and a +3s skew shows in a node's now(). Finally, sessions open
+// while a node is killed (assertOpensWhileKilled).
 func TestDockerQuorumSurvivesOneKilled(t *testing.T) {
 	env.Require(t)
 	rt := dockerenv.Docker(t, "cassandra", Registration().NodeNeeds)
@@ -97,4 +98,49 @@ func TestDockerQuorumSurvivesOneKilled(t *testing.T) {
 		t.Fatalf("docker nodes without the clock shim: mode %d, %v, %v", d.clock, d.shimErr, d.cl.clockErr)
 	}
 	assertClockSkewReachesJVM(t, d)
+	assertOpensWhileKilled(t, d)
+}
+
+// assertOpensWhileKilled kills the last node and opens sessions (as the
+// runner does after an info outcome) each within the driver's
+// ConnectTimeout, which is the runner's default --op-timeout: they must
+// not wait for the killed node. On docker a killed container's address
+// does not answer (no reset, as a killed local process's namespace
+// sends), and gocql used to wait for every node's pool, so no session
+// could open in that budget while a node was down. At least 4 of 5 must
+// open (a loaded machine may slow one); then the node is restarted.
+func assertOpensWhileKilled(t *testing.T, d *Deployment) {
+	t.Helper()
+	ctx := context.Background()
+	nodes := d.Hosts().Nodes()
+	killed := nodes[len(nodes)-1]
+	if err := d.CassandraCluster().Kill(ctx, killed); err != nil {
+		t.Fatalf("kill %s: %v", killed, err)
+	}
+	opened := 0
+	var errs []string
+	for i := 0; i < 5; i++ {
+		octx, cancel := context.WithTimeout(ctx, d.cfg.ConnectTimeout)
+		start := time.Now()
+		c, err := d.NewClientWith(octx, 100+i, ClientOptions{ReadCL: "QUORUM", WriteCL: "QUORUM"})
+		cancel()
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		opened++
+		t.Logf("session %d opened in %v with %s killed", i, time.Since(start).Round(time.Millisecond), killed)
+		c.Close()
+	}
+	if opened < 4 {
+		t.Errorf("%d of 5 sessions opened within %v while %s was killed, want at least 4: %s", opened, d.cfg.ConnectTimeout, killed, strings.Join(errs, "; "))
+	}
+	rctx, cancel := context.WithTimeout(ctx, DefaultStartTimeout)
+	defer cancel()
+	if err := d.CassandraCluster().Restart(rctx, killed); err != nil {
+		t.Fatalf("restart %s: %v", killed, err)
+	}
+	if err := d.waitPort(rctx, killed, time.Now().Add(DefaultStartTimeout)); err != nil {
+		t.Fatalf("restarted %s: %v", killed, err)
+	}
 }

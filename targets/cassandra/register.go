@@ -21,6 +21,19 @@ const (
 	StoragePort = 7000
 )
 
+// DefaultImage is the official Cassandra image, the target's default on
+// runtimes that run images. Its JVM runs the server; the server's jars
+// are chaoscheck's (the same version, resolved once by Maven into the
+// cache, NodeSpec.SharedDirs), not the image's /opt/cassandra/lib.
+const DefaultImage = "cassandra:5.0"
+
+// nodeNeeds is what the nodes run: the JVM through env (which drops the
+// runtime's preload). The jars and the clock shim come from the
+// controller's cache (NodeSpec.SharedDirs); the server runs as root.
+func nodeNeeds() cluster.NodeNeeds {
+	return cluster.NodeNeeds{Programs: []cluster.Program{{Name: "env"}, {Name: "java"}}}
+}
+
 // Registration is Cassandra's row in the target registry: its flag group
 // and the constructor from those flags.
 func Registration() targets.Registration {
@@ -28,11 +41,9 @@ func Registration() targets.Registration {
 		Name:         "cassandra",
 		Summary:      "Apache Cassandra 5.0, from Maven Central",
 		HostPackages: []string{"openjdk-17-jre-headless"},
-		// The JVM through env (which drops the runtime's preload); the
-		// jars and the clock shim come from the controller's cache
-		// (NodeSpec.SharedDirs), the server runs as root.
-		NodeNeeds: cluster.NodeNeeds{Executables: []string{"/usr/bin/env", "/usr/bin/java"}},
-		Flags:     defineFlags,
+		NodeNeeds:    nodeNeeds(),
+		Image:        DefaultImage,
+		Flags:        defineFlags,
 	}
 }
 

@@ -20,9 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os/exec"
-	"os/user"
-	"strconv"
 	"strings"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
@@ -30,8 +27,17 @@ import (
 	"github.com/chaoscheck/chaoscheck/targets/serverconf"
 )
 
-// DefaultBinary is the etcd server of the Debian package etcd-server.
-const DefaultBinary = "/usr/bin/etcd"
+// DefaultImage is etcd's own image (its project's registry), the
+// target's default on runtimes that run images. The 3.5 line: the flags
+// chaoscheck passes (deployment.go) are the same in 3.4, Debian's.
+const DefaultImage = "gcr.io/etcd-development/etcd:v3.5.17"
+
+// nodeNeeds is what the nodes run: etcd (Debian's /usr/bin/etcd, the
+// image's /usr/local/bin/etcd), as nobody (65534 when the nodes do not
+// know that user).
+func nodeNeeds() cluster.NodeNeeds {
+	return cluster.NodeNeeds{Programs: []cluster.Program{{Name: "etcd"}}, Users: []string{"nobody"}}
+}
 
 // Ports every member listens on, inside its own namespace.
 const (
@@ -104,7 +110,8 @@ type Config struct {
 	// of balancing over all members. It is what exposes stale serializable
 	// reads from a partitioned member.
 	Sticky bool
-	// Binary is the etcd server executable (default DefaultBinary).
+	// Binary is the etcd server executable on the nodes (default: etcd
+	// where the runtime's nodes have it, cluster.LayoutOn).
 	Binary string
 	// ServerConfig is the user's etcd flags (--server-config), merged
 	// over chaoscheck's (see sharedArgs); nil: none. Validate refuses it
@@ -124,9 +131,6 @@ func (c *Config) defaults() {
 	}
 	if c.PreVote == nil {
 		c.PreVote = Bool(true)
-	}
-	if c.Binary == "" {
-		c.Binary = DefaultBinary
 	}
 }
 
@@ -196,19 +200,27 @@ func (t *Target) Config() Config { return t.cfg }
 // libfaketime is not an error: clock faults are unsupported for etcd
 // anyway.
 func (t *Target) Probe(ctx context.Context) error {
-	var errs []error
+	_, err := t.probe(ctx)
+	return err
+}
+
+// probe is Probe, returning the nodes' layout (etcd's path, nobody's ids).
+func (t *Target) probe(ctx context.Context) (cluster.Layout, error) {
+	var (
+		errs []error
+		lay  cluster.Layout
+	)
 	if t.cfg.Runtime == nil {
 		errs = append(errs, cluster.ErrNoRuntime)
 	} else if err := t.cfg.Runtime.Probe(ctx); err != nil {
 		errs = append(errs, err)
-	}
-	if _, err := exec.LookPath(t.cfg.Binary); err != nil {
-		errs = append(errs, fmt.Errorf("etcd server %s missing (install Debian package etcd-server): %w", t.cfg.Binary, err))
+	} else if lay, err = cluster.LayoutOn(ctx, t.cfg.Runtime, nodeNeeds()); err != nil && t.cfg.Binary == "" {
+		errs = append(errs, fmt.Errorf("etcd server missing on the nodes (install Debian package etcd-server, or use an image with etcd): %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("etcd: probe (needs root and Debian packages etcd-server, iproute2, nftables): %w", err)
+		return cluster.Layout{}, fmt.Errorf("etcd: probe (needs root and Debian packages etcd-server, iproute2, nftables): %w", err)
 	}
-	return nil
+	return lay, nil
 }
 
 // Deploy probes the machine, brings up the nodes on the runtime (which
@@ -218,35 +230,26 @@ func (t *Target) Probe(ctx context.Context) error {
 // member answers a linearizable read with a leader elected. On error
 // everything it created is removed.
 func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
-	if err := t.Probe(ctx); err != nil {
+	lay, err := t.probe(ctx)
+	if err != nil {
 		return nil, err
 	}
-	uid, gid := lookupNobody()
+	uid, gid := uint32(65534), uint32(65534)
+	if id, ok := lay.User("nobody"); ok {
+		uid, gid = id.UID, id.GID
+	}
+	cfg := t.cfg
+	if cfg.Binary == "" {
+		cfg.Binary = lay.Path("etcd")
+	}
 	lc, err := t.cfg.Runtime.Up(ctx, cluster.Spec{Target: "etcd", Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData, ServerUID: uid})
 	if err != nil {
 		return nil, err
 	}
 	stateDir := lc.StateDir()
-	d := newDeployment(t.cfg, lc, t.Plan(), stateDir, uid, gid)
+	d := newDeployment(cfg, lc, t.Plan(), stateDir, uid, gid)
 	if err := d.start(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("etcd: deploy: %w", err), d.Close(ctx))
 	}
 	return d, nil
-}
-
-// lookupNobody returns the uid and gid of the user nobody (65534 when the
-// user database does not say).
-func lookupNobody() (uint32, uint32) {
-	uid, gid := uint32(65534), uint32(65534)
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		return uid, gid
-	}
-	if v, err := strconv.ParseUint(u.Uid, 10, 32); err == nil {
-		uid = uint32(v)
-	}
-	if v, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
-		gid = uint32(v)
-	}
-	return uid, gid
 }

@@ -40,7 +40,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := tg.Config()
-	if c.Nodes != 3 || c.Read != Linearizable || !c.preVote() || c.Binary != DefaultBinary || tg.Name() != "etcd" {
+	if c.Nodes != 3 || c.Read != Linearizable || !c.preVote() || c.Binary != "" || tg.Name() != "etcd" {
 		t.Errorf("defaults: %+v", c)
 	}
 	if tg, _ := New(Config{PreVote: Bool(false)}); tg.Config().preVote() {

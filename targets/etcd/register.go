@@ -19,7 +19,8 @@ func Registration() targets.Registration {
 	return targets.Registration{
 		Name:         "etcd",
 		Summary:      "etcd 3.4, Debian's etcd-server",
-		NodeNeeds:    cluster.NodeNeeds{Executables: []string{DefaultBinary}, Users: []string{"nobody"}},
+		NodeNeeds:    nodeNeeds(),
+		Image:        DefaultImage,
 		HostPackages: []string{"etcd-server"},
 		Flags:        defineFlags,
 	}

@@ -5,7 +5,6 @@ package postgres
 import (
 	"fmt"
 	"net/netip"
-	"os/user"
 	"strings"
 	"time"
 
@@ -142,8 +141,24 @@ func ParseReadFrom(s string) (ReadFrom, error) {
 }
 
 // DefaultBinDir is where Debian's postgresql-15 package installs the
-// server binaries.
+// server binaries (the official image too, which also has it in PATH).
 const DefaultBinDir = "/usr/lib/postgresql/15/bin"
+
+// DefaultImage is the official PostgreSQL image, the target's default on
+// runtimes that run images.
+const DefaultImage = "postgres:15"
+
+// nodeNeeds is what the nodes run as user: the server and its tools
+// (searched in binDir first, then PATH), and sh, install and rm for the
+// directories and files the target prepares on them.
+func nodeNeeds(binDir, user string) cluster.NodeNeeds {
+	var ps []cluster.Program
+	for _, name := range []string{"postgres", "initdb", "pg_basebackup"} {
+		ps = append(ps, cluster.Program{Name: name, Dirs: []string{binDir}})
+	}
+	ps = append(ps, cluster.Program{Name: "sh"}, cluster.Program{Name: "install"}, cluster.Program{Name: "rm"})
+	return cluster.NodeNeeds{Programs: ps, Users: []string{user}}
+}
 
 // MaxNodes is the largest supported node count.
 const MaxNodes = 9
@@ -180,8 +195,8 @@ type Config struct {
 	// Subnet is the /24 of the node addresses (zero: the runtime's
 	// choice).
 	Subnet netip.Prefix
-	// BinDir holds postgres, initdb and pg_basebackup (default
-	// DefaultBinDir).
+	// BinDir is searched first for postgres, initdb and pg_basebackup
+	// on the nodes, then their PATH (default DefaultBinDir).
 	BinDir string
 	// User is the operating-system user the server runs as (default
 	// "postgres"); PostgreSQL refuses to run as root.
@@ -240,23 +255,4 @@ func (c Config) Validate() error {
 		return fmt.Errorf("postgres: user %q: PostgreSQL refuses to run as root", c.User)
 	}
 	return nil
-}
-
-// lookupUser returns the uid and gid of the server's user.
-func lookupUser(name string) (uid, gid uint32, err error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return 0, 0, fmt.Errorf("postgres: user %q (created by Debian package postgresql-15): %w", name, err)
-	}
-	var id, g uint32
-	if _, err := fmt.Sscan(u.Uid, &id); err != nil {
-		return 0, 0, fmt.Errorf("postgres: uid of %q: %w", name, err)
-	}
-	if _, err := fmt.Sscan(u.Gid, &g); err != nil {
-		return 0, 0, fmt.Errorf("postgres: gid of %q: %w", name, err)
-	}
-	if id == 0 {
-		return 0, 0, fmt.Errorf("postgres: user %q has uid 0: PostgreSQL refuses to run as root", name)
-	}
-	return id, g, nil
 }

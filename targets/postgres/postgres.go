@@ -34,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -104,24 +103,42 @@ func (t *Target) Config() Config { return t.cfg }
 // binaries and the postgres user. A missing libfaketime is not an error
 // here (only clock skew needs it).
 func (t *Target) Probe(ctx context.Context) error {
+	_, _, err := t.probe(ctx)
+	return err
+}
+
+// probe is Probe, returning the nodes' layout and the server user's ids
+// there.
+func (t *Target) probe(ctx context.Context) (cluster.Layout, cluster.UserID, error) {
 	var errs []error
 	if t.cfg.Runtime == nil {
 		errs = append(errs, cluster.ErrNoRuntime)
 	} else if err := t.cfg.Runtime.Probe(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	for _, tool := range []string{"postgres", "initdb", "pg_basebackup"} {
-		if _, err := os.Stat(filepath.Join(t.cfg.BinDir, tool)); err != nil {
-			errs = append(errs, fmt.Errorf("%s missing in %s (install Debian package postgresql-15): %w", tool, t.cfg.BinDir, err))
-		}
-	}
-	if _, _, err := lookupUser(t.cfg.User); err != nil {
-		errs = append(errs, err)
-	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("postgres: probe (needs root and Debian packages postgresql-15, iproute2, nftables; faketime for clock skew): %w", err)
+		return cluster.Layout{}, cluster.UserID{}, fmt.Errorf("postgres: probe (needs root and Debian packages postgresql-15, iproute2, nftables; faketime for clock skew): %w", err)
 	}
-	return nil
+	return t.layout(ctx)
+}
+
+// layout resolves, on the runtime's nodes (cluster.LayoutOn: this
+// machine's packages, or the image's), the paths of the server and its
+// tools and the ids of the server's user, which must exist there and not
+// be root.
+func (t *Target) layout(ctx context.Context) (cluster.Layout, cluster.UserID, error) {
+	lay, err := cluster.LayoutOn(ctx, t.cfg.Runtime, nodeNeeds(t.cfg.BinDir, t.cfg.User))
+	if err != nil {
+		return cluster.Layout{}, cluster.UserID{}, fmt.Errorf("postgres: probe (needs Debian package postgresql-15 on this machine, or an image with PostgreSQL 15): %w", err)
+	}
+	id, ok := lay.User(t.cfg.User)
+	if !ok {
+		return cluster.Layout{}, cluster.UserID{}, fmt.Errorf("postgres: user %q is not known on %s (created by Debian package postgresql-15, and in the official image)", t.cfg.User, lay.Where)
+	}
+	if id.UID == 0 {
+		return cluster.Layout{}, cluster.UserID{}, fmt.Errorf("postgres: user %q has uid 0 on %s: PostgreSQL refuses to run as root", t.cfg.User, lay.Where)
+	}
+	return lay, id, nil
 }
 
 // Deploy probes the machine, brings up the nodes on the runtime (which
@@ -131,19 +148,17 @@ func (t *Target) Probe(ctx context.Context) error {
 // of them stream (and, in sync mode, until synchronous_standby_names is
 // in force). Every wait is bounded; on error everything is removed.
 func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
-	if err := t.Probe(ctx); err != nil {
-		return nil, err
-	}
-	uid, gid, err := lookupUser(t.cfg.User)
+	lay, id, err := t.probe(ctx)
 	if err != nil {
 		return nil, err
 	}
+	uid, gid := id.UID, id.GID
 	lc, err := t.cfg.Runtime.Up(ctx, cluster.Spec{Target: "postgres", Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData, ServerUID: uid})
 	if err != nil {
 		return nil, err
 	}
 	stateDir := lc.StateDir()
-	srv := &server{cfg: t.cfg, lc: lc, dirs: layout{root: stateDir}, uid: uid, gid: gid}
+	srv := &server{cfg: t.cfg, lc: lc, dirs: layout{root: stateDir}, uid: uid, gid: gid, paths: lay.Programs}
 	d := &Deployment{cfg: t.cfg, srv: srv, cl: newCluster(srv, t.Plan(), "n1"), stateDir: stateDir, policy: newPolicy(t.cfg)}
 	if err := d.start(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: deploy: %w", err), lc.Close(ctx))

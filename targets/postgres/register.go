@@ -19,12 +19,10 @@ import (
 // and the constructor from those flags.
 func Registration() targets.Registration {
 	return targets.Registration{
-		Name:    "postgres",
-		Summary: "PostgreSQL 15, a primary and streaming replicas",
-		NodeNeeds: cluster.NodeNeeds{
-			Executables: []string{DefaultBinDir + "/postgres", DefaultBinDir + "/initdb", DefaultBinDir + "/pg_basebackup", "/bin/sh"},
-			Users:       []string{"postgres"},
-		},
+		Name:         "postgres",
+		Summary:      "PostgreSQL 15, a primary and streaming replicas",
+		NodeNeeds:    nodeNeeds(DefaultBinDir, "postgres"),
+		Image:        DefaultImage,
 		HostPackages: []string{"postgresql-15"},
 		Flags:        defineFlags,
 		Isolation:    isolationProber,

@@ -83,12 +83,18 @@ type server struct {
 	lc       cluster.Hosts
 	dirs     layout
 	uid, gid uint32
+	// paths are the programs' paths on the nodes (cluster.Layout):
+	// postgres, initdb, pg_basebackup, sh.
+	paths map[string]string
 }
+
+// binDir is the directory of the server on the nodes.
+func (s *server) binDir() string { return filepath.Dir(s.paths["postgres"]) }
 
 // env is the environment of the server and its tools.
 func (s *server) env() []string {
 	return []string{
-		"PATH=" + s.cfg.BinDir + ":/usr/bin:/bin",
+		"PATH=" + s.binDir() + ":/usr/local/bin:/usr/bin:/bin",
 		"LANG=C",
 		"LC_ALL=C",
 		"HOME=" + s.dirs.root,
@@ -102,7 +108,7 @@ func (s *server) env() []string {
 func (s *server) spec(node string) cluster.NodeSpec {
 	return cluster.NodeSpec{
 		Name: "postgres",
-		Path: filepath.Join(s.cfg.BinDir, "postgres"),
+		Path: s.paths["postgres"],
 		Args: []string{
 			"-D", s.dirs.dataDir(node),
 			"-c", "listen_addresses=" + s.lc.Addr(node).String(),
@@ -127,7 +133,7 @@ func (s *server) spec(node string) cluster.NodeSpec {
 // controller dies).
 func (s *server) tool(ctx context.Context, node, name string, args ...string) error {
 	_, err := s.lc.Exec(ctx, node, cluster.Command{
-		Path:    filepath.Join(s.cfg.BinDir, name),
+		Path:    s.paths[name],
 		Args:    args,
 		Env:     s.env(),
 		Dir:     s.dirs.root,
@@ -144,7 +150,7 @@ func (s *server) tool(ctx context.Context, node, name string, args ...string) er
 func (s *server) prepareNode(ctx context.Context, node string) error {
 	_, err := s.lc.Exec(ctx, node, cluster.Command{
 		Name: "prepare",
-		Path: "/bin/sh",
+		Path: s.paths["sh"],
 		Args: []string{"-c", `set -e; rm -rf "$3"; install -d -m 0755 -o "$4" -g "$5" "$1" "$2"; install -d -m 0700 -o "$4" -g "$5" "$3"`,
 			"sh", s.dirs.nodeDir(node), s.dirs.sockDir(node), s.dirs.dataDir(node), strconv.Itoa(int(s.uid)), strconv.Itoa(int(s.gid))},
 		Env:     s.env(),
@@ -161,7 +167,7 @@ func (s *server) prepareNode(ctx context.Context, node string) error {
 func (s *server) appendFile(ctx context.Context, node, path, text string) error {
 	_, err := s.lc.Exec(ctx, node, cluster.Command{
 		Name:    "append",
-		Path:    "/bin/sh",
+		Path:    s.paths["sh"],
 		Args:    []string{"-c", `printf '%s' "$1" >> "$2"`, "sh", text, path},
 		Env:     s.env(),
 		UID:     s.uid,

@@ -94,25 +94,37 @@ func (d *Deployment) KeptData() string { return d.srv.lc.KeptStateDir() }
 func (t *Target) Config() Config { return t.cfg }
 
 // Probe checks what a deployment needs: the runtime (Runtime.Probe; the
-// local one needs root, iproute2, nftables, cgroup v2) and redis-server
-// and redis-cli. libfaketime is not needed (clock faults are unsupported
-// for Redis).
+// local one needs root, iproute2, nftables, cgroup v2), redis-server and
+// env on the nodes (cluster.LayoutOn: this machine's, or the image's),
+// and redis-cli on the controller. libfaketime is not needed (clock
+// faults are unsupported for Redis).
 func (t *Target) Probe(ctx context.Context) error {
-	var errs []error
+	_, err := t.probe(ctx)
+	return err
+}
+
+// probe is Probe, returning the nodes' layout.
+func (t *Target) probe(ctx context.Context) (cluster.Layout, error) {
+	var (
+		errs []error
+		lay  cluster.Layout
+	)
 	if t.cfg.Runtime == nil {
 		errs = append(errs, cluster.ErrNoRuntime)
 	} else if err := t.cfg.Runtime.Probe(ctx); err != nil {
 		errs = append(errs, err)
+	} else if lay, err = cluster.LayoutOn(ctx, t.cfg.Runtime, nodeNeeds(t.cfg.User)); err != nil {
+		errs = append(errs, err)
 	}
-	for _, tool := range []string{"redis-server", "redis-cli", envPath} {
+	for _, tool := range []string{"redis-cli", "find"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			errs = append(errs, fmt.Errorf("%s (install Debian packages redis-server and redis-tools): %w", tool, err))
+			errs = append(errs, fmt.Errorf("%s on the controller (install Debian package redis-tools): %w", tool, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("redis: probe (needs root and Debian packages redis-server, redis-tools, iproute2, nftables): %w", err)
+		return cluster.Layout{}, fmt.Errorf("redis: probe (needs root and Debian packages redis-server, redis-tools, iproute2, nftables): %w", err)
 	}
-	return nil
+	return lay, nil
 }
 
 // Deploy probes the machine, brings up the nodes on the runtime (which
@@ -127,23 +139,19 @@ func (t *Target) Probe(ctx context.Context) error {
 // commandstats as the baseline of NodeOps. Every wait is bounded; on
 // error everything is removed.
 func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
-	if err := t.Probe(ctx); err != nil {
-		return nil, err
-	}
-	uid, gid, err := lookupUser(t.cfg.User)
+	lay, err := t.probe(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// The server's user as the nodes know it (root when they do not).
+	id, _ := lay.User(t.cfg.User)
+	uid, gid := id.UID, id.GID
 	lc, err := t.cfg.Runtime.Up(ctx, cluster.Spec{Target: "redis", Nodes: t.cfg.Nodes, Subnet: t.cfg.Subnet, StateDir: t.cfg.StateDir, KeepStateDir: t.cfg.KeepData, ServerUID: uid})
 	if err != nil {
 		return nil, err
 	}
 	stateDir := lc.StateDir()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("redis: %w", err), lc.Close(ctx))
-	}
-	srv := &server{cfg: t.cfg, lc: lc, bin: bin, root: stateDir, uid: uid, gid: gid}
+	srv := &server{cfg: t.cfg, lc: lc, bin: lay.Path("redis-server"), env: lay.Path("env"), root: stateDir, uid: uid, gid: gid}
 	servers := newServers(lc, srv, t.Plan())
 	d := &Deployment{cfg: t.cfg, srv: srv, servers: servers, stateDir: stateDir, user: t.cfg.User, policy: newPolicy(t.cfg)}
 	if uid == 0 {

@@ -20,7 +20,8 @@ func Registration() targets.Registration {
 	return targets.Registration{
 		Name:         "redis",
 		Summary:      "Redis: Redis Cluster, or a primary and replicas",
-		NodeNeeds:    cluster.NodeNeeds{Executables: []string{envPath, "/usr/bin/redis-server"}, Users: []string{"redis"}},
+		NodeNeeds:    nodeNeeds("redis"),
+		Image:        DefaultImage,
 		HostPackages: []string{"redis-server", "redis-tools"},
 		Flags:        defineFlags,
 	}

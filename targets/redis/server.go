@@ -5,11 +5,9 @@ package redis
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,8 +19,16 @@ import (
 	"github.com/chaoscheck/chaoscheck/cluster"
 )
 
-// envPath is env(1), used to start redis-server without LD_PRELOAD.
-const envPath = "/usr/bin/env"
+// DefaultImage is the official Redis image, the target's default on
+// runtimes that run images.
+const DefaultImage = "redis:7"
+
+// nodeNeeds is what the nodes run: redis-server, through env(1) (to start
+// it without LD_PRELOAD), as user (its uid is the node's: 999 in the
+// official image).
+func nodeNeeds(user string) cluster.NodeNeeds {
+	return cluster.NodeNeeds{Programs: []cluster.Program{{Name: "env"}, {Name: "redis-server"}}, Users: []string{user}}
+}
 
 // Port is the port every node's server listens on (each node has its own
 // network namespace).
@@ -55,7 +61,8 @@ const (
 // cluster.
 type server struct {
 	cfg      Config
-	bin      string // redis-server's path
+	bin      string // redis-server's path on the nodes
+	env      string // env(1)'s path on the nodes
 	lc       cluster.Hosts
 	root     string
 	uid, gid uint32
@@ -161,7 +168,7 @@ func (s *server) spec(node, replicaOf string) cluster.NodeSpec {
 		Files:   []cluster.File{s.confFile(node, replicaOf)},
 		DataDir: s.dataDir(node),
 		Name:    "redis",
-		Path:    envPath,
+		Path:    s.env,
 		Args:    []string{"-u", "LD_PRELOAD", s.bin, s.confPath(node)},
 		Env:     []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C"},
 		Dir:     s.nodeDir(node),
@@ -405,25 +412,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// lookupUser returns the uid and gid of the server's user, or root (0, 0)
-// when the user does not exist.
-func lookupUser(name string) (uid, gid uint32, err error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		var unknown user.UnknownUserError
-		if errors.As(err, &unknown) {
-			return 0, 0, nil
-		}
-		return 0, 0, fmt.Errorf("redis: user %q: %w", name, err)
-	}
-	var id, g uint32
-	if _, err := fmt.Sscan(u.Uid, &id); err != nil {
-		return 0, 0, fmt.Errorf("redis: uid of %q: %w", name, err)
-	}
-	if _, err := fmt.Sscan(u.Gid, &g); err != nil {
-		return 0, 0, fmt.Errorf("redis: gid of %q: %w", name, err)
-	}
-	return id, g, nil
 }
