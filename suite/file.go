@@ -86,11 +86,13 @@ type Axis struct {
 }
 
 // CellRule gives the cells whose matrix values match When their own
-// expectations (the last matching rule wins).
+// expectations (the last matching rule with expect: wins) and settings
+// (of every matching rule, in order, over the matrix values).
 type CellRule struct {
-	When   map[string]string
-	Expect []ExpectSpec
-	Line   int
+	When     map[string]string
+	Expect   []ExpectSpec
+	Settings []Setting
+	Line     int
 }
 
 // ExpectSpec is an expectation as written: a kind and its argument.
@@ -448,11 +450,20 @@ func (p *parser) cellRules(n *yaml.Node, where string, axes []Axis) ([]CellRule,
 				}
 				r.Expect = es
 			default:
-				return nil, p.errf(k.Line, "%s: cells: unknown key %q (when, expect)", where, k.Value)
+				for _, ax := range axes {
+					if ax.Key == strings.TrimPrefix(k.Value, "--") {
+						return nil, p.errf(k.Line, "%s: cells: %s is a matrix axis: a rule cannot set it", where, ax.Key)
+					}
+				}
+				st, err := p.setting(k, v, where+": cells")
+				if err != nil {
+					return nil, err
+				}
+				r.Settings = append(r.Settings, st)
 			}
 		}
-		if !haveWhen || len(r.Expect) == 0 {
-			return nil, p.errf(rn.Line, "%s: cells: a rule needs when: and expect:", where)
+		if !haveWhen || (len(r.Expect) == 0 && len(r.Settings) == 0) {
+			return nil, p.errf(rn.Line, "%s: cells: a rule needs when: and expect: or settings", where)
 		}
 		out = append(out, r)
 	}

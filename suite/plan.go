@@ -65,16 +65,37 @@ type Plan struct {
 
 var nameUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
+// PlanOptions select and adjust the cells of a plan.
+type PlanOptions struct {
+	// Only selects the cells of these cases, or these cells (none: all).
+	Only []string
+	// Set overrides settings of every cell, after the file's (e.g.
+	// time-limit=2s for a short CI run): KEY=VALUE.
+	Set []string
+}
+
 // NewPlan expands the file's matrices and builds every cell through b,
-// so that every setting is checked before anything runs; only names
-// selects the cells of those cases or cells (none: every cell). Errors
-// name the file and the line.
-func NewPlan(f *File, b Builder, only []string) (*Plan, error) {
+// so that every setting is checked before anything runs. Errors name
+// the file and the line.
+func NewPlan(f *File, b Builder, o PlanOptions) (*Plan, error) {
+	only := o.Only
+	var over []Setting
+	for _, kv := range o.Set {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimPrefix(strings.TrimSpace(k), "--")
+		if !ok || k == "" {
+			return nil, badFile{fmt.Errorf("--set %q: write KEY=VALUE, e.g. time-limit=2s", kv)}
+		}
+		if why, bad := reserved[k]; bad {
+			return nil, badFile{fmt.Errorf("--set %s: not a case setting: %s", k, why)}
+		}
+		over = append(over, Setting{Key: k, Values: []string{v}})
+	}
 	p := &parser{file: baseName(f.Path)}
 	pl := &Plan{File: f}
 	names := map[string]string{}
 	for _, c := range f.Cases {
-		cells, err := expand(p, f, c)
+		cells, err := expand(p, f, c, over)
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +197,7 @@ func faultsLabel(cfg runner.Config) string {
 }
 
 // expand makes the cells of one case.
-func expand(p *parser, f *File, c Case) ([]Cell, error) {
+func expand(p *parser, f *File, c Case, over []Setting) ([]Cell, error) {
 	base := merge(f.Defaults, c.Settings)
 	combos := [][]Setting{nil}
 	for _, ax := range c.Matrix {
@@ -191,6 +212,12 @@ func expand(p *parser, f *File, c Case) ([]Cell, error) {
 	var out []Cell
 	for _, m := range combos {
 		cell := Cell{Case: c.Name, Line: c.Line, Matrix: m, Settings: merge(base, m), Name: c.Name, Row: c.Name}
+		for _, r := range c.Cells {
+			if matches(r, m) {
+				cell.Settings = merge(cell.Settings, r.Settings)
+			}
+		}
+		cell.Settings = merge(cell.Settings, over)
 		var labels, rowParts []string
 		for _, s := range m {
 			labels = append(labels, s.Label())
@@ -212,7 +239,7 @@ func expand(p *parser, f *File, c Case) ([]Cell, error) {
 		}
 		specs := c.Expect
 		for _, r := range c.Cells {
-			if matches(r, m) {
+			if matches(r, m) && len(r.Expect) > 0 {
 				specs = r.Expect
 			}
 		}

@@ -30,6 +30,7 @@ func newSuiteRunCmd() *cobra.Command {
 	var (
 		store string
 		only  []string
+		set   []string
 		list  bool
 	)
 	cmd := &cobra.Command{
@@ -58,7 +59,7 @@ file or arguments, 255 the suite or some cell could not run.`,
 			if err != nil {
 				return badInput(err)
 			}
-			pl, err := suite.NewPlan(f, buildSuiteCell, only)
+			pl, err := suite.NewPlan(f, buildSuiteCell, suite.PlanOptions{Only: only, Set: set})
 			if err != nil {
 				return badInput(err)
 			}
@@ -88,6 +89,7 @@ file or arguments, 255 the suite or some cell could not run.`,
 	fl := cmd.Flags()
 	fl.StringVar(&store, "store", "store", "store directory; the suite's directory is <store>/<suite>/<timestamp>/")
 	fl.StringSliceVar(&only, "only", nil, "run only these cases (a case's name: all its cells) or cells")
+	fl.StringArrayVar(&set, "set", nil, "KEY=VALUE: override a setting of every cell (e.g. --set time-limit=2s for a short CI run)")
 	fl.BoolVar(&list, "list", false, "list the cells, their tests, expectations and shared deployments, and run nothing")
 	return cmd
 }
