@@ -240,7 +240,11 @@ func (u Unit) parse(s string) (float64, error) {
 func (u Unit) Format(v float64) string {
 	switch u {
 	case Duration:
-		return time.Duration(v).Round(10 * time.Microsecond).String()
+		d := time.Duration(v)
+		if d >= time.Millisecond {
+			d = d.Round(10 * time.Microsecond)
+		}
+		return d.String()
 	case Percent:
 		return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64) + "%"
 	}
