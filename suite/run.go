@@ -222,11 +222,13 @@ func (s *session) deployment(ctx context.Context, c *Cell) (targets.Deployment, 
 		}
 		return s.live, "redeployed (reset failed: " + err.Error() + ")", nil
 	}
-	if c.built.DeployKey != "" && c.built.DeployKey == s.liveBy.DeployKey {
-		return s.live, how, nil
-	}
+	// A target that can rebind gives each cell a view with its own
+	// client settings (and whatever the target does to keep cases apart).
 	rb, ok := s.liveBy.Config.Target.(targets.Rebinder)
 	if !ok {
+		if c.built.DeployKey != "" && c.built.DeployKey == s.liveBy.DeployKey {
+			return s.live, how, nil
+		}
 		return nil, "", fmt.Errorf("planned to share the cluster of %s, whose target cannot rebind", s.liveCell)
 	}
 	view, err := rb.Rebind(s.live, c.built.Config.Target)

@@ -263,6 +263,7 @@ type Deployment struct {
 	mu     sync.Mutex
 	procs  map[string]cluster.Process
 	closed bool
+	resets int // Resets so far (reset.go): the key namespace of views
 }
 
 var (

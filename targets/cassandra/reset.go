@@ -1,0 +1,121 @@
+//go:build linux
+
+package cassandra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/targets"
+)
+
+var (
+	_ targets.Resetter = (*Deployment)(nil)
+	_ targets.Rebinder = (*Target)(nil)
+	_ targets.Quorums  = (*suiteView)(nil)
+)
+
+// Reset empties the data tables while the cluster stays up, so that a
+// suite runs its next case on the same nodes: every node's JVM must be
+// running (a killed node is an error, and the suite redeploys), then
+// TRUNCATE runs on every data table (Cassandra needs every node up for
+// it). Views made by Rebind after a reset also store their keys under a
+// new prefix, so that no row of an earlier case (a hint replayed after
+// the TRUNCATE) is ever read again. It implements targets.Resetter.
+func (d *Deployment) Reset(ctx context.Context) error {
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return errors.New("cassandra: reset: the deployment is closed")
+	}
+	if n := d.downNodes(); n > 0 {
+		return fmt.Errorf("cassandra: reset: %d nodes are down", n)
+	}
+	if err := d.Truncate(ctx); err != nil {
+		return fmt.Errorf("cassandra: reset: %w", err)
+	}
+	d.mu.Lock()
+	d.resets++
+	d.mu.Unlock()
+	return nil
+}
+
+// deployConfig is cfg without what only clients read (consistency
+// levels, coordinator choice, client timestamps) and without the seed;
+// the runtime is compared by name.
+func deployConfig(cfg Config) (Config, string) {
+	cfg.ReadCL, cfg.WriteCL, cfg.SerialCL = "", "", ""
+	cfg.Sticky, cfg.ClientTimestamps = false, false
+	cfg.Seed = 0
+	rt := ""
+	if cfg.Runtime != nil {
+		rt = cfg.Runtime.Name()
+	}
+	cfg.Runtime = nil
+	return cfg, rt
+}
+
+// SameDeployment reports whether a deployment of t can serve to: the
+// same nodes, keyspace, server configuration and runtime, whatever the
+// client settings. It implements targets.Rebinder.
+func (t *Target) SameDeployment(to targets.Target) error {
+	o, ok := to.(*Target)
+	if !ok {
+		return fmt.Errorf("cassandra: %s is not a cassandra target", to.Name())
+	}
+	a, art := deployConfig(t.cfg)
+	b, brt := deployConfig(o.cfg)
+	if art != brt {
+		return fmt.Errorf("cassandra: runtime %s, not %s", brt, art)
+	}
+	if !reflect.DeepEqual(a, b) {
+		return errors.New("cassandra: the clusters differ (nodes, replication, server configuration, regions or JVM settings)")
+	}
+	return nil
+}
+
+// Rebind returns a view of dep with to's client settings; its keys live
+// under a namespace of dep's current reset. It implements
+// targets.Rebinder.
+func (t *Target) Rebind(dep targets.Deployment, to targets.Target) (targets.Deployment, error) {
+	d, ok := dep.(*Deployment)
+	if !ok {
+		return nil, fmt.Errorf("cassandra: rebind: not a cassandra deployment")
+	}
+	if err := t.SameDeployment(to); err != nil {
+		return nil, err
+	}
+	o := to.(*Target).cfg.clientOptions()
+	if err := o.validate(d.cfg.ReplicationFactor); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if d.resets > 0 {
+		o.KeyPrefix = fmt.Sprintf("r%d-", d.resets)
+	}
+	d.mu.Unlock()
+	return &suiteView{view: view{d: d, o: o}}, nil
+}
+
+// suiteView is a view for a suite: besides the view's clients,
+// description and facts, it states the quorums of its own levels and the
+// deployment's regions and logs. Close does nothing.
+type suiteView struct{ view }
+
+func (v *suiteView) Cluster() cluster.Cluster { return v.d.cl }
+
+// Quorums returns N, R and W of the view's consistency levels.
+func (v *suiteView) Quorums() (n, r, w int) {
+	if v.d.cfg.Regions > 1 {
+		return 0, 0, 0
+	}
+	rf := v.d.cfg.ReplicationFactor
+	return rf, replicasFor(v.o.ReadCL, rf), replicasFor(v.o.WriteCL, rf)
+}
+
+// Regions returns the deployment's regions.
+func (v *suiteView) Regions() map[string]string { return v.d.Regions() }
