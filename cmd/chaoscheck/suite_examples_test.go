@@ -151,3 +151,111 @@ func TestExampleDistributedData(t *testing.T) {
 	}
 	checkSummaryInBrowser(t, dir, res, "suite-distributed-data.png")
 }
+
+// The PostgreSQL suite passes: replication through a failover (sync
+// keeps every acknowledged write, async loses some) and the isolation
+// levels under list-append, whose three cells run on the cluster of the
+// async cell, after its failover (about 1.5 minutes; root, postgresql,
+// chromium).
+func TestExamplePostgres(t *testing.T) {
+	const file = "../../examples/postgres.yaml"
+	requireSuiteTargets(t, file)
+	store := t.TempDir()
+	code, out, errOut := runSuite(t, "suite", "run", file, "--store", store)
+	if code != exitValid {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	dir := suiteDir(t, store, "postgres")
+	res := exampleResults(t, dir)
+	if res.Held != 5 || res.NotHeld != 0 || res.NotRun != 0 {
+		t.Errorf("%d held, %d not held, %d not run; want 5 held", res.Held, res.NotHeld, res.NotRun)
+	}
+	for _, c := range res.Cells {
+		if strings.HasPrefix(c.Name, "isolation-") && c.Deployment != "reused the cluster of replication-async" {
+			t.Errorf("%s: deployment %q, want the cluster of replication-async", c.Name, c.Deployment)
+		}
+	}
+	// Each isolation cell ran at its own level: its test.json says so.
+	for _, level := range []string{"read-committed", "repeatable-read", "serializable"} {
+		var info rundir.TestInfo
+		runs, _ := filepath.Glob(filepath.Join(dir, "isolation-"+level, "2*", rundir.TestFile))
+		if len(runs) != 1 {
+			t.Fatalf("isolation-%s: %d test.json files", level, len(runs))
+		}
+		if err := rundir.ReadJSON(runs[0], &info); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, s := range info.TargetSettings {
+			found = found || (s.Name == "isolation" && strings.HasPrefix(s.Value, level+" "))
+		}
+		if !found {
+			t.Errorf("isolation-%s: test.json target settings %v do not name the level", level, info.TargetSettings)
+		}
+	}
+	checkSummaryInBrowser(t, dir, res, "suite-postgres.png")
+}
+
+// The Cassandra consistency-level matrix passes on ONE deployed cluster:
+// every cell after the first reuses it (about 3 minutes; root, Java 17,
+// chromium).
+func TestExampleCassandraCL(t *testing.T) {
+	const file = "../../examples/cassandra-cl.yaml"
+	requireSuiteTargets(t, file)
+	store := t.TempDir()
+	code, out, errOut := runSuite(t, "suite", "run", file, "--store", store)
+	if code != exitValid {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	dir := suiteDir(t, store, "cassandra-cl")
+	res := exampleResults(t, dir)
+	if res.Held != 9 || res.NotHeld != 0 || res.NotRun != 0 {
+		t.Errorf("%d held, %d not held, %d not run; want 9 held", res.Held, res.NotHeld, res.NotRun)
+	}
+	for i, c := range res.Cells {
+		want := "reused the cluster of cl-ONE-none"
+		if i == 0 {
+			want = "deployed"
+		}
+		if c.Deployment != want {
+			t.Errorf("%s: deployment %q, want %q", c.Name, c.Deployment, want)
+		}
+	}
+	checkSummaryInBrowser(t, dir, res, "suite-cassandra-cl.png")
+}
+
+// The expectations that need a failover to show their value fail when
+// inverted on a real one: PostgreSQL with asynchronous replication loses
+// acknowledged writes, in a failover that takes more than a millisecond
+// (about 25 s; root, postgresql).
+func TestSuiteInvertedFailover(t *testing.T) {
+	file := writeSuite(t, `suite: inverted-failover
+cases:
+  - name: async-failover
+    target: postgres
+    replication: async
+    workload: set
+    nemesis: failover
+    nemesis-interval: 2s
+    time-limit: 5s
+    concurrency: 5
+    recovery-time: 1s
+    expect:
+      - failover-downtime: "< 1us"
+      - lost-writes: "== 0"
+      - no-anomaly: lost
+`)
+	requireSuiteTargets(t, file)
+	store := t.TempDir()
+	code, out, errOut := runSuite(t, "suite", "run", file, "--store", store)
+	if code != exitInvalid {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	_, failures := readJUnit(t, suiteDir(t, store, "inverted-failover"))
+	msg := failures["async-failover"]
+	for _, s := range []string{"expected failover-downtime < 1µs; seen failover-downtime ", "expected lost-writes == 0; seen lost-writes ", "expected no anomaly lost; seen "} {
+		if !strings.Contains(msg, s) {
+			t.Errorf("failure message %q lacks %q", msg, s)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/chaoscheck/chaoscheck/cluster"
 	"github.com/chaoscheck/chaoscheck/targets"
@@ -18,11 +19,18 @@ var (
 	_ targets.Quorums  = (*suiteView)(nil)
 )
 
+// Bounds of Reset.
+const (
+	ResetReadyTimeout    = 2 * time.Minute
+	ResetTruncateTimeout = time.Minute
+)
+
 // Reset empties the data tables while the cluster stays up, so that a
 // suite runs its next case on the same nodes: every node's JVM must be
-// running (a killed node is an error, and the suite redeploys), then
-// TRUNCATE runs on every data table (Cassandra needs every node up for
-// it). Views made by Rebind after a reset also store their keys under a
+// running (a killed node is an error, and the suite redeploys), and the
+// ring whole (a write at ALL through every node succeeds, as after
+// Deploy); then TRUNCATE runs on every data table (Cassandra needs every
+// node up for it), retried within ResetTruncateTimeout. Views made by Rebind after a reset also store their keys under a
 // new prefix, so that no row of an earlier case (a hint replayed after
 // the TRUNCATE) is ever read again. It implements targets.Resetter.
 func (d *Deployment) Reset(ctx context.Context) error {
@@ -35,8 +43,22 @@ func (d *Deployment) Reset(ctx context.Context) error {
 	if n := d.downNodes(); n > 0 {
 		return fmt.Errorf("cassandra: reset: %d nodes are down", n)
 	}
-	if err := d.Truncate(ctx); err != nil {
+	// A node restarted after a kill takes a while to rejoin the ring:
+	// TRUNCATE needs all of them.
+	if err := d.WaitReady(ctx, ResetReadyTimeout); err != nil {
 		return fmt.Errorf("cassandra: reset: %w", err)
+	}
+	// TRUNCATE flushes every node; under a loaded machine one may outlast
+	// the admin session's timeout. It is idempotent: try again, bounded.
+	deadline := time.Now().Add(ResetTruncateTimeout)
+	for {
+		err := d.Truncate(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || !sleepCtx(ctx, pollInterval) {
+			return fmt.Errorf("cassandra: reset: %w", err)
+		}
 	}
 	d.mu.Lock()
 	d.resets++
