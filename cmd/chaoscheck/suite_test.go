@@ -265,3 +265,35 @@ func TestSuiteInvertedExpectationsFail(t *testing.T) {
 		t.Errorf("progress lacks the last cell:\n%s", errOut)
 	}
 }
+
+// --list prints every cell with its command line, expectations and
+// shared deployment, and runs nothing; --only selects cases or cells;
+// --set overrides a setting of every cell.
+func TestSuiteListOnlySet(t *testing.T) {
+	store := t.TempDir()
+	code, out, errOut := runSuite(t, "suite", "run", "../../examples/distributed-data.yaml", "--list", "--only", "quorums,mistake-async-failover", "--set", "time-limit=2s", "--store", store)
+	if code != exitValid {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, s := range []string{
+		"suite distributed-data (../../examples/distributed-data.yaml): 5 cells",
+		" 1. mistake-async-failover  [mistake-async-failover | nemesis failover]  deploys its cluster",
+		"chaoscheck test --time-limit=2s --concurrency=6 --rate=300 --recovery-time=1s --target=postgres --replication=async --workload=set --nemesis=failover --nemesis-interval=2s\n",
+		"expect: anomaly lost; lost-writes > 0",
+		" 3. quorums-QUORUM-partition  [quorums cl=QUORUM | nemesis partition]  shares the cluster of quorums-QUORUM-none (data reset)",
+		"expect: anomaly read-your-writes",
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("--list output lacks %q:\n%s", s, out)
+		}
+	}
+	if strings.Contains(out, "sharding") {
+		t.Errorf("--only listed a case it did not name:\n%s", out)
+	}
+	if entries, _ := os.ReadDir(store); len(entries) != 0 {
+		t.Errorf("--list wrote to the store: %v", entries)
+	}
+	if code, _, errOut := runSuite(t, "suite", "run", "../../examples/distributed-data.yaml", "--list", "--set", "store=/tmp"); code != exitBadInput || !strings.Contains(errOut, "--set store") {
+		t.Errorf("--set store: exit %d %s", code, errOut)
+	}
+}
