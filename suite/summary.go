@@ -138,7 +138,7 @@ td.cell.not-run{border-left-color:var(--unk);background:#fffcf3}
 td.empty{background:#fafafa;color:var(--muted)}
 .status{font-weight:700;text-transform:uppercase;font-size:12px;letter-spacing:.05em}
 .held .status{color:var(--ok)}.not-held .status{color:var(--fail)}.not-run .status{color:var(--unk)}
-.verdict{font-weight:600}
+.verdict{font-weight:600}.v-valid{color:var(--ok)}.v-invalid{color:var(--fail)}.v-unknown{color:var(--unk)}
 .meta{color:var(--muted);font-size:12px}
 .anom{color:#a3241f;font-size:12.5px}
 ul.exp{margin:4px 0 0;padding-left:18px}
@@ -161,7 +161,7 @@ ul.exp li.yes{color:#1d5e38}
 <tbody>
 {{range .Rows}}<tr><th class="row">{{.Label}}</th>{{range .Cells}}{{if .}}<td class="cell {{.Status}}" id="cell-{{.Name}}" data-status="{{.Status}}">
 <div class="status">{{statusWord .Status}}</div>
-{{if .Verdict}}<div class="verdict">{{.Verdict}}</div>{{end}}
+{{if .Verdict}}<div class="verdict v-{{.Verdict}}">verdict {{.Verdict}}</div>{{end}}
 {{with anomalies .Anomalies}}<div class="anom">{{.}}</div>{{end}}
 {{if .Verdict}}<div class="meta">availability in faults {{pct .AvailabilityPct}}<br>p99 read {{ms .P99ReadNS}} · write {{ms .P99WriteNS}}</div>{{end}}
 {{with .Deployment}}<div class="meta">{{.}}</div>{{end}}
