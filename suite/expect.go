@@ -280,7 +280,17 @@ func Measures() []Measure {
 		{Name: "availability", Unit: Percent, Summary: "share of client operations invoked during faults that succeeded (ok)", Get: faultAvailability},
 		{Name: "availability-1-down", Unit: Percent, Summary: "share of reads and writes invoked with one replica down (killed or paused) that succeeded", Get: downAvailability(1)},
 		{Name: "availability-2-down", Unit: Percent, Summary: "share of reads and writes invoked with two replicas down that succeeded", Get: downAvailability(2)},
-		{Name: "lost-writes", Unit: Count, Summary: "acknowledged set adds missing from the final read (the set checker's lost elements); needs a set check that decided", Get: lostWrites},
+		{Name: "lost-writes", Unit: Count, Summary: "set elements missing from the final read although an ok add or an earlier read had made them known (the set checker's lost, as Jepsen's); needs a set check that decided", Get: lostWrites},
+		{Name: "lost-acknowledged-writes", Unit: Count, Summary: "acknowledged (ok) set adds missing from the final read, acknowledged before a failover ended (measurements.failovers); needs a failover", Get: func(r *rundir.Results) (float64, string) {
+			if len(r.Measurements.Failovers) == 0 {
+				return 0, "no failover happened"
+			}
+			n := 0
+			for _, f := range r.Measurements.Failovers {
+				n += f.LostWrites
+			}
+			return float64(n), ""
+		}},
 		{Name: "imbalance", Unit: Count, Summary: "busiest node's operations over the mean per node (1: even; N: one of N nodes serves everything)", Get: func(r *rundir.Results) (float64, string) {
 			if r.Measurements.Load == nil || len(r.Measurements.Load.Nodes) == 0 {
 				return 0, "no per-node load was measured"

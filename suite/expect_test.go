@@ -31,7 +31,7 @@ func TestExpectations(t *testing.T) {
 	timed.Measurements.Availability = []measures.Availability{{Fault: "kill", During: measures.Outcomes{OK: 99, Fail: 1}}}
 	timed.Measurements.Quorum = []measures.QuorumAvailability{{Down: 1, Reads: measures.Outcomes{OK: 5}, Writes: measures.Outcomes{OK: 4, Fail: 1}}}
 	timed.Measurements.Load = &measures.Load{Nodes: []measures.NodeLoad{{Node: "n1", Ops: 9}}, Imbalance: 2.5}
-	timed.Measurements.Failovers = []measures.Failover{{DowntimeNS: int64(2 * time.Second)}}
+	timed.Measurements.Failovers = []measures.Failover{{DowntimeNS: int64(2 * time.Second), LostWrites: 2}, {LostWrites: 1}}
 	timed.Stats.OK = 7
 
 	for _, tc := range []struct {
@@ -79,6 +79,9 @@ func TestExpectations(t *testing.T) {
 		{"failover-downtime", "< 3s", timed, true, "failover-downtime 2s"},
 		{"failover-downtime", "< 1s", timed, false, "failover-downtime 2s"},
 		{"failover-downtime", "< 1s", valid, false, "no failover happened"},
+		{"lost-acknowledged-writes", "== 3", timed, true, "lost-acknowledged-writes 3"},
+		{"lost-acknowledged-writes", "== 0", timed, false, "lost-acknowledged-writes 3"},
+		{"lost-acknowledged-writes", "== 0", valid, false, "no failover happened"},
 		{"ok-operations", "> 6", timed, true, "ok-operations 7"},
 		{"ok-operations", "> 7", timed, false, "ok-operations 7"},
 	} {

@@ -144,7 +144,7 @@ func TestExampleDistributedData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"nemesis: failover", "nemesis: partition", "quorums cl=ONE", "sharding salt=10", "imbalance", "lost-writes 0"} {
+	for _, s := range []string{"nemesis: failover", "nemesis: partition", "quorums cl=ONE", "sharding salt=10", "imbalance", "lost-acknowledged-writes 0"} {
 		if !strings.Contains(string(page), s) {
 			t.Errorf("summary.html lacks %q", s)
 		}
@@ -243,6 +243,7 @@ cases:
     expect:
       - failover-downtime: "< 1us"
       - lost-writes: "== 0"
+      - lost-acknowledged-writes: "== 0"
       - no-anomaly: lost
 `)
 	requireSuiteTargets(t, file)
@@ -253,7 +254,7 @@ cases:
 	}
 	_, failures := readJUnit(t, suiteDir(t, store, "inverted-failover"))
 	msg := failures["async-failover"]
-	for _, s := range []string{"expected failover-downtime < 1µs; seen failover-downtime ", "expected lost-writes == 0; seen lost-writes ", "expected no anomaly lost; seen "} {
+	for _, s := range []string{"expected failover-downtime < 1µs; seen failover-downtime ", "expected lost-writes == 0; seen lost-writes ", "expected lost-acknowledged-writes == 0; seen lost-acknowledged-writes ", "expected no anomaly lost; seen "} {
 		if !strings.Contains(msg, s) {
 			t.Errorf("failure message %q lacks %q", msg, s)
 		}

@@ -205,7 +205,9 @@ cases:
   - name: no-failover-downtime
     cl: QUORUM
     workload: register
-    expect: {failover-downtime: "< 1s"}
+    expect:
+      - failover-downtime: "< 1s"
+      - lost-acknowledged-writes: "== 0"
 `
 
 // Every expectation kind is shown to fail: each cell of invertedSuite
@@ -232,7 +234,7 @@ func TestSuiteInvertedExpectationsFail(t *testing.T) {
 		"quorum-two-down-available":   {"expected availability >= 99%; seen availability ", "expected availability-2-down >= 50%; seen availability-2-down 0%"},
 		"quorum-one-down-unavailable": {"expected availability-1-down < 50%; seen availability-1-down "},
 		"lww-skew-loses-nothing":      {"expected lost-writes == 0; seen lost-writes "},
-		"no-failover-downtime":        {"expected failover-downtime < 1s; seen failover-downtime unknown: no failover happened"},
+		"no-failover-downtime":        {"expected failover-downtime < 1s; seen failover-downtime unknown: no failover happened", "expected lost-acknowledged-writes == 0; seen lost-acknowledged-writes unknown: no failover happened"},
 	}
 	if j.Tests != len(want) || j.Failures != len(want) || j.Errors != 0 {
 		t.Errorf("junit: %d tests, %d failures, %d errors; want %d, %d, 0", j.Tests, j.Failures, j.Errors, len(want), len(want))
@@ -279,7 +281,7 @@ func TestSuiteListOnlySet(t *testing.T) {
 		"suite distributed-data (../../examples/distributed-data.yaml): 5 cells",
 		" 1. mistake-async-failover  [mistake-async-failover | nemesis failover]  deploys its cluster",
 		"chaoscheck test --time-limit=2s --concurrency=6 --rate=300 --recovery-time=1s --target=postgres --replication=async --workload=set --nemesis=failover --nemesis-interval=2s\n",
-		"expect: anomaly lost; lost-writes > 0",
+		"expect: anomaly lost; lost-acknowledged-writes > 0",
 		" 3. quorums-QUORUM-partition  [quorums cl=QUORUM | nemesis partition]  shares the cluster of quorums-QUORUM-none (data reset)",
 		"expect: anomaly read-your-writes",
 	} {
