@@ -90,6 +90,11 @@ type Config struct {
 	// LagAlert is the replication lag past which the measurements count
 	// the time over the threshold (default DefaultLagAlert).
 	LagAlert time.Duration
+	// Deployment, when set, is an already deployed cluster of Target
+	// (Deploy, targets.Rebinder) that the test runs on instead of
+	// deploying one; it is left running (its owner closes it). A suite
+	// runs several tests on one cluster this way.
+	Deployment targets.Deployment
 
 	// deployTimeoutSet: DeployTimeout was given (not the default), so a
 	// target's own DeployBudget does not raise it.
@@ -248,27 +253,24 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 
-	r.printf("deploying %s...", cfg.Target.Name())
-	deployTimeout := cfg.DeployTimeout
-	if b, ok := cfg.Target.(targets.DeployBudget); ok && !cfg.deployTimeoutSet {
-		deployTimeout = max(deployTimeout, b.DeployTimeout())
-	}
-	dctx, cancel := context.WithTimeout(ctx, deployTimeout)
-	dep, err := cfg.Target.Deploy(dctx)
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("%w: deploy %s: %v", ErrSetup, cfg.Target.Name(), err)
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), nemesis.HealTimeout)
-		defer cancel()
-		if err := dep.Close(cctx); err != nil {
-			r.printf("warning: closing %s: %v", cfg.Target.Name(), err)
+	dep := cfg.Deployment
+	if dep == nil {
+		r.printf("deploying %s...", cfg.Target.Name())
+		var err error
+		if dep, err = deploy(ctx, &cfg); err != nil {
+			return nil, err
 		}
-		if info.KeptData != "" {
-			r.printf("data kept (--keep-data): %s", info.KeptData)
-		}
-	}()
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), nemesis.HealTimeout)
+			defer cancel()
+			if err := dep.Close(cctx); err != nil {
+				r.printf("warning: closing %s: %v", cfg.Target.Name(), err)
+			}
+			if info.KeptData != "" {
+				r.printf("data kept (--keep-data): %s", info.KeptData)
+			}
+		}()
+	}
 	info.TargetSettings = dep.Describe()
 	if f, ok := dep.(targets.FactReporter); ok {
 		facts := f.Facts()

@@ -92,6 +92,6 @@ removes it).`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
-	root.AddCommand(newTestCmd(), newCheckCmd(), newExportCmd(), newReportCmd(), newServeCmd(), newHealCmd(), newClusterCmd(), newIsolationCmd(), newImagesCmd())
+	root.AddCommand(newTestCmd(), newCheckCmd(), newExportCmd(), newReportCmd(), newServeCmd(), newHealCmd(), newClusterCmd(), newIsolationCmd(), newImagesCmd(), newSuiteCmd())
 	return root
 }

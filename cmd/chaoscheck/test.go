@@ -56,6 +56,12 @@ type testFlags struct {
 
 func newTestCmd() *cobra.Command {
 	var tf testFlags
+	return testCmd(&tf)
+}
+
+// testCmd is `chaoscheck test` parsing into tf (a suite case parses its
+// settings with it too).
+func testCmd(tf *testFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "test",
 		Short: "Run a test: clients and faults against a cluster, then check and report",
@@ -82,7 +88,7 @@ target and its runtime are probed before anything is deployed or stored
 names the nodes' image.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runTest(cmd, &tf)
+			return runTest(cmd, tf)
 		},
 	}
 	fl := cmd.Flags()

@@ -269,6 +269,7 @@ type Deployment struct {
 	mu     sync.Mutex
 	procs  map[string]cluster.Process
 	closed bool
+	resets int // Resets so far (reset.go): the key namespace of views
 }
 
 var (

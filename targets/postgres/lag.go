@@ -86,7 +86,7 @@ type standbyRow struct {
 // to reach the primary fails the round (the runner records it for every
 // replica).
 func (d *Deployment) SampleLag(ctx context.Context) ([]lag.Sample, error) {
-	s := &d.lag
+	s := d.lag
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	primary := d.cl.Primary()

@@ -159,7 +159,7 @@ func (t *Target) Deploy(ctx context.Context) (targets.Deployment, error) {
 	}
 	stateDir := lc.StateDir()
 	srv := &server{cfg: t.cfg, lc: lc, dirs: layout{root: stateDir}, uid: uid, gid: gid, paths: lay.Programs}
-	d := &Deployment{cfg: t.cfg, srv: srv, cl: newCluster(srv, t.Plan(), "n1"), stateDir: stateDir, policy: newPolicy(t.cfg)}
+	d := &Deployment{cfg: t.cfg, srv: srv, cl: newCluster(srv, t.Plan(), "n1"), stateDir: stateDir, lag: &lagSampler{}, policy: newPolicy(t.cfg)}
 	if err := d.start(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: deploy: %w", err), lc.Close(ctx))
 	}
@@ -248,7 +248,10 @@ type Deployment struct {
 	fsync    string
 	phases   []string
 
-	lag    lagSampler         // SampleLag
+	// lag is SampleLag's state, shared by the views of this deployment
+	// that Rebind makes (one sampler and one policy per cluster).
+	lag *lagSampler
+
 	policy *readpolicy.Policy // MaxReplicaLag; nil without
 }
 

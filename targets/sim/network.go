@@ -30,6 +30,9 @@ type network struct {
 	shape     map[[2]string]linkShape
 	nextTimer uint64
 	closed    bool
+	// running counts the message callbacks running now (reset waits
+	// for none).
+	running int
 
 	wg   sync.WaitGroup // running timer callbacks
 	done chan struct{}  // closed by close
@@ -64,9 +67,15 @@ func (nw *network) after(d time.Duration, f func()) {
 		nw.mu.Lock()
 		delete(nw.timers, id)
 		closed := nw.closed
+		if !closed {
+			nw.running++
+		}
 		nw.mu.Unlock()
 		if !closed {
 			f()
+			nw.mu.Lock()
+			nw.running--
+			nw.mu.Unlock()
 		}
 	})
 }
