@@ -9,8 +9,8 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/chaoscheck/chaoscheck/lag"
 	"github.com/chaoscheck/chaoscheck/cluster"
+	"github.com/chaoscheck/chaoscheck/lag"
 	"github.com/chaoscheck/chaoscheck/targets"
 )
 
