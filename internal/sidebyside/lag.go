@@ -7,10 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/lag"
+	"github.com/chaoscheck/chaoscheck/runner"
 	"github.com/chaoscheck/chaoscheck/targets"
+	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
 // WithLagSampling returns c with replication-lag sampling beside it, as
@@ -74,4 +77,74 @@ func WithLagSampling(name string, c Contender, ls targets.LagSampler, interval t
 		}
 		return ops, err
 	}}
+}
+
+// Deploy deploys tg for a benchmark (within 2 minutes) and closes it when
+// b ends.
+func Deploy(ctx context.Context, b *testing.B, tg targets.Target) targets.Deployment {
+	b.Helper()
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	dep, err := tg.Deploy(dctx)
+	cancel()
+	if err != nil {
+		b.Fatalf("deploy: %v", err)
+	}
+	b.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := dep.Close(cctx); err != nil {
+			b.Errorf("close: %v", err)
+		}
+	})
+	return dep
+}
+
+// LagCost is the body of a target's BenchmarkLagSampling: the chaoscheck
+// harness (runner.Drive: the register workload without CAS) on dep,
+// without and with dep's SampleLag every 100 ms beside it (as `chaoscheck
+// test` samples, lag.jsonl written), in interleaved rounds; the ratio is
+// with over without.
+func (f Flags) LagCost(ctx context.Context, b *testing.B, dep targets.Deployment) {
+	b.Helper()
+	ls, ok := dep.(targets.LagSampler)
+	if !ok {
+		b.Fatalf("deployment %T samples no lag", dep)
+	}
+	opts := workloads.DefaultOptions()
+	opts.CAS = false
+	wl, err := workloads.New("register", opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	harness := func(name string) Contender {
+		return Harness(name, HarnessConfig{
+			Config: runner.Config{Workloads: []workloads.Workload{wl}, Concurrency: *f.Concurrency, Seed: 1},
+			Dep:    dep,
+			Dir:    b.TempDir(),
+		})
+	}
+	without := harness("no sampling")
+	with := WithLagSampling("sampling every 100ms", harness("chaoscheck"), ls, 100*time.Millisecond, b.TempDir())
+	f.Bench(ctx, b, without, with)
+}
+
+// SampleLagRounds is the body of a target's BenchmarkSampleLag: one
+// sampling round of ls, back to back, under no load: its wall time and
+// this process's CPU time per round (user + system; the servers' share is
+// in LagCost's throughput ratio). At --lag-interval 100ms the sampler
+// costs 10 rounds' CPU a second.
+func SampleLagRounds(ctx context.Context, b *testing.B, ls targets.LagSampler) {
+	b.Helper()
+	if _, err := ls.SampleLag(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if _, err := ls.SampleLag(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/round")
 }

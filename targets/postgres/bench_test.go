@@ -46,19 +46,7 @@ func BenchmarkSideBySide(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	dep, err := tg.Deploy(dctx)
-	cancel()
-	if err != nil {
-		b.Fatalf("deploy: %v", err)
-	}
-	b.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := dep.Close(cctx); err != nil {
-			b.Errorf("close: %v", err)
-		}
-	})
+	dep := sidebyside.Deploy(ctx, b, tg)
 	d := dep.(*Deployment)
 
 	opts := workloads.DefaultOptions()
