@@ -1,7 +1,7 @@
 package suite
 
 import (
-	"encoding/xml"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chaoscheck/chaoscheck/checkers"
+	"github.com/chaoscheck/chaoscheck/internal/junit"
 	"github.com/chaoscheck/chaoscheck/rundir"
 )
 
@@ -169,49 +170,13 @@ func writeAtomic(path string, b []byte) error {
 	return nil
 }
 
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Name    string       `xml:"name,attr"`
-	Tests   int          `xml:"tests,attr"`
-	Fail    int          `xml:"failures,attr"`
-	Errors  int          `xml:"errors,attr"`
-	Time    string       `xml:"time,attr"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Classname string        `xml:"classname,attr"`
-	Name      string        `xml:"name,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitProblem `xml:"failure,omitempty"`
-	Error     *junitProblem `xml:"error,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitProblem struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
-func seconds(ns int64) string { return fmt.Sprintf("%.3f", float64(ns)/1e9) }
-
 // junit is the suite's JUnit XML: one testsuite, one testcase per cell,
 // a failure per cell whose expectations did not hold (expected vs seen)
 // and an error per cell that could not run.
 func (r *Results) junit() ([]byte, error) {
-	s := junitSuite{Name: r.Suite, Tests: len(r.Cells), Time: seconds(r.DurationNS)}
+	s := junit.Suite{Name: r.Suite, Tests: len(r.Cells), Time: junit.Seconds(r.DurationNS)}
 	for _, c := range r.Cells {
-		jc := junitCase{Classname: r.Suite + "." + c.Case, Name: c.Name, Time: seconds(c.DurationNS)}
+		jc := junit.Case{Classname: r.Suite + "." + c.Case, Name: c.Name, Time: junit.Seconds(c.DurationNS)}
 		var lines []string
 		for _, e := range c.Expectations {
 			mark := "held"
@@ -229,20 +194,19 @@ func (r *Results) junit() ([]byte, error) {
 					msgs = append(msgs, fmt.Sprintf("expected %s; seen %s", e.Expected, e.Seen))
 				}
 			}
-			jc.Failure = &junitProblem{Message: strings.Join(msgs, " | "), Type: "expectation", Text: detail}
+			jc.Failure = &junit.Problem{Message: strings.Join(msgs, " | "), Type: "expectation", Text: detail}
 			s.Failures++
 		case StatusNotRun:
-			jc.Error = &junitProblem{Message: strings.Join(c.Errors, "; "), Type: "not-run", Text: detail}
+			jc.Error = &junit.Problem{Message: strings.Join(c.Errors, "; "), Type: "not-run", Text: detail}
 			s.Errors++
 		default:
 			jc.SystemOut = detail
 		}
 		s.Cases = append(s.Cases, jc)
 	}
-	doc := junitSuites{Name: r.Suite, Tests: s.Tests, Fail: s.Failures, Errors: s.Errors, Time: s.Time, Suites: []junitSuite{s}}
-	b, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("junit: %w", err)
+	var buf bytes.Buffer
+	if err := junit.Write(&buf, junit.Of(s)); err != nil {
+		return nil, err
 	}
-	return append([]byte(xml.Header), append(b, '\n')...), nil
+	return buf.Bytes(), nil
 }
