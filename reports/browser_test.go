@@ -2,36 +2,16 @@ package reports
 
 import (
 	"context"
-	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-)
 
-// chromiumPath finds Debian's chromium. Without it the browser tests fail
-// in CI (env CI set) and are skipped elsewhere.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	msg := "chromium is not installed (apt-get install -y chromium): the browser test of the report cannot run"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+	"github.com/chaoscheck/chaoscheck/internal/browsertest"
+)
 
 // artifactDir is where screenshots go: $CHAOSCHECK_ARTIFACTS, or a
 // temporary directory of the test.
@@ -46,148 +26,25 @@ func artifactDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-// browser is a headless chromium with a listener collecting JavaScript
-// exceptions, console errors, browser log errors and dialogs.
+// browser is the report tests' headless chromium (browsertest.Browser),
+// with a window as wide as the report's screenshots.
 type browser struct {
-	ctx    context.Context
-	mu     sync.Mutex
-	errors []string
+	*browsertest.Browser
+	ctx context.Context
 }
 
-// newBrowser starts chromium for the test; it is stopped at cleanup. The
-// whole browser lives under a deadline, so every wait of the test is
-// bounded.
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	path := chromiumPath(t)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("mute-audio", true),
-	}
-	ctx, cancelTime := context.WithTimeout(context.Background(), 90*time.Second)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	b := &browser{ctx: bctx}
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		cancelTime()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("console reader did not stop")
-		}
-	})
-	// Start the browser, then collect its messages.
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		close(done)
-		t.Fatalf("start chromium (%s): %v", path, err)
-	}
-	messages := chromedp.Console(bctx)
-	go func() {
-		defer close(done)
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
-				b.add(m.String() + " " + m.URL)
-			}
-		}
-	}()
-	if err := chromedp.Listen(bctx, func(ev any) {
-		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
-			b.add("a JavaScript dialog opened: " + d.Message)
-		}
-	}); err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	return b
+	b := browsertest.NewSized(t, 1280, 900)
+	return &browser{Browser: b, ctx: b.Context()}
 }
 
-func (b *browser) add(msg string) {
-	b.mu.Lock()
-	b.errors = append(b.errors, msg)
-	b.mu.Unlock()
-}
-
-// errs returns the errors seen so far.
-func (b *browser) errs() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.errors...)
-}
-
-// step bounds one browser action.
-func (b *browser) step() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(b.ctx, 20*time.Second)
-}
-
-// open navigates to url and waits for the page to be ready.
-func (b *browser) open(t *testing.T, url string) {
-	t.Helper()
-	ctx, cancel := b.step()
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("body"))); err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-}
-
-// count returns how many elements match the CSS selector, without
-// waiting for any.
-func (b *browser) count(t *testing.T, sel string) int {
-	t.Helper()
-	ctx, cancel := b.step()
-	defer cancel()
-	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel)))
-	if err != nil {
-		t.Fatalf("count %s: %v", sel, err)
-	}
-	return n
-}
-
-// text returns the visible text of the first element matching sel.
-func (b *browser) text(t *testing.T, sel string) string {
-	t.Helper()
-	ctx, cancel := b.step()
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
-}
-
-// screenshot writes a full-page PNG.
-func (b *browser) screenshot(t *testing.T, path string) {
-	t.Helper()
-	ctx, cancel := b.step()
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	t.Logf("screenshot: %s", path)
-}
+func (b *browser) errs() []string                              { return b.Errors() }
+func (b *browser) step() (context.Context, context.CancelFunc) { return b.Step() }
+func (b *browser) open(t *testing.T, url string)               { t.Helper(); b.Open(t, url) }
+func (b *browser) count(t *testing.T, sel string) int          { t.Helper(); return b.Count(t, sel) }
+func (b *browser) text(t *testing.T, sel string) string        { t.Helper(); return b.Text(t, sel) }
+func (b *browser) screenshot(t *testing.T, path string)        { t.Helper(); b.Screenshot(t, path) }
 
 func TestBrowserReport(t *testing.T) {
 	b := newBrowser(t)

@@ -41,9 +41,17 @@ func Path(t testing.TB) string {
 	return ""
 }
 
-// New starts chromium for the test; it is stopped at cleanup. The whole
-// browser lives under a deadline, so every wait of the test is bounded.
+// New starts chromium for the test with a 1400x900 window; it is stopped
+// at cleanup. The whole browser lives under a deadline, so every wait of
+// the test is bounded.
 func New(t testing.TB) *Browser {
+	t.Helper()
+	return NewSized(t, 1400, 900)
+}
+
+// NewSized is New with a window of w x h pixels (the width of a
+// screenshot).
+func NewSized(t testing.TB, w, h int) *Browser {
 	t.Helper()
 	path := Path(t)
 	opts := []chromedp.ExecAllocatorOption{
@@ -54,11 +62,13 @@ func New(t testing.TB) *Browser {
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 900),
+		chromedp.WindowSize(w, h),
+		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("mute-audio", true),
@@ -117,14 +127,19 @@ func (b *Browser) Errors() []string {
 	return append([]string(nil), b.errors...)
 }
 
-func (b *Browser) step() (context.Context, context.CancelFunc) {
+// Context is the browser's context (chromedp.Run on it for what the
+// methods here do not cover); it ends with the browser's deadline.
+func (b *Browser) Context() context.Context { return b.ctx }
+
+// Step bounds one browser action (20 s).
+func (b *Browser) Step() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(b.ctx, 20*time.Second)
 }
 
 // Open navigates to url and waits for the page to be ready.
 func (b *Browser) Open(t testing.TB, url string) {
 	t.Helper()
-	ctx, cancel := b.step()
+	ctx, cancel := b.Step()
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("body"))); err != nil {
 		t.Fatalf("open %s: %v", url, err)
@@ -134,7 +149,7 @@ func (b *Browser) Open(t testing.TB, url string) {
 // Count returns how many elements match the CSS selector.
 func (b *Browser) Count(t testing.TB, sel string) int {
 	t.Helper()
-	ctx, cancel := b.step()
+	ctx, cancel := b.Step()
 	defer cancel()
 	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel)))
 	if err != nil {
@@ -146,7 +161,7 @@ func (b *Browser) Count(t testing.TB, sel string) int {
 // Text returns the visible text of the first element matching sel.
 func (b *Browser) Text(t testing.TB, sel string) string {
 	t.Helper()
-	ctx, cancel := b.step()
+	ctx, cancel := b.Step()
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
 	if err != nil {
@@ -158,7 +173,7 @@ func (b *Browser) Text(t testing.TB, sel string) string {
 // Eval evaluates a JavaScript expression returning a string.
 func (b *Browser) Eval(t testing.TB, expr string) string {
 	t.Helper()
-	ctx, cancel := b.step()
+	ctx, cancel := b.Step()
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
 	if err != nil {
@@ -170,7 +185,7 @@ func (b *Browser) Eval(t testing.TB, expr string) string {
 // Screenshot writes a full-page PNG to path.
 func (b *Browser) Screenshot(t testing.TB, path string) {
 	t.Helper()
-	ctx, cancel := b.step()
+	ctx, cancel := b.Step()
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
