@@ -111,7 +111,7 @@ func testCrossRegionStaleness(t *testing.T, ctx context.Context, d *Deployment) 
 	qres, qm := crossRegionSession(t, ctx, d, "QUORUM")
 	t.Logf("QUORUM write in r1, read in r2: session checker %s %v (latency: write p50 %v, read p50 %v)", qres.Verdict, qres.AnomalyCounts,
 		time.Duration(qm.Latency.Write.P50NS), time.Duration(qm.Latency.Read.P50NS))
-	if qres.Verdict != checkers.Valid || len(qres.AnomalyCounts) != 0 || qm.Staleness != nil {
-		t.Errorf("QUORUM across datacenters: verdict %s, anomalies %v, staleness %+v: want valid, none", qres.Verdict, qres.AnomalyCounts, qm.Staleness)
+	if qres.Verdict != checkers.Valid || len(qres.AnomalyCounts) != 0 || qm.WitnessStaleness != nil || qm.Staleness == nil || qm.Staleness.Stale != 0 {
+		t.Errorf("QUORUM across datacenters: verdict %s, anomalies %v, staleness %+v, witness staleness %+v: want valid, no stale read", qres.Verdict, qres.AnomalyCounts, qm.Staleness, qm.WitnessStaleness)
 	}
 }
