@@ -78,6 +78,18 @@ func TestTxnSerializableUnderFaultsValid(t *testing.T) {
 	}
 	if c := txnCheck(t, out); c.Verdict != checkers.Valid {
 		t.Errorf("serializable list-append under faults: %s %v %s", c.Verdict, c.AnomalyCounts, c.Reason)
+		// What the client saw of the witnesses: the completions of the
+		// ops the first anomalies name (a failed transaction whose write
+		// is seen means a misclassified error: its text says which).
+		h := loadHistory(t, out)
+		for _, a := range c.Anomalies[:min(3, len(c.Anomalies))] {
+			for _, i := range a.Ops {
+				if i >= 0 && i < len(h.Ops) {
+					op := h.Ops[i]
+					t.Logf("  witness #%d: %s %s on %s at %v: %s error %q", i, op.Type, op.Process, op.Node, time.Duration(op.Time), op.Value.String(), op.Error)
+				}
+			}
+		}
 	}
 }
 
