@@ -6,7 +6,10 @@ package testenv
 
 import (
 	"context"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,7 +52,9 @@ func (e *Env) Require(t testing.TB) {
 }
 
 // StateDir returns a new directory (mode 0755) for a deployment's data and logs,
-// removed after a passing test and kept (and logged) after a failing one.
+// removed after a passing test. After a failing one only its logs (*.log)
+// are kept, and named: the data directories (hundreds of MB per cluster)
+// would otherwise pile up in /tmp with every failed CI run.
 func StateDir(t testing.TB, prefix string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "chaoscheck-"+prefix+"-")
@@ -63,10 +68,36 @@ func StateDir(t testing.TB, prefix string) string {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
+			if err := keepLogsOnly(dir); err != nil {
+				t.Logf("state dir %s: pruning all but its logs: %v", dir, err)
+			}
 			t.Logf("state dir (logs) kept: %s", dir)
 			return
 		}
 		_ = os.RemoveAll(dir)
 	})
 	return dir
+}
+
+// keepLogsOnly removes everything under dir but the *.log files and the
+// directories that hold them.
+func keepLogsOnly(dir string) error {
+	var dirs []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			dirs = append(dirs, p)
+		case !strings.HasSuffix(d.Name(), ".log"):
+			return os.Remove(p)
+		}
+		return nil
+	})
+	// Deepest first: a directory left with no log goes too.
+	for i := len(dirs) - 1; i > 0; i-- {
+		_ = os.Remove(dirs[i]) // fails, and stays, when it still holds a log
+	}
+	return err
 }
