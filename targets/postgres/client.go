@@ -21,7 +21,6 @@ const (
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
 	codeUniqueViolation      = "23505"
-	codeAdminShutdown        = "57P01"
 	codeReadOnlyTransaction  = "25006"
 )
 
@@ -30,10 +29,13 @@ const (
 //   - nil stays nil (ok);
 //   - a server error (pgconn.PgError) with SQLSTATE 40001
 //     serialization_failure, 40P01 deadlock_detected, 23505
-//     unique_violation, 57P01 admin_shutdown or 25006
-//     read_only_sql_transaction (a write sent to a standby or a demoted
-//     node) is wrapped with workloads.Definite (fail): the server rolled
-//     the statement back;
+//     unique_violation or 25006 read_only_sql_transaction (a write sent
+//     to a standby or a demoted node) is wrapped with workloads.Definite
+//     (fail): the server rolled the statement back;
+//   - 57P01 admin_shutdown stays unknown: the termination can be
+//     handled after the commit record was written (before the backend
+//     reaches ReadyForQuery), so the write or COMMIT that reads it may
+//     have committed; only a statement never sent is sure to have not;
 //   - an error pgx guarantees happened before anything was sent
 //     (pgconn.SafeToRetry: a context already done, a failed dial) is
 //     Definite too;
@@ -52,7 +54,7 @@ func Classify(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
-		case codeSerializationFailure, codeDeadlockDetected, codeUniqueViolation, codeAdminShutdown, codeReadOnlyTransaction:
+		case codeSerializationFailure, codeDeadlockDetected, codeUniqueViolation, codeReadOnlyTransaction:
 			return workloads.Definite(err)
 		}
 		return err

@@ -36,7 +36,7 @@ func TestClassify(t *testing.T) {
 		{"serialization failure", pg("40001", "ERROR"), "definite"},
 		{"deadlock", pg("40P01", "ERROR"), "definite"},
 		{"unique violation", pg("23505", "ERROR"), "definite"},
-		{"admin shutdown", pg("57P01", "FATAL"), "definite"},
+		{"admin shutdown stays unknown (may follow a local commit)", pg("57P01", "FATAL"), "unknown"},
 		{"read-only transaction (standby)", pg("25006", "ERROR"), "definite"},
 		{"other server error stays unknown", pg("XX000", "ERROR"), "unknown"},
 		{"query canceled stays unknown", pg("57014", "ERROR"), "unknown"},
