@@ -234,7 +234,12 @@ func (s *server) file(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	if st.IsDir() {
-		// No listings: a run directory leads to its report.
+		// No listings: a run directory leads to its report, a suite
+		// directory to its summary.
+		if isSuiteDir(root, name) {
+			http.Redirect(w, r, "/"+escapePath(path.Join(name, rundir.SuiteSummaryFile)), http.StatusFound)
+			return
+		}
 		if _, err := root.Stat(path.Join(name, rundir.ResultsFile)); err == nil {
 			http.Redirect(w, r, "/"+escapePath(path.Join(name, rundir.ReportFile)), http.StatusFound)
 			return
@@ -276,6 +281,16 @@ func isRunDir(root *os.Root, dir string) bool {
 	return false
 }
 
+// isSuiteDir reports whether dir (store-relative) is a suite directory:
+// it holds the suite's summary page and no test.json.
+func isSuiteDir(root *os.Root, dir string) bool {
+	if st, err := root.Stat(path.Join(dir, rundir.SuiteSummaryFile)); err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	_, err := root.Stat(path.Join(dir, rundir.TestFile))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 // setPageHeaders sets the content type and policy of a served file.
 func setPageHeaders(w http.ResponseWriter, name string) {
 	h := w.Header()
@@ -292,7 +307,7 @@ func setPageHeaders(w http.ResponseWriter, name string) {
 // generate renders the report of the run directory dir, which has no
 // report.html, and serves it.
 func (s *server) generate(w http.ResponseWriter, r *http.Request, root *os.Root, dir string) {
-	if _, err := root.Stat(path.Join(dir, rundir.ResultsFile)); err != nil {
+	if _, err := root.Stat(path.Join(dir, rundir.ResultsFile)); err != nil || isSuiteDir(root, dir) {
 		http.NotFound(w, r)
 		return
 	}
@@ -321,19 +336,26 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, root *os.Root,
 	http.ServeContent(w, r, rundir.ReportFile, time.Time{}, bytes.NewReader(buf.Bytes()))
 }
 
-// runRow is one run of the index.
+// runRow is one run of the index, or one suite run (Suite: its cells'
+// runs are listed on its summary page, not here).
 type runRow struct {
 	Name, Stamp, Time, Target, Workloads, Verdict, Anomalies, Href string
-	Ops                                                            int
-	Err                                                            string
-	when                                                           time.Time
+	// Pill is the style of the verdict: the verdict of a run; for a
+	// suite, valid when every cell held, invalid when one did not.
+	Pill  string
+	Suite bool
+	Ops   int
+	Err   string
+	when  time.Time
 }
 
 type indexView struct {
-	Root      string
-	Runs      []runRow
-	More      int
+	Root string
+	Runs []runRow
+	More int
+	// Counts are the runs by verdict; Suites the suite rows.
 	Counts    map[string]int
+	Suites    int
 	Generated string
 }
 
@@ -351,6 +373,10 @@ func (s *server) index(w http.ResponseWriter, r *http.Request) {
 	}
 	v := indexView{Root: s.root, Runs: runs, More: more, Counts: map[string]int{}}
 	for _, run := range runs {
+		if run.Suite {
+			v.Suites++
+			continue
+		}
 		v.Counts[run.Verdict]++
 	}
 	var buf bytes.Buffer
@@ -412,28 +438,39 @@ func listRuns(root string, cache *runCache) (runs []runRow, more int, err error)
 	return runs, more, nil
 }
 
-// readRun summarizes one run directory for the index.
+// readRun summarizes one run directory, or suite directory, for the
+// index.
 func readRun(dir, name, stamp string) runRow {
 	row := runRow{Name: name, Stamp: stamp, Href: "/" + escapePath(path.Join(name, stamp, rundir.ReportFile))}
 	if t, err := time.ParseInLocation("20060102T150405", strings.SplitN(stamp, "-", 2)[0], time.Local); err == nil {
 		row.when = t
 	}
-	// Only what the index shows: witnesses are not decoded.
+	// Only what the index shows: witnesses are not decoded. A suite's
+	// results.json names its suite and counts its cells.
 	var res struct {
 		Verdict checkers.Verdict `json:"verdict"`
 		Stats   rundir.Stats     `json:"stats"`
 		Checks  []struct {
 			AnomalyCounts map[string]int `json:"anomaly_counts"`
 		} `json:"checks"`
+		Suite   string    `json:"suite"`
+		Start   time.Time `json:"start"`
+		Held    int       `json:"held"`
+		NotHeld int       `json:"not_held"`
+		NotRun  int       `json:"not_run"`
 	}
 	if err := rundir.ReadJSON(filepath.Join(dir, rundir.ResultsFile), &res); err != nil {
-		row.Verdict, row.Err = string(checkers.Unknown), "unreadable results.json"
+		row.Verdict, row.Pill, row.Err = string(checkers.Unknown), string(checkers.Unknown), "unreadable results.json"
 		return row
+	}
+	if res.Suite != "" {
+		return suiteRow(row, dir, res.Start, res.Held, res.NotHeld, res.NotRun)
 	}
 	row.Verdict = string(res.Verdict)
 	if row.Verdict == "" {
 		row.Verdict = string(checkers.Unknown)
 	}
+	row.Pill = row.Verdict
 	row.Ops = res.Stats.Invocations
 	counts := map[string]int{}
 	for _, c := range res.Checks {
@@ -452,6 +489,33 @@ func readRun(dir, name, stamp string) runRow {
 		if !ti.Start.IsZero() {
 			row.when = ti.Start
 		}
+	}
+	if !row.when.IsZero() {
+		row.Time = row.when.Format("2006-01-02 15:04:05")
+	}
+	return row
+}
+
+// suiteRow is the index row of a suite directory: its cells held or
+// not, and a link to its summary page.
+func suiteRow(row runRow, dir string, start time.Time, held, notHeld, notRun int) runRow {
+	row.Suite, row.Target = true, "suite"
+	row.Href = "/" + escapePath(path.Join(row.Name, row.Stamp, rundir.SuiteSummaryFile))
+	if _, err := os.Stat(filepath.Join(dir, rundir.SuiteSummaryFile)); err != nil {
+		row.Err = "no summary page"
+	}
+	row.Workloads = fmt.Sprintf("%d cells", held+notHeld+notRun)
+	row.Anomalies = fmt.Sprintf("%d held, %d not held, %d not run", held, notHeld, notRun)
+	switch {
+	case notHeld > 0:
+		row.Verdict, row.Pill = "not held", string(checkers.Invalid)
+	case notRun > 0 || held == 0:
+		row.Verdict, row.Pill = "not run", string(checkers.Unknown)
+	default:
+		row.Verdict, row.Pill = "held", string(checkers.Valid)
+	}
+	if !start.IsZero() {
+		row.when = start
 	}
 	if !row.when.IsZero() {
 		row.Time = row.when.Format("2006-01-02 15:04:05")

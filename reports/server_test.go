@@ -244,3 +244,54 @@ func TestServeOnlyRunDirectories(t *testing.T) {
 		}
 	}
 }
+
+// A suite directory (<suite>/<timestamp>/ with results.json, junit.xml
+// and summary.html, its cells' runs inside) is listed as one suite row
+// that links to its summary, not as a run of unknown verdict; the
+// directory leads to the summary, and its cells' reports are served.
+func TestServeListsSuites(t *testing.T) {
+	root, _ := makeStore(t)
+	suiteDir := filepath.Join(root, "cassandra-cl", "20261125T230000")
+	makeRun(t, filepath.Join(suiteDir, "cl-ONE-none", "20261125T230001"))
+	for f, body := range map[string]string{
+		rundir.ResultsFile:      `{"schema_version":1,"suite":"cassandra-cl","start":"2026-11-25T23:00:00Z","held":8,"not_held":1,"not_run":0,"cells":[]}`,
+		rundir.SuiteSummaryFile: `<!DOCTYPE html><title>suite</title>`,
+		"junit.xml":             `<testsuites/>`,
+	} {
+		if err := os.WriteFile(filepath.Join(suiteDir, f), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := NewServer(root)
+	body := get(t, h, "GET", "/").Body.String()
+	if n := strings.Count(body, `<tr class="run">`); n != 3 {
+		t.Errorf("index lists %d rows, want 3 (two runs and one suite)", n)
+	}
+	for _, s := range []string{
+		`href="/cassandra-cl/20261125T230000/summary.html"`,
+		`<span class="pill invalid">not held</span>`,
+		"8 held, 1 not held, 0 not run", "9 cells", "1 suite<",
+	} {
+		if !strings.Contains(body, s) {
+			t.Errorf("index lacks %q", s)
+		}
+	}
+	if strings.Contains(body, `cassandra-cl/20261125T230000/report.html`) {
+		t.Error("the suite is linked as a run's report")
+	}
+	if strings.Contains(body, "2 unknown") || strings.Contains(body, "1 unknown") {
+		t.Error("the suite is counted as a run of unknown verdict")
+	}
+	rec := get(t, h, "GET", "/cassandra-cl/20261125T230000/")
+	if rec.Code != http.StatusFound || rec.Header().Get("Location") != "/cassandra-cl/20261125T230000/summary.html" {
+		t.Errorf("suite directory: %d to %q, want a redirect to its summary", rec.Code, rec.Header().Get("Location"))
+	}
+	if rec := get(t, h, "GET", "/cassandra-cl/20261125T230000/report.html"); rec.Code != 404 {
+		t.Errorf("report of a suite directory: %d, want 404 (a suite has no report)", rec.Code)
+	}
+	for _, f := range []string{"/cassandra-cl/20261125T230000/summary.html", "/cassandra-cl/20261125T230000/cl-ONE-none/20261125T230001/report.html"} {
+		if rec := get(t, h, "GET", f); rec.Code != 200 {
+			t.Errorf("GET %s: %d, want 200", f, rec.Code)
+		}
+	}
+}

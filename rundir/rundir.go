@@ -33,6 +33,12 @@ const (
 	JUnitFile   = "junit.xml"
 )
 
+// SuiteSummaryFile is the page of a suite directory
+// (<store>/<suite>/<timestamp>/, beside the suite's results.json and
+// junit.xml), which holds its cells' run directories; a suite directory
+// has no test.json.
+const SuiteSummaryFile = "summary.html"
+
 // SchemaVersion of results.json; bumped on incompatible changes.
 const SchemaVersion = 1
 

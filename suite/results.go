@@ -17,7 +17,7 @@ import (
 const (
 	ResultsFile = "results.json"
 	JUnitFile   = "junit.xml"
-	SummaryFile = "summary.html"
+	SummaryFile = rundir.SuiteSummaryFile
 )
 
 // SchemaVersion of the suite's results.json.
