@@ -91,6 +91,15 @@ type Transactional interface {
 	Transactions() error
 }
 
+// Replicated is implemented by targets that say, before anything is
+// deployed, whether their deployments will have replicas whose
+// replication lag can be sampled (LagSampler): nil, or why not (one node,
+// a replication factor of 1). The runner refuses --lag-interval and
+// --lag-alert, given explicitly, on a target that says no.
+type Replicated interface {
+	Replicas() error
+}
+
 // ServerConfigured is implemented by targets that take the user's own
 // server configuration (--server-config). ServerConfig returns it as
 // test.json keeps it (verbatim, with the effective merged settings), nil

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/chaoscheck/chaoscheck/nemesis"
+	"github.com/chaoscheck/chaoscheck/targets"
 	"github.com/chaoscheck/chaoscheck/workloads"
 )
 
@@ -84,6 +85,26 @@ func checkApplies(fs *pflag.FlagSet, chosen []string, faults []nemesis.Fault) er
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// checkLagApplies refuses --lag-interval and --lag-alert, given on fs,
+// for a target whose deployment will have no replica to sample
+// (targets.Replicated).
+func checkLagApplies(fs *pflag.FlagSet, t targets.Target) error {
+	r, ok := t.(targets.Replicated)
+	if !ok {
+		return nil
+	}
+	err := r.Replicas()
+	if err == nil {
+		return nil
+	}
+	for _, flag := range []string{"lag-interval", "lag-alert"} {
+		if fs.Changed(flag) {
+			return fmt.Errorf("--%s applies to targets with replicas; --target %s has none: %w", flag, t.Name(), err)
+		}
 	}
 	return nil
 }

@@ -290,6 +290,9 @@ func (tf *testFlags) config(cmd *cobra.Command) (runner.Config, error) {
 	if err := checkTargetApplies(cmd.Flags(), tf.workloads); err != nil {
 		return runner.Config{}, err
 	}
+	if err := checkLagApplies(cmd.Flags(), target); err != nil {
+		return runner.Config{}, err
+	}
 	if err := applyKeepData(tf.keepData, target); err != nil {
 		return runner.Config{}, err
 	}

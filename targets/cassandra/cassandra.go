@@ -105,6 +105,15 @@ func (t *Target) Transactions() error {
 	return errors.New("cassandra runs no multi-key transactions: logged batches are atomic but not isolated, and lightweight transactions (Paxos) cover one partition only; list-append and rw-register run on postgres, redis, etcd and sim")
 }
 
+// Replicas says whether keys have replicas whose hints can queue
+// (targets.Replicated).
+func (t *Target) Replicas() error {
+	if t.cfg.ReplicationFactor < 2 {
+		return fmt.Errorf("replication factor %d: no replica to lag", t.cfg.ReplicationFactor)
+	}
+	return nil
+}
+
 // KeepData makes later deployments keep their state directory after
 // Close (targets.DataKeeper).
 func (t *Target) KeepData() { t.cfg.KeepData = true }

@@ -183,6 +183,14 @@ func (t *Target) Name() string { return "etcd" }
 // optimistic concurrency on etcd's Txn (targets.Transactional).
 func (t *Target) Transactions() error { return nil }
 
+// Replicas says whether there are followers to lag (targets.Replicated).
+func (t *Target) Replicas() error {
+	if t.cfg.Nodes < 2 {
+		return errors.New("one member has no follower to lag")
+	}
+	return nil
+}
+
 // KeepData makes later deployments keep their state directory after
 // Close (targets.DataKeeper).
 func (t *Target) KeepData() { t.cfg.KeepData = true }

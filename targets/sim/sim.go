@@ -65,6 +65,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -97,6 +98,15 @@ func (t *Target) Name() string { return "sim" }
 // Transactions: the client runs list-append and rw-register with no
 // isolation (targets.Transactional).
 func (t *Target) Transactions() error { return nil }
+
+// Replicas says whether there are replicas to lag (targets.Replicated):
+// every key lives on every node, so one node has none.
+func (t *Target) Replicas() error {
+	if t.cfg.Nodes < 2 {
+		return errors.New("one node holds every key: no replica to lag")
+	}
+	return nil
+}
 
 // Config returns the target's configuration, defaults filled in.
 func (t *Target) Config() Config { return t.cfg }
