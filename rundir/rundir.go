@@ -131,6 +131,10 @@ type TestInfo struct {
 	// Lag is how replication lag was sampled and judged (--lag-interval,
 	// --lag-alert); absent in test.json files of older versions.
 	Lag *LagConfig `json:"lag,omitempty"`
+	// Quorums are N, R and W as the measurements used them (the
+	// availability predicted with d replicas down), for a target whose
+	// operations need a number of replicas; absent otherwise.
+	Quorums *QuorumConfig `json:"quorums,omitempty"`
 	// Config is the full runner configuration, flattened.
 	Config   []Setting `json:"config"`
 	Versions []Setting `json:"versions"`
@@ -143,6 +147,14 @@ type LagConfig struct {
 	// AlertNS is the alert threshold: the measurements count the time
 	// each replica's lag spent over it.
 	AlertNS int64 `json:"alert_ns"`
+}
+
+// QuorumConfig is N, the replicas of each key, R the answers a read
+// needs and W the acknowledgements a write needs.
+type QuorumConfig struct {
+	N int `json:"n"`
+	R int `json:"r"`
+	W int `json:"w"`
 }
 
 // Check is one checker's result on one workload's operations.

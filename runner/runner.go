@@ -279,6 +279,11 @@ func (r *run) run(ctx context.Context, start time.Time) (*Outcome, error) {
 	if k, ok := dep.(targets.KeptData); ok {
 		info.KeptData = k.KeptData()
 	}
+	if q, ok := dep.(targets.Quorums); ok {
+		if n, rr, ww := q.Quorums(); n > 0 {
+			info.Quorums = &rundir.QuorumConfig{N: n, R: rr, W: ww}
+		}
+	}
 	if err := rundir.WriteJSON(filepath.Join(r.dir, rundir.TestFile), info); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}

@@ -69,3 +69,45 @@ func TestCheckRegionsFromTopology(t *testing.T) {
 		t.Errorf("a history without test.json: regions %v", got)
 	}
 }
+
+// chaoscheck check of a run directory's history measures what the run
+// measured: the replication lag from the lag.jsonl beside it, against
+// the run's --lag-alert, and the availability next to the quorum
+// arithmetic, from N, R and W in test.json. Before, check gave neither.
+func TestCheckMeasuresLagAndQuorumsAsTheRun(t *testing.T) {
+	st := t.TempDir()
+	if code := run([]string{"test", "--store", st, "--name", "lagq", "--cl", "ONE", "--workload", "register", "--nemesis", "kill",
+		"--nemesis-interval", "400ms", "--lag-alert", "30ms", "--time-limit", "2s", "--seed", "5"}); code == exitBadInput || code == exitCrashed {
+		t.Fatalf("test: exit %d", code)
+	}
+	dir := filepath.Join(st, "lagq", "latest")
+	type figures struct {
+		Lag    []measures.ReplicaLag
+		Quorum []measures.QuorumAvailability
+	}
+	read := func(path string) figures {
+		t.Helper()
+		var r struct {
+			Measurements measures.Measurements `json:"measurements"`
+		}
+		if err := rundir.ReadJSON(path, &r); err != nil {
+			t.Fatal(err)
+		}
+		return figures{r.Measurements.ReplicationLag, r.Measurements.Quorum}
+	}
+	want := read(filepath.Join(dir, rundir.ResultsFile))
+	if len(want.Lag) == 0 || len(want.Quorum) < 2 {
+		t.Fatalf("the run measured %d replicas' lag and %d quorum rows; want both (a kill takes a replica down)", len(want.Lag), len(want.Quorum))
+	}
+	if want.Lag[0].AlertNS != 30e6 {
+		t.Fatalf("the run's lag alert %d, want 30ms", want.Lag[0].AlertNS)
+	}
+	out := t.TempDir()
+	run([]string{"check", "--out", out, filepath.Join(dir, rundir.HistoryFile)})
+	got := read(filepath.Join(out, rundir.ResultsFile))
+	wj, _ := json.Marshal(want)
+	gj, _ := json.Marshal(got)
+	if string(wj) != string(gj) {
+		t.Errorf("check of the run's history measured\n%s\nthe run measured\n%s", gj, wj)
+	}
+}
