@@ -1,5 +1,5 @@
 // Package suite runs test suites for CI (chaoscheck suite run FILE): a
-// YAML file of named cases, each a set of `chaoscheck test` settings and
+// YAML or TOML file of named cases, each a set of `chaoscheck test` settings and
 // the expectations its run must meet, with matrix expansion. Cases whose
 // settings deploy the same cluster share one deployment (the data reset
 // between them, targets.Resetter); the output is one suite directory
@@ -154,14 +154,19 @@ func (p *parser) errf(line int, format string, args ...any) error {
 	return badFile{&LineError{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}}
 }
 
-// Parse parses a suite file's bytes; path names it in errors. It checks
+// Parse parses a suite file's bytes, YAML or, for a name ending in .toml,
+// TOML (see tomlNodes); path names it in errors. It checks
 // the file's shape (keys, types, names, expectation syntax); the
 // settings' meaning is checked by Plan, through the Builder.
 func Parse(path string, b []byte) (*File, error) {
 	p := &parser{file: filepath.Base(path)}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&doc); err != nil {
+	doc := &yaml.Node{}
+	if isTOML(path) {
+		var err error
+		if doc, err = p.tomlNodes(b); err != nil {
+			return nil, err
+		}
+	} else if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(doc); err != nil {
 		return nil, p.errf(0, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	if len(doc.Content) == 0 {

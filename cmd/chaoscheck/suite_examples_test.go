@@ -260,3 +260,27 @@ cases:
 		}
 	}
 }
+
+// The TOML example runs as its YAML siblings do: ten sim cells (about 35
+// s; no root; chromium), every expectation held, the cells of one level
+// sharing a cluster.
+func TestExampleQuorumsTOML(t *testing.T) {
+	const file = "../../examples/quorums.toml"
+	requireSuiteTargets(t, file)
+	store := t.TempDir()
+	code, out, errOut := runSuite(t, "suite", "run", file, "--store", store)
+	if code != exitValid {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	dir := suiteDir(t, store, "quorums")
+	res := exampleResults(t, dir)
+	if res.Held != 10 || res.NotHeld != 0 || res.NotRun != 0 {
+		t.Errorf("%d held, %d not held, %d not run; want 10 held", res.Held, res.NotHeld, res.NotRun)
+	}
+	for _, c := range res.Cells {
+		if c.Name == "wr-ONE-kill" && c.Deployment != "reused the cluster of wr-ONE-none" {
+			t.Errorf("%s: deployment %q", c.Name, c.Deployment)
+		}
+	}
+	checkSummaryInBrowser(t, dir, res, "suite-quorums.png")
+}
