@@ -98,13 +98,26 @@ func TestSampleLag(t *testing.T) {
 	applyDelay(t, ctx, d, "n3", delay)
 
 	// Idle and caught up: no lag figure is NULL-as-unknown, LagNS is 0
-	// or PostgreSQL's last figure.
-	ss, err := d.SampleLag(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ss) != 2 {
-		t.Fatalf("samples %+v, want n2 and n3", ss)
+	// or PostgreSQL's last figure. A standby's row has no replay position
+	// until its first status reply (seen in CI right after deploy: LagNS
+	// and Bytes nil, which is the sampler saying "unknown"), so the test
+	// waits for both standbys' first replies, up to 10 s.
+	var ss []lag.Sample
+	for start := time.Now(); ; {
+		if ss, err = d.SampleLag(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(ss) != 2 {
+			t.Fatalf("samples %+v, want n2 and n3", ss)
+		}
+		replied := true
+		for _, s := range ss {
+			replied = replied && s.Bytes != nil
+		}
+		if replied || time.Since(start) > 10*time.Second {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	for _, s := range ss {
 		if s.Err != "" || s.LagNS == nil || s.Bytes == nil || s.Of != "n1" || s.Time != 0 {

@@ -96,13 +96,16 @@ func TestTxnSerializableUnderFaultsValid(t *testing.T) {
 // TestTxnRepeatableReadWriteSkew: at repeatable read (snapshot
 // isolation), transactions that read two keys and append to one of them
 // make write skew: G2-item is found, and no G-single (snapshot isolation
-// never shows read skew), nor G0/G1.
+// never shows read skew), nor G0/G1. Write skew needs two transactions
+// in flight at once: at 500 txn/s, each taking about a millisecond, a
+// quiet CI machine ran 4966 with none found, so the clients run
+// unthrottled.
 func TestTxnRepeatableReadWriteSkew(t *testing.T) {
 	requireEnv(t)
 	out := run(t, scenario{
 		cfg:       Config{Isolation: RepeatableRead},
 		workloads: []string{"list-append"}, opts: workloads.Options{Keys: 2},
-		concurrency: 10, rate: 500, timeLimit: 10 * time.Second, seed: 1,
+		concurrency: 10, rate: 0, timeLimit: 10 * time.Second, seed: 1,
 	})
 	requireTxns(t, out, 500)
 	c := txnCheck(t, out)
