@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"strings"
 	"sync"
@@ -348,6 +349,17 @@ func TestDeploy(t *testing.T) {
 	}
 	for _, s := range d.Describe() {
 		t.Logf("  %s: %s", s.Name, s.Value)
+	}
+	// The JVMs' temporary files (lz4-java's native library) are in the
+	// nodes' data directories, which go with the state directory; in the
+	// system temp directory every run left two files behind.
+	if stateDir != "" {
+		for _, n := range d.Cluster().Nodes() {
+			libs, _ := filepath.Glob(filepath.Join(filesOf(stateDir, n).dir, "liblz4-java-*"))
+			if len(libs) == 0 {
+				t.Errorf("%s: no lz4-java library in its data directory: the JVM's java.io.tmpdir is elsewhere", n)
+			}
+		}
 	}
 }
 

@@ -200,6 +200,11 @@ func javaCommand(java, lib, jamm, heap string, f nodeFiles, mode clockMode, shim
 		"-Dcassandra-rackdc.properties=file://"+f.rackdc,
 		"-Dcassandra.logdir="+filepath.Join(f.dir, "logs"),
 		"-Dcassandra.storagedir="+f.dir,
+		// The JVM's temporary files (lz4-java and JNA unpack their native
+		// libraries there, about 210 KB a start) go in the node's data
+		// directory, removed with the state directory: in the system
+		// temp directory they were left behind by every run.
+		"-Djava.io.tmpdir="+f.dir,
 		"-cp", filepath.Join(lib, "*"),
 		"org.apache.cassandra.service.CassandraDaemon",
 	)
