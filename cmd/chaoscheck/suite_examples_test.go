@@ -110,18 +110,7 @@ func checkSummaryInBrowser(t *testing.T, dir string, res suite.Results, shot str
 // redis-server, chromium). The cells of a lab that share a deployment
 // reuse one cluster (sim, and Redis through its Reset).
 func TestExampleDistributedData(t *testing.T) {
-	const file = "../../examples/distributed-data.yaml"
-	requireSuiteTargets(t, file)
-	store := t.TempDir()
-	code, out, errOut := runSuite(t, "suite", "run", file, "--store", store)
-	if code != exitValid {
-		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	dir := suiteDir(t, store, "distributed-data")
-	res := exampleResults(t, dir)
-	if res.Held != 9 || res.NotHeld != 0 || res.NotRun != 0 {
-		t.Errorf("%d held, %d not held, %d not run; want 9 held", res.Held, res.NotHeld, res.NotRun)
-	}
+	dir, res := runExample(t, "distributed-data.yaml", "distributed-data", 9)
 	reused := map[string]string{}
 	for _, c := range res.Cells {
 		reused[c.Name] = c.Deployment
@@ -152,24 +141,33 @@ func TestExampleDistributedData(t *testing.T) {
 	checkSummaryInBrowser(t, dir, res, "suite-distributed-data.png")
 }
 
+// runExample runs examples/file (the suite named name) and requires exit
+// 0 with every one of its held cells held; it returns the suite directory
+// and its results.
+func runExample(t *testing.T, file, name string, held int) (string, suite.Results) {
+	t.Helper()
+	path := "../../examples/" + file
+	requireSuiteTargets(t, path)
+	store := t.TempDir()
+	code, out, errOut := runSuite(t, "suite", "run", path, "--store", store)
+	if code != exitValid {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	dir := suiteDir(t, store, name)
+	res := exampleResults(t, dir)
+	if res.Held != held || res.NotHeld != 0 || res.NotRun != 0 {
+		t.Errorf("%d held, %d not held, %d not run; want %d held", res.Held, res.NotHeld, res.NotRun, held)
+	}
+	return dir, res
+}
+
 // The PostgreSQL suite passes: replication through a failover (sync
 // keeps every acknowledged write, async loses some) and the isolation
 // levels under list-append, whose three cells run on the cluster of the
 // async cell, after its failover (about 1.5 minutes; root, postgresql,
 // chromium).
 func TestExamplePostgres(t *testing.T) {
-	const file = "../../examples/postgres.yaml"
-	requireSuiteTargets(t, file)
-	store := t.TempDir()
-	code, out, errOut := runSuite(t, "suite", "run", file, "--store", store)
-	if code != exitValid {
-		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	dir := suiteDir(t, store, "postgres")
-	res := exampleResults(t, dir)
-	if res.Held != 5 || res.NotHeld != 0 || res.NotRun != 0 {
-		t.Errorf("%d held, %d not held, %d not run; want 5 held", res.Held, res.NotHeld, res.NotRun)
-	}
+	dir, res := runExample(t, "postgres.yaml", "postgres", 5)
 	for _, c := range res.Cells {
 		if strings.HasPrefix(c.Name, "isolation-") && c.Deployment != "reused the cluster of replication-async" {
 			t.Errorf("%s: deployment %q, want the cluster of replication-async", c.Name, c.Deployment)
@@ -200,18 +198,7 @@ func TestExamplePostgres(t *testing.T) {
 // every cell after the first reuses it (about 3 minutes; root, Java 17,
 // chromium).
 func TestExampleCassandraCL(t *testing.T) {
-	const file = "../../examples/cassandra-cl.yaml"
-	requireSuiteTargets(t, file)
-	store := t.TempDir()
-	code, out, errOut := runSuite(t, "suite", "run", file, "--store", store)
-	if code != exitValid {
-		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	dir := suiteDir(t, store, "cassandra-cl")
-	res := exampleResults(t, dir)
-	if res.Held != 9 || res.NotHeld != 0 || res.NotRun != 0 {
-		t.Errorf("%d held, %d not held, %d not run; want 9 held", res.Held, res.NotHeld, res.NotRun)
-	}
+	dir, res := runExample(t, "cassandra-cl.yaml", "cassandra-cl", 9)
 	for i, c := range res.Cells {
 		want := "reused the cluster of cl-ONE-none"
 		if i == 0 {
@@ -265,18 +252,7 @@ cases:
 // s; no root; chromium), every expectation held, the cells of one level
 // sharing a cluster.
 func TestExampleQuorumsTOML(t *testing.T) {
-	const file = "../../examples/quorums.toml"
-	requireSuiteTargets(t, file)
-	store := t.TempDir()
-	code, out, errOut := runSuite(t, "suite", "run", file, "--store", store)
-	if code != exitValid {
-		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	dir := suiteDir(t, store, "quorums")
-	res := exampleResults(t, dir)
-	if res.Held != 10 || res.NotHeld != 0 || res.NotRun != 0 {
-		t.Errorf("%d held, %d not held, %d not run; want 10 held", res.Held, res.NotHeld, res.NotRun)
-	}
+	dir, res := runExample(t, "quorums.toml", "quorums", 10)
 	for _, c := range res.Cells {
 		if c.Name == "wr-ONE-kill" && c.Deployment != "reused the cluster of wr-ONE-none" {
 			t.Errorf("%s: deployment %q", c.Name, c.Deployment)
