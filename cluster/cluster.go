@@ -236,6 +236,13 @@ func (r RTT) String() string {
 		r.Min.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond), r.Received, r.Sent)
 }
 
+// Regioned is implemented by clusters whose nodes are split into regions
+// (datacenters): Regions maps every node to its region's name, nil with
+// one region. The region partition cuts one region off with it.
+type Regioned interface {
+	Regions() map[string]string
+}
+
 // Shaper can delay and drop traffic between nodes (a link fault short
 // of a partition: the network is slow or lossy, not cut).
 //

@@ -66,6 +66,9 @@ func Capabilities(c Cluster) []Capability {
 type Plan struct {
 	// Nodes is the number of nodes.
 	Nodes int
+	// Regions is the number of regions the nodes are split into (0 or 1:
+	// one), for faults that cut a region off.
+	Regions int
 	// Supported are the capabilities the cluster has.
 	Supported []Capability
 	// Unsupported says, for a capability the cluster lacks, why, and what
@@ -82,7 +85,20 @@ func PlanOf(c Cluster) Plan {
 	if d, ok := c.(Declarer); ok {
 		return planOf(c, d.Plan())
 	}
-	return Plan{Nodes: len(c.Nodes()), Supported: Capabilities(c)}
+	return Plan{Nodes: len(c.Nodes()), Supported: Capabilities(c), Regions: regionCount(c)}
+}
+
+// regionCount is the number of regions of a Regioned cluster (0 if not).
+func regionCount(c Cluster) int {
+	r, ok := c.(Regioned)
+	if !ok {
+		return 0
+	}
+	seen := map[string]bool{}
+	for _, reg := range r.Regions() {
+		seen[reg] = true
+	}
+	return len(seen)
 }
 
 // Supports returns nil when the plan has capability c, else an
@@ -116,7 +132,7 @@ func (p Plan) Without(c Capability, why string) Plan {
 }
 
 func (p Plan) clone() Plan {
-	q := Plan{Nodes: p.Nodes, Supported: slices.Clone(p.Supported), Unsupported: make(map[Capability]string, len(p.Unsupported)+1)}
+	q := Plan{Nodes: p.Nodes, Regions: p.Regions, Supported: slices.Clone(p.Supported), Unsupported: make(map[Capability]string, len(p.Unsupported)+1)}
 	for k, v := range p.Unsupported {
 		q.Unsupported[k] = v
 	}

@@ -154,6 +154,10 @@ const (
 	// OneWay: one node stops receiving from the others, which still
 	// receive from it.
 	OneWay Shape = "one-way"
+	// Region cuts one region (drawn at random) off from the others, on a
+	// cluster split into regions (cluster.Regioned). It is not among the
+	// shapes a plain partition draws from: it is asked for by name.
+	Region Shape = "region"
 	// PrimaryIsolated is reserved for primary/replica targets.
 )
 
@@ -191,9 +195,21 @@ type Partition struct {
 
 func (p *Partition) Name() string { return "partition" }
 
+// Label names f as --nemesis does: a partition of one shape by its shape
+// (halves, region...), any other fault by its name.
+func Label(f Fault) string {
+	if p, ok := f.(*Partition); ok && len(p.Shapes) == 1 {
+		return string(p.Shapes[0])
+	}
+	return f.Name()
+}
+
 func (p *Partition) Check(pl cluster.Plan) error {
 	if err := pl.Supports(cluster.CanPartition); err != nil {
 		return err
+	}
+	if slices.Contains(p.Shapes, Region) && pl.Regions < 2 {
+		return fmt.Errorf("partition region cuts a region off, and the cluster has one region: use --regions 2 or more (sim, cassandra)")
 	}
 	if pl.Nodes < 2 {
 		return fmt.Errorf("partition needs at least 2 nodes, the cluster has %d (raise --nodes, or --nemesis none)", pl.Nodes)
@@ -212,7 +228,14 @@ func (p *Partition) Apply(ctx context.Context, c cluster.Cluster, rng *rand.Rand
 		return Applied{}, fmt.Errorf("partition needs at least 2 nodes, the cluster has %d", len(c.Nodes()))
 	}
 	shape := shapes[rng.IntN(len(shapes))]
-	g, desc, err := Grudge(shape, c.Nodes(), rng)
+	var g cluster.Grudge
+	var desc string
+	var err error
+	if shape == Region {
+		g, desc, err = regionGrudge(c, rng)
+	} else {
+		g, desc, err = Grudge(shape, c.Nodes(), rng)
+	}
 	if err != nil {
 		return Applied{}, err
 	}
@@ -273,6 +296,35 @@ func Grudge(shape Shape, nodes []string, rng *rand.Rand) (cluster.Grudge, string
 		return g, fmt.Sprintf("%s hears nothing from %s", s[0], strings.Join(sortedCopy(s[1:]), ",")), nil
 	}
 	return nil, "", fmt.Errorf("unknown partition shape %q", shape)
+}
+
+// regionGrudge cuts one region of c, drawn at random, off from the
+// others: "r2 (n4,n5,n6) | n1,n2,n3".
+func regionGrudge(c cluster.Cluster, rng *rand.Rand) (cluster.Grudge, string, error) {
+	rc, ok := c.(cluster.Regioned)
+	byRegion := map[string][]string{}
+	if ok {
+		for n, r := range rc.Regions() {
+			byRegion[r] = append(byRegion[r], n)
+		}
+	}
+	if len(byRegion) < 2 {
+		return nil, "", fmt.Errorf("partition region: the cluster is not split into regions (use --regions 2 or more)")
+	}
+	names := make([]string, 0, len(byRegion))
+	for r := range byRegion {
+		names = append(names, r)
+	}
+	sort.Strings(names)
+	cut := names[rng.IntN(len(names))]
+	var rest []string
+	for _, n := range c.Nodes() {
+		if !slices.Contains(byRegion[cut], n) {
+			rest = append(rest, n)
+		}
+	}
+	in := sortedCopy(byRegion[cut])
+	return cluster.Bidirectional(in, rest), fmt.Sprintf("%s (%s) | %s", cut, strings.Join(in, ","), strings.Join(sortedCopy(rest), ",")), nil
 }
 
 func componentsString(cs ...[]string) string {
@@ -464,6 +516,7 @@ var shapeSummary = map[Shape]string{
 	MajoritiesRing: "every node sees a majority, no two the same one",
 	Bridge:         "two halves joined by one node that sees both",
 	OneWay:         "one node stops receiving from the others",
+	Region:         "cut one region off from the others (--regions)",
 }
 
 // Kinds returns the table of fault kinds, in the order help lists them:
@@ -474,7 +527,7 @@ var shapeSummary = map[Shape]string{
 func Kinds() []Kind {
 	part := []cluster.Capability{cluster.CanPartition}
 	ks := []Kind{{Name: "partition", Summary: "a network partition of a random shape", Needs: part, New: func(Targets) Fault { return &Partition{} }}}
-	for _, sh := range Shapes {
+	for _, sh := range append(slices.Clone(Shapes), Region) {
 		ks = append(ks, Kind{Name: string(sh), Summary: "partition: " + shapeSummary[sh], Needs: part, New: func(Targets) Fault { return &Partition{Shapes: []Shape{sh}} }})
 	}
 	return append(ks,

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/chaoscheck/chaoscheck/nemesis"
 	"github.com/chaoscheck/chaoscheck/rundir"
 	"github.com/chaoscheck/chaoscheck/runner"
 	"github.com/chaoscheck/chaoscheck/targets"
@@ -191,7 +192,7 @@ func faultsLabel(cfg runner.Config) string {
 	}
 	names := make([]string, len(cfg.Faults))
 	for i, f := range cfg.Faults {
-		names[i] = f.Name()
+		names[i] = nemesis.Label(f)
 	}
 	return strings.Join(names, "+")
 }

@@ -54,8 +54,11 @@ type CellResult struct {
 	Anomalies map[string]int `json:"anomalies,omitempty"`
 	// AvailabilityPct is the ok share of client operations invoked
 	// during faults (absent without a fault or such operation);
-	// P99ReadNS, P99WriteNS the latency of ok operations (0: none).
+	// P50ReadNS, P50WriteNS, P99ReadNS, P99WriteNS the latency of ok
+	// operations (0: none).
 	AvailabilityPct *float64       `json:"availability_pct,omitempty"`
+	P50ReadNS       int64          `json:"p50_read_ns"`
+	P50WriteNS      int64          `json:"p50_write_ns"`
 	P99ReadNS       int64          `json:"p99_read_ns"`
 	P99WriteNS      int64          `json:"p99_write_ns"`
 	OK              int            `json:"ok_ops"`
@@ -107,6 +110,8 @@ func (cr *CellResult) judge(c *Cell, r *rundir.Results) {
 	if v, why := faultAvailability(r); why == "" {
 		cr.AvailabilityPct = &v
 	}
+	cr.P50ReadNS = r.Measurements.Latency.Read.P50NS
+	cr.P50WriteNS = r.Measurements.Latency.Write.P50NS
 	cr.P99ReadNS = r.Measurements.Latency.Read.P99NS
 	cr.P99WriteNS = r.Measurements.Latency.Write.P99NS
 	cr.OK = r.Stats.OK

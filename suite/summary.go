@@ -155,7 +155,7 @@ ul.exp li.yes{color:#1d5e38}
 </header>
 <section>
 <h2>Configurations × faults</h2>
-<p class="meta">Each cell: whether its expectations held, the verdict and anomalies of its run, the share of operations that succeeded while a fault was in force, the p99 latency of ok reads and writes, and whether it reused a cluster deployed for an earlier cell (its data reset).</p>
+<p class="meta">Each cell: whether its expectations held, the verdict and anomalies of its run, the share of operations that succeeded while a fault was in force, the p50 and p99 latency of ok reads and writes, and whether it reused a cluster deployed for an earlier cell (its data reset).</p>
 <table id="matrix">
 <thead><tr><th>configuration</th>{{range .Columns}}<th>nemesis: {{.}}</th>{{end}}</tr></thead>
 <tbody>
@@ -163,7 +163,7 @@ ul.exp li.yes{color:#1d5e38}
 <div class="status">{{statusWord .Status}}</div>
 {{if .Verdict}}<div class="verdict v-{{.Verdict}}">verdict {{.Verdict}}</div>{{end}}
 {{with anomalies .Anomalies}}<div class="anom">{{.}}</div>{{end}}
-{{if .Verdict}}<div class="meta">availability in faults {{pct .AvailabilityPct}}<br>p99 read {{ms .P99ReadNS}} · write {{ms .P99WriteNS}}</div>{{end}}
+{{if .Verdict}}<div class="meta">availability in faults {{pct .AvailabilityPct}}<br>p50 read {{ms .P50ReadNS}} · write {{ms .P50WriteNS}}<br>p99 read {{ms .P99ReadNS}} · write {{ms .P99WriteNS}}</div>{{end}}
 {{with .Deployment}}<div class="meta">{{.}}</div>{{end}}
 {{if .Report}}<div><a href="{{.Report}}">report</a></div>{{end}}
 </td>{{else}}<td class="empty">–</td>{{end}}{{end}}</tr>

@@ -52,6 +52,8 @@ func TestFaultsRefusedBeforeDeploy(t *testing.T) {
 		want string // in the error line: what would work
 	}{
 		{[]string{"--target", "etcd", "--nemesis", "clock"}, "--target"},
+		{[]string{"--nemesis", "region"}, "--regions 2"},
+		{[]string{"--target", "etcd", "--nemesis", "region"}, "--regions 2"},
 		{[]string{"--target", "redis", "--nemesis", "clock"}, "--target"},
 		{[]string{"--target", "redis", "--nemesis", "failover"}, "--redis-mode replication"},
 		{[]string{"--target", "redis", "--nemesis", "kill-primary"}, "--redis-mode replication"},

@@ -72,7 +72,7 @@ func checkSummaryInBrowser(t *testing.T, dir string, res suite.Results, shot str
 		if c.Verdict != "" && !strings.Contains(txt, string(c.Verdict)) {
 			t.Errorf("summary: cell %s does not show its verdict %s: %q", c.Name, c.Verdict, txt)
 		}
-		if !strings.Contains(txt, "p99 read") || !strings.Contains(txt, "availability in faults") {
+		if !strings.Contains(txt, "p99 read") || !strings.Contains(txt, "p50 read") || !strings.Contains(txt, "availability in faults") {
 			t.Errorf("summary: cell %s lacks availability or latency: %q", c.Name, txt)
 		}
 	}
@@ -259,4 +259,23 @@ func TestExampleQuorumsTOML(t *testing.T) {
 		}
 	}
 	checkSummaryInBrowser(t, dir, res, "suite-quorums.png")
+}
+
+// The regions example sets the levels side by side, with and without the
+// region delay and with a region cut off (16 sim cells, about 70 s; no
+// root; chromium): every expectation held, and the summary's columns
+// name the region partition.
+func TestExampleRegionsTOML(t *testing.T) {
+	dir, res := runExample(t, "regions.toml", "regions", 16)
+	cols := map[string]int{}
+	for _, c := range res.Cells {
+		cols[c.Column]++
+		if c.P50WriteNS <= 0 || c.P50ReadNS <= 0 {
+			t.Errorf("%s: no p50 latency (read %d, write %d)", c.Name, c.P50ReadNS, c.P50WriteNS)
+		}
+	}
+	if cols["none"] != 8 || cols["region"] != 8 {
+		t.Errorf("columns %v, want 8 none and 8 region", cols)
+	}
+	checkSummaryInBrowser(t, dir, res, "suite-regions.png")
 }

@@ -121,6 +121,12 @@ func (d *Deployment) Regions() map[string]string {
 	return out
 }
 
+var _ cluster.Regioned = (*Cluster)(nil)
+
+// Regions of the cluster are its deployment's datacenters
+// (cluster.Regioned).
+func (c *Cluster) Regions() map[string]string { return c.d.Regions() }
+
 // Regions of a view are its deployment's.
 func (v *view) Regions() map[string]string { return v.d.Regions() }
 

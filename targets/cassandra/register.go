@@ -138,6 +138,7 @@ func (t *Target) Plan() cluster.Plan {
 	if t.cfg.NoClockSkew {
 		p = p.Without(cluster.CanSkewClock, "clock skew is disabled (Config.NoClockSkew)")
 	}
+	p.Regions = t.cfg.Regions
 	return p
 }
 

@@ -156,7 +156,7 @@ func noneIfZero(d time.Duration) time.Duration {
 // failover (every node coordinates; there is no primary). It implements
 // targets.Planner.
 func (t *Target) Plan() cluster.Plan {
-	return cluster.Plan{Nodes: t.cfg.Nodes}.
+	return cluster.Plan{Nodes: t.cfg.Nodes, Regions: t.cfg.Regions}.
 		With(cluster.CanPartition, cluster.CanKill, cluster.CanPause, cluster.CanSkewClock, cluster.CanShape).
 		Without(cluster.CanFailover, "the sim has no primary to fail over (every node coordinates): failover needs --target postgres, or redis with --redis-mode replication").
 		Without(cluster.CanThrottle, "the simulated network has no bandwidth (messages, not bytes): bandwidth needs a real target (postgres, redis, etcd, cassandra)")

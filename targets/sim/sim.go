@@ -233,12 +233,18 @@ var _ targets.Regioner = (*Deployment)(nil)
 
 // Regions maps each node to its region (targets.Regioner); nil with one
 // region.
-func (d *Deployment) Regions() map[string]string {
-	if d.cluster.cfg.Regions < 2 {
+func (d *Deployment) Regions() map[string]string { return d.cluster.Regions() }
+
+var _ cluster.Regioned = (*Cluster)(nil)
+
+// Regions maps each node to its region (cluster.Regioned); nil with one
+// region.
+func (c *Cluster) Regions() map[string]string {
+	if c.cfg.Regions < 2 {
 		return nil
 	}
 	out := map[string]string{}
-	for _, r := range d.cluster.Topology() {
+	for _, r := range c.Topology() {
 		for _, n := range r.Nodes {
 			out[n] = r.Name
 		}
