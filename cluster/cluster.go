@@ -236,6 +236,44 @@ func (r RTT) String() string {
 		r.Min.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond), r.Received, r.Sent)
 }
 
+// RegionLink is the standing condition of the links between regions: the
+// round trip (half of it added each way), its jitter (half each way) and
+// the probability that a packet is lost, on each direction of each link.
+type RegionLink struct {
+	RTT, Jitter time.Duration
+	Loss        float64
+}
+
+// IsZero reports whether l shapes nothing.
+func (l RegionLink) IsZero() bool { return l.RTT <= 0 && l.Jitter <= 0 && l.Loss <= 0 }
+
+// Shapes returns the links between every ordered pair of regions, each
+// region given by its nodes.
+func (l RegionLink) Shapes(regions [][]string) []LinkShape {
+	var out []LinkShape
+	for i := range regions {
+		for j := range regions {
+			if i != j {
+				out = append(out, LinkShape{From: regions[i], To: regions[j], Delay: l.RTT / 2, Jitter: l.Jitter / 2, Loss: l.Loss})
+			}
+		}
+	}
+	return out
+}
+
+// String renders l for people, e.g. "80ms ± 10ms, 1% of packets lost
+// each way".
+func (l RegionLink) String() string {
+	out := l.RTT.String()
+	if l.Jitter > 0 {
+		out += " ± " + l.Jitter.String()
+	}
+	if l.Loss > 0 {
+		out += fmt.Sprintf(", %.3g%% of packets lost each way", 100*l.Loss)
+	}
+	return out
+}
+
 // Regioned is implemented by clusters whose nodes are split into regions
 // (datacenters): Regions maps every node to its region's name, nil with
 // one region. The region partition cuts one region off with it.

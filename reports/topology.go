@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/chaoscheck/chaoscheck/rundir"
@@ -30,6 +31,12 @@ func topologyOf(f *rundir.Facts) *topologyView {
 	v := &topologyView{RTT: "none", DelayBy: t.RegionDelayBy, Clients: t.Clients, ActiveActive: t.ActiveActive}
 	if t.RegionRTTNS > 0 {
 		v.RTT = fmtDuration(t.RegionRTTNS)
+	}
+	if t.RegionJitterNS > 0 {
+		v.RTT += " ± " + fmtDuration(t.RegionJitterNS)
+	}
+	if t.RegionLossPct > 0 {
+		v.RTT += fmt.Sprintf(", %.3g%% of packets lost each way", t.RegionLossPct)
 	}
 	for _, r := range t.Regions {
 		v.Regions = append(v.Regions, topologyRegion{Name: r.Name, Nodes: strings.Join(r.Nodes, " "), Replicas: r.Replicas})

@@ -22,7 +22,7 @@ func TestReportTopologyFromFacts(t *testing.T) {
 			{Name: "r1", Nodes: []string{"n1", "n2"}, Replicas: 2},
 			{Name: "r2", Nodes: []string{"n3", "n4"}, Replicas: 2},
 		},
-		RegionRTTNS: 80e6, RegionDelayBy: "the runtime's shaper (half each way)",
+		RegionRTTNS: 80e6, RegionJitterNS: 10e6, RegionLossPct: 2, RegionDelayBy: "the runtime's shaper (half each way)",
 		Clients: "dealt to datacenters round-robin (process mod 2)",
 	}
 	fx.Test.TargetSettings = append(fx.Test.TargetSettings, rundir.Setting{Name: "regions", Value: "9 (r9: n9)"}, rundir.Setting{Name: "region rtt", Value: "1s"})
@@ -41,7 +41,7 @@ func TestReportTopologyFromFacts(t *testing.T) {
 	}
 	sec := page[i:]
 	sec = sec[:strings.Index(sec, "</div>")]
-	for _, want := range []string{`<th>r1</th><td class="mono">n1 n2</td><td>2</td>`, `<th>r2</th><td class="mono">n3 n4</td><td>2</td>`, "<b>80 ms</b>", "runtime", "round-robin (process mod 2)"} {
+	for _, want := range []string{`<th>r1</th><td class="mono">n1 n2</td><td>2</td>`, `<th>r2</th><td class="mono">n3 n4</td><td>2</td>`, "<b>80 ms ± 10 ms, 2% of packets lost each way</b>", "runtime", "round-robin (process mod 2)"} {
 		if !strings.Contains(sec, want) {
 			t.Errorf("topology section lacks %q:\n%s", want, sec)
 		}

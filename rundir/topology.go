@@ -9,6 +9,11 @@ type Topology struct {
 	// RegionRTTNS is the standing round-trip time between any two
 	// regions, in nanoseconds (half added each way); 0: none.
 	RegionRTTNS int64 `json:"region_rtt_ns,omitempty"`
+	// RegionJitterNS is the jitter of that round trip (half each way);
+	// RegionLossPct the percentage of packets lost on each direction of
+	// each link between regions. 0: none.
+	RegionJitterNS int64   `json:"region_jitter_ns,omitempty"`
+	RegionLossPct  float64 `json:"region_loss_pct,omitempty"`
 	// RegionDelayBy says what adds the region delay, for people ("the
 	// runtime's shaper", "the simulated network").
 	RegionDelayBy string `json:"region_delay_by,omitempty"`

@@ -133,6 +133,11 @@ func TestFlagsThatDoNotApplyRefused(t *testing.T) {
 		{[]string{"--image", "x"}, []string{"--image", "sim"}},
 		{[]string{"--target", "cassandra", "--runtime", "docker", "--nodes", "4", "--regions", "5", "--region-rtt", "50ms"}, []string{"--regions", "within 1 and --nodes (4)"}},
 		{[]string{"--runtime", "local"}, []string{"--runtime", "sim", "postgres"}},
+		{[]string{"--region-loss", "5"}, []string{"--region-loss applies between regions", "--regions 2"}},
+		{[]string{"--nodes", "4", "--regions", "2", "--region-loss", "100"}, []string{"--region-loss", "less than 100"}},
+		{[]string{"--nodes", "4", "--regions", "2", "--region-jitter", "-1ms"}, []string{"--region-jitter"}},
+		{[]string{"--target", "cassandra", "--region-jitter", "5ms"}, []string{"--region-jitter applies between regions"}},
+		{[]string{"--target", "postgres", "--region-loss", "5"}, []string{"--region-loss", "sim", "cassandra"}},
 	} {
 		st := filepath.Join(t.TempDir(), "store")
 		args := append([]string{"test", "--store", st, "--time-limit", "1s"}, c.args...)

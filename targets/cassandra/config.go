@@ -109,9 +109,13 @@ type Config struct {
 	// datacenters in order (see regions.go); the replication factor is
 	// then a replica on every node of each datacenter (ReplicationFactor
 	// must be 0 or Nodes). RegionRTT is the standing round trip between
-	// datacenters, which needs a runtime with cluster.CanShape.
-	Regions   int
-	RegionRTT time.Duration
+	// datacenters, RegionJitter its jitter and RegionLoss the probability
+	// that a packet between two datacenters is lost (each way), which
+	// need a runtime with cluster.CanShape.
+	Regions      int
+	RegionRTT    time.Duration
+	RegionJitter time.Duration
+	RegionLoss   float64
 	// Seed is recorded in Describe; the target itself draws nothing at
 	// random apart from the resource prefix.
 	Seed int64

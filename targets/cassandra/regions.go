@@ -80,22 +80,19 @@ func rackDC(dc string) string { return "dc=" + dc + "\nrack=rack1\n" }
 
 // shapeRegions puts the standing delay between the datacenters in place.
 func (d *Deployment) shapeRegions(ctx context.Context) error {
-	if d.cfg.Regions < 2 || d.cfg.RegionRTT <= 0 {
+	if d.cfg.Regions < 2 || d.cfg.regionLink().IsZero() {
 		return nil
 	}
-	regs := d.cfg.regionNodes(d.lc.Nodes())
-	var links []cluster.LinkShape
-	for i := range regs {
-		for j := range regs {
-			if i != j {
-				links = append(links, cluster.LinkShape{From: regs[i], To: regs[j], Delay: d.cfg.RegionRTT / 2})
-			}
-		}
-	}
+	links := d.cfg.regionLink().Shapes(d.cfg.regionNodes(d.lc.Nodes()))
 	if err := d.cl.Shape(ctx, RegionsLayer, links); err != nil {
 		return fmt.Errorf("cassandra: region delay: %w", err)
 	}
 	return nil
+}
+
+// regionLink is the standing condition between the datacenters.
+func (c *Config) regionLink() cluster.RegionLink {
+	return cluster.RegionLink{RTT: c.RegionRTT, Jitter: c.RegionJitter, Loss: c.RegionLoss}
 }
 
 // homeRegion is the region of a client process (round-robin).
@@ -141,8 +138,8 @@ func (d *Deployment) regionSettings() []targets.Setting {
 		rf = append(rf, fmt.Sprintf("%s=%d", dcName(r), len(ns)))
 	}
 	rtt := "none"
-	if d.cfg.RegionRTT > 0 {
-		rtt = d.cfg.RegionRTT.String() + " between the datacenters (half each way, by the runtime's shaper)"
+	if !d.cfg.regionLink().IsZero() {
+		rtt = d.cfg.regionLink().String() + " between the datacenters (half each way, by the runtime's shaper)"
 	}
 	return []targets.Setting{
 		{Name: "datacenters", Value: fmt.Sprintf("%d (%s)", d.cfg.Regions, strings.Join(parts, "; "))},
@@ -161,10 +158,12 @@ func (d *Deployment) topology() *rundir.Topology {
 		return nil
 	}
 	t := &rundir.Topology{
-		RegionRTTNS: d.cfg.RegionRTT.Nanoseconds(),
-		Clients:     fmt.Sprintf("dealt to datacenters round-robin (process mod %d); each talks only to its own datacenter's nodes (DC-aware, token-aware)", d.cfg.Regions),
+		RegionRTTNS:    d.cfg.RegionRTT.Nanoseconds(),
+		RegionJitterNS: d.cfg.RegionJitter.Nanoseconds(),
+		RegionLossPct:  100 * d.cfg.RegionLoss,
+		Clients:        fmt.Sprintf("dealt to datacenters round-robin (process mod %d); each talks only to its own datacenter's nodes (DC-aware, token-aware)", d.cfg.Regions),
 	}
-	if d.cfg.RegionRTT > 0 {
+	if !d.cfg.regionLink().IsZero() {
 		t.RegionDelayBy = "the runtime's shaper (half each way)"
 	}
 	for r, ns := range d.cfg.regionNodes(d.lc.Nodes()) {
@@ -187,6 +186,12 @@ func (c *Config) validateRegions() []error {
 	}
 	if c.Regions > 1 && c.RegionRTT > 10*time.Second {
 		errs = append(errs, fmt.Errorf("region RTT %v: at most 10s", c.RegionRTT))
+	}
+	if c.RegionJitter < 0 || c.RegionLoss < 0 || c.RegionLoss >= 1 {
+		errs = append(errs, fmt.Errorf("region jitter %v and loss %g: want a jitter of 0 or more and a loss within 0 and 1", c.RegionJitter, c.RegionLoss))
+	}
+	if (c.RegionJitter > 0 || c.RegionLoss > 0) && c.Regions < 2 {
+		errs = append(errs, fmt.Errorf("a region jitter or loss needs at least 2 regions"))
 	}
 	if c.ReadCL == "EACH_QUORUM" {
 		errs = append(errs, fmt.Errorf("read consistency EACH_QUORUM: Cassandra supports it for writes only"))

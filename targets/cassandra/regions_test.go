@@ -25,11 +25,26 @@ func TestRegionConfig(t *testing.T) {
 	if c.homeRegion(0) != 0 || c.homeRegion(1) != 1 || c.homeRegion(2) != 0 {
 		t.Error("clients not dealt round-robin")
 	}
+	// The standing links between datacenters: half the RTT and half the
+	// jitter each way, the loss on each direction.
+	c.RegionJitter, c.RegionLoss = 10*time.Millisecond, 0.02
+	links := c.regionLink().Shapes(c.regionNodes([]string{"n1", "n2", "n3", "n4"}))
+	if len(links) != 2 {
+		t.Fatalf("links %v, want r1->r2 and r2->r1", links)
+	}
+	for _, l := range links {
+		if l.Delay != 40*time.Millisecond || l.Jitter != 5*time.Millisecond || l.Loss != 0.02 || len(l.From) != 2 || len(l.To) != 2 {
+			t.Errorf("link %v: want 40ms ± 5ms, 2%% loss, between two nodes each side", l)
+		}
+	}
 	for _, bad := range []Config{
 		{Nodes: 4, Regions: 5},
 		{Nodes: 4, Regions: 1, RegionRTT: time.Millisecond},
 		{Nodes: 4, Regions: 2, ReplicationFactor: 2},
 		{Nodes: 4, Regions: 2, ReadCL: "EACH_QUORUM"},
+		{Nodes: 4, Regions: 1, RegionLoss: 0.1},
+		{Nodes: 4, Regions: 2, RegionLoss: 1},
+		{Nodes: 4, Regions: 2, RegionJitter: -time.Millisecond},
 	} {
 		bad.defaults()
 		if err := bad.Validate(); err == nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -55,10 +54,10 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		clientTimestamps                        bool
 		serverConf                              string
 		regions                                 int
-		regionRTT                               time.Duration
+		region                                  targets.RegionFlags
 	)
 	fs.IntVar(&regions, "regions", 1, "split the nodes into this many datacenters, in order (NetworkTopologyStrategy, GossipingPropertyFileSnitch, a replica on every node); clients are dealt to datacenters round-robin")
-	fs.DurationVar(&regionRTT, "region-rtt", 0, "standing round-trip time between two datacenters (needs --regions 2 or more and a runtime that can delay traffic)")
+	region.Define(fs, "datacenters")
 	fs.IntVar(&nodes, "nodes", DefaultNodes, "nodes")
 	fs.IntVar(&rf, "replication-factor", 0, "replication factor of the keyspace (default: min(3, --nodes))")
 	fs.StringVar(&cl, "cl", "ONE", "consistency level of reads and writes: ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, LOCAL_ONE; reads also SERIAL, LOCAL_SERIAL; writes also ANY")
@@ -107,22 +106,23 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 		if regions > 1 && fs.Changed("replication-factor") {
 			return nil, fmt.Errorf("--replication-factor applies to one datacenter: with --regions every node of each datacenter holds a replica")
 		}
-		if fs.Changed("region-rtt") && regions < 2 {
-			return nil, fmt.Errorf("--region-rtt applies between datacenters: give --regions 2 or more")
+		link, err := region.Link(fs, regions)
+		if err != nil {
+			return nil, err
 		}
 		t, err := New(Config{
 			ServerConfig: sc,
 			Nodes:        nodes, ReplicationFactor: rf, ReadCL: level(rcl), WriteCL: level(wcl),
 			SerialCL: strings.ToUpper(serialCL), ClientTimestamps: clientTimestamps,
 			Sticky: sticky, Heap: heap, CommitlogSync: commitlog, Seed: c.Seed,
-			Runtime: c.Runtime, Regions: regions, RegionRTT: regionRTT,
+			Runtime: c.Runtime, Regions: regions, RegionRTT: link.RTT, RegionJitter: link.Jitter, RegionLoss: link.Loss,
 		})
 		if err != nil {
 			return nil, err
 		}
-		if regionRTT > 0 {
+		if !link.IsZero() {
 			if err := t.Plan().Supports(cluster.CanShape); err != nil {
-				return nil, fmt.Errorf("--region-rtt: %w", err)
+				return nil, fmt.Errorf("--region-rtt, --region-jitter, --region-loss: %w", err)
 			}
 		}
 		return t, nil

@@ -43,8 +43,8 @@ func newCluster(cfg Config) *Cluster {
 		c.byName[n.name] = n
 		c.names = append(c.names, n.name)
 	}
-	if cfg.Regions > 1 && cfg.RegionRTT > 0 {
-		c.net.setLayer(RegionsLayer, c.regionLinks(cfg.RegionRTT), c.names)
+	if cfg.Regions > 1 && !cfg.regionLink().IsZero() {
+		c.net.setLayer(RegionsLayer, c.regionLinks(cfg.regionLink()), c.names)
 	}
 	return c
 }

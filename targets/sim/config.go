@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/chaoscheck/chaoscheck/cluster"
 )
 
 // ConsistencyLevel is how many replicas must answer a read (R) or
@@ -32,6 +34,11 @@ const (
 
 // local reports whether the level counts replicas per region.
 func (l ConsistencyLevel) local() bool { return l == LocalOne || l == LocalQuorum || l == EachQuorum }
+
+// regionLink is the standing condition between regions.
+func (c Config) regionLink() cluster.RegionLink {
+	return cluster.RegionLink{RTT: c.RegionRTT, Jitter: c.RegionJitter, Loss: c.RegionLoss}
+}
 
 // ParseConsistency parses "ONE", "TWO", "QUORUM", "ALL", "LOCAL_ONE",
 // "LOCAL_QUORUM" or "EACH_QUORUM", in any case.
@@ -218,9 +225,13 @@ type Config struct {
 	// Regions, when more than 1, splits the nodes into that many regions
 	// in order (see regions.go); RegionRTT is the standing round trip
 	// between two regions (RegionRTT/2 added to each message between
-	// them).
-	Regions   int
-	RegionRTT time.Duration
+	// them), RegionJitter its jitter (up to RegionJitter/2 more each
+	// way, at random) and RegionLoss the probability that a message
+	// between two regions is lost.
+	Regions      int
+	RegionRTT    time.Duration
+	RegionJitter time.Duration
+	RegionLoss   float64
 
 	// Seed seeds every random choice: network latencies and random
 	// coordinators.
@@ -310,6 +321,12 @@ func (c Config) Validate() error {
 	}
 	if c.RegionRTT > 0 && c.Regions < 2 {
 		return fmt.Errorf("sim: a region RTT (%v) needs at least 2 regions", c.RegionRTT)
+	}
+	if c.RegionJitter < 0 || c.RegionLoss < 0 || c.RegionLoss >= 1 {
+		return fmt.Errorf("sim: region jitter %v and loss %g: want a jitter of 0 or more and a loss within 0 and 1", c.RegionJitter, c.RegionLoss)
+	}
+	if (c.RegionJitter > 0 || c.RegionLoss > 0) && c.Regions < 2 {
+		return errors.New("sim: a region jitter or loss needs at least 2 regions")
 	}
 	if c.ReadCL == EachQuorum && c.R == 0 {
 		return errors.New("sim: EACH_QUORUM is for writes only (as in Cassandra): give reads another level")

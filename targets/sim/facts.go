@@ -58,10 +58,12 @@ func (d *Deployment) topology() *rundir.Topology {
 		return nil
 	}
 	t := &rundir.Topology{
-		RegionRTTNS:   cfg.RegionRTT.Nanoseconds(),
-		RegionDelayBy: "the simulated network (half each way, on every message)",
-		Clients:       fmt.Sprintf("dealt to regions round-robin (process mod %d), each to coordinators of its own region", cfg.Regions),
-		ActiveActive:  cfg.WriteCL.local() && cfg.WriteCL != EachQuorum && cfg.W == 0,
+		RegionRTTNS:    cfg.RegionRTT.Nanoseconds(),
+		RegionJitterNS: cfg.RegionJitter.Nanoseconds(),
+		RegionLossPct:  100 * cfg.RegionLoss,
+		RegionDelayBy:  "the simulated network (half each way, on every message)",
+		Clients:        fmt.Sprintf("dealt to regions round-robin (process mod %d), each to coordinators of its own region", cfg.Regions),
+		ActiveActive:   cfg.WriteCL.local() && cfg.WriteCL != EachQuorum && cfg.W == 0,
 	}
 	for _, r := range d.cluster.Topology() {
 		t.Regions = append(t.Regions, rundir.Region{Name: r.Name, Nodes: append([]string(nil), r.Nodes...), Replicas: len(r.Nodes)})

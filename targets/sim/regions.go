@@ -271,17 +271,12 @@ done:
 	return r, nil
 }
 
-// regionLinks are the standing links between regions: rtt/2 each way
-// between the nodes of any two regions.
-func (c *Cluster) regionLinks(rtt time.Duration) []cluster.LinkShape {
-	regs := c.Topology()
-	var out []cluster.LinkShape
-	for i := range regs {
-		for j := range regs {
-			if i != j {
-				out = append(out, cluster.LinkShape{From: regs[i].Nodes, To: regs[j].Nodes, Delay: rtt / 2})
-			}
-		}
+// regionLinks are the standing links between regions (l on every
+// ordered pair of regions).
+func (c *Cluster) regionLinks(l cluster.RegionLink) []cluster.LinkShape {
+	var regs [][]string
+	for _, r := range c.Topology() {
+		regs = append(regs, r.Nodes)
 	}
-	return out
+	return l.Shapes(regs)
 }

@@ -68,6 +68,45 @@ func TestRegionTopology(t *testing.T) {
 	}
 }
 
+// A standing jitter and loss between regions take effect like the RTT:
+// probes across regions come back between RTT and RTT + jitter, and about
+// half of them at all (30% lost each way: 49% of round trips survive);
+// probes within a region are untouched. The facts record them.
+func TestRegionJitterAndLoss(t *testing.T) {
+	d, c := deployRegions(t, Config{Nodes: 4, Regions: 2, RegionRTT: 40 * time.Millisecond, RegionJitter: 20 * time.Millisecond, RegionLoss: 0.3, NetworkLatency: -1})
+	ctx := t.Context()
+	var sent, received int
+	lo, hi := time.Hour, time.Duration(0)
+	for range 3 {
+		r, err := c.MeasureRTT(ctx, "n1", "n3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent, received = sent+r.Sent, received+r.Received
+		if r.Received > 0 {
+			lo, hi = min(lo, r.Min), max(hi, r.Max)
+		}
+	}
+	t.Logf("n1->n3: %d of %d answered, rtt %v to %v", received, sent, lo, hi)
+	if share := float64(received) / float64(sent); share < 0.2 || share > 0.8 {
+		t.Errorf("across regions %d of %d probes answered: want about half (30%% lost each way)", received, sent)
+	}
+	if lo < 40*time.Millisecond || hi > 65*time.Millisecond || hi-lo < 2*time.Millisecond {
+		t.Errorf("across regions rtt %v to %v: want within 40ms and 60ms (+ scheduling), spread by the jitter", lo, hi)
+	}
+	within, err := c.MeasureRTT(ctx, "n1", "n2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if within.Received != within.Sent || within.Max >= 20*time.Millisecond {
+		t.Errorf("within a region: %v, want every probe back, fast", within)
+	}
+	top := d.Facts().Topology
+	if top == nil || top.RegionJitterNS != 20e6 || top.RegionLossPct != 30 {
+		t.Errorf("facts topology %+v: want jitter 20ms and 30%% loss", top)
+	}
+}
+
 // QUORUM across two regions costs at least one inter-region round trip
 // at p50, for reads and writes; LOCAL_QUORUM and LOCAL_ONE do not;
 // EACH_QUORUM writes do.

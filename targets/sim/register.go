@@ -34,7 +34,7 @@ type flagValues struct {
 	coordinator    string
 	setMode        string
 	regions        int
-	regionRTT      time.Duration
+	region         targets.RegionFlags
 }
 
 func defineFlags(fs *pflag.FlagSet) targets.Constructor {
@@ -42,7 +42,7 @@ func defineFlags(fs *pflag.FlagSet) targets.Constructor {
 	fs.IntVar(&v.nodes, "nodes", DefaultNodes, "nodes (= replication factor)")
 	fs.StringVar(&v.cl, "cl", "ONE", "consistency level of reads and writes: ONE, TWO, QUORUM, ALL, LOCAL_ONE, LOCAL_QUORUM, EACH_QUORUM (writes)")
 	fs.IntVar(&v.regions, "regions", 1, "split the nodes into this many regions, in order; clients are dealt to regions round-robin")
-	fs.DurationVar(&v.regionRTT, "region-rtt", 0, "standing round-trip time between two regions (needs --regions 2 or more)")
+	v.region.Define(fs, "regions")
 	fs.StringVar(&v.rcl, "read-cl", "", "read consistency level (default: --cl)")
 	fs.StringVar(&v.wcl, "write-cl", "", "write consistency level (default: --cl)")
 	fs.IntVar(&v.r, "r", 0, "replicas per read, instead of --read-cl")
@@ -98,7 +98,6 @@ func (v *flagValues) config(fs *pflag.FlagSet, seed int64) (Config, error) {
 		HintedHandoff:       v.hintedHandoff,
 		LoseUnflushedOnKill: v.loseUnflushed,
 		Regions:             v.regions,
-		RegionRTT:           v.regionRTT,
 		Seed:                seed,
 	}
 	if v.regions < 1 {
@@ -107,12 +106,11 @@ func (v *flagValues) config(fs *pflag.FlagSet, seed int64) (Config, error) {
 	if v.regions > v.nodes {
 		return Config{}, fmt.Errorf("--regions %d needs at least as many --nodes, got %d", v.regions, v.nodes)
 	}
-	if given("region-rtt") && v.regions < 2 {
-		return Config{}, fmt.Errorf("--region-rtt applies between regions: give --regions 2 or more")
+	link, err := v.region.Link(fs, v.regions)
+	if err != nil {
+		return Config{}, err
 	}
-	if v.regionRTT < 0 {
-		return Config{}, fmt.Errorf("--region-rtt must not be negative, got %v", v.regionRTT)
-	}
+	cfg.RegionRTT, cfg.RegionJitter, cfg.RegionLoss = link.RTT, link.Jitter, link.Loss
 	level := func(s, flag string) (ConsistencyLevel, error) {
 		if s == "" {
 			s, flag = v.cl, "--cl"
@@ -123,7 +121,6 @@ func (v *flagValues) config(fs *pflag.FlagSet, seed int64) (Config, error) {
 		}
 		return l, nil
 	}
-	var err error
 	if v.r == 0 {
 		if cfg.ReadCL, err = level(v.rcl, "--read-cl"); err != nil {
 			return cfg, err

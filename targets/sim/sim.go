@@ -199,7 +199,7 @@ func (d *Deployment) regionSettings() []targets.Setting {
 	}
 	return []targets.Setting{
 		{Name: "regions", Value: fmt.Sprintf("%d (%s)", cfg.Regions, strings.Join(parts, "; "))},
-		{Name: "region rtt", Value: cfg.RegionRTT.String() + " between any two regions (half each way, on every message)"},
+		{Name: "region rtt", Value: cfg.regionLink().String() + " between any two regions (half each way, on every message)"},
 		{Name: "clients", Value: fmt.Sprintf("dealt to regions round-robin (process mod %d), each to coordinators of its own region", cfg.Regions)},
 		{Name: "multi-region writes", Value: mode},
 	}
