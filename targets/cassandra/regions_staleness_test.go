@@ -43,9 +43,23 @@ func crossRegionSession(t *testing.T, ctx context.Context, d *Deployment, cl str
 	}
 	var h history.History
 	t0 := time.Now()
+	var proc history.Process // a new session after an operation of unknown outcome, as a run does
 	rec := func(op history.Op) {
-		op.Index, op.Time, op.Process = len(h.Ops), time.Since(t0).Nanoseconds(), 0
+		op.Index, op.Time, op.Process = len(h.Ops), time.Since(t0).Nanoseconds(), proc
 		h.Ops = append(h.Ops, op)
+	}
+	// A request that times out (seen in CI: a QUORUM write with 0 of 3
+	// acks on a loaded machine) is recorded info and its session ends;
+	// the test needs two thirds of the rounds to complete.
+	var failed []string
+	unknown := func(op history.Op, err error) {
+		op.Type, op.Error = history.Info, err.Error()
+		rec(op)
+		proc++
+		failed = append(failed, err.Error())
+		if len(failed) > crossRegionRounds/3 {
+			t.Fatalf("%s across datacenters: %d of %d rounds failed: %v", cl, len(failed), crossRegionRounds, failed)
+		}
 	}
 	for i := range crossRegionRounds {
 		key := fmt.Sprintf("k%d", i%3)
@@ -55,14 +69,16 @@ func crossRegionSession(t *testing.T, ctx context.Context, d *Deployment, cl str
 		err := w.Write(octx, key, v)
 		if err != nil {
 			cancel()
-			t.Fatalf("%s write in r1: %v", cl, err)
+			unknown(history.Op{F: "write", Key: key, Value: history.Int(v)}, fmt.Errorf("write in r1: %w", err))
+			continue
 		}
 		rec(history.Op{Type: history.OK, F: "write", Key: key, Value: history.Int(v), Node: w.LastNode()})
 		rec(history.Op{Type: history.Invoke, F: "read", Key: key, Value: history.Nil()})
 		got, found, err := r.Read(octx, key)
 		cancel()
 		if err != nil {
-			t.Fatalf("%s read in r2: %v", cl, err)
+			unknown(history.Op{F: "read", Key: key, Value: history.Nil()}, fmt.Errorf("read in r2: %w", err))
+			continue
 		}
 		val := history.Nil()
 		if found {
@@ -72,6 +88,9 @@ func crossRegionSession(t *testing.T, ctx context.Context, d *Deployment, cl str
 		if d.Regions()[w.LastNode()] != "r1" || d.Regions()[r.LastNode()] != "r2" {
 			t.Fatalf("write served by %s, read by %s: want r1 and r2", w.LastNode(), r.LastNode())
 		}
+	}
+	if len(failed) > 0 {
+		t.Logf("%s across datacenters: %d rounds of %d failed (recorded info): %v", cl, len(failed), crossRegionRounds, failed)
 	}
 	if err := h.Validate(); err != nil {
 		t.Fatal(err)
