@@ -178,9 +178,7 @@ func (t *tomlTree) keyValue(m *yaml.Node, e *unstable.Node) error {
 func (t *tomlTree) value(n *unstable.Node, def int) (*yaml.Node, error) {
 	line := t.line(n, def)
 	switch n.Kind {
-	case unstable.String:
-		return scalarNode(string(n.Data), line), nil
-	case unstable.Bool:
+	case unstable.String, unstable.Bool:
 		return scalarNode(string(n.Data), line), nil
 	case unstable.Integer:
 		i, err := strconv.ParseInt(string(n.Data), 0, 64)
